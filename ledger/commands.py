@@ -1,0 +1,94 @@
+"""Command inputs, validated with pydantic; shared by the application, the CLI and the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ledger.aggregates.values import Contacts, ProofDocument, Reason, Text100, Usd
+from ledger.errors import InvalidInputError
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CustomerIdInput(Command):
+    type: Annotated[str, StringConstraints(max_length=40)]
+    value: Annotated[str, StringConstraints(max_length=300)]
+
+
+class CreateClaims(Command):
+    """Add a customer, or claim a known one, for one or more engagements (R1-R19)."""
+
+    origin: Literal["added", "claimed"]
+    friendly_name: Text100
+    location_id: Id
+    customer_id: CustomerIdInput
+    engagement_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+    contacts: Contacts
+    tenant_mismatch_reason: Reason | None = None
+    hours: int | None = None
+
+
+class EligibilityCheck(Command):
+    """Preview for the add flow: per engagement, eligible or not, with reasons."""
+
+    location_id: Id
+    customer_id: CustomerIdInput
+    engagement_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] | None = None
+    hours: int | None = None
+
+
+class RequestConsent(Command):
+    deal_size_usd: Usd
+    disclaimer_accepted: bool
+    contacts: Contacts | None = None
+
+
+class Submit(Command):
+    proof: Annotated[list[ProofDocument], Field(max_length=20)]
+
+
+class Cancel(Command):
+    reason: Reason | None = None
+
+
+class Dispute(Command):
+    reason: Reason | None = None
+
+
+class Review(Command):
+    action: Literal["start", "request_information", "approve", "reject", "reject_final"]
+    reason: Reason | None = None
+
+
+C = TypeVar("C", bound=BaseModel)
+
+# The rule a malformed field breaks, by the first part of its path.
+_FIELD_RULES = {
+    "friendly_name": "R3",
+    "customer_id": "R4",
+    "contacts": "R13",
+    "hours": "R12",
+    "deal_size_usd": "R21",
+    "disclaimer_accepted": "R21",
+    "proof": "R30",
+    "reason": "R32",
+}
+
+
+def parse(model: type[C], data: object) -> C:
+    """Validate ``data`` as ``model``; the first problem becomes a 422 naming its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        rule = _FIELD_RULES.get(str(first["loc"][0])) if first["loc"] else None
+        raise InvalidInputError(
+            "invalid-input", f"{field or 'body'}: {first['msg']}", rule=rule, field=field
+        ) from None
