@@ -26,7 +26,7 @@ from ledger.aggregates.claim import Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
 from ledger.aggregates.values import ReferralTerms
-from ledger.catalog import Catalog, Engagement, Partner
+from ledger.catalog import Catalog, Engagement, Partner, load_catalog
 from ledger.commands import (
     Cancel,
     CreateClaims,
@@ -49,6 +49,7 @@ from ledger.errors import (
 )
 from ledger.persistence import JsonTranscoder, PydanticMapper
 from ledger.principal import Principal, Role
+from ledger.settings import Settings
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -639,3 +640,8 @@ class Ledger(Application[UUID]):
         """Expire every claim whose applicable deadline has passed at ``now`` (R50)."""
         candidates = self.claim_ids() if claim_ids is None else claim_ids
         return [claim_id for claim_id in candidates if self.expire(claim_id, now)]
+
+
+def open_ledger(settings: Settings, catalog: Catalog | None = None) -> Ledger:
+    """The Ledger on the configured store, with the configured (or demo) catalog."""
+    return Ledger(catalog or load_catalog(settings.catalog), env=settings.eventsourcing_env())

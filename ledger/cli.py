@@ -1,0 +1,136 @@
+"""The ``ledger`` command line (SPEC section 8)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.aggregates.claim import Claim
+from ledger.application import Ledger, open_ledger
+from ledger.catalog import CatalogError
+from ledger.errors import NotFoundError
+from ledger.principal import Principal, Role
+from ledger.settings import Settings
+
+app = typer.Typer(help="Claim Ledger: an event-sourced ledger for partner incentive claims.")
+console = Console()
+OPERATOR = Principal("cli-operator", roles=frozenset({Role.AUDITOR}))
+
+
+def _ledger() -> Ledger:
+    settings = Settings()
+    try:
+        return open_ledger(settings)
+    except CatalogError as error:
+        console.print(f"[red]catalog error[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _parse_now(now: str | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(now)
+    except ValueError:
+        raise typer.BadParameter(f"{now!r} is not an ISO-8601 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event_details(event: Claim.Event) -> dict[str, object]:
+    """An event's own fields, as the audit trail shows them."""
+    return event.model_dump(
+        mode="json",
+        exclude={"originator_id", "originator_version", "timestamp", "originator_topic", "actor"},
+    )
+
+
+@app.command()
+def history(
+    claim_id: Annotated[str, typer.Argument(help="The claim's id (a UUID).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per event.")] = False,
+) -> None:
+    """Print a claim's events, in order, with time and actor: the audit trail."""
+    try:
+        claim_uuid = UUID(claim_id)
+    except ValueError:
+        raise typer.BadParameter(f"{claim_id!r} is not a claim id (a UUID)") from None
+    ledger = _ledger()
+    try:
+        events = ledger.history(OPERATOR, claim_uuid)
+    except NotFoundError:
+        console.print(f"[red]no claim {claim_uuid}[/red]")
+        raise typer.Exit(1) from None
+    if as_json:
+        for event in events:
+            record = {
+                "version": event.originator_version,
+                "event": type(event).__name__,
+                "occurred_at": event.occurred_at.isoformat(),
+                "actor": event.actor.model_dump(mode="json"),
+                "data": event_details(event),
+            }
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
+    table = Table(title=f"Claim {claim_uuid}")
+    for column in ("#", "occurred at (UTC)", "event", "actor", "details"):
+        table.add_column(column)
+    for event in events:
+        details = ", ".join(f"{k}={v}" for k, v in event_details(event).items() if v is not None)
+        table.add_row(
+            str(event.originator_version),
+            event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            type(event).__name__,
+            f"{event.actor.kind.value}:{event.actor.id}",
+            details,
+        )
+    console.print(table)
+
+
+@app.command("expire-due")
+def expire_due(
+    now: Annotated[
+        str | None, typer.Option(help="ISO-8601 time to apply deadlines at (default: now).")
+    ] = None,
+) -> None:
+    """Apply every deadline that has passed at --now (R50); running it twice changes nothing."""
+    at = _parse_now(now)
+    expired = _ledger().expire_due(at)
+    console.print(f"{len(expired)} claim(s) expired at {at.isoformat()}")
+    for claim_id in expired:
+        console.print(f"  {claim_id}")
+
+
+@app.command()
+def demo() -> None:
+    """Play a realistic scenario through the public commands, then say where to look."""
+    from ledger.demo.scenario import play
+
+    ledger = _ledger()
+    if next(ledger.claim_ids(), None) is not None:
+        console.print("This database already holds claims; the demo plays on an empty one.")
+        console.print("Set LEDGER_DATABASE_URL=sqlite:///./demo.sqlite3 (a new file) to replay it.")
+        raise typer.Exit(0)
+    result = play(ledger, datetime.now(UTC), log=lambda line: console.print(f"• {line}"))
+    table = Table(title="Claims played")
+    table.add_column("claim")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in ("partner", "engagement", "state"):
+        table.add_column(column)
+    for title, claim_id in result.claims.items():
+        claim = ledger.get_claim(OPERATOR, claim_id)
+        table.add_row(title, str(claim_id), claim.partner_id, claim.engagement_id, claim.state.label)
+    console.print(table)
+    console.print(f"{len(result.expired)} claim(s) expired by the deadline policy.")
+    first = next(iter(result.claims.values()))
+    console.print(f"Where to look: [bold]ledger history {first}[/bold] (any id above).")
+
+
+if __name__ == "__main__":
+    app()
