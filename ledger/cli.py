@@ -51,6 +51,18 @@ def event_details(event: Claim.Event) -> dict[str, object]:
     )
 
 
+def _flatten(data: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(data, dict):
+        return [
+            item
+            for key, value in data.items()
+            for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return [item for i, value in enumerate(data) for item in _flatten(value, f"{prefix}[{i}]")]
+    return [] if data is None else [(prefix, data)]
+
+
 @app.command()
 def history(
     claim_id: Annotated[str, typer.Argument(help="The claim's id (a UUID).")],
@@ -78,19 +90,15 @@ def history(
             }
             sys.stdout.write(json.dumps(record) + "\n")
         return
-    table = Table(title=f"Claim {claim_uuid}")
-    for column in ("#", "occurred at (UTC)", "event", "actor", "details"):
-        table.add_column(column)
+    console.print(f"[bold]Claim {claim_uuid}[/bold]: {len(events)} events")
     for event in events:
-        details = ", ".join(f"{k}={v}" for k, v in event_details(event).items() if v is not None)
-        table.add_row(
-            str(event.originator_version),
-            event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-            type(event).__name__,
-            f"{event.actor.kind.value}:{event.actor.id}",
-            details,
+        console.print(
+            f"[bold]#{event.originator_version}[/bold] "
+            f"{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC  [cyan]{type(event).__name__}[/cyan]  "
+            f"by {event.actor.kind.value}:{event.actor.id}"
         )
-    console.print(table)
+        for key, value in _flatten(event_details(event)):
+            console.print(f"    {key}: {value}", highlight=False, soft_wrap=True)
 
 
 @app.command("expire-due")
@@ -125,7 +133,8 @@ def demo() -> None:
         table.add_column(column)
     for title, claim_id in result.claims.items():
         claim = ledger.get_claim(OPERATOR, claim_id)
-        table.add_row(title, str(claim_id), claim.partner_id, claim.engagement_id, claim.state.label)
+        state = claim.state.label
+        table.add_row(title, str(claim_id), claim.partner_id, claim.engagement_id, state)
     console.print(table)
     console.print(f"{len(result.expired)} claim(s) expired by the deadline policy.")
     first = next(iter(result.claims.values()))

@@ -90,18 +90,24 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
         ledger.answer_consent(claim_id, link, accept, at(when + 2))
 
     def submit(principal: Principal, claim_id: UUID, when: float) -> None:
-        proof = [{"kind": k, "reference": f"https://files.example/{claim_id}/{k}"} for k in ALL_PROOF]
+        proof = [{"kind": k, "reference": f"files/{claim_id}/{k}.pdf"} for k in ALL_PROOF]
         ledger.submit(principal, claim_id, parse(Submit, {"proof": proof}), at(when))
 
     def review(claim_id: UUID, when: float, action: str, reason: str | None = None) -> None:
-        ledger.review(RITA, claim_id, Review.model_validate({"action": action, "reason": reason}), at(when))
+        command = parse(Review, {"action": action, "reason": reason})
+        ledger.review(RITA, claim_id, command, at(when))
 
     log("Contoso adds Fabrikam (by domain) for the migration workshop and the data assessment")
     ws, assess = ledger.add_customer(
         ALICE,
         _create(
-            "added", "Fabrikam", "LOC-1001", "domain", "https://www.fabrikam.com/",
-            ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"], "it@fabrikam.com",
+            "added",
+            "Fabrikam",
+            "LOC-1001",
+            "domain",
+            "https://www.fabrikam.com/",
+            ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"],
+            "it@fabrikam.com",
         ),
         at(0),
     )
@@ -128,9 +134,13 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
         ledger.add_customer(
             BRUNO,
             _create(
-                "added", "Fabrikam GmbH", "LOC-2001", "tenant_id",
+                "added",
+                "Fabrikam GmbH",
+                "LOC-2001",
+                "tenant_id",
                 tenant_id("fabrikam.com"),
-                ["ENG-AZ-MIGRATE-WS"], "it@fabrikam.com",
+                ["ENG-AZ-MIGRATE-WS"],
+                "it@fabrikam.com",
             ),
             at(40),
         )
@@ -142,8 +152,13 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     (sec,) = ledger.claim_customer(
         ALICE,
         _create(
-            "claimed", "Fabrikam", "LOC-1001", "domain", "fabrikam.com",
-            ["ENG-SEC-XS"], "it@fabrikam.com",
+            "claimed",
+            "Fabrikam",
+            "LOC-1001",
+            "domain",
+            "fabrikam.com",
+            ["ENG-SEC-XS"],
+            "it@fabrikam.com",
         ),
         at(41),
     )
@@ -153,8 +168,13 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     (nw,) = ledger.add_customer(
         ALICE,
         _create(
-            "added", "Northwind", "LOC-1001", "tenant_id", tenant_id("northwindtraders.com"),
-            ["ENG-TENANT-ONLY-AS"], "buyer@northwind-partners.example",
+            "added",
+            "Northwind",
+            "LOC-1001",
+            "tenant_id",
+            tenant_id("northwindtraders.com"),
+            ["ENG-TENANT-ONLY-AS"],
+            "buyer@northwind-partners.example",
             tenant_mismatch_reason="the customer's procurement office uses its own mail domain",
         ),
         at(45),
@@ -166,8 +186,13 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     (relecloud,) = ledger.add_customer(
         BRUNO,
         _create(
-            "added", "Relecloud", "LOC-2001", "tenant_id", tenant_id("relecloud.com"),
-            ["ENG-APP-MOD-L"], "cto@relecloud.com",
+            "added",
+            "Relecloud",
+            "LOC-2001",
+            "tenant_id",
+            tenant_id("relecloud.com"),
+            ["ENG-APP-MOD-L"],
+            "cto@relecloud.com",
         ),
         at(50),
     )
@@ -178,8 +203,14 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     (pilot,) = ledger.add_customer(
         ALICE,
         _create(
-            "added", "Tailspin AI pilot", "LOC-1001", "msx_opportunity_id", "7-tai100074",
-            ["ENG-AI-PILOT-VAR"], "data@tailspintoys.com", hours=120,
+            "added",
+            "Tailspin AI pilot",
+            "LOC-1001",
+            "msx_opportunity_id",
+            "7-tai100074",
+            ["ENG-AI-PILOT-VAR"],
+            "data@tailspintoys.com",
+            hours=120,
         ),
         at(60),
     )
