@@ -1,0 +1,62 @@
+"""Fixtures: the test catalog, in-memory and real stores (SQLite file, throwaway PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from ledger.application import Ledger, open_ledger
+from ledger.settings import Settings
+from tests.factories import make_catalog, popo_ledger
+from tests.pgcluster import throwaway_cluster
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    """The Ledger on the in-memory store: for rules, where the store is not the question."""
+    return popo_ledger()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server: LEDGER_TEST_POSTGRES_URL, or a throwaway cluster started here."""
+    url = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    with throwaway_cluster() as started:
+        yield started
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards."""
+    name = f"ledger_test_{uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for a fresh store of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
+        return Settings(database_url=f"sqlite:///{path}")
+    url = request.getfixturevalue("postgres_url")
+    return Settings(database_url=url)
+
+
+@pytest.fixture
+def stored_ledger(settings: Settings) -> Iterator[Ledger]:
+    """The Ledger on a real store (parametrised: SQLite file and PostgreSQL)."""
+    ledger = open_ledger(settings, make_catalog())
+    yield ledger
+    ledger.close()
