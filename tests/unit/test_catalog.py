@@ -100,7 +100,7 @@ def test_a_bad_catalog_names_file_field_path_and_reason(
 
 
 def test_unreadable_or_unparsable_files_are_named(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="missing.json"):
+    with pytest.raises(CatalogError, match=r"missing\.json"):
         load_catalog(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
