@@ -96,7 +96,8 @@ class Ledger(Application[UUID]):
             "the claim was changed by others too often while this request ran; try again",
         )
 
-    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate with this id if it exists and is a ``kind``; else None."""
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -104,11 +105,11 @@ class Ledger(Application[UUID]):
         return aggregate if isinstance(aggregate, kind) else None
 
     def _seat(self, engagement_id: str, customer_key: str, now: datetime) -> Seat:
-        seat = self._find(Seat.id_for(engagement_id, customer_key), Seat)
+        seat = self.find(Seat.id_for(engagement_id, customer_key), Seat)
         return seat or Seat.open(engagement_id, customer_key, now)
 
     def _claim(self, claim_id: UUID) -> Claim:
-        claim = self._find(claim_id, Claim)
+        claim = self.find(claim_id, Claim)
         if claim is None:
             raise NotFoundError("claim-not-found", f"no claim {claim_id}")
         return claim
@@ -214,7 +215,7 @@ class Ledger(Application[UUID]):
         )
         previews = []
         for engagement in engagements:
-            seat = self._find(Seat.id_for(engagement.id, resolution.subject.key), Seat)
+            seat = self.find(Seat.id_for(engagement.id, resolution.subject.key), Seat)
             verdict = assess(engagement, resolution, seat.count if seat else 0)
             payout = None
             if verdict.eligible and check.hours is not None:

@@ -1,0 +1,101 @@
+"""R16 on PostgreSQL: 16 threads of two partners race to claim one customer, 20 times over."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from ledger.application import Ledger, open_ledger
+from ledger.errors import LedgerError
+from ledger.settings import Settings
+from tests.factories import ADMIN_A, ADMIN_B, REVIEWER, create, days, make_catalog
+
+THREADS = 16
+ROUNDS = 20
+LIMITS = {"E-WS": 1, "E-AS": 2}
+
+
+@pytest.fixture
+def fresh_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """One database per round: every round starts from no claims at all."""
+    created: list[str] = []
+    base = postgres_server.rsplit("/", 1)[0]
+
+    def make() -> str:
+        name = f"ledger_race_{uuid4().hex[:10]}"
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def race(ledger: Ledger, engagement: str) -> tuple[list[UUID], list[LedgerError]]:
+    barrier = threading.Barrier(THREADS)
+    made: list[UUID] = []
+    refused: list[LedgerError] = []
+    unexpected: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        principal, location = (ADMIN_A, "LOC-A1") if i % 2 == 0 else (ADMIN_B, "LOC-B1")
+        barrier.wait()
+        try:
+            ids = ledger.create_claims(principal, create([engagement], location=location), days(0))
+        except LedgerError as error:
+            with lock:
+                refused.append(error)
+        except BaseException as error:
+            with lock:
+                unexpected.append(error)
+        else:
+            with lock:
+                made.extend(ids)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert unexpected == []
+    return made, refused
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_r16_the_claim_limit_holds_under_concurrency(
+    fresh_database: Callable[[], str],
+) -> None:
+    outcomes: Counter[str] = Counter()
+    for _ in range(ROUNDS):
+        settings = Settings(database_url=fresh_database(), postgres_pool_size=20)
+        ledger = open_ledger(settings, make_catalog())
+        try:
+            for engagement, limit in LIMITS.items():
+                made, refused = race(ledger, engagement)
+                # Each partner may hold one live claim (R14), all partners `limit` (R10).
+                assert len(made) == min(limit, 2), (engagement, made, refused)
+                assert len(made) + len(refused) == THREADS
+                partners = {ledger.get_claim(REVIEWER, c).partner_id for c in made}
+                assert len(partners) == len(made)
+                for error in refused:
+                    assert error.slug in {"claim-limit-reached", "claim-already-exists"}, error
+                    assert error.rule in {"R10", "R14"}
+                    outcomes[error.slug] += 1
+                stored = [ledger.get_claim(REVIEWER, c) for c in ledger.claim_ids()]
+                live = [c for c in stored if c.engagement_id == engagement and c.live]
+                assert len(live) == len(made)
+        finally:
+            ledger.close()
+    assert outcomes["claim-limit-reached"] + outcomes["claim-already-exists"] == ROUNDS * (
+        2 * THREADS - 3
+    )
