@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.seat import Seat
 from ledger.application import Ledger, open_ledger
 from ledger.catalog import Catalog
 from ledger.commands import Dispute, Review
 from ledger.demo.scenario import play
+from ledger.errors import LedgerError
 from ledger.settings import Settings
 from tests.factories import (
     ADMIN_A,
