@@ -1,0 +1,181 @@
+"""Ledger command rate on SQLite and PostgreSQL, 1 and 4 writers, against a same-run baseline.
+
+Run: ``.venv/bin/python -m bench.command_rate [--lifecycles N]``. Each writer plays whole
+claim lifecycles (create, request consent, answer, submit: four commands, each a read and an
+atomic save); the baseline is eventsourcing's own save of a one-event aggregate on the same
+store with the same writers. Quote the ratio: these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_DNS, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+
+from ledger.application import Ledger, open_ledger
+from ledger.catalog import Catalog
+from ledger.commands import CreateClaims, RequestConsent, Submit
+from ledger.principal import Principal, Role
+from ledger.settings import Settings
+from tests.pgcluster import throwaway_cluster
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+PARTNER = Principal("bench", "P-BENCH", frozenset({Role.INCENTIVES_ADMIN}))
+
+
+def tenant(i: int) -> str:
+    return str(uuid5(NAMESPACE_DNS, f"bench-tenant-{i}"))
+
+
+def bench_catalog(customers: int) -> Catalog:
+    return Catalog.model_validate(
+        {
+            "engagements": [
+                {
+                    "id": "E-BENCH",
+                    "name": "Bench workshop",
+                    "solution_area": "Azure",
+                    "kind": "workshop",
+                    "payout_model": "fixed",
+                    "allowed_id_types": ["tenant_id"],
+                    "customer_claim_limit": 1,
+                    "required_proof": ["invoice"],
+                    "fixed_payout_usd": "1000.00",
+                    "eligible_locations": ["LOC-1"],
+                    "eligible_customers": {"tenant_id": [tenant(i) for i in range(customers)]},
+                }
+            ],
+            "partners": [
+                {
+                    "id": "P-BENCH",
+                    "name": "Bench",
+                    "locations": [{"id": "LOC-1", "country": "US", "enrolled": True}],
+                }
+            ],
+            "directory": {
+                "tenants": [
+                    {"tenant_id": tenant(i), "name": f"T{i}", "domains": [f"t{i}.example"]}
+                    for i in range(customers)
+                ]
+            },
+        }
+    )
+
+
+def lifecycle(ledger: Ledger, i: int) -> None:
+    """Four commands on a fresh customer."""
+    now = T0 + timedelta(seconds=i)
+    create = CreateClaims.model_validate(
+        {
+            "origin": "added",
+            "friendly_name": f"T{i}",
+            "location_id": "LOC-1",
+            "customer_id": {"type": "tenant_id", "value": tenant(i)},
+            "engagement_ids": ["E-BENCH"],
+            "contacts": {
+                "customer": {"name": "C", "email": f"c@t{i}.example"},
+                "partner": {"name": "P", "email": "p@bench.example"},
+            },
+        }
+    )
+    (claim_id,) = ledger.create_claims(PARTNER, create, now)
+    request = RequestConsent.model_validate({"deal_size_usd": "10.00", "disclaimer_accepted": True})
+    link = ledger.request_consent(PARTNER, claim_id, request, now)
+    ledger.answer_consent(claim_id, link, True, now)
+    proof = Submit.model_validate({"proof": [{"kind": "invoice", "reference": "x"}]})
+    ledger.submit(PARTNER, claim_id, proof, now)
+
+
+class Counter(Aggregate):
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def run_writers(writers: int, per_writer: int, work: Callable[[int], object]) -> float:
+    """Run ``work`` per_writer times in each of ``writers`` threads; return seconds taken."""
+    barrier = threading.Barrier(writers + 1)
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        barrier.wait()
+        try:
+            for k in range(per_writer):
+                work(w * per_writer + k)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
+def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int) -> dict[str, Any]:
+    per_writer = lifecycles // writers
+    ledger = open_ledger(settings_for(), bench_catalog(lifecycles))
+    try:
+        seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
+    finally:
+        ledger.close()
+    commands = 4 * per_writer * writers
+    baseline_app: Application[Any] = Application(env=settings_for().eventsourcing_env())
+    try:
+        base_seconds = run_writers(writers, 4 * per_writer, lambda _: baseline_app.save(Counter()))
+    finally:
+        baseline_app.close()
+    return {
+        "commands_per_s": commands / seconds,
+        "baseline_saves_per_s": commands / base_seconds,
+        "ratio": (commands / seconds) / (commands / base_seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lifecycles", type=int, default=400, help="claims per configuration")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        server = stack.enter_context(throwaway_cluster(durable=True))
+        counter = iter(range(10_000))
+
+        def sqlite() -> Settings:
+            return Settings(database_url=f"sqlite:///{workdir}/bench-{next(counter)}.sqlite3")
+
+        def postgres() -> Settings:
+            import psycopg
+
+            name = f"bench_{next(counter)}"
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return Settings(database_url=server.rsplit("/", 1)[0] + f"/{name}")
+
+        print(f"{'store':<11}{'writers':>8}{'commands/s':>12}{'baseline saves/s':>18}{'ratio':>8}")
+        for store, settings_for in (("sqlite", sqlite), ("postgresql", postgres)):
+            for writers in (1, 4):
+                result = measure(settings_for, writers, args.lifecycles)
+                print(
+                    f"{store:<11}{writers:>8}{result['commands_per_s']:>12.0f}"
+                    f"{result['baseline_saves_per_s']:>18.0f}{result['ratio']:>8.2f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The command line as an operator runs it: a real process on a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.settings import Settings
+
+
+def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None:
+    demo = ledger_cli(settings, "demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "claim-limit-reached" in demo.stdout
+    assert "Approved" in demo.stdout and "Rejected final" in demo.stdout
+    claim_id = demo.stdout.split("ledger history ")[1].split()[0]
+
+    history = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path)
+    assert history.returncode == 0, history.stderr
+    events = [json.loads(line) for line in history.stdout.splitlines()]
+    assert [e["event"] for e in events][:3] == ["Added", "ConsentRequested", "ConsentGiven"]
+    assert events[-1]["event"] == "Approved"
+    assert events[0]["actor"]["id"] == "alice@contoso.example"
+    assert events[2]["actor"]["kind"] == "customer"
+
+    readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path)
+    assert "ConsentGiven" in readable.stdout and "by customer:" in readable.stdout
+
+    again = ledger_cli(settings, "demo", cwd=tmp_path)
+    assert again.returncode == 0 and "already holds claims" in again.stdout
+
+    first = ledger_cli(settings, "expire-due", "--now", "2100-01-01T00:00:00Z", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("1 claim(s) expired")  # the AI pilot awaiting information
+    second = ledger_cli(settings, "expire-due", "--now", "2100-01-01T00:00:00Z", cwd=tmp_path)
+    assert second.stdout.startswith("0 claim(s) expired")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["history", "not-a-uuid"], "is not a claim id"),
+        (["history", "00000000-0000-0000-0000-000000000000"], "no claim"),
+        (["expire-due", "--now", "yesterday"], "is not an ISO-8601"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    result = ledger_cli(settings, *args, cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_catalog_stops_start_up_naming_file_and_field(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("engagements: []\npartners:\n  - {id: P, name: P, locations: nope}\n")
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        "LEDGER_CATALOG": str(catalog),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "expire-due"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert str(catalog) in result.stdout and "partners[0].locations" in result.stdout
