@@ -408,14 +408,7 @@ class Ledger(Application[UUID]):
         refused: dict[str, Eligibility] = {}
         for engagement in engagements:
             seat = seats[engagement.id]
-            existing = seat.live_claim_of(partner_id)
-            if existing is not None:
-                raise ConflictError(
-                    "claim-already-exists",
-                    f"you already hold live claim {existing} for {engagement.id} and this customer",
-                    rule="R14",
-                    extra={"existing_claim_id": str(existing), "engagement_id": engagement.id},
-                )
+            seat.refuse_second_live_claim(partner_id)
             verdict = assess(engagement, resolution, seat.count)
             if not verdict.eligible:
                 refused[engagement.id] = verdict

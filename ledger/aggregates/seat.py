@@ -98,16 +98,21 @@ class Seat(Aggregate):
             None,
         )
 
-    def hold(self, *, claim_id: UUID, partner_id: str, limit: int, now: datetime) -> None:
-        """Admit a new claim, or refuse: one live claim per partner (R14), the limit (R10)."""
+    def refuse_second_live_claim(self, partner_id: str) -> None:
+        """One non-terminal claim per partner, engagement and customer id (R14)."""
         existing = self.live_claim_of(partner_id)
         if existing is not None:
             raise ConflictError(
                 "claim-already-exists",
-                f"this partner already holds live claim {existing} for this customer id",
+                f"you already hold live claim {existing} for {self.engagement_id} "
+                "and this customer id",
                 rule="R14",
                 extra={"existing_claim_id": str(existing), "engagement_id": self.engagement_id},
             )
+
+    def hold(self, *, claim_id: UUID, partner_id: str, limit: int, now: datetime) -> None:
+        """Admit a new claim, or refuse: one live claim per partner (R14), the limit (R10)."""
+        self.refuse_second_live_claim(partner_id)
         if self.count >= limit:
             raise RuleRefusedError(
                 "claim-limit-reached",
