@@ -21,9 +21,10 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
 
-from ledger.aggregates.base import Actor, ActorKind, Aggregate
+from ledger.aggregates.base import SYSTEM, Actor, ActorKind, Aggregate
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.referral import Referral
 from ledger.aggregates.seat import Seat
 from ledger.aggregates.values import ReferralTerms
 from ledger.catalog import Catalog, Engagement, Partner, load_catalog
@@ -591,29 +592,49 @@ class Ledger(Application[UUID]):
 
     # -- policies' commands (R40, R42, R50) -------------------------------------------------
 
-    def record_referral(
-        self, claim_id: UUID, referral_id: UUID, now: datetime, actor: Actor
-    ) -> bool:
-        """Record the referral the referral policy created; idempotent (R40)."""
+    def create_referral(self, claim_id: UUID, now: datetime, actor: Actor = SYSTEM) -> UUID | None:
+        """The referral policy's command (R40): create the claim's referral once; its id."""
         now = _aware(now)
 
-        def attempt() -> bool:
+        def attempt() -> UUID | None:
             claim = self._claim(claim_id)
-            changed = claim.record_referral(actor=actor, now=now, referral_id=referral_id)
-            self.save(claim)
-            return changed
+            if claim.referral_id is not None or not claim.qualifies_for_referral:
+                return claim.referral_id
+            assert claim.deal_size_usd is not None and claim.terms.resolved_tenant_id is not None
+            referral = Referral.open(
+                actor=actor,
+                now=now,
+                claim_id=claim.id,
+                partner_id=claim.partner_id,
+                engagement_id=claim.engagement_id,
+                customer_name=claim.terms.friendly_name,
+                customer_id=claim.terms.customer_id,
+                tenant_id=claim.terms.resolved_tenant_id,
+                deal_value_usd=claim.deal_size_usd,
+            )
+            if not claim.record_referral(actor=actor, now=now, referral_id=referral.id):
+                return None  # the claim ended before the policy ran: it never changes again
+            self.save(claim, referral)
+            return referral.id
 
         return self._retrying(attempt)
 
-    def upgrade_to_co_sell(self, claim_id: UUID, now: datetime, actor: Actor) -> bool:
-        """Record the co-sell upgrade; idempotent (R42)."""
+    def upgrade_to_co_sell(self, claim_id: UUID, now: datetime, actor: Actor = SYSTEM) -> bool:
+        """The co-sell policy's command (R42): after consent, for managed customers, once."""
         now = _aware(now)
 
         def attempt() -> bool:
             claim = self._claim(claim_id)
-            changed = claim.upgrade_to_co_sell(actor=actor, now=now)
-            self.save(claim)
-            return changed
+            referral = None if claim.referral_id is None else self.find(claim.referral_id, Referral)
+            tenant_id = claim.terms.resolved_tenant_id
+            tenant = self.catalog.directory.tenant_for(IdType.TENANT_ID, tenant_id or "")
+            if referral is None or tenant is None or not tenant.managed:
+                return False
+            if not claim.upgrade_to_co_sell(actor=actor, now=now):
+                return False
+            referral.upgrade_to_co_sell(actor=actor, now=now)
+            self.save(claim, referral)
+            return True
 
         return self._retrying(attempt)
 

@@ -375,6 +375,17 @@ class Claim(Aggregate):
         return self.consent_given_at is not None
 
     @property
+    def qualifies_for_referral(self) -> bool:
+        """R40: referrals enabled, deal size at least the minimum, customer resolves to a tenant."""
+        terms = self.terms.referral_terms
+        return (
+            terms.enabled
+            and self.deal_size_usd is not None
+            and self.deal_size_usd >= terms.min_deal_size_usd
+            and self.terms.resolved_tenant_id is not None
+        )
+
+    @property
     def allowed_actions(self) -> tuple[Action, ...]:
         return ALLOWED_ACTIONS.get(self.state, ())
 

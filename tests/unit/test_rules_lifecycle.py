@@ -10,6 +10,7 @@ import pytest
 
 from ledger.aggregates.base import SYSTEM
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
+from ledger.aggregates.referral import Referral
 from ledger.application import Ledger
 from ledger.commands import Cancel, Dispute, RequestConsent, Review, parse
 from ledger.errors import (
@@ -26,6 +27,7 @@ from tests.factories import (
     ADMIN_B,
     AUDITOR,
     FABRIKAM,
+    NORTHWIND,
     REVIEWER,
     T0,
     USER_A1,
@@ -329,25 +331,68 @@ def test_r35_reject_final_at_once(ledger: Ledger) -> None:
 
 def test_r40_a_claim_records_one_referral_however_often_asked(ledger: Ledger) -> None:
     claim_id = new_claim(ledger)
-    ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
-    referral = uuid4()
-    assert ledger.record_referral(claim_id, referral, days(1), SYSTEM)
-    assert not ledger.record_referral(claim_id, referral, days(1), SYSTEM)
-    assert not ledger.record_referral(claim_id, uuid4(), days(2), SYSTEM)
+    ledger.request_consent(ADMIN_A, claim_id, consent_request("5000.00"), days(1))
+    referral_id = ledger.create_referral(claim_id, days(1))
+    assert referral_id is not None
+    assert ledger.create_referral(claim_id, days(2)) == referral_id
     events = [type(e) for e in ledger.history(ADMIN_A, claim_id)]
     assert events.count(Claim.ReferralCreated) == 1
+    referral = ledger.find(referral_id, Referral)
+    assert referral is not None
+    assert (referral.status, referral.type, referral.claim_id) == ("new", "independent", claim_id)
     assert state(ledger, claim_id) is S.AWAITING_CONSENT
+
+
+@pytest.mark.parametrize(
+    ("engagement", "deal", "id_type", "value", "made"),
+    [
+        ("E-WS", "999.99", "tenant_id", FABRIKAM, False),  # below the 1 000 USD minimum
+        ("E-WS", "1000.00", "tenant_id", FABRIKAM, True),
+        ("E-AS", "5000.00", "tenant_id", FABRIKAM, False),  # referrals not enabled
+        ("E-WS", "5000.00", "tpid", "333", True),  # a TPID that resolves to a tenant
+    ],
+)
+def test_r40_referral_needs_enabled_engagement_minimum_deal_and_tenant(
+    ledger: Ledger, engagement: str, deal: str, id_type: str, value: str, made: bool
+) -> None:
+    email = "it@litware.com" if value == "333" else "cio@fabrikam.com"
+    (claim_id,) = ledger.create_claims(
+        ADMIN_A, create([engagement], id_type=id_type, value=value, customer_email=email), days(0)
+    )
+    ledger.request_consent(ADMIN_A, claim_id, consent_request(deal), days(1))
+    assert (ledger.create_referral(claim_id, days(1)) is not None) is made
+
+
+def test_r40_no_referral_for_a_claim_that_ended(ledger: Ledger) -> None:
+    claim_id = new_claim(ledger)
+    ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    ledger.cancel(ADMIN_A, claim_id, Cancel(), days(1))
+    assert ledger.create_referral(claim_id, days(2)) is None
 
 
 def test_r42_co_sell_upgrade_only_after_consent_and_once(ledger: Ledger) -> None:
     claim_id = new_claim(ledger)
     link = ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
-    ledger.record_referral(claim_id, uuid4(), days(1), SYSTEM)
-    assert not ledger.upgrade_to_co_sell(claim_id, days(1), SYSTEM)
+    referral_id = ledger.create_referral(claim_id, days(1))
+    assert referral_id is not None
+    assert not ledger.upgrade_to_co_sell(claim_id, days(1))
     ledger.answer_consent(claim_id, link, True, days(2))
-    assert ledger.upgrade_to_co_sell(claim_id, days(2), SYSTEM)
-    assert not ledger.upgrade_to_co_sell(claim_id, days(3), SYSTEM)
+    assert ledger.upgrade_to_co_sell(claim_id, days(2))
+    assert not ledger.upgrade_to_co_sell(claim_id, days(3))
     assert ledger.get_claim(ADMIN_A, claim_id).co_sell
+    referral = ledger.find(referral_id, Referral)
+    assert referral is not None
+    assert (referral.type, referral.qualification) == ("shared", "sales_qualified")
+
+
+def test_r42_no_co_sell_for_customers_without_a_field_seller(ledger: Ledger) -> None:
+    (claim_id,) = ledger.create_claims(
+        ADMIN_A, create(value=NORTHWIND, customer_email="it@northwind.com"), days(0)
+    )
+    link = ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    ledger.create_referral(claim_id, days(1))
+    ledger.answer_consent(claim_id, link, True, days(2))
+    assert not ledger.upgrade_to_co_sell(claim_id, days(2))
 
 
 # -- deadlines ---------------------------------------------------------------------------------

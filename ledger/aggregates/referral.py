@@ -1,0 +1,75 @@
+"""A partner-led sales referral, created from a claim by the referral policy (R40, R42)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Self
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from ledger.aggregates.base import Actor, Aggregate
+from ledger.customer_ids import CustomerId
+
+REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/referral")
+
+
+class Referral(Aggregate):
+    """One per claim at most: its id is derived from the claim's, so creating it is idempotent."""
+
+    class Event(Aggregate.Event):
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            self.evolve(aggregate)
+
+        def evolve(self, referral: Referral) -> None:
+            """How this event changes the referral."""
+
+    class Created(Event, Aggregate.Created):
+        claim_id: UUID
+        partner_id: str
+        engagement_id: str
+        customer_name: str
+        customer_id: CustomerId
+        tenant_id: str
+        deal_value_usd: Decimal
+
+        def evolve(self, referral: Referral) -> None:
+            referral.claim_id = self.claim_id
+            referral.partner_id = self.partner_id
+            referral.status = "new"
+            referral.substatus = "pending_partner_action"
+            referral.type = "independent"
+            referral.qualification = "marketing_qualified"
+
+    class UpgradedToCoSell(Event):
+        def evolve(self, referral: Referral) -> None:
+            referral.type = "shared"
+            referral.qualification = "sales_qualified"
+            referral.substatus = "pending_seller_engagement"
+
+    def __init__(self) -> None:
+        self.claim_id: UUID
+        self.partner_id = ""
+        self.status = "new"
+        self.substatus = ""
+        self.type = "independent"
+        self.qualification = ""
+
+    @staticmethod
+    def id_for(claim_id: UUID) -> UUID:
+        return uuid5(REFERRAL_NAMESPACE, str(claim_id))
+
+    @classmethod
+    def open(cls, *, actor: Actor, now: datetime, **fields: Any) -> Self:
+        return cls._create(
+            cls.Created, id=cls.id_for(fields["claim_id"]), timestamp=now, actor=actor, **fields
+        )
+
+    @property
+    def co_sell(self) -> bool:
+        return self.type == "shared"
+
+    def upgrade_to_co_sell(self, *, actor: Actor, now: datetime) -> None:
+        if not self.co_sell:
+            self.trigger_event(self.UpgradedToCoSell, timestamp=now, actor=actor)
