@@ -134,6 +134,16 @@ class DeadlineKind(StrEnum):
     DISPUTE = "dispute"
 
 
+# The deadline that governs each state that has one.
+GOVERNING_DEADLINE = {
+    S.CUSTOMER_CLAIMED: DeadlineKind.CONSENT,
+    S.AWAITING_CONSENT: DeadlineKind.CONSENT,
+    S.CONSENT_RECEIVED: DeadlineKind.SUBMISSION,
+    S.PARTNER_ACTION_REQUIRED: DeadlineKind.POST_SUBMISSION,
+    S.REJECTED: DeadlineKind.DISPUTE,
+    S.DISPUTED: DeadlineKind.DISPUTE,
+}
+
 # Where each deadline leads when it passes.
 _EXPIRY_STATE = {
     DeadlineKind.CONSENT: S.CONSENT_EXPIRED,
@@ -391,14 +401,7 @@ class Claim(Aggregate):
 
     def running_deadline(self) -> tuple[DeadlineKind, datetime] | None:
         """The deadline that governs the current state, if one does."""
-        kind = {
-            S.CUSTOMER_CLAIMED: DeadlineKind.CONSENT,
-            S.AWAITING_CONSENT: DeadlineKind.CONSENT,
-            S.CONSENT_RECEIVED: DeadlineKind.SUBMISSION,
-            S.PARTNER_ACTION_REQUIRED: DeadlineKind.POST_SUBMISSION,
-            S.REJECTED: DeadlineKind.DISPUTE,
-            S.DISPUTED: DeadlineKind.DISPUTE,
-        }.get(self.state)
+        kind = GOVERNING_DEADLINE.get(self.state)
         return None if kind is None else (kind, self.deadlines[kind])
 
     def is_due(self, now: datetime) -> bool:

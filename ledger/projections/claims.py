@@ -1,0 +1,214 @@
+"""Claim views: one row per claim (details, lists, tabs, queue, due deadlines), its history,
+and the consent e-mail outbox (R23, R24)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from ledger.aggregates.claim import GOVERNING_DEADLINE, Claim, ClaimState
+from ledger.projections.base import BatchProjection, dumps, money, ts
+from ledger.projections.store import VIEW_TABLES, Tx
+
+CLAIM_COLUMNS = [
+    line.split()[0] for line in VIEW_TABLES["claims"].replace("\n", " ").split(",") if line.strip()
+]
+OUTBOX_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/email")
+
+
+def email_id(link_id: UUID) -> str:
+    return str(uuid5(OUTBOX_NAMESPACE, str(link_id)))
+
+
+def _upsert(table: str, columns: Sequence[str], key: str) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    marks = ", ".join("?" for _ in columns)
+    return (
+        f"INSERT INTO {{p}}{table} ({', '.join(columns)}) VALUES ({marks}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+UPSERT_CLAIM = _upsert("claims", CLAIM_COLUMNS, "claim_id")
+INSERT_HISTORY = "INSERT INTO {p}history VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_OUTBOX = "INSERT INTO {p}outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING"
+SUPERSEDE_OUTBOX = "UPDATE {p}outbox SET superseded = 1 WHERE claim_id = ? AND email_id <> ?"
+CONSENT_CLOSED = (Claim.ConsentGiven, Claim.Declined, Claim.Expired, Claim.Cancelled)
+EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+
+
+def event_data(event: Claim.Event) -> dict[str, Any]:
+    """An event's own fields as JSON types: what the audit trail shows."""
+    return event.model_dump(mode="json", exclude=EVENT_FIELDS)
+
+
+def _new_row(event: Claim.Created) -> dict[str, Any]:
+    return {
+        "claim_id": str(event.originator_id),
+        "partner_id": event.partner_id,
+        "location_id": event.location_id,
+        "engagement_id": event.engagement_id,
+        "friendly_name": event.friendly_name,
+        "customer_type": event.customer_id.type.value,
+        "customer_value": event.customer_id.value,
+        "eligibility_key": event.eligibility_key,
+        "resolved_tenant_id": event.resolved_tenant_id,
+        "origin": "added" if isinstance(event, Claim.Added) else "claimed",
+        "state": ClaimState.CUSTOMER_CLAIMED.value,
+        "live": 1,
+        "had_consent": 0,
+        "version": 0,
+        "created_at": ts(event.timestamp),
+        "updated_at": ts(event.timestamp),
+        "running_deadline_kind": None,
+        "running_deadline": None,
+        "deadlines": {"consent": ts(event.consent_deadline)},
+        "deal_size_usd": None,
+        "payout_model": event.payout_model.value,
+        "fixed_payout_usd": money(event.fixed_payout_usd),
+        "proposed_payout_usd": money(event.proposed_payout_usd),
+        "hours": event.hours,
+        "payout_usd": None,
+        "contacts": event.contacts.model_dump(mode="json"),
+        "referral_id": None,
+        "co_sell": 0,
+        "disputed": 0,
+        "submissions": 0,
+        "last_reason": None,
+    }
+
+
+class ClaimViews(BatchProjection):
+    """Claims, their history and the outbox, folded from the claim's events."""
+
+    name = "claims"
+
+    def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:
+        claim_events = [e for e in events if isinstance(e, Claim.Event)]
+        if not claim_events:
+            return
+        rows = self._load(tx, {str(e.originator_id) for e in claim_events})
+        history: list[tuple[Any, ...]] = []
+        for event in claim_events:
+            claim_id = str(event.originator_id)
+            if isinstance(event, Claim.Created):
+                rows[claim_id] = _new_row(event)
+            row = rows[claim_id]
+            self._apply(tx, row, event)
+            history.append(
+                (
+                    claim_id,
+                    event.originator_version,
+                    type(event).__name__,
+                    ts(event.timestamp),
+                    dumps(event.actor.model_dump(mode="json")),
+                    dumps(event_data(event)),
+                )
+            )
+        tx.executemany(INSERT_HISTORY, history)
+        touched = {str(e.originator_id) for e in claim_events}
+        tx.executemany(UPSERT_CLAIM, [self._values(rows[c]) for c in sorted(touched)])
+
+    @staticmethod
+    def _load(tx: Tx, claim_ids: set[str]) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        ids = sorted(claim_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in tx.rows(f"SELECT * FROM {{p}}claims WHERE claim_id IN ({marks})", chunk):
+                row["deadlines"] = json.loads(row["deadlines"])
+                row["contacts"] = json.loads(row["contacts"])
+                rows[row["claim_id"]] = row
+        return rows
+
+    @staticmethod
+    def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+        state = ClaimState(row["state"])
+        kind = GOVERNING_DEADLINE.get(state)
+        row["running_deadline_kind"] = None if kind is None else kind.value
+        row["running_deadline"] = None if kind is None else row["deadlines"][kind.value]
+        row["live"] = int(not state.terminal)
+        values = {**row, "deadlines": dumps(row["deadlines"]), "contacts": dumps(row["contacts"])}
+        return tuple(values[c] for c in CLAIM_COLUMNS)
+
+    def _apply(self, tx: Tx, row: dict[str, Any], event: Claim.Event) -> None:
+        row["version"] = event.originator_version
+        row["updated_at"] = ts(event.timestamp)
+        deadlines = row["deadlines"]
+        match event:
+            case Claim.ConsentRequested():
+                row["state"] = ClaimState.AWAITING_CONSENT.value
+                row["deal_size_usd"] = money(event.deal_size_usd)
+                row["contacts"] = event.contacts.model_dump(mode="json")
+                self._queue_email(tx, row, event.link_id, "consent_request", event)
+            case Claim.ConsentReminderSent():
+                self._queue_email(tx, row, event.link_id, "consent_reminder", event)
+            case Claim.ConsentGiven():
+                row["state"] = ClaimState.CONSENT_RECEIVED.value
+                row["had_consent"] = 1
+                deadlines["submission"] = ts(event.submission_deadline)
+                deadlines["post_submission"] = ts(event.review_deadline)
+            case Claim.Declined():
+                row["state"] = ClaimState.CONSENT_DECLINED.value
+            case Claim.Expired():
+                row["state"] = {
+                    "consent": ClaimState.CONSENT_EXPIRED,
+                    "submission": ClaimState.NOT_SUBMITTED_EXPIRED,
+                    "post_submission": ClaimState.POST_SUBMISSION_EXPIRED,
+                    "dispute": ClaimState.DISPUTED_EXPIRED,
+                }[event.deadline.value].value
+            case Claim.Cancelled():
+                row["state"] = ClaimState.CANCELLED.value
+                row["last_reason"] = event.reason
+            case Claim.Submitted():
+                row["state"] = ClaimState.SUBMITTED.value
+                row["submissions"] += 1
+            case Claim.ReviewStarted():
+                row["state"] = ClaimState.UNDER_REVIEW.value
+            case Claim.InformationRequested():
+                row["state"] = ClaimState.PARTNER_ACTION_REQUIRED.value
+                row["last_reason"] = event.comments
+            case Claim.Approved():
+                row["state"] = ClaimState.APPROVED.value
+                row["payout_usd"] = money(event.payout_usd)
+            case Claim.Rejected():
+                final = ClaimState.REJECTED_FINAL if event.final else ClaimState.REJECTED
+                row["state"] = final.value
+                row["last_reason"] = event.reason
+                if event.dispute_deadline is not None:
+                    deadlines["dispute"] = ts(event.dispute_deadline)
+            case Claim.Disputed():
+                row["state"] = ClaimState.DISPUTED.value
+                row["disputed"] = 1
+                deadlines["post_submission"] = deadlines["dispute"] = ts(event.reset_deadline)
+            case Claim.ReferralCreated():
+                row["referral_id"] = str(event.referral_id)
+            case Claim.UpgradedToCoSell():
+                row["co_sell"] = 1
+        if isinstance(event, CONSENT_CLOSED):
+            tx.execute(SUPERSEDE_OUTBOX, (row["claim_id"], ""))  # nothing left to send
+
+    @staticmethod
+    def _queue_email(
+        tx: Tx, row: dict[str, Any], link_id: UUID, kind: str, event: Claim.Event
+    ) -> None:
+        """One e-mail per consent link; a newer link supersedes the older e-mails (R24)."""
+        new_id = email_id(link_id)
+        tx.execute(
+            INSERT_OUTBOX,
+            (
+                new_id,
+                row["claim_id"],
+                str(link_id),
+                kind,
+                row["contacts"]["customer"]["email"],
+                row["friendly_name"],
+                row["engagement_id"],
+                row["deadlines"]["consent"],
+                ts(event.timestamp),
+            ),
+        )
+        tx.execute(SUPERSEDE_OUTBOX, (row["claim_id"], new_id))

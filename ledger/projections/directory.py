@@ -1,0 +1,61 @@
+"""Partner-side directory views: known customers (R15, Customers page) and referrals (R40-R42)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.referral import Referral
+from ledger.projections.base import BatchProjection, money, ts
+from ledger.projections.store import Tx
+
+INSERT_KNOWN = "INSERT INTO {p}known_customers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+INSERT_REFERRAL = (
+    "INSERT INTO {p}referrals VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', 'pending_partner_action', "
+    "'independent', 'marketing_qualified', ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+UPGRADE_REFERRAL = (
+    "UPDATE {p}referrals SET type = 'shared', qualification = 'sales_qualified', "
+    "substatus = 'pending_seller_engagement', updated_at = ? WHERE referral_id = ?"
+)
+
+
+class DirectoryViews(BatchProjection):
+    name = "directory"
+
+    def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:
+        known, referrals, upgrades = [], [], []
+        for event in events:
+            if isinstance(event, KnownCustomer.Recognised):
+                known.append(
+                    (
+                        event.partner_id,
+                        event.customer_id.type.value,
+                        event.customer_id.value,
+                        event.friendly_name,
+                        str(event.first_claim_id),
+                        ts(event.timestamp),
+                    )
+                )
+            elif isinstance(event, Referral.Created):
+                referrals.append(
+                    (
+                        str(event.originator_id),
+                        str(event.claim_id),
+                        event.partner_id,
+                        event.engagement_id,
+                        event.customer_name,
+                        event.customer_id.type.value,
+                        event.customer_id.value,
+                        event.tenant_id,
+                        money(event.deal_value_usd),
+                        ts(event.timestamp),
+                        ts(event.timestamp),
+                    )
+                )
+            elif isinstance(event, Referral.UpgradedToCoSell):
+                upgrades.append((ts(event.timestamp), str(event.originator_id)))
+        tx.executemany(INSERT_KNOWN, known)
+        tx.executemany(INSERT_REFERRAL, referrals)
+        tx.executemany(UPGRADE_REFERRAL, upgrades)

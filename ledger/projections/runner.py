@@ -1,0 +1,108 @@
+"""Follows the event log and keeps the read models current, a page per transaction.
+
+The library's ``ProjectionRunner`` commits one event per transaction and cannot follow a
+SQLite application; this runner polls the notification log in pages, folds each page into
+every view in memory, and writes the rows and the tracking position in one transaction.
+A page that another runner already applied fails its tracking insert and rolls back whole:
+exactly-once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import Ledger
+from ledger.projections.base import BatchProjection
+from ledger.projections.claims import ClaimViews
+from ledger.projections.directory import DirectoryViews
+from ledger.projections.store import ViewStore
+
+VIEW_PROJECTIONS: tuple[type[BatchProjection], ...] = (ClaimViews, DirectoryViews)
+Progress = Callable[[int, int], None]
+"""Called with (position, head) after each page."""
+
+
+def tracking_name(generation: int) -> str:
+    return f"views@{generation}"
+
+
+class ViewRunner:
+    def __init__(self, ledger: Ledger, store: ViewStore, *, page_size: int = 2000) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.page_size = page_size
+        self.projections = [projection(store) for projection in VIEW_PROJECTIONS]
+        self._changed = threading.Condition()
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def position(self, generation: int | None = None) -> int:
+        gen = self.store.generation() if generation is None else generation
+        return self.store.position(tracking_name(gen))
+
+    def lag(self) -> int:
+        """Head of the log minus the active views' position: what the views do not show yet."""
+        return max(0, self.head() - self.position())
+
+    def process_page(self, generation: int | None = None) -> int:
+        """Apply the next page of events to every view; the number of events applied."""
+        gen = self.store.generation() if generation is None else generation
+        start = self.store.position(tracking_name(gen))
+        page = self.ledger.recorder.select_notifications(
+            start, self.page_size, inclusive_of_start=False
+        )
+        if not page:
+            return 0
+        events = [self.ledger.mapper.to_domain_event(n) for n in page]
+        try:
+            with self.store.transaction(gen, commit=True) as tx:
+                for projection in self.projections:
+                    projection.process_batch(tx, events)
+                tx.track(tracking_name(gen), page[-1].id)
+        except IntegrityError:
+            return 0  # another runner applied this page first; nothing was written here
+        with self._changed:
+            self._changed.notify_all()
+        return len(page)
+
+    def catch_up(self, generation: int | None = None, progress: Progress | None = None) -> int:
+        """Apply pages until the views reach the head of the log; events applied."""
+        total = 0
+        head = self.head()
+        while self.position(generation) < head:
+            applied = self.process_page(generation)
+            total += applied
+            if progress is not None:
+                progress(self.position(generation), head)
+            if applied == 0:
+                break
+        return total
+
+    def wait(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: block until the views include ``position`` (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                self._changed.wait(min(remaining, 0.02))
+        return True
+
+    def replay(self, progress: Progress | None = None) -> int:
+        """Rebuild every view from the events into fresh tables, then switch to them.
+
+        Queries keep reading the active generation until the switch; a live runner follows
+        the switch at its next page.
+        """
+        new = self.store.generation() + 1
+        self.store.create_generation(new)
+        applied = self.catch_up(new, progress)
+        applied += self.catch_up(new)  # whatever arrived meanwhile
+        self.store.switch_to(new)
+        return applied

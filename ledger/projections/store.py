@@ -1,0 +1,181 @@
+"""Where the read models live: tables beside the events, in the same database.
+
+The view store is an eventsourcing tracking recorder (SQLite or PostgreSQL) that also creates
+our view tables, so that a view row and the tracking position commit in one transaction.
+View tables carry a generation prefix (``v1_claims``): a replay builds the next generation
+while queries keep reading the active one, then switches in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
+
+VIEW_TABLES: dict[str, str] = {
+    "claims": """
+        claim_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, location_id TEXT NOT NULL,
+        engagement_id TEXT NOT NULL, friendly_name TEXT NOT NULL, customer_type TEXT NOT NULL,
+        customer_value TEXT NOT NULL, eligibility_key TEXT NOT NULL, resolved_tenant_id TEXT,
+        origin TEXT NOT NULL, state TEXT NOT NULL, live INTEGER NOT NULL,
+        had_consent INTEGER NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, running_deadline_kind TEXT, running_deadline TEXT,
+        deadlines TEXT NOT NULL, deal_size_usd TEXT, payout_model TEXT NOT NULL,
+        fixed_payout_usd TEXT, proposed_payout_usd TEXT, hours INTEGER, payout_usd TEXT,
+        contacts TEXT NOT NULL, referral_id TEXT, co_sell INTEGER NOT NULL,
+        disputed INTEGER NOT NULL, submissions INTEGER NOT NULL, last_reason TEXT
+    """,
+    "known_customers": """
+        partner_id TEXT NOT NULL, customer_type TEXT NOT NULL, customer_value TEXT NOT NULL,
+        friendly_name TEXT NOT NULL, first_claim_id TEXT NOT NULL, recognised_at TEXT NOT NULL,
+        PRIMARY KEY (partner_id, customer_type, customer_value)
+    """,
+    "history": """
+        claim_id TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL,
+        occurred_at TEXT NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (claim_id, version)
+    """,
+    "referrals": """
+        referral_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, partner_id TEXT NOT NULL,
+        engagement_id TEXT NOT NULL, customer_name TEXT NOT NULL, customer_type TEXT NOT NULL,
+        customer_value TEXT NOT NULL, tenant_id TEXT NOT NULL, status TEXT NOT NULL,
+        substatus TEXT NOT NULL, type TEXT NOT NULL, qualification TEXT NOT NULL,
+        deal_value_usd TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    """,
+    "outbox": """
+        email_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, link_id TEXT NOT NULL,
+        kind TEXT NOT NULL, recipient TEXT NOT NULL, customer_name TEXT NOT NULL,
+        engagement_id TEXT NOT NULL, expires_at TEXT NOT NULL, created_at TEXT NOT NULL,
+        superseded INTEGER NOT NULL
+    """,
+}
+VIEW_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS {p}claims_page ON {p}claims (partner_id, engagement_id, live)",
+    "CREATE INDEX IF NOT EXISTS {p}claims_due ON {p}claims (live, running_deadline)",
+    "CREATE INDEX IF NOT EXISTS {p}claims_key ON {p}claims (engagement_id, eligibility_key)",
+    "CREATE INDEX IF NOT EXISTS {p}claims_state ON {p}claims (state, updated_at)",
+    "CREATE INDEX IF NOT EXISTS {p}outbox_claim ON {p}outbox (claim_id)",
+]
+# Not rebuilt by a replay: what the world already saw.
+STATE_TABLES = [
+    "CREATE TABLE IF NOT EXISTS view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mail_deliveries ("
+    "email_id TEXT PRIMARY KEY, channel TEXT NOT NULL, delivered_at TEXT NOT NULL)",
+]
+
+
+def prefix(generation: int) -> str:
+    return f"v{generation}_"
+
+
+def view_ddl(generation: int) -> list[str]:
+    p = prefix(generation)
+    tables = [
+        f"CREATE TABLE IF NOT EXISTS {p}{name} ({cols})" for name, cols in VIEW_TABLES.items()
+    ]
+    return tables + [index.format(p=p) for index in VIEW_INDEXES]
+
+
+class Cursor(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def executemany(self, statement: Any, params: Any) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Any: ...
+
+
+class Tx:
+    """A transaction on the view store, in our SQL dialect: ``?`` params, ``{p}`` prefix."""
+
+    def __init__(self, store: ViewStore, cursor: Cursor, generation: int) -> None:
+        self.store = store
+        self.cursor = cursor
+        self.generation = generation
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.store.dialect(sql, self.generation), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self.store.dialect(sql, self.generation), rows)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.execute(sql, params)
+        return [dict(row) for row in self.cursor.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        self.execute(sql, params)
+        row = self.cursor.fetchone()
+        return None if row is None else dict(row)
+
+    def track(self, name: str, position: int) -> None:
+        self.store.recorder._insert_tracking(self.cursor, Tracking(name, position))  # type: ignore[arg-type]
+
+
+class ViewStore:
+    """The tracking recorder of the read models, with generations and our dialect."""
+
+    def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
+        self.recorder = recorder
+        self.is_postgres = isinstance(recorder, PostgresTrackingRecorder)
+        with self.transaction(0, commit=True) as tx:
+            for statement in STATE_TABLES:
+                tx.execute(statement)
+            if tx.one("SELECT value FROM view_state WHERE key = 'generation'") is None:
+                tx.execute("INSERT INTO view_state VALUES ('generation', '1')")
+        self.create_generation(self.generation())
+
+    @classmethod
+    def open(cls, env: Mapping[str, str]) -> ViewStore:
+        """The view store in the same database as the events ``env`` points at."""
+        factory = InfrastructureFactory.construct(Environment("Views", dict(env)))
+        is_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        recorder_class = PostgresTrackingRecorder if is_postgres else SQLiteTrackingRecorder
+        recorder = factory.tracking_recorder(recorder_class)
+        assert isinstance(recorder, SQLiteTrackingRecorder | PostgresTrackingRecorder)
+        return cls(recorder)
+
+    def dialect(self, sql: str, generation: int) -> str:
+        sql = sql.replace("{p}", prefix(generation))
+        return re.sub(r"\?", "%s", sql) if self.is_postgres else sql
+
+    @contextmanager
+    def transaction(self, generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:
+        gen = self.generation() if generation is None else generation
+        with self.recorder.datastore.transaction(commit=commit) as cursor:
+            yield Tx(self, cursor, gen)
+
+    def generation(self) -> int:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect("SELECT value FROM view_state WHERE key = ?", 0), ("generation",)
+            )
+            row = cursor.fetchone()
+        return 1 if row is None else int(row["value"] if not isinstance(row, tuple) else row[0])
+
+    def create_generation(self, generation: int) -> None:
+        with self.transaction(generation, commit=True) as tx:
+            for statement in view_ddl(generation):
+                tx.execute(statement)
+
+    def switch_to(self, generation: int) -> None:
+        """Make ``generation`` the one queries read, then drop every older one."""
+        with self.transaction(generation, commit=True) as tx:
+            tx.execute(
+                "UPDATE view_state SET value = ? WHERE key = 'generation'", (str(generation),)
+            )
+        for old in range(max(1, generation - 5), generation):
+            with self.transaction(old, commit=True) as tx:
+                for name in VIEW_TABLES:
+                    tx.execute(f"DROP TABLE IF EXISTS {{p}}{name}")
+
+    def position(self, name: str) -> int:
+        return self.recorder.max_tracking_id(name) or 0
+
+    def close(self) -> None:
+        self.recorder.datastore.close()
