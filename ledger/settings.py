@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting that cannot work: said at start-up, before anything runs."""
 
 
 class Settings(BaseSettings):
@@ -22,6 +28,7 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     mail_from: str | None = None
     postgres_pool_size: int = Field(default=10, ge=1)
+    deadline_interval_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -33,6 +40,20 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:///")
+
+    def signing_key(self) -> str:
+        """LEDGER_SECRET_KEY, or a random key kept in a file beside the SQLite database."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.is_sqlite:
+            raise SettingsError("LEDGER_SECRET_KEY is required when the store is PostgreSQL")
+        path = Path(self.database_url.removeprefix("sqlite:///") + ".key")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as key_file:
+                key_file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing's persistence modules read."""
