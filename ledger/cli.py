@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ledger.aggregates.claim import Claim
 from ledger.application import Ledger, open_ledger
 from ledger.catalog import CatalogError
 from ledger.errors import NotFoundError
+from ledger.policies import deadlines
 from ledger.principal import Principal, Role
-from ledger.settings import Settings
+from ledger.report import report as build_report
+from ledger.settings import Settings, SettingsError
+from ledger.workers import Workers
 
 app = typer.Typer(help="Claim Ledger: an event-sourced ledger for partner incentive claims.")
 console = Console()
@@ -101,6 +115,14 @@ def history(
             console.print(f"    {key}: {value}", highlight=False, soft_wrap=True)
 
 
+def _workers(ledger: Ledger) -> Workers:
+    try:
+        return Workers(ledger, Settings())
+    except SettingsError as error:
+        console.print(f"[red]settings error[/red] {error}")
+        raise typer.Exit(2) from None
+
+
 @app.command("expire-due")
 def expire_due(
     now: Annotated[
@@ -109,10 +131,103 @@ def expire_due(
 ) -> None:
     """Apply every deadline that has passed at --now (R50); running it twice changes nothing."""
     at = _parse_now(now)
-    expired = _ledger().expire_due(at)
+    ledger = _ledger()
+    workers = _workers(ledger)
+    expired = deadlines.expire_due(ledger, workers.views, at)
+    workers.close()
     console.print(f"{len(expired)} claim(s) expired at {at.isoformat()}")
     for claim_id in expired:
         console.print(f"  {claim_id}")
+
+
+def _progress_bar(description: str) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _tracked(progress: Progress, description: str) -> Callable[[int, int], None]:
+    task = progress.add_task(description, total=None, rate="")
+    started = time.perf_counter()
+
+    def update(position: int, head: int) -> None:
+        rate = position / max(time.perf_counter() - started, 1e-9)
+        progress.update(task, completed=position, total=head, rate=f"{rate:,.0f}")
+
+    return update
+
+
+@app.command()
+def replay() -> None:
+    """Rebuild every read model from the events into fresh tables, then switch to them."""
+    ledger = _ledger()
+    workers = _workers(ledger)
+    started = time.perf_counter()
+    with _progress_bar("replay") as progress:
+        applied = workers.views.replay(_tracked(progress, "replaying events"))
+    seconds = time.perf_counter() - started
+    console.print(
+        f"replayed {applied:,} events in {seconds:.1f} s ({applied / max(seconds, 1e-9):,.0f} "
+        f"events/s); the views now read generation {workers.store.generation()}"
+    )
+    workers.close()
+
+
+@app.command()
+def report(
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
+) -> None:
+    """Counts, deal size and payout by engagement and state, replayed from the events."""
+    ledger = _ledger()
+    with _progress_bar("report") as progress:
+        rows = build_report(ledger, _tracked(progress, "reading events") if not as_csv else None)
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"])
+        for row in rows:
+            writer.writerow(
+                [row.engagement_id, row.state, row.claims, row.deal_size_usd, row.payout_usd]
+            )
+        return
+    table = Table(title="Claims by engagement and state")
+    for column in ("engagement", "state", "claims", "deal size (USD)", "payout (USD)"):
+        table.add_column(column, justify="right" if "(" in column or column == "claims" else "left")
+    for row in rows:
+        table.add_row(
+            row.engagement_id,
+            row.state,
+            str(row.claims),
+            f"{row.deal_size_usd:,.2f}",
+            f"{row.payout_usd:,.2f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def workers(
+    once: Annotated[bool, typer.Option(help="Catch up once and exit.")] = False,
+) -> None:
+    """Run the projections and policies alone (for deployments that split them from the API)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ledger = _ledger()
+    runner = _workers(ledger)
+    if once:
+        work = runner.run_once()
+        console.print(f"caught up: {work} items of work; lag {runner.views.lag()} events")
+        runner.close()
+        return
+    console.print("following the event log; Ctrl-C to stop")
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()
 
 
 @app.command()

@@ -1,16 +1,18 @@
 """Consent e-mails (R23, R24): the outbox view, delivered over SMTP or logged.
 
 Delivery is recorded in ``mail_deliveries``, which a replay never rebuilds: an e-mail is
-claimed there before it is sent and marked after, so no restart and no second worker sends
-it twice. A worker that dies between sending and marking leaves the claim 'sending'; after
-``stale_after`` it is sent again with the same Message-ID, so the receiving side can drop it.
+claimed there ('sending') before it is sent and marked after, so no restart and no second
+worker sends it twice. A worker that dies between claiming and marking leaves it 'sending'
+for good: at most once, never twice. ``stuck`` lists those for an operator; the partner's
+"Resend consent email" (R24) sends a new link. An SMTP refusal releases the claim and the
+e-mail is tried again.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -31,13 +33,11 @@ class ConsentMailer:
         settings: Settings,
         catalog: Catalog,
         tokens: ConsentTokens,
-        stale_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store
         self.settings = settings
         self.catalog = catalog
         self.tokens = tokens
-        self.stale_after = stale_after
 
     def pending(self) -> list[dict[str, Any]]:
         """E-mails of the latest consent links that no one has delivered yet."""
@@ -47,6 +47,11 @@ class ConsentMailer:
                 "SELECT 1 FROM mail_deliveries d WHERE d.email_id = o.email_id) "
                 "ORDER BY o.created_at, o.email_id"
             )
+
+    def stuck(self) -> list[dict[str, Any]]:
+        """E-mails claimed for sending by a worker that stopped before it marked them."""
+        with self.store.transaction() as tx:
+            return tx.rows("SELECT * FROM mail_deliveries WHERE channel = 'sending'")
 
     def link(self, row: dict[str, Any]) -> str:
         token = self.tokens.issue(
@@ -77,11 +82,6 @@ class ConsentMailer:
 
     def _claim(self, email_id: str, now: datetime) -> bool:
         with self.store.transaction(commit=True) as tx:
-            tx.execute(
-                "DELETE FROM mail_deliveries WHERE email_id = ? AND channel = 'sending' "
-                "AND delivered_at < ?",
-                (email_id, ts(now - self.stale_after)),
-            )
             tx.execute(
                 "INSERT INTO mail_deliveries VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
                 (email_id, ts(now)),

@@ -1,0 +1,74 @@
+"""Projections and policies, running together: in the service, or alone (`ledger workers`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ledger.application import Ledger
+from ledger.policies.consent_email import ConsentMailer
+from ledger.policies.deadlines import expire_due
+from ledger.policies.runner import Clock, PolicyRunner, utc_now
+from ledger.projections.queries import ReadModels
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
+from ledger.settings import Settings
+from ledger.tokens import ConsentTokens
+
+log = logging.getLogger("ledger.workers")
+
+
+@dataclass
+class Workers:
+    """Everything that follows the log, wired once from the settings."""
+
+    ledger: Ledger
+    settings: Settings
+    clock: Clock = utc_now
+
+    def __post_init__(self) -> None:
+        self.store = ViewStore.open(self.settings.eventsourcing_env())
+        self.views = ViewRunner(self.ledger, self.store)
+        self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
+        self.tokens = ConsentTokens(self.settings.signing_key())
+        self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
+        self.read_models = ReadModels(self.store, self.ledger.catalog)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_deadline_run = 0.0
+
+    def run_once(self) -> int:
+        """One round: views, policies, views again, e-mails, and deadlines when due."""
+        work = self.views.catch_up()
+        work += self.policies.catch_up()
+        work += self.views.catch_up()
+        work += self.mailer.deliver_pending(self.clock())
+        if time.monotonic() - self._last_deadline_run >= self.settings.deadline_interval_seconds:
+            self._last_deadline_run = time.monotonic()
+            work += len(expire_due(self.ledger, self.views, self.clock()))
+        return work
+
+    def run(self, poll_seconds: float = 0.05) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep following the log; the failed page is retried
+                log.exception("worker round failed; retrying")
+                busy = 0
+            if not busy:
+                self._stop.wait(poll_seconds)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="ledger-workers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
