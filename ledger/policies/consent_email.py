@@ -81,15 +81,15 @@ class ConsentMailer:
         return message
 
     def _claim(self, email_id: str, now: datetime) -> bool:
+        """Take the e-mail for sending; False if another worker (or an earlier run) has."""
         with self.store.transaction(commit=True) as tx:
-            tx.execute(
-                "INSERT INTO mail_deliveries VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
-                (email_id, ts(now)),
+            return (
+                tx.execute(
+                    "INSERT INTO mail_deliveries VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
+                    (email_id, ts(now)),
+                )
+                == 1
             )
-            mine = tx.one(
-                "SELECT channel, delivered_at FROM mail_deliveries WHERE email_id = ?", (email_id,)
-            )
-        return mine is not None and mine["channel"] == "sending" and mine["delivered_at"] == ts(now)
 
     def _mark(self, email_id: str, channel: str | None, now: datetime) -> None:
         with self.store.transaction(commit=True) as tx:

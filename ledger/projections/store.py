@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -87,6 +87,8 @@ class Cursor(Protocol):
     def executemany(self, statement: Any, params: Any) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> Any: ...
+    @property
+    def rowcount(self) -> int: ...
 
 
 class Tx:
@@ -97,8 +99,10 @@ class Tx:
         self.cursor = cursor
         self.generation = generation
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
         self.cursor.execute(self.store.dialect(sql, self.generation), params)
+        return int(self.cursor.rowcount)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -148,7 +152,7 @@ class ViewStore:
     def transaction(self, generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:
         gen = self.generation() if generation is None else generation
         with self.recorder.datastore.transaction(commit=commit) as cursor:
-            yield Tx(self, cursor, gen)
+            yield Tx(self, cast(Cursor, cursor), gen)  # sqlite3 or psycopg cursor
 
     def generation(self) -> int:
         with self.recorder.datastore.transaction(commit=False) as cursor:
