@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from uuid import uuid4
 
 import psycopg
@@ -11,7 +12,8 @@ import pytest
 
 from ledger.application import Ledger, open_ledger
 from ledger.settings import Settings
-from tests.factories import make_catalog, popo_ledger
+from ledger.workers import Workers
+from tests.factories import days, make_catalog, popo_ledger
 from tests.pgcluster import throwaway_cluster
 
 
@@ -51,7 +53,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
         return Settings(database_url=f"sqlite:///{path}")
     url = request.getfixturevalue("postgres_url")
-    return Settings(database_url=url)
+    return Settings(database_url=url, secret_key="a-test-signing-key")
 
 
 @pytest.fixture
@@ -60,3 +62,26 @@ def stored_ledger(settings: Settings) -> Iterator[Ledger]:
     ledger = open_ledger(settings, make_catalog())
     yield ledger
     ledger.close()
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = days(0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def workers(stored_ledger: Ledger, settings: Settings, clock: Clock) -> Iterator[Workers]:
+    """Projections and policies over the stored ledger, on the test clock."""
+    running = Workers(stored_ledger, settings, clock=clock)
+    yield running
+    running.close()

@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 VIEW_TABLES: dict[str, str] = {
@@ -152,7 +152,8 @@ class ViewStore:
     def transaction(self, generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:
         gen = self.generation() if generation is None else generation
         with self.recorder.datastore.transaction(commit=commit) as cursor:
-            yield Tx(self, cast(Cursor, cursor), gen)  # sqlite3 or psycopg cursor
+            raw = cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
+            yield Tx(self, cast(Cursor, raw), gen)
 
     def generation(self) -> int:
         with self.recorder.datastore.transaction(commit=False) as cursor:

@@ -1,0 +1,183 @@
+"""The Customers page (SPEC section 5) and R25, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.catalog import Catalog
+from ledger.commands import Cancel, Review
+from ledger.errors import NotFoundError
+from ledger.projections.queries import MSX_ONLY_NOTE, ReadModels
+from ledger.workers import Workers
+from tests.factories import (
+    ADMIN_A,
+    ADMIN_B,
+    CATALOG_DATA,
+    FABRIKAM,
+    LITWARE,
+    NORTHWIND,
+    REVIEWER,
+    consent_request,
+    consented_claim,
+    create,
+    days,
+    proof,
+)
+
+NAME = {FABRIKAM: "Fabrikam", NORTHWIND: "Northwind", LITWARE: "Litware"}
+EMAIL = {FABRIKAM: "cio@fabrikam.com", NORTHWIND: "it@northwind.com", LITWARE: "it@litware.com"}
+
+
+def know(ledger: Ledger, tenant: str) -> UUID:
+    """Make a customer known to partner A: it consents to an assessment claim."""
+    return consented_claim(
+        ledger, engagements=["E-AS"], value=tenant, customer_email=EMAIL[tenant], name=NAME[tenant]
+    )
+
+
+def tab(workers: Workers, engagement: str, name: str, at: float = 2) -> list[dict[str, Any]]:
+    workers.views.catch_up()
+    return workers.read_models.customers_tab(ADMIN_A, engagement, name, days(at)).items  # type: ignore[arg-type]
+
+
+def names(items: list[dict[str, Any]], kind: str) -> list[str]:
+    return [i["friendly_name"] for i in items if i["kind"] == kind]
+
+
+def test_eligible_tab_lists_known_eligible_customers_with_claim_action(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    for tenant in (FABRIKAM, NORTHWIND):
+        know(stored_ledger, tenant)
+    items = tab(workers, "E-WS", "eligible")
+    assert names(items, "customer") == ["Fabrikam", "Northwind"]
+    assert all(i["actions"] == ["Claim customer"] for i in items)
+    assert {i["customer_id"]["value"] for i in items} == {FABRIKAM, NORTHWIND}
+
+
+def test_eligible_tab_shows_live_claims_with_label_days_left_and_action(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    know(stored_ledger, FABRIKAM)
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"], origin="claimed"), days(2))
+    items = tab(workers, "E-WS", "eligible", at=2.5)
+    (claim,) = [i for i in items if i["kind"] == "claim"]
+    assert claim["claim_id"] == str(claim_id)
+    assert claim["label"] == "Customer claimed"
+    assert claim["days_left"] == 30  # 29.5 days left, rounded up
+    assert claim["actions"] == ["Send customer consent email", "Cancel"]
+    assert names(items, "customer") == []  # shown as its claim, not twice
+
+
+def test_ineligible_tab_gives_reasons_and_the_r9_hint(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    for tenant in (NORTHWIND, LITWARE):
+        know(stored_ledger, tenant)
+    stored_ledger.create_claims(
+        ADMIN_B,
+        create(["E-WS"], location="LOC-B1", value=NORTHWIND, customer_email=EMAIL[NORTHWIND]),
+        days(2),
+    )
+    items = {i["friendly_name"]: i for i in tab(workers, "E-WS", "ineligible")}
+    assert items["Northwind"]["reasons"] == ["claim-limit-reached"]
+    assert items["Litware"]["reasons"] == ["criteria-not-met"]
+    assert items["Litware"]["hint"] == "the customer's tpid would qualify"
+    assert tab(workers, "E-WS", "eligible") == []
+
+
+def test_ineligible_tab_of_msx_only_engagements_is_empty_and_says_why(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    know(stored_ledger, FABRIKAM)
+    workers.views.catch_up()
+    page = workers.read_models.customers_tab(ADMIN_A, "E-VAR", "ineligible", days(2))
+    assert (page.items, page.note) == ([], MSX_ONLY_NOTE)
+
+
+def test_completed_tab_holds_terminal_claims_that_had_consent(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    approved = know(stored_ledger, FABRIKAM)
+    stored_ledger.submit(ADMIN_A, approved, proof(["poe_document"]), days(2))
+    stored_ledger.review(REVIEWER, approved, Review(action="start"), days(3))
+    stored_ledger.review(REVIEWER, approved, Review(action="approve"), days(3))
+    cancelled_after_consent = know(stored_ledger, NORTHWIND)
+    stored_ledger.cancel(ADMIN_A, cancelled_after_consent, Cancel(), days(3))
+    (declined,) = stored_ledger.create_claims(
+        ADMIN_A, create(["E-AS"], value=LITWARE, customer_email=EMAIL[LITWARE]), days(3)
+    )
+    link = stored_ledger.request_consent(ADMIN_A, declined, consent_request(), days(3))
+    stored_ledger.answer_consent(declined, link, False, days(4))
+    completed = tab(workers, "E-AS", "completed", at=5)
+    assert {(i["claim_id"], i["label"]) for i in completed} == {
+        (str(approved), "Approved"),
+        (str(cancelled_after_consent), "Canceled"),
+    }
+
+
+@pytest.mark.parametrize("ending", ["declined", "consent expired", "cancelled before consent"])
+def test_r25_a_claim_ending_without_consent_leaves_the_page(
+    stored_ledger: Ledger, workers: Workers, ending: str
+) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    assert [i["claim_id"] for i in tab(workers, "E-WS", "eligible")] == [str(claim_id)]
+    if ending == "declined":
+        stored_ledger.answer_consent(claim_id, link, False, days(2))
+    elif ending == "consent expired":
+        stored_ledger.expire_due(days(31))
+    else:
+        stored_ledger.cancel(ADMIN_A, claim_id, Cancel(), days(2))
+    for name in ("eligible", "ineligible", "completed"):
+        assert tab(workers, "E-WS", name, at=40) == []
+    # It stays in the claim list and in its history.
+    listed = workers.read_models.claim_list(ADMIN_A, days(40)).items
+    assert [i["claim_id"] for i in listed] == [str(claim_id)]
+    assert len(workers.read_models.history(ADMIN_A, claim_id)) == 3
+
+
+def test_a_catalog_change_shows_without_replay(stored_ledger: Ledger, workers: Workers) -> None:
+    know(stored_ledger, NORTHWIND)
+    assert names(tab(workers, "E-WS", "eligible"), "customer") == ["Northwind"]
+    changed = dict(CATALOG_DATA)
+    changed["engagements"] = [
+        {**e, "eligible_customers": {"tenant_id": [FABRIKAM]}} if e["id"] == "E-WS" else e
+        for e in CATALOG_DATA["engagements"]
+    ]
+    read_models = ReadModels(workers.store, Catalog.model_validate(changed))
+    page = read_models.customers_tab(ADMIN_A, "E-WS", "ineligible", days(2))
+    assert [(i["friendly_name"], i["reasons"]) for i in page.items] == [
+        ("Northwind", ["criteria-not-met"])
+    ]
+
+
+def test_another_partners_page_does_not_show_this_partners_customers(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    know(stored_ledger, FABRIKAM)
+    workers.views.catch_up()
+    for name in ("eligible", "ineligible", "completed"):
+        assert workers.read_models.customers_tab(ADMIN_B, "E-AS", name, days(2)).items == []  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        workers.read_models.customers_tab(ADMIN_A, "E-NOPE", "eligible", days(2))
+
+
+def test_tabs_paginate_with_a_cursor(stored_ledger: Ledger, workers: Workers) -> None:
+    for tenant in (FABRIKAM, NORTHWIND, LITWARE):
+        know(stored_ledger, tenant)
+    workers.views.catch_up()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = workers.read_models.customers_tab(ADMIN_A, "E-AS", "eligible", days(2), cursor, 2)
+        assert len(page.items) <= 2
+        seen += [i["claim_id"] for i in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 3
