@@ -162,7 +162,7 @@ def test_another_partners_page_does_not_show_this_partners_customers(
     know(stored_ledger, FABRIKAM)
     workers.views.catch_up()
     for name in ("eligible", "ineligible", "completed"):
-        assert workers.read_models.customers_tab(ADMIN_B, "E-AS", name, days(2)).items == []  # type: ignore[arg-type]
+        assert workers.read_models.customers_tab(ADMIN_B, "E-AS", name, days(2)).items == []
     with pytest.raises(NotFoundError):
         workers.read_models.customers_tab(ADMIN_A, "E-NOPE", "eligible", days(2))
 
