@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./ledger.sqlite3"
     catalog: Path | None = None
-    secret_key: str | None = None
+    secret_key: str | None = Field(default=None, min_length=32)
     public_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25

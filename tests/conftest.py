@@ -53,7 +53,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
         return Settings(database_url=f"sqlite:///{path}")
     url = request.getfixturevalue("postgres_url")
-    return Settings(database_url=url, secret_key="a-test-signing-key")
+    return Settings(database_url=url, secret_key="a-test-signing-key-that-is-long-enough-for-hs256")
 
 
 @pytest.fixture

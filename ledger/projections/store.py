@@ -146,7 +146,7 @@ class ViewStore:
 
     def dialect(self, sql: str, generation: int) -> str:
         sql = sql.replace("{p}", prefix(generation))
-        return re.sub(r"\?", "%s", sql) if self.is_postgres else sql
+        return re.sub(r"\?", "%s", sql.replace("%", "%%")) if self.is_postgres else sql
 
     @contextmanager
     def transaction(self, generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:

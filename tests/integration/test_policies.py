@@ -1,0 +1,213 @@
+"""Policies and the runner: referrals, co-sell, deadlines, exactly-once under failure, replay."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.aggregates.claim import Claim, ClaimState
+from ledger.application import Ledger
+from ledger.commands import Review
+from ledger.errors import NotFoundError
+from ledger.policies.runner import PolicyRunner
+from ledger.principal import Principal, Role
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import VIEW_TABLES, Tx
+from ledger.workers import Workers
+from tests.conftest import Clock
+from tests.factories import (
+    ADMIN_A,
+    NORTHWIND,
+    REVIEWER,
+    SELLER,
+    consent_request,
+    consented_claim,
+    create,
+    days,
+    proof,
+)
+
+REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))
+REFERRAL_ADMIN_B = Principal("rib@b.example", "P-B", frozenset({Role.REFERRAL_ADMIN}))
+
+
+def snapshot(workers: Workers) -> dict[str, list[dict[str, Any]]]:
+    """Every view table of the active generation, row for row."""
+    with workers.store.transaction() as tx:
+        return {name: tx.rows(f"SELECT * FROM {{p}}{name} ORDER BY 1, 2") for name in VIEW_TABLES}
+
+
+def claim_events(ledger: Ledger, claim_id: UUID) -> list[str]:
+    return [type(e).__name__ for e in ledger.history(ADMIN_A, claim_id)]
+
+
+def test_r40_the_referral_policy_creates_one_referral_however_often_it_runs(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request("5000.00"), days(1))
+    workers.run_once()
+    # Run the policy again from the start, as after a lost tracking record.
+    again = PolicyRunner(stored_ledger, workers.store)
+    with workers.store.transaction(commit=True) as tx:
+        table = "views_tracking" if workers.store.is_postgres else "tracking"
+        tx.execute(f"DELETE FROM {table} WHERE application_name LIKE 'policy:%'")
+    assert again.catch_up() >= 1
+    workers.run_once()
+    assert claim_events(stored_ledger, claim_id).count("ReferralCreated") == 1
+    details = workers.read_models.claim_details(ADMIN_A, claim_id, days(2))
+    referral_id = UUID(details["referral"]["referral_id"])
+    assert details["referral"]["link"] == f"/v1/referrals/{referral_id}"
+    assert details["referral"]["may_open"] is False  # R41: only referral admins open it
+    referral = workers.read_models.referral(REFERRAL_ADMIN_A, referral_id)
+    assert (referral["status"], referral["type"], referral["deal_value_usd"]) == (
+        "new",
+        "independent",
+        "5000.00",
+    )
+    assert referral["customer_value"] and referral["created_at"] and referral["updated_at"]
+    with pytest.raises(NotFoundError):
+        workers.read_models.referral(REFERRAL_ADMIN_B, referral_id)
+
+
+def test_r42_co_sell_only_for_managed_customers_and_only_after_consent(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    managed = consented_claim(stored_ledger)  # Fabrikam has a field seller
+    unmanaged = consented_claim(
+        stored_ledger, engagements=["E-WS"], value=NORTHWIND, customer_email="it@northwind.com"
+    )
+    workers.run_once()
+    assert "UpgradedToCoSell" in claim_events(stored_ledger, managed)
+    assert "ReferralCreated" in claim_events(stored_ledger, unmanaged)
+    assert "UpgradedToCoSell" not in claim_events(stored_ledger, unmanaged)
+    co_sell = workers.read_models.co_sell_referrals(SELLER)
+    assert [r["claim_id"] for r in co_sell] == [str(managed)]
+    assert (co_sell[0]["type"], co_sell[0]["qualification"]) == ("shared", "sales_qualified")
+
+
+def test_r42_no_co_sell_before_consent(stored_ledger: Ledger, workers: Workers) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    workers.run_once()
+    assert claim_events(stored_ledger, claim_id)[-1] == "ReferralCreated"
+    assert workers.read_models.co_sell_referrals(SELLER) == []
+    stored_ledger.answer_consent(claim_id, link, True, days(2))
+    workers.run_once()
+    assert claim_events(stored_ledger, claim_id)[-1] == "UpgradedToCoSell"
+
+
+def test_r50_the_deadline_policy_expires_due_claims_from_the_view(
+    stored_ledger: Ledger, workers: Workers, clock: Clock
+) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    workers.settings = workers.settings.model_copy(update={"deadline_interval_seconds": 0.001})
+    clock.now = days(29)
+    workers.run_once()
+    assert stored_ledger.get_claim(ADMIN_A, claim_id).state is ClaimState.CUSTOMER_CLAIMED
+    clock.now = days(30)
+    workers.run_once()
+    workers.run_once()
+    assert stored_ledger.get_claim(ADMIN_A, claim_id).state is ClaimState.CONSENT_EXPIRED
+    assert claim_events(stored_ledger, claim_id).count("Expired") == 1
+
+
+def test_views_are_exactly_once_when_interrupted_between_effect_and_tracking(
+    stored_ledger: Ledger, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consented_claim(stored_ledger)
+    original = Tx.track
+
+    def crash(self: Tx, name: str, position: int) -> None:
+        original(self, name, position)
+        raise RuntimeError("power cut before commit")
+
+    monkeypatch.setattr(Tx, "track", crash)
+    with pytest.raises(RuntimeError):
+        workers.views.catch_up()
+    monkeypatch.setattr(Tx, "track", original)
+    assert workers.views.position() == 0
+    workers.views.catch_up()
+    workers.views.catch_up()
+    live = snapshot(workers)
+    workers.views.replay()
+    assert snapshot(workers) == live
+    assert len(live["history"]) == 3
+
+
+def test_policies_are_exactly_once_when_interrupted_between_effect_and_tracking(
+    stored_ledger: Ledger, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    original = Tx.track
+
+    def crash(self: Tx, name: str, position: int) -> None:
+        if name.startswith("policy:"):
+            raise RuntimeError("stopped after the command, before its tracking")
+        original(self, name, position)
+
+    monkeypatch.setattr(Tx, "track", crash)
+    with pytest.raises(RuntimeError):
+        workers.policies.catch_up()
+    monkeypatch.setattr(Tx, "track", original)
+    workers.run_once()
+    assert claim_events(stored_ledger, claim_id).count("ReferralCreated") == 1
+    assert len(snapshot(workers)["referrals"]) == 1
+
+
+def test_two_runners_racing_apply_each_page_once(stored_ledger: Ledger, workers: Workers) -> None:
+    ids = stored_ledger.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
+    for claim_id in ids:
+        stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    rivals = [ViewRunner(stored_ledger, workers.store, page_size=1) for _ in range(2)]
+    threads = [threading.Thread(target=r.catch_up) for r in rivals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    workers.views.catch_up()
+    assert len(snapshot(workers)["history"]) == 4
+
+
+def test_read_your_writes(stored_ledger: Ledger, workers: Workers) -> None:
+    workers.start()
+    try:
+        (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+        head = stored_ledger.recorder.max_notification_id() or 0
+        assert workers.views.wait(head, timeout=10)
+        details = workers.read_models.claim_details(ADMIN_A, claim_id, days(0))
+        assert details["state"] == "customer_claimed"
+    finally:
+        workers.stop()
+    assert not workers.views.wait(head + 1000, timeout=0.05)
+
+
+def test_replay_builds_new_tables_while_queries_read_the_old_ones(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    claim_id = consented_claim(stored_ledger)
+    stored_ledger.submit(ADMIN_A, claim_id, proof(), days(2))
+    stored_ledger.review(REVIEWER, claim_id, Review(action="start"), days(3))
+    workers.run_once()
+    before = snapshot(workers)
+    generation = workers.store.generation()
+    seen_during: list[str] = []
+
+    def progress(position: int, head: int) -> None:
+        details = workers.read_models.claim_details(ADMIN_A, claim_id, days(3))
+        seen_during.append(details["state"])
+
+    workers.views.page_size = 2
+    workers.views.replay(progress)
+    assert workers.store.generation() == generation + 1
+    assert seen_during and set(seen_during) == {"under_review"}
+    assert snapshot(workers) == before
+    queue = workers.read_models.review_queue(REVIEWER, days(3)).items
+    assert [i["claim_id"] for i in queue] == [str(claim_id)]
+    events = [h["event"] for h in workers.read_models.history(ADMIN_A, claim_id)]
+    assert events == claim_events(stored_ledger, claim_id)
+    assert Claim.ReviewStarted.__name__ in events
