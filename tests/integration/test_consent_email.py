@@ -1,0 +1,167 @@
+"""Consent e-mails over a real SMTP exchange (aiosmtpd on loopback): R23, R24, exactly once."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+from collections.abc import Iterator
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from ledger.application import Ledger
+from ledger.errors import ConflictError
+from ledger.settings import Settings
+from ledger.workers import Workers
+from tests.conftest import Clock
+from tests.factories import ADMIN_A, consent_request, create, days
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailing(
+    stored_ledger: Ledger, settings: Settings, clock: Clock, smtp: tuple[Inbox, int]
+) -> Iterator[Workers]:
+    configured = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+            "mail_from": "claims@ledger.example",
+            "public_url": "https://claims.example/",
+        }
+    )
+    workers = Workers(stored_ledger, configured, clock=clock)
+    yield workers
+    workers.close()
+
+
+def token_in(message: Message) -> str:
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    match = re.search(r"https://claims\.example/consent/(\S+)", body.decode())
+    assert match, body
+    return match.group(1)
+
+
+def test_r23_the_consent_email_carries_a_working_single_use_link(
+    stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    assert mailing.run_once() > 0
+    (message,) = inbox.messages
+    assert message["To"] == "cio@fabrikam.com"
+    assert message["From"] == "claims@ledger.example"
+    assert "Migration workshop" in message["Subject"]
+    named_claim, link_id = mailing.tokens.read(token_in(message), days(2))
+    assert named_claim == claim_id
+    stored_ledger.answer_consent(named_claim, link_id, True, days(2))
+    with pytest.raises(ConflictError):  # single use
+        stored_ledger.answer_consent(named_claim, link_id, True, days(2))
+    with pytest.raises(ConflictError):  # and it expires with the consent deadline
+        mailing.tokens.read(token_in(message), days(30))
+
+
+def test_r24_a_reminder_invalidates_the_previous_link(
+    stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailing.run_once()
+    stored_ledger.send_consent_reminder(ADMIN_A, claim_id, days(5))
+    mailing.run_once()
+    first, second = inbox.messages
+    assert "reminder" in str(second.get_payload(decode=True))
+    _, old_link = mailing.tokens.read(token_in(first), days(6))
+    _, new_link = mailing.tokens.read(token_in(second), days(6))
+    with pytest.raises(ConflictError) as refused:
+        stored_ledger.answer_consent(claim_id, old_link, True, days(6))
+    assert refused.value.slug == "consent-link-superseded"
+    stored_ledger.answer_consent(claim_id, new_link, False, days(6))
+
+
+def test_each_email_is_sent_once_across_restarts(
+    stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int], clock: Clock
+) -> None:
+    inbox, _ = smtp
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailing.run_once()
+    restarted = Workers(stored_ledger, mailing.settings, clock=clock)
+    try:
+        restarted.run_once()
+        restarted.views.replay()  # even rebuilding the outbox does not send again
+        restarted.run_once()
+    finally:
+        restarted.close()
+    assert len(inbox.messages) == 1
+    (row,) = mailing.read_models.outbox(claim_id)
+    assert row["channel"] == "smtp"
+
+
+def test_an_email_interrupted_while_sending_is_never_sent_twice(
+    stored_ledger: Ledger,
+    mailing: Workers,
+    smtp: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox, _ = smtp
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailer = mailing.mailer
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt("the worker died after sending, before marking")
+
+    monkeypatch.setattr(mailer, "_mark", crash)
+    with pytest.raises(KeyboardInterrupt):
+        mailing.run_once()
+    monkeypatch.undo()
+    mailing.run_once()
+    assert len(inbox.messages) == 1
+    assert [row["email_id"] for row in mailer.stuck()] == [
+        mailing.read_models.outbox(claim_id)[0]["email_id"]
+    ]
+
+
+def test_an_unreachable_smtp_server_is_retried(
+    stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    mailing.mailer.settings = mailing.settings.model_copy(update={"smtp_port": free_port()})
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailing.run_once()
+    assert inbox.messages == []
+    mailing.mailer.settings = mailing.settings.model_copy(update={"smtp_port": port})
+    mailing.run_once()
+    assert len(inbox.messages) == 1
