@@ -29,6 +29,8 @@ from ledger.catalog import CatalogError
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
 from ledger.principal import Principal, Role
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
 from ledger.report import report as build_report
 from ledger.settings import Settings, SettingsError
 from ledger.workers import Workers
@@ -115,6 +117,10 @@ def history(
             console.print(f"    {key}: {value}", highlight=False, soft_wrap=True)
 
 
+def _views(ledger: Ledger) -> ViewRunner:
+    return ViewRunner(ledger, ViewStore.open(Settings().eventsourcing_env()))
+
+
 def _workers(ledger: Ledger) -> Workers:
     try:
         return Workers(ledger, Settings())
@@ -132,9 +138,9 @@ def expire_due(
     """Apply every deadline that has passed at --now (R50); running it twice changes nothing."""
     at = _parse_now(now)
     ledger = _ledger()
-    workers = _workers(ledger)
-    expired = deadlines.expire_due(ledger, workers.views, at)
-    workers.close()
+    views = _views(ledger)
+    expired = deadlines.expire_due(ledger, views, at)
+    views.store.close()
     console.print(f"{len(expired)} claim(s) expired at {at.isoformat()}")
     for claim_id in expired:
         console.print(f"  {claim_id}")
@@ -166,16 +172,16 @@ def _tracked(progress: Progress, description: str) -> Callable[[int, int], None]
 def replay() -> None:
     """Rebuild every read model from the events into fresh tables, then switch to them."""
     ledger = _ledger()
-    workers = _workers(ledger)
+    views = _views(ledger)
     started = time.perf_counter()
     with _progress_bar("replay") as progress:
-        applied = workers.views.replay(_tracked(progress, "replaying events"))
+        applied = views.replay(_tracked(progress, "replaying events"))
     seconds = time.perf_counter() - started
     console.print(
         f"replayed {applied:,} events in {seconds:.1f} s ({applied / max(seconds, 1e-9):,.0f} "
-        f"events/s); the views now read generation {workers.store.generation()}"
+        f"events/s); the views now read generation {views.store.generation()}"
     )
-    workers.close()
+    views.store.close()
 
 
 @app.command()

@@ -22,18 +22,9 @@ def email_id(link_id: UUID) -> str:
     return str(uuid5(OUTBOX_NAMESPACE, str(link_id)))
 
 
-def _upsert(table: str, columns: Sequence[str], key: str) -> str:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    marks = ", ".join("?" for _ in columns)
-    return (
-        f"INSERT INTO {{p}}{table} ({', '.join(columns)}) VALUES ({marks}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    )
-
-
-UPSERT_CLAIM = _upsert("claims", CLAIM_COLUMNS, "claim_id")
-INSERT_HISTORY = "INSERT INTO {p}history VALUES (?, ?, ?, ?, ?, ?)"
-INSERT_OUTBOX = "INSERT INTO {p}outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING"
+UPSERT_CLAIM = "(claim_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in CLAIM_COLUMNS if c != "claim_id"
+)
 SUPERSEDE_OUTBOX = "UPDATE {p}outbox SET superseded = 1 WHERE claim_id = ? AND email_id <> ?"
 CONSENT_CLOSED = (Claim.ConsentGiven, Claim.Declined, Claim.Expired, Claim.Cancelled)
 EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
@@ -90,13 +81,14 @@ class ClaimViews(BatchProjection):
         if not claim_events:
             return
         rows = self._load(tx, {str(e.originator_id) for e in claim_events})
+        page = _OutboxPage()
         history: list[tuple[Any, ...]] = []
         for event in claim_events:
             claim_id = str(event.originator_id)
             if isinstance(event, Claim.Created):
                 rows[claim_id] = _new_row(event)
             row = rows[claim_id]
-            self._apply(tx, row, event)
+            self._apply(row, event, page)
             history.append(
                 (
                     claim_id,
@@ -107,9 +99,10 @@ class ClaimViews(BatchProjection):
                     dumps(event_data(event)),
                 )
             )
-        tx.executemany(INSERT_HISTORY, history)
+        tx.insert_rows("history", history)
         touched = {str(e.originator_id) for e in claim_events}
-        tx.executemany(UPSERT_CLAIM, [self._values(rows[c]) for c in sorted(touched)])
+        tx.insert_rows("claims", [self._values(rows[c]) for c in sorted(touched)], UPSERT_CLAIM)
+        page.write(tx)
 
     @staticmethod
     def _load(tx: Tx, claim_ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -134,7 +127,7 @@ class ClaimViews(BatchProjection):
         values = {**row, "deadlines": dumps(row["deadlines"]), "contacts": dumps(row["contacts"])}
         return tuple(values[c] for c in CLAIM_COLUMNS)
 
-    def _apply(self, tx: Tx, row: dict[str, Any], event: Claim.Event) -> None:
+    def _apply(self, row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> None:
         row["version"] = event.originator_version
         row["updated_at"] = ts(event.timestamp)
         deadlines = row["deadlines"]
@@ -143,9 +136,9 @@ class ClaimViews(BatchProjection):
                 row["state"] = ClaimState.AWAITING_CONSENT.value
                 row["deal_size_usd"] = money(event.deal_size_usd)
                 row["contacts"] = event.contacts.model_dump(mode="json")
-                self._queue_email(tx, row, event.link_id, "consent_request", event)
+                outbox.queue(row, event.link_id, "consent_request", event)
             case Claim.ConsentReminderSent():
-                self._queue_email(tx, row, event.link_id, "consent_reminder", event)
+                outbox.queue(row, event.link_id, "consent_reminder", event)
             case Claim.ConsentGiven():
                 row["state"] = ClaimState.CONSENT_RECEIVED.value
                 row["had_consent"] = 1
@@ -189,26 +182,43 @@ class ClaimViews(BatchProjection):
             case Claim.UpgradedToCoSell():
                 row["co_sell"] = 1
         if isinstance(event, CONSENT_CLOSED):
-            tx.execute(SUPERSEDE_OUTBOX, (row["claim_id"], ""))  # nothing left to send
+            outbox.close(row["claim_id"])  # nothing left to send
 
-    @staticmethod
-    def _queue_email(
-        tx: Tx, row: dict[str, Any], link_id: UUID, kind: str, event: Claim.Event
-    ) -> None:
+
+class _OutboxPage:
+    """The outbox changes of one page: new e-mails, and which one of a claim is current."""
+
+    def __init__(self) -> None:
+        self.emails: dict[str, list[Any]] = {}
+        self.current: dict[str, str] = {}  # claim id -> the one e-mail still to send, or ""
+
+    def queue(self, row: dict[str, Any], link_id: UUID, kind: str, event: Claim.Event) -> None:
         """One e-mail per consent link; a newer link supersedes the older e-mails (R24)."""
         new_id = email_id(link_id)
-        tx.execute(
-            INSERT_OUTBOX,
-            (
-                new_id,
-                row["claim_id"],
-                str(link_id),
-                kind,
-                row["contacts"]["customer"]["email"],
-                row["friendly_name"],
-                row["engagement_id"],
-                row["deadlines"]["consent"],
-                ts(event.timestamp),
-            ),
-        )
-        tx.execute(SUPERSEDE_OUTBOX, (row["claim_id"], new_id))
+        for other in self.emails.values():
+            if other[1] == row["claim_id"]:
+                other[-1] = 1
+        self.emails[new_id] = [
+            new_id,
+            row["claim_id"],
+            str(link_id),
+            kind,
+            row["contacts"]["customer"]["email"],
+            row["friendly_name"],
+            row["engagement_id"],
+            row["deadlines"]["consent"],
+            ts(event.timestamp),
+            0,
+        ]
+        self.current[row["claim_id"]] = new_id
+
+    def close(self, claim_id: str) -> None:
+        for other in self.emails.values():
+            if other[1] == claim_id:
+                other[-1] = 1
+        self.current[claim_id] = ""
+
+    def write(self, tx: Tx) -> None:
+        tx.insert_rows("outbox", list(self.emails.values()))
+        for claim_id, keep in self.current.items():
+            tx.execute(SUPERSEDE_OUTBOX, (claim_id, keep))

@@ -10,11 +10,6 @@ from ledger.aggregates.referral import Referral
 from ledger.projections.base import BatchProjection, money, ts
 from ledger.projections.store import Tx
 
-INSERT_KNOWN = "INSERT INTO {p}known_customers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-INSERT_REFERRAL = (
-    "INSERT INTO {p}referrals VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', 'pending_partner_action', "
-    "'independent', 'marketing_qualified', ?, ?, ?) ON CONFLICT DO NOTHING"
-)
 UPGRADE_REFERRAL = (
     "UPDATE {p}referrals SET type = 'shared', qualification = 'sales_qualified', "
     "substatus = 'pending_seller_engagement', updated_at = ? WHERE referral_id = ?"
@@ -25,7 +20,9 @@ class DirectoryViews(BatchProjection):
     name = "directory"
 
     def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:
-        known, referrals, upgrades = [], [], []
+        known: list[tuple[Any, ...]] = []
+        referrals: list[tuple[Any, ...]] = []
+        upgrades: list[tuple[Any, ...]] = []
         for event in events:
             if isinstance(event, KnownCustomer.Recognised):
                 known.append(
@@ -49,6 +46,10 @@ class DirectoryViews(BatchProjection):
                         event.customer_id.type.value,
                         event.customer_id.value,
                         event.tenant_id,
+                        "new",
+                        "pending_partner_action",
+                        "independent",
+                        "marketing_qualified",
                         money(event.deal_value_usd),
                         ts(event.timestamp),
                         ts(event.timestamp),
@@ -56,6 +57,6 @@ class DirectoryViews(BatchProjection):
                 )
             elif isinstance(event, Referral.UpgradedToCoSell):
                 upgrades.append((ts(event.timestamp), str(event.originator_id)))
-        tx.executemany(INSERT_KNOWN, known)
-        tx.executemany(INSERT_REFERRAL, referrals)
+        tx.insert_rows("known_customers", known)
+        tx.insert_rows("referrals", referrals)
         tx.executemany(UPGRADE_REFERRAL, upgrades)

@@ -108,6 +108,23 @@ class Tx:
         if rows:
             self.cursor.executemany(self.store.dialect(sql, self.generation), rows)
 
+    def insert_rows(
+        self, table: str, rows: Sequence[Sequence[Any]], conflict: str = "DO NOTHING"
+    ) -> None:
+        """Insert many rows with multi-row VALUES statements: few round trips per page."""
+        if not rows:
+            return
+        width = len(rows[0])
+        group = "(" + ", ".join("?" for _ in range(width)) + ")"
+        per_statement = max(1, 30000 // width)  # under SQLite's and PostgreSQL's limits
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = (
+                f"INSERT INTO {{p}}{table} VALUES {', '.join(group for _ in chunk)} "
+                f"ON CONFLICT {conflict}"
+            )
+            self.execute(sql, [value for row in chunk for value in row])
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.execute(sql, params)
         return [dict(row) for row in self.cursor.fetchall()]

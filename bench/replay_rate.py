@@ -1,0 +1,163 @@
+"""Replay rate of every read model against the raw read-and-decode rate, same run, PostgreSQL.
+
+Run: ``.venv/bin/python -m bench.replay_rate [--events 200000]``. It starts a durable
+throwaway PostgreSQL, writes claims whose lifecycles add up to the asked number of events
+(through the aggregates, saved in batches), then measures:
+
+- raw: reading every notification in pages and decoding it into a domain event;
+- replay: ``ledger replay`` (the batched runner rebuilding every view into fresh tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import psycopg
+
+from bench.command_rate import bench_catalog, tenant
+from ledger.aggregates.base import SYSTEM, Actor, ActorKind
+from ledger.aggregates.claim import Claim
+from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.seat import Seat
+from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
+from ledger.application import Ledger, open_ledger
+from ledger.catalog import ProofItem
+from ledger.customer_ids import CustomerId, IdType
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
+from ledger.settings import Settings
+from tests.factories import T0
+from tests.pgcluster import throwaway_cluster
+
+USER = Actor(kind=ActorKind.USER, id="bench@partner.example", partner_id="P-BENCH")
+EVENTS_PER_CLAIM = 11  # 7 claim events, 3 seat events, 1 known customer
+
+
+def populate(ledger: Ledger, claims: int, batch: int = 200) -> int:
+    engagement = ledger.catalog.engagement("E-BENCH")
+    assert engagement is not None
+    pending: list[object] = []
+    for i in range(claims):
+        now = T0 + timedelta(minutes=i)
+        customer = CustomerId(type=IdType.TENANT_ID, value=tenant(i))
+        contacts = Contacts.model_validate(
+            {
+                "customer": {"name": "C", "email": f"c@t{i}.example"},
+                "partner": {"name": "P", "email": "p@bench.example"},
+            }
+        )
+        claim = Claim.create(
+            claim_id=uuid4(),
+            origin="added",
+            now=now,
+            actor=USER,
+            partner_id="P-BENCH",
+            location_id="LOC-1",
+            engagement_id=engagement.id,
+            friendly_name=f"Tenant {i}",
+            customer_id=customer,
+            eligibility_key=customer.key,
+            resolved_tenant_id=customer.value,
+            tenant_mismatch_reason=None,
+            contacts=contacts,
+            payout_model=engagement.payout_model,
+            fixed_payout_usd=engagement.fixed_payout_usd,
+            hours=None,
+            proposed_payout_usd=None,
+            deadline_days=engagement.deadlines,
+            required_proof=tuple(engagement.required_proof),
+            referral_terms=ReferralTerms(enabled=False, min_deal_size_usd=Decimal("0")),
+        )
+        seat = Seat.open(engagement.id, customer.key, now)
+        seat.hold(claim_id=claim.id, partner_id="P-BENCH", limit=1, now=now)
+        link = uuid4()
+        claim.request_consent(
+            actor=USER, now=now, deal_size_usd=Decimal("1000.00"), contacts=None,
+            disclaimer_accepted=True, link_id=uuid4(),
+        )  # fmt: skip
+        claim.send_reminder(actor=USER, now=now + timedelta(days=1), link_id=link)
+        customer_actor = Actor(kind=ActorKind.CUSTOMER, id=f"c@t{i}.example")
+        claim.answer_consent(
+            actor=customer_actor, now=now + timedelta(days=2), link_id=link, accept=True
+        )
+        known = KnownCustomer.recognise(
+            partner_id="P-BENCH", customer_id=customer, friendly_name=f"Tenant {i}",
+            claim_id=claim.id, now=now + timedelta(days=2),
+        )  # fmt: skip
+        proof = (ProofDocument(kind=ProofItem.INVOICE, reference="invoice.pdf"),)
+        claim.submit(actor=USER, now=now + timedelta(days=10), proof=proof)
+        claim.start_review(actor=SYSTEM, now=now + timedelta(days=11))
+        claim.approve(actor=SYSTEM, now=now + timedelta(days=12))
+        seat.approve(claim_id=claim.id, now=now + timedelta(days=12))
+        pending += [claim, seat, known]
+        if len(pending) >= batch * 3:
+            ledger.save(*pending)  # type: ignore[arg-type]
+            pending = []
+    if pending:
+        ledger.save(*pending)  # type: ignore[arg-type]
+    return ledger.recorder.max_notification_id() or 0
+
+
+def read_and_decode(ledger: Ledger, page_size: int = 2000) -> int:
+    position, count = 0, 0
+    while page := ledger.recorder.select_notifications(
+        position, page_size, inclusive_of_start=False
+    ):
+        for notification in page:
+            ledger.mapper.to_domain_event(notification)
+        count += len(page)
+        position = page[-1].id
+    return count
+
+
+def timed(run: object) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = run()  # type: ignore[operator]
+    return int(count), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    claims = max(1, args.events // EVENTS_PER_CLAIM)
+    with throwaway_cluster(durable=True) as server:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "replay"')
+        settings = Settings(
+            database_url=server.rsplit("/", 1)[0] + "/replay",
+            secret_key="bench-signing-key-long-enough-for-hs256-xx",
+        )
+        ledger = open_ledger(settings, bench_catalog(claims))
+        print(f"writing {claims:,} claim lifecycles ...", flush=True)
+        events, seconds = timed(lambda: populate(ledger, claims))
+        print(f"  {events:,} events in {seconds:.1f} s", flush=True)
+
+        raw, raw_seconds = timed(lambda: read_and_decode(ledger))
+        runner = ViewRunner(ledger, ViewStore.open(settings.eventsourcing_env()))
+        replayed, replay_seconds = timed(runner.replay)
+        raw_rate, replay_rate = raw / raw_seconds, replayed / replay_seconds
+        print(f"raw read-and-decode: {raw:,} events, {raw_rate:,.0f} events/s")
+        print(f"replay (all views):  {replayed:,} events, {replay_rate:,.0f} events/s")
+        print(f"replay / raw = {replay_rate / raw_rate:.2f} (the goal: at least 0.25)")
+
+        env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": settings.database_url,
+            "LEDGER_SECRET_KEY": settings.secret_key or "",
+            "COLUMNS": "120",
+        }
+        print("`ledger replay` as an operator runs it:", flush=True)
+        subprocess.run([sys.executable, "-m", "ledger.cli", "replay"], env=env, check=True)
+        ledger.close()
+
+
+if __name__ == "__main__":
+    main()
