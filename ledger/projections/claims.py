@@ -10,11 +10,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.aggregates.claim import GOVERNING_DEADLINE, Claim, ClaimState
 from ledger.projections.base import BatchProjection, dumps, money, ts
-from ledger.projections.store import VIEW_TABLES, Tx
+from ledger.projections.store import Tx, columns
 
-CLAIM_COLUMNS = [
-    line.split()[0] for line in VIEW_TABLES["claims"].replace("\n", " ").split(",") if line.strip()
-]
+CLAIM_COLUMNS = [name for name, _ in columns("claims")]
 OUTBOX_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/email")
 
 
@@ -25,7 +23,6 @@ def email_id(link_id: UUID) -> str:
 UPSERT_CLAIM = "(claim_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in CLAIM_COLUMNS if c != "claim_id"
 )
-SUPERSEDE_OUTBOX = "UPDATE {p}outbox SET superseded = 1 WHERE claim_id = ? AND email_id <> ?"
 CONSENT_CLOSED = (Claim.ConsentGiven, Claim.Declined, Claim.Expired, Claim.Cancelled)
 EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 
@@ -220,5 +217,14 @@ class _OutboxPage:
 
     def write(self, tx: Tx) -> None:
         tx.insert_rows("outbox", list(self.emails.values()))
-        for claim_id, keep in self.current.items():
-            tx.execute(SUPERSEDE_OUTBOX, (claim_id, keep))
+        claims = sorted(self.current)
+        for start in range(0, len(claims), 500):
+            chunk = claims[start : start + 500]
+            keep = [self.current[c] for c in chunk]
+            # Each e-mail id belongs to one claim: keeping them all keeps each claim's own.
+            tx.execute(
+                f"UPDATE {{p}}outbox SET superseded = 1 WHERE superseded = 0 "
+                f"AND claim_id IN ({', '.join('?' for _ in chunk)}) "
+                f"AND email_id NOT IN ({', '.join('?' for _ in keep)})",
+                [*chunk, *keep],
+            )

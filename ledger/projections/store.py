@@ -70,6 +70,16 @@ STATE_TABLES = [
 ]
 
 
+def columns(table: str) -> list[tuple[str, str]]:
+    """The (name, SQL type) of each column of a view table, in order."""
+    ddl = re.sub(r"PRIMARY KEY \([^)]*\)", "", VIEW_TABLES[table])
+    parts = [part.split() for part in ddl.split(",")]
+    return [(p[0], p[1]) for p in parts if p]
+
+
+PG_TYPES = {"TEXT": "text", "INTEGER": "bigint"}
+
+
 def prefix(generation: int) -> str:
     return f"v{generation}_"
 
@@ -113,6 +123,12 @@ class Tx:
     ) -> None:
         """Insert many rows with multi-row VALUES statements: few round trips per page."""
         if not rows:
+            return
+        if self.store.is_postgres:
+            # One statement, one array per column: no per-row parsing on either side.
+            arrays = ", ".join(f"?::{PG_TYPES[kind]}[]" for _, kind in columns(table))
+            sql = f"INSERT INTO {{p}}{table} SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}"
+            self.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return
         width = len(rows[0])
         group = "(" + ", ".join("?" for _ in range(width)) + ")"
