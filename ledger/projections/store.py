@@ -126,9 +126,13 @@ class Tx:
             return
         if self.store.is_postgres:
             # One statement, one array per column: no per-row parsing on either side.
-            arrays = ", ".join(f"?::{PG_TYPES[kind]}[]" for _, kind in columns(table))
-            sql = f"INSERT INTO {{p}}{table} SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}"
-            self.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            # Binary parameters (%b): arrays are sent without text escaping.
+            arrays = ", ".join(f"%b::{PG_TYPES[kind]}[]" for _, kind in columns(table))
+            sql = (
+                f"INSERT INTO {prefix(self.generation)}{table} SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT {conflict}"
+            )
+            self.cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return
         width = len(rows[0])
         group = "(" + ", ".join("?" for _ in range(width)) + ")"
