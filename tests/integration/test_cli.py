@@ -15,6 +15,8 @@ from ledger.settings import Settings
 
 def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+    if settings.secret_key:
+        env["LEDGER_SECRET_KEY"] = settings.secret_key
     return subprocess.run(
         [sys.executable, "-m", "ledger.cli", *args],
         env=env,
@@ -52,6 +54,31 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
     assert first.stdout.startswith("1 claim(s) expired")  # the AI pilot awaiting information
     second = ledger_cli(settings, "expire-due", "--now", "2100-01-01T00:00:00Z", cwd=tmp_path)
     assert second.stdout.startswith("0 claim(s) expired")
+
+
+def test_workers_replay_and_report(settings: Settings, tmp_path: Path) -> None:
+    assert ledger_cli(settings, "demo", cwd=tmp_path).returncode == 0
+    workers = ledger_cli(settings, "workers", "--once", cwd=tmp_path)
+    assert workers.returncode == 0, workers.stderr
+    assert "lag 0 events" in workers.stdout
+
+    replay = ledger_cli(settings, "replay", cwd=tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    assert "events/s" in replay.stdout and "generation 2" in replay.stdout
+
+    report = ledger_cli(settings, "report", "--csv", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.strip().splitlines()
+    assert lines[0] == "engagement_id,state,claims,deal_size_usd,payout_usd"
+    rows = {tuple(line.split(",")[:3]) for line in lines[1:]}
+    assert ("ENG-AZ-MIGRATE-WS", "approved", "1") in rows
+    assert ("ENG-DATA-ASSESS", "rejected_final", "1") in rows
+    assert sum(int(line.split(",")[2]) for line in lines[1:]) == 6
+    approved = next(line for line in lines[1:] if ",approved," in line)
+    assert approved.endswith(",5000.00")
+
+    table = ledger_cli(settings, "report", cwd=tmp_path)
+    assert "Claims by engagement and state" in table.stdout
 
 
 @pytest.mark.parametrize(
