@@ -1,0 +1,136 @@
+"""The partner's claim list (filters, sort, cursor, CSV), claim details, queue and lag."""
+
+from __future__ import annotations
+
+import csv
+import io
+from uuid import UUID
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.commands import Review
+from ledger.errors import ForbiddenError, InvalidInputError, NotFoundError
+from ledger.workers import Workers
+from tests.factories import (
+    ADMIN_A,
+    ADMIN_B,
+    LITWARE,
+    NORTHWIND,
+    REVIEWER,
+    USER_A1,
+    consent_request,
+    create,
+    days,
+    proof,
+)
+
+
+def three_claims(ledger: Ledger) -> list[UUID]:
+    ws, assess = ledger.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
+    (north,) = ledger.create_claims(
+        ADMIN_A,
+        create(["E-AS"], value=NORTHWIND, name="Northwind", customer_email="it@northwind.com"),
+        days(1),
+    )
+    ledger.request_consent(ADMIN_A, assess, consent_request(), days(2))
+    other = create(["E-AS"], location="LOC-B1", value=LITWARE, customer_email="it@litware.com")
+    ledger.create_claims(ADMIN_B, other, days(2))  # another partner's: never listed here
+    return [ws, assess, north]
+
+
+def test_claim_list_filters_sorts_and_pages(stored_ledger: Ledger, workers: Workers) -> None:
+    ws, assess, north = three_claims(stored_ledger)
+    workers.views.catch_up()
+    models, now = workers.read_models, days(3)
+    everything = models.claim_list(ADMIN_A, now).items
+    assert everything[0]["claim_id"] == str(north)  # newest first
+    assert {i["claim_id"] for i in everything[1:]} == {str(ws), str(assess)}
+    by_engagement = models.claim_list(ADMIN_A, now, engagement_id="E-WS").items
+    assert [i["claim_id"] for i in by_engagement] == [str(ws)]
+    by_state = models.claim_list(ADMIN_A, now, state="awaiting_consent").items
+    assert [i["claim_id"] for i in by_state] == [str(assess)]
+    by_customer = models.claim_list(ADMIN_A, now, customer="north").items
+    assert [i["claim_id"] for i in by_customer] == [str(north)]
+    by_name = models.claim_list(ADMIN_A, now, sort="friendly_name").items
+    assert [i["friendly_name"] for i in by_name] == ["Fabrikam", "Fabrikam", "Northwind"]
+
+    seen, cursor = [], None
+    while True:
+        page = models.claim_list(ADMIN_A, now, sort="-updated_at", cursor=cursor, limit=2)
+        seen += [i["claim_id"] for i in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted({str(ws), str(assess), str(north)})
+    assert len(seen) == 3
+
+
+def test_claim_list_refuses_bad_sorts_states_and_cursors(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    for kwargs in ({"sort": "password"}, {"state": "lost"}, {"cursor": "not-ours"}):
+        with pytest.raises(InvalidInputError):
+            workers.read_models.claim_list(ADMIN_A, days(0), **kwargs)  # type: ignore[arg-type]
+
+
+def test_claim_list_exports_csv(stored_ledger: Ledger, workers: Workers) -> None:
+    three_claims(stored_ledger)
+    workers.views.catch_up()
+    text = workers.read_models.claim_list_csv(ADMIN_A, days(3), engagement_id="E-AS")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["friendly_name"] for r in rows} == {"Fabrikam", "Northwind"}
+    assert {r["label"] for r in rows} == {"Awaiting customer consent response", "Customer claimed"}
+    assert all(r["engagement_id"] == "E-AS" for r in rows)
+
+
+def test_claim_details_and_scoping(stored_ledger: Ledger, workers: Workers) -> None:
+    ws, assess, _ = three_claims(stored_ledger)
+    (a2,) = stored_ledger.create_claims(ADMIN_A, create(["E-A2"], location="LOC-A2"), days(1))
+    workers.views.catch_up()
+    details = workers.read_models.claim_details(ADMIN_A, assess, days(3))
+    assert details["label"] == "Awaiting customer consent response"
+    assert details["actions"] == ["Resend consent email", "Cancel"]
+    assert details["deal_size_usd"] == "20000.00"
+    assert details["contacts"]["customer"]["email"] == "cio@fabrikam.com"
+    assert details["deadlines"] == {"consent": "2026-03-12T09:00:00.000000Z"}
+    assert details["fixed_payout_usd"] == "2500.00"
+    assert details["days_left"] == 7  # the assessment's 10 consent days
+    with pytest.raises(NotFoundError):
+        workers.read_models.claim_details(ADMIN_B, ws, days(3))
+    with pytest.raises(ForbiddenError):
+        workers.read_models.claim_details(USER_A1, a2, days(3))
+    assert [i["claim_id"] for i in workers.read_models.claim_list(USER_A1, days(3)).items] != []
+    assert str(a2) not in {
+        i["claim_id"] for i in workers.read_models.claim_list(USER_A1, days(3)).items
+    }
+
+
+def test_review_queue_lists_claims_waiting_for_a_reviewer(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
+    link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    stored_ledger.answer_consent(claim_id, link, True, days(1))
+    workers.views.catch_up()
+    assert workers.read_models.review_queue(REVIEWER, days(2)).items == []
+    stored_ledger.submit(ADMIN_A, claim_id, proof(["poe_document"]), days(2))
+    workers.views.catch_up()
+    (queued,) = workers.read_models.review_queue(REVIEWER, days(2)).items
+    assert (queued["claim_id"], queued["partner_id"]) == (str(claim_id), "P-A")
+    stored_ledger.review(REVIEWER, claim_id, Review(action="start"), days(3))
+    stored_ledger.review(REVIEWER, claim_id, Review(action="approve"), days(3))
+    workers.views.catch_up()
+    assert workers.read_models.review_queue(REVIEWER, days(3)).items == []
+    with pytest.raises(ForbiddenError):
+        workers.read_models.review_queue(ADMIN_A, days(3))
+
+
+def test_lag_is_the_events_the_views_do_not_show_yet(
+    stored_ledger: Ledger, workers: Workers
+) -> None:
+    assert workers.views.lag() == 0
+    stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    assert workers.views.lag() == 3  # the claim's event, and its seat's two
+    workers.views.catch_up()
+    assert workers.views.lag() == 0
