@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -23,12 +23,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.application import Ledger, open_ledger
 from ledger.catalog import CatalogError
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
-from ledger.principal import Principal, Role
+from ledger.principal import PARTNER_ROLES, Principal, Role
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.report import report as build_report
@@ -234,6 +235,56 @@ def workers(
         pass
     finally:
         runner.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        bool, typer.Option(help="Run projections and policies inside the service.")
+    ] = True,
+) -> None:
+    """Serve the HTTP API (docs at /docs) on the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    try:
+        application = create_app(settings, run_workers=workers)
+    except (CatalogError, SettingsError) as error:
+        console.print(f"[red]cannot start[/red] {error}")
+        raise typer.Exit(2) from None
+    url = f"http://{host}:{port}"
+    console.print(f"Claim Ledger on {url} (API docs: {url}/docs; store: {settings.database_url})")
+    console.print(
+        "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
+        "--role incentives_admin"
+    )
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option(help="The user id the token names.")],
+    role: Annotated[list[Role], typer.Option(help="A role; repeat for several.")],
+    partner: Annotated[str | None, typer.Option(help="The partner, for partner roles.")] = None,
+    location: Annotated[
+        list[str] | None, typer.Option(help="A location of an incentives_user; repeat.")
+    ] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Seconds until it expires.")] = 8 * 3600,
+) -> None:
+    """Print a signed bearer token (for development, tests and operators)."""
+    principal = Principal(user, partner, frozenset(role), frozenset(location or []))
+    if principal.roles & PARTNER_ROLES and partner is None:
+        raise typer.BadParameter("partner roles need --partner", param_hint="--partner")
+    try:
+        key = Settings().signing_key()
+    except SettingsError as error:
+        console.print(f"[red]settings error[/red] {error}")
+        raise typer.Exit(2) from None
+    sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl)) + "\n")
 
 
 @app.command()

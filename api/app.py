@@ -1,0 +1,78 @@
+"""The HTTP service: create_app(settings) wires the Ledger, the workers and the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from api import problems
+from api.deps import Services
+from api.idempotency import IdempotencyStore
+from api.metrics import Metrics
+from api.routers import claims, consent, engagements, health, referrals
+from ledger.access import AccessTokens
+from ledger.application import open_ledger
+from ledger.catalog import Catalog
+from ledger.policies.runner import utc_now
+from ledger.settings import Settings
+from ledger.workers import Workers
+
+DESCRIPTION = """An event-sourced ledger for partner incentive claims.
+
+Authenticate with `Authorization: Bearer <token>` (`ledger token --help`). Errors are
+`application/problem+json` with a stable `type`, the rule id and the field. POSTs accept
+`Idempotency-Key`; claim reads return an `ETag` that claim commands take as `If-Match`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    run_workers: bool = True,
+) -> FastAPI:
+    """The app on the configured store; workers follow the log inside it unless told not to."""
+    ledger = open_ledger(settings, catalog)
+    workers = Workers(ledger, settings, clock=clock)
+    services = Services(
+        settings=settings,
+        ledger=ledger,
+        workers=workers,
+        access=AccessTokens(settings.signing_key()),
+        idempotency=IdempotencyStore(workers.store),
+        metrics=Metrics(ledger, workers.views),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            workers.start()
+        try:
+            yield
+        finally:
+            workers.close()
+            ledger.close()
+
+    app = FastAPI(
+        title="Claim Ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    problems.install(app)
+    services.metrics.install(app)
+    for router in (
+        engagements.router,
+        claims.router,
+        consent.router,
+        referrals.router,
+        health.router,
+    ):
+        app.include_router(router)
+    return app

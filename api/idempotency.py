@@ -1,0 +1,114 @@
+"""Idempotency-Key on POST: the same key and body answer the first response again.
+
+Kept in the database (``idempotency_keys``), so a replayed request is answered the same after
+a restart; a key is taken before the command runs, so two concurrent requests with one key
+never both run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi.responses import JSONResponse, Response
+
+from api.problems import from_ledger_error, problem
+from ledger.errors import LedgerError
+from ledger.projections.base import ts
+from ledger.projections.store import ViewStore
+
+MAX_KEY_LENGTH = 200
+REPLAYED_HEADERS = ("etag", "location", "content-type")
+
+
+class IdempotencyStore:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def run(
+        self,
+        owner: str,
+        key: str | None,
+        fingerprint: str,
+        command: Callable[[], Response],
+    ) -> Response:
+        """Run ``command`` once per (owner, key); answer repeats from the stored response."""
+        if key is None:
+            return self._safely(command)
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
+            return problem(
+                422, "invalid-idempotency-key", "Invalid idempotency key",
+                f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters",
+                extra={"field": "Idempotency-Key"},
+            )  # fmt: skip
+        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        with self.store.transaction(commit=True) as tx:
+            taken = tx.execute(
+                "INSERT INTO idempotency_keys VALUES (?, ?, ?, 0, NULL, NULL, ?) "
+                "ON CONFLICT DO NOTHING",
+                (owner, key, request_hash, ts(datetime.now(UTC))),
+            )
+            stored = (
+                None
+                if taken
+                else tx.one(
+                    "SELECT * FROM idempotency_keys WHERE owner = ? AND key = ?", (owner, key)
+                )
+            )
+        if stored is not None:
+            return self._repeat(stored, request_hash)
+        try:
+            response = self._safely(command)
+        except BaseException:
+            self._release(owner, key)
+            raise
+        if response.status_code >= 500:
+            self._release(owner, key)
+            return response
+        headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+        with self.store.transaction(commit=True) as tx:
+            tx.execute(
+                "UPDATE idempotency_keys SET status = ?, body = ?, headers = ? "
+                "WHERE owner = ? AND key = ?",
+                (
+                    response.status_code,
+                    bytes(response.body).decode(),
+                    json.dumps(headers),
+                    owner,
+                    key,
+                ),
+            )
+        return response
+
+    @staticmethod
+    def _safely(command: Callable[[], Response]) -> Response:
+        try:
+            return command()
+        except LedgerError as error:
+            return from_ledger_error(error)
+
+    @staticmethod
+    def _repeat(stored: dict[str, object], request_hash: str) -> Response:
+        if stored["request_hash"] != request_hash:
+            return problem(
+                422, "idempotency-key-reused", "Idempotency key reused",
+                "this Idempotency-Key was used with another request body",
+                extra={"field": "Idempotency-Key"},
+            )  # fmt: skip
+        if stored["status"] == 0:
+            return problem(
+                409, "idempotency-key-in-use", "Idempotency key in use",
+                "a request with this Idempotency-Key is still running; retry shortly",
+            )  # fmt: skip
+        headers = json.loads(str(stored["headers"] or "{}"))
+        response = JSONResponse(
+            json.loads(str(stored["body"])), status_code=int(str(stored["status"])), headers=headers
+        )
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    def _release(self, owner: str, key: str) -> None:
+        with self.store.transaction(commit=True) as tx:
+            tx.execute("DELETE FROM idempotency_keys WHERE owner = ? AND key = ?", (owner, key))

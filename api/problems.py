@@ -1,0 +1,105 @@
+"""Every error as application/problem+json (RFC 9457), mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ledger.access import InvalidTokenError
+from ledger.errors import LedgerError
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://claim-ledger.dev/problems/"
+log = logging.getLogger("api")
+
+# The rule a malformed body field breaks, by the first part of its path (as the commands do).
+_FIELD_RULES = {
+    "friendly_name": "R3",
+    "customer_id": "R4",
+    "contacts": "R13",
+    "hours": "R12",
+    "deal_size_usd": "R21",
+    "disclaimer_accepted": "R21",
+    "proof": "R30",
+}
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in (extra or {}).items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def from_ledger_error(error: LedgerError) -> JSONResponse:
+    return problem(
+        error.status,
+        error.slug,
+        error.slug.replace("-", " ").capitalize(),
+        error.detail,
+        extra={"rule": error.rule, "field": error.field, **error.extra},
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+        return from_ledger_error(error)
+
+    @app.exception_handler(InvalidTokenError)
+    async def invalid_token(request: Request, error: InvalidTokenError) -> JSONResponse:
+        return problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            str(error),
+            headers={"WWW-Authenticate": 'Bearer realm="claim-ledger"'},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = error.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        location = [str(part) for part in first.get("loc", ())]
+        where = location[0] if location else "body"
+        path = location[1:] if where in {"body", "query", "path", "header"} else location
+        field = ".".join(path) or None
+        rule = _FIELD_RULES.get(path[0]) if path and where == "body" else None
+        message = str(first.get("msg", "invalid"))
+        if first.get("type") == "json_invalid":
+            field, message = None, f"malformed JSON ({first.get('ctx', {}).get('error', message)})"
+        return problem(
+            422,
+            "invalid-input",
+            "Invalid input",
+            f"{where}{'.' + field if field else ''}: {message}",
+            extra={"rule": rule, "field": field, "errors": len(errors)},
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        return problem(
+            error.status_code,
+            slug,
+            slug.replace("-", " ").capitalize(),
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal-error", "Internal error", "an unexpected error; it is logged")

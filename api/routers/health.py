@@ -1,0 +1,38 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import ServicesDep
+from api.problems import problem
+from api.schemas import Health
+
+router = APIRouter(tags=["operations"])
+READY_LAG = 1000
+"""The views may be at most this many events behind the log for the service to be ready."""
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"description": "Not ready"}})
+def readyz(svc: ServicesDep) -> Response:
+    """The store is reachable and the views are caught up within a bound."""
+    try:
+        lag = svc.workers.views.lag()
+    except Exception as error:  # the store is down: not ready, and say why
+        return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
+    if lag > READY_LAG:
+        return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")
+    body = Health(status="ready", checks={"store": "ok", "projection_lag_events": lag})
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(svc: ServicesDep) -> Response:
+    """Prometheus metrics: requests, command latency, projection lag, events appended."""
+    return Response(svc.metrics.exposition(), media_type="text/plain; version=0.0.4")

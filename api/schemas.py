@@ -1,0 +1,204 @@
+"""Response models: what the OpenAPI document promises and the tests check against."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
+from ledger.customer_ids import IdType
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CustomerIdOut(Out):
+    type: str
+    value: str
+
+
+class ClaimSummary(Out):
+    claim_id: UUID
+    engagement_id: str
+    friendly_name: str
+    customer_id: CustomerIdOut
+    location_id: str
+    origin: Literal["added", "claimed"]
+    state: str
+    label: str
+    terminal: bool
+    actions: list[str]
+    running_deadline: str | None
+    running_deadline_kind: str | None
+    days_left: int | None
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class ReferralLink(Out):
+    referral_id: UUID
+    link: str
+    co_sell: bool
+    may_open: bool
+
+
+class ContactOut(Out):
+    name: str
+    email: str
+
+
+class ContactsOut(Out):
+    customer: ContactOut
+    partner: ContactOut
+
+
+class ClaimDetails(ClaimSummary):
+    partner_id: str
+    resolved_tenant_id: str | None
+    deadlines: dict[str, str]
+    contacts: ContactsOut
+    deal_size_usd: str | None
+    payout_model: str
+    fixed_payout_usd: str | None
+    hours: int | None
+    proposed_payout_usd: str | None
+    payout_usd: str | None
+    had_consent: bool
+    disputed: bool
+    submissions: int
+    last_reason: str | None
+    referral: ReferralLink | None
+
+
+class CreatedClaims(Out):
+    claims: list[ClaimDetails]
+
+
+class ClaimPage(Out):
+    items: list[ClaimSummary]
+    next_cursor: str | None
+
+
+class QueueItem(ClaimSummary):
+    partner_id: str
+
+
+class QueuePage(Out):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class TabItem(Out):
+    """A known customer (kind ``customer``) or one of the partner's claims (kind ``claim``)."""
+
+    kind: Literal["customer", "claim"]
+    friendly_name: str
+    customer_id: CustomerIdOut
+    actions: list[str] = []
+    reasons: list[str] | None = None
+    rule: str | None = None
+    hint: str | None = None
+    claim_id: UUID | None = None
+    state: str | None = None
+    label: str | None = None
+    days_left: int | None = None
+    running_deadline: str | None = None
+    payout_usd: str | None = None
+    version: int | None = None
+
+
+class TabPage(Out):
+    tab: Literal["eligible", "ineligible", "completed"]
+    items: list[TabItem]
+    next_cursor: str | None
+    note: str | None
+
+
+class HistoryEntry(Out):
+    version: int
+    event: str
+    occurred_at: str
+    actor: dict[str, Any]
+    data: dict[str, Any]
+
+
+class EligibilityResult(Out):
+    engagement_id: str
+    eligible: bool
+    reasons: list[str]
+    rule: str | None
+    hint: str | None
+    proposed_payout_usd: Decimal | None
+
+
+class EngagementSummary(Out):
+    id: str
+    name: str
+    solution_area: str
+    kind: EngagementKind
+    payout_model: PayoutModel
+    allowed_id_types: list[IdType]
+    your_eligible_locations: list[str]
+
+
+class EngagementDetail(EngagementSummary):
+    customer_claim_limit: int
+    deadlines: Deadlines
+    required_proof: list[ProofItem]
+    fixed_payout_usd: Decimal | None
+    hourly_rate_tiers: list[dict[str, Decimal]] | None
+    max_hours: int | None
+    payout_cap_usd: Decimal | None
+    referrals_enabled: bool
+    referral_min_deal_size_usd: Decimal
+
+
+class ConsentView(Out):
+    claim_id: UUID
+    customer_name: str
+    engagement_name: str
+    partner_name: str
+    deal_size_usd: str | None
+    expires_at: str
+    state: str
+    label: str
+    answerable: bool
+
+
+class ConsentAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["accept", "decline"]
+
+
+class ConsentResult(Out):
+    claim_id: UUID
+    state: str
+    label: str
+
+
+class ReferralOut(Out):
+    referral_id: UUID
+    claim_id: UUID
+    partner_id: str
+    engagement_id: str
+    customer_name: str
+    customer_type: str
+    customer_value: str
+    tenant_id: str
+    status: str
+    substatus: str
+    type: str
+    qualification: str
+    deal_value_usd: str
+    created_at: str
+    updated_at: str
+
+
+class Health(Out):
+    status: str
+    checks: dict[str, Any] = {}
