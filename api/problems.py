@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
         rule = _FIELD_RULES.get(path[0]) if path and where == "body" else None
         message = str(first.get("msg", "invalid"))
         if first.get("type") == "json_invalid":
-            field, message = None, f"malformed JSON ({first.get('ctx', {}).get('error', message)})"
+            field, message = None, "malformed JSON"
         return problem(
             422,
             "invalid-input",
