@@ -180,7 +180,7 @@ def test_post_claims_for_a_known_customer(api: Api) -> None:
         ),
         ({"origin": "stolen"}, "origin", None),
         ({"engagement_ids": []}, "engagement_ids", None),
-        ({"friendly_name": "𝔉" * 5000}, "friendly_name", "R3"),
+        ({"friendly_name": "\U0001d509" * 5000}, "friendly_name", "R3"),  # odd, huge unicode
         ({"hours": "many"}, "hours", "R12"),
         ({"unexpected": 1}, "unexpected", None),
     ],
