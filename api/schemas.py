@@ -199,6 +199,41 @@ class ReferralOut(Out):
     updated_at: str
 
 
+class Problem(Out):
+    """An error (RFC 9457), with the rule it enforces and the field it concerns."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    rule: str | None = None
+    field: str | None = None
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: problem_response("No bearer token, or not a valid one"),
+    403: problem_response("Your role or location does not allow it"),
+    404: problem_response("Not found, or another partner's"),
+    422: problem_response("Invalid input, or a rule refuses it"),
+}
+CLAIM_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: problem_response("The claim's state, or another claim, conflicts"),
+    412: problem_response("If-Match names an older version of the claim"),
+}
+
+
 class Health(Out):
     status: str
     checks: dict[str, Any] = {}

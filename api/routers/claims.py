@@ -20,6 +20,8 @@ from api.deps import (
     json_response,
 )
 from api.schemas import (
+    CLAIM_ERRORS,
+    ERRORS,
     ClaimDetails,
     ClaimPage,
     CreatedClaims,
@@ -39,13 +41,8 @@ from ledger.commands import (
 )
 from ledger.principal import Principal
 
-router = APIRouter(prefix="/v1", tags=["claims"])
-CLAIM_RESPONSES: dict[int | str, dict[str, str]] = {
-    404: {"description": "No such claim, or another partner's"},
-    409: {"description": "The claim's state does not allow it"},
-    412: {"description": "If-Match names an older version"},
-    422: {"description": "Invalid input, or a rule refuses it"},
-}
+router = APIRouter(prefix="/v1", tags=["claims"], responses=ERRORS)
+CLAIM_RESPONSES = CLAIM_ERRORS
 
 
 def details(svc: Services, principal: Principal, claim_id: UUID) -> ClaimDetails:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Response
 
 from api.deps import IdempotencyKey, ServicesDep, json_response
-from api.schemas import ConsentAnswer, ConsentResult, ConsentView
+from api.schemas import CLAIM_ERRORS, ConsentAnswer, ConsentResult, ConsentView
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.errors import NotFoundError
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")
 
 
-@router.get("/{token}", response_model=ConsentView, responses={404: {}, 409: {}})
+@router.get("/{token}", response_model=ConsentView, responses=CLAIM_ERRORS)
 def see_consent_request(svc: ServicesDep, token: str = Token) -> ConsentView:
     """What the customer is asked to consent to."""
     claim_id, link_id = svc.workers.tokens.read(token, svc.now())
@@ -35,7 +35,7 @@ def see_consent_request(svc: ServicesDep, token: str = Token) -> ConsentView:
     )
 
 
-@router.post("/{token}", response_model=ConsentResult, responses={404: {}, 409: {}, 422: {}})
+@router.post("/{token}", response_model=ConsentResult, responses=CLAIM_ERRORS)
 def answer_consent(
     body: ConsentAnswer, svc: ServicesDep, key: IdempotencyKey = None, token: str = Token
 ) -> Response:

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, ServicesDep
-from api.schemas import EngagementDetail, EngagementSummary, TabItem, TabPage
+from api.schemas import ERRORS, EngagementDetail, EngagementSummary, TabItem, TabPage
 from ledger.catalog import Engagement
 from ledger.errors import ForbiddenError, NotFoundError
 from ledger.principal import Principal
 
-router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
+router = APIRouter(prefix="/v1/engagements", tags=["engagements"], responses=ERRORS)
 
 
 def _locations(svc: ServicesDep, principal: Principal, engagement: Engagement) -> list[str]:

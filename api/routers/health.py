@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import ServicesDep
 from api.problems import problem
-from api.schemas import Health
+from api.schemas import Health, problem_response
 
 router = APIRouter(tags=["operations"])
 READY_LAG = 1000
@@ -19,7 +19,7 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"description": "Not ready"}})
+@router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
 def readyz(svc: ServicesDep) -> Response:
     """The store is reachable and the views are caught up within a bound."""
     try:

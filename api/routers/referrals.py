@@ -7,9 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, ServicesDep
-from api.schemas import ReferralOut
+from api.schemas import ERRORS, ReferralOut
 
-router = APIRouter(prefix="/v1", tags=["referrals"])
+router = APIRouter(prefix="/v1", tags=["referrals"], responses=ERRORS)
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)

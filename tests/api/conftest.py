@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -59,7 +59,7 @@ class Api:
         return link.rsplit("/", 1)[1]
 
 
-def make_api(settings: Settings, clock: Clock) -> Iterator[Api]:
+def make_api(settings: Settings, clock: Clock) -> Generator[Api, None, None]:
     app = create_app(settings, catalog=make_catalog(), clock=clock, run_workers=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(app, client, settings)

@@ -1,0 +1,127 @@
+"""Bearer tokens: missing, expired, tampered, wrong signature; every role against every endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+
+from ledger.access import AccessTokens
+from ledger.principal import Principal, Role
+from tests.api.conftest import Api
+from tests.factories import ADMIN_A, ADMIN_B, create, days
+
+PROBLEM = "application/problem+json"
+CLAIM = "{claim}"
+
+
+def principal_with(role: Role) -> Principal:
+    partner = (
+        "P-A"
+        if role in {Role.INCENTIVES_ADMIN, Role.INCENTIVES_USER, Role.REFERRAL_ADMIN}
+        else None
+    )
+    return Principal(f"{role.value}@example", partner, frozenset({role}), frozenset({"LOC-A1"}))
+
+
+# Which roles may call each endpoint (SPEC section 6); the rest get 403.
+PARTNER = {Role.INCENTIVES_ADMIN, Role.INCENTIVES_USER}
+ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
+    ("GET", "/v1/engagements", None, PARTNER),
+    ("GET", "/v1/engagements/E-WS", None, PARTNER),
+    ("GET", "/v1/engagements/E-WS/customers", None, PARTNER),
+    ("POST", "/v1/eligibility-checks", {"location_id": "LOC-A1", "customer_id": {"type": "tpid", "value": "1"}}, PARTNER),
+    ("POST", "/v1/claims", "create", PARTNER),
+    ("GET", "/v1/claims", None, PARTNER),
+    ("GET", f"/v1/claims/{CLAIM}", None, PARTNER | {Role.REVIEWER, Role.AUDITOR}),
+    ("GET", f"/v1/claims/{CLAIM}/history", None, PARTNER | {Role.AUDITOR}),
+    ("POST", f"/v1/claims/{CLAIM}/consent-request", {"deal_size_usd": "1.00", "disclaimer_accepted": True}, PARTNER),
+    ("POST", f"/v1/claims/{CLAIM}/consent-reminder", None, PARTNER),
+    ("POST", f"/v1/claims/{CLAIM}/submission", {"proof": []}, PARTNER),
+    ("POST", f"/v1/claims/{CLAIM}/dispute", {}, PARTNER),
+    ("POST", f"/v1/claims/{CLAIM}/cancellation", {}, PARTNER),
+    ("POST", f"/v1/claims/{CLAIM}/review", {"action": "start"}, {Role.REVIEWER}),
+    ("GET", "/v1/review-queue", None, {Role.REVIEWER}),
+    ("GET", "/v1/referrals/00000000-0000-0000-0000-000000000000", None, {Role.REFERRAL_ADMIN}),
+    ("GET", "/v1/co-sell/referrals", None, {Role.SELLER}),
+]  # fmt: skip
+
+
+def call(api: Api, method: str, path: str, payload: Any, headers: dict[str, str]) -> Any:
+    if method == "GET":
+        return api.client.get(path, headers=headers)
+    if payload == "create":
+        payload = create(["E-WS"]).model_dump(mode="json")
+    return api.client.post(path, json=payload or {}, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "allowed"), ENDPOINTS, ids=lambda v: str(v)[:40]
+)
+def test_every_role_against_every_endpoint(
+    api: Api, method: str, path: str, payload: Any, allowed: set[Role]
+) -> None:
+    (claim_id,) = api.services.ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
+    api.services.workers.views.catch_up()
+    path = path.replace(CLAIM, str(claim_id))
+    for role in Role:
+        response = call(api, method, path, payload, api.auth(principal_with(role)))
+        if role in allowed:
+            assert response.status_code not in {401, 403}, (role, response.text)
+            assert response.status_code < 500
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert response.headers["content-type"].startswith(PROBLEM)
+    unauthenticated = call(api, method, path, payload, {})
+    assert unauthenticated.status_code == 401
+
+
+def test_cross_partner_claims_are_not_found(api: Api) -> None:
+    (claim_id,) = api.services.ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
+    api.services.workers.views.catch_up()
+    for method, path, payload, allowed in ENDPOINTS:
+        if CLAIM not in path or Role.INCENTIVES_ADMIN not in allowed:
+            continue
+        response = call(api, method, path.replace(CLAIM, str(claim_id)), payload, api.auth(ADMIN_B))
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["type"].endswith("/claim-not-found")
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["roles"] = ["reviewer", "incentives_admin"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"{header}.{forged}.{signature}"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["missing", "expired", "tampered", "wrong-signature", "not-a-jwt", "consent-token", "basic"],
+)
+def test_bad_tokens_are_401(api: Api, kind: str) -> None:
+    key = api.settings.signing_key()
+    good = AccessTokens(key).mint(ADMIN_A, timedelta(hours=1))
+    headers = {
+        "missing": {},
+        "expired": {"Authorization": "Bearer " + AccessTokens(key).mint(ADMIN_A, timedelta(seconds=-5))},
+        "tampered": {"Authorization": "Bearer " + _tamper(good)},
+        "wrong-signature": {"Authorization": "Bearer " + AccessTokens("another-key-" + "x" * 32).mint(ADMIN_A, timedelta(hours=1))},
+        "not-a-jwt": {"Authorization": "Bearer hello"},
+        "consent-token": {"Authorization": "Bearer " + jwt.encode({"typ": "consent", "sub": "x", "lnk": "y", "exp": 4102444800, "roles": []}, key, algorithm="HS256")},
+        "basic": {"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"},
+    }[kind]  # fmt: skip
+    response = api.client.get("/v1/claims", headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    if kind == "expired":
+        assert "expired" in response.json()["detail"]
+
+
+def test_a_good_token_works(api: Api) -> None:
+    assert api.client.get("/v1/claims", headers=api.auth(ADMIN_A)).status_code == 200
