@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -41,7 +42,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_the_schema(
-    case: schemathesis.Case, fuzzed: Api
+    case: schemathesis.Case[Any], fuzzed: Api
 ) -> None:
     case.call_and_validate(
         headers=fuzzed.auth(ADMIN_A),
