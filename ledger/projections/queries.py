@@ -148,52 +148,78 @@ class ReadModels:
         partner_id = principal.require_partner_role()
         engagement = self._engagement(engagement_id)
         where, params = self._location_filter(principal)
+        offset = int(_decode_cursor(cursor).get("offset", 0))
+        scope = "partner_id = ? AND engagement_id = ?" + where
+        args = [partner_id, engagement.id, *params]
+        if tab == "ineligible" and engagement.accepts_only_msx:
+            return Page([], None, MSX_ONLY_NOTE)
         with self.store.transaction() as tx:
             if tab == "completed":
                 rows = tx.rows(
-                    "SELECT * FROM {p}claims WHERE partner_id = ? AND engagement_id = ? "
-                    "AND live = 0 AND had_consent = 1"
-                    + where
-                    + " ORDER BY updated_at DESC, claim_id",
-                    [partner_id, engagement.id, *params],
+                    f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 0 AND had_consent = 1 "
+                    "ORDER BY updated_at DESC, claim_id LIMIT ? OFFSET ?",
+                    [*args, limit + 1, offset],
                 )
                 items = [
                     {**claim_summary(r, now), "kind": "claim", "payout_usd": r["payout_usd"]}
-                    for r in rows
+                    for r in rows[:limit]
                 ]
-                return _offset_page(items, cursor, limit)
-            live = tx.rows(
-                "SELECT * FROM {p}claims WHERE partner_id = ? AND engagement_id = ? AND live = 1"
-                + where
-                + " ORDER BY running_deadline, claim_id",
-                [partner_id, engagement.id, *params],
-            )
-            known = tx.rows(
-                "SELECT * FROM {p}known_customers WHERE partner_id = ? "
-                "ORDER BY friendly_name, customer_type, customer_value",
-                [partner_id],
-            )
-            held = {
-                r["eligibility_key"]: r["n"]
-                for r in tx.rows(
-                    "SELECT eligibility_key, COUNT(*) AS n FROM {p}claims WHERE engagement_id = ? "
-                    "AND (live = 1 OR state = 'approved') GROUP BY eligibility_key",
-                    [engagement.id],
+                more = len(rows) > limit
+                return Page(items, _encode_cursor({"offset": offset + limit}) if more else None)
+            live_count = 0
+            claims: list[dict[str, Any]] = []
+            if tab == "eligible":
+                counted = tx.one(
+                    f"SELECT COUNT(*) AS n FROM {{p}}claims WHERE {scope} AND live = 1", args
                 )
-            }
-            partner_live = tx.rows(
+                live_count = int(counted["n"]) if counted else 0
+                claims = [
+                    {**claim_summary(r, now), "kind": "claim"}
+                    for r in tx.rows(
+                        f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 1 "
+                        "ORDER BY running_deadline, claim_id LIMIT ? OFFSET ?",
+                        [*args, limit, offset],
+                    )
+                ]
+            eligible: list[dict[str, Any]] = []
+            ineligible: list[dict[str, Any]] = []
+            if len(claims) < limit:
+                eligible, ineligible = self._known_customers(tx, partner_id, engagement)
+        if tab == "ineligible":
+            return _offset_page(ineligible, cursor, limit)
+        start = max(0, offset - live_count)
+        items = claims + eligible[start : start + limit - len(claims)]
+        more = offset + limit < live_count + len(eligible)
+        return Page(items, _encode_cursor({"offset": offset + limit}) if more else None)
+
+    def _known_customers(
+        self, tx: Tx, partner_id: str, engagement: Engagement
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The partner's known customers without a live claim here: eligible, and not."""
+        known = tx.rows(
+            "SELECT * FROM {p}known_customers WHERE partner_id = ? "
+            "ORDER BY friendly_name, customer_type, customer_value",
+            [partner_id],
+        )
+        if not known:
+            return [], []
+        held = {
+            r["eligibility_key"]: r["n"]
+            for r in tx.rows(
+                "SELECT eligibility_key, COUNT(*) AS n FROM {p}claims WHERE engagement_id = ? "
+                "AND (live = 1 OR state = 'approved') GROUP BY eligibility_key",
+                [engagement.id],
+            )
+        }
+        busy = {
+            (r["customer_type"], r["customer_value"])
+            for r in tx.rows(
                 "SELECT customer_type, customer_value FROM {p}claims WHERE partner_id = ? "
                 "AND engagement_id = ? AND live = 1",
                 [partner_id, engagement.id],
             )
-        if tab == "ineligible" and engagement.accepts_only_msx:
-            return Page([], None, MSX_ONLY_NOTE)
-        busy = {(r["customer_type"], r["customer_value"]) for r in partner_live}
-        eligible, ineligible = self._split_known(engagement, known, held, busy)
-        if tab == "ineligible":
-            return _offset_page(ineligible, cursor, limit)
-        claims = [{**claim_summary(r, now), "kind": "claim"} for r in live]
-        return _offset_page(claims + eligible, cursor, limit)
+        }
+        return self._split_known(engagement, known, held, busy)
 
     def _split_known(
         self,

@@ -1,0 +1,194 @@
+"""HTTP throughput of POST /v1/claims and a Customers-page GET, against the in-process rate.
+
+Run: ``.venv/bin/python -m bench.http_rate [--seconds 10] [--store sqlite|postgresql]``.
+Needs ``wrk`` (Debian package ``wrk``). It starts ``ledger serve`` on a fresh store with a
+catalog of many eligible customers, drives it with wrk (2 threads, 8 connections), then
+measures ``Ledger.create_claims`` called in-process on another fresh store in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.command_rate import PARTNER, bench_catalog, tenant
+from ledger.access import AccessTokens
+from ledger.application import open_ledger
+from ledger.commands import CreateClaims
+from ledger.settings import Settings
+from tests.factories import T0
+from tests.pgcluster import throwaway_cluster
+
+KEY = "http-bench-signing-key-long-enough-for-hs256"
+CUSTOMERS = 200_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tenants_file(folder: Path) -> Path:
+    """The tenant id of customer n, one a line (wrk's Lua reads them by index)."""
+    path = folder / "tenants.txt"
+    path.write_text("\n".join(tenant(i) for i in range(CUSTOMERS)))
+    return path
+
+
+def wrk(url: str, token: str, seconds: int, script: Path | None) -> float:
+    args = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}"]
+    args += ["-H", "Content-Type: application/json"]
+    if script is not None:
+        args += ["-s", str(script)]
+    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        print(f"  ({non_2xx.group(1)} responses were not 2xx)")
+    assert match, output
+    return float(match.group(1))
+
+
+def post_script(folder: Path, tenants: Path) -> Path:
+    """A wrk script that creates one claim per request, each for a customer of its own."""
+    body = {
+        "origin": "added",
+        "friendly_name": "T%d",
+        "location_id": "LOC-1",
+        "customer_id": {"type": "tenant_id", "value": "TENANT"},
+        "engagement_ids": ["E-BENCH"],
+        "contacts": {
+            "customer": {"name": "C", "email": "c@t%d.example"},
+            "partner": {"name": "P", "email": "p@bench.example"},
+        },
+    }
+    template = json.dumps(body).replace("TENANT", "%s")
+    script = folder / "post.lua"
+    script.write_text(
+        f"""
+local ids = {{}}
+for line in io.lines("{tenants}") do ids[#ids + 1] = line end
+local offset = 0
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads * 100000)
+  threads = threads + 1
+end
+request = function()
+  counter = counter + 1
+  local n = offset + counter
+  local body = string.format({json.dumps(template)}, n, ids[n + 1], n)
+  return wrk.format("POST", "/v1/claims", nil, body)
+end
+"""
+    )
+    return script
+
+
+def in_process_rate(settings: Settings, count: int) -> float:
+    ledger = open_ledger(settings, bench_catalog(count + 1))
+    try:
+        started = time.perf_counter()
+        for i in range(count):
+            command = CreateClaims.model_validate(
+                {
+                    "origin": "added",
+                    "friendly_name": f"T{i}",
+                    "location_id": "LOC-1",
+                    "customer_id": {"type": "tenant_id", "value": tenant(i)},
+                    "engagement_ids": ["E-BENCH"],
+                    "contacts": {
+                        "customer": {"name": "C", "email": f"c@t{i}.example"},
+                        "partner": {"name": "P", "email": "p@bench.example"},
+                    },
+                }
+            )
+            ledger.create_claims(PARTNER, command, T0 + timedelta(seconds=i))
+        return count / (time.perf_counter() - started)
+    finally:
+        ledger.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        catalog = folder / "catalog.json"
+        catalog.write_text(bench_catalog(CUSTOMERS).model_dump_json())
+        databases = iter(range(100))
+
+        def store() -> Settings:
+            if args.store == "sqlite":
+                return Settings(database_url=f"sqlite:///{folder}/{next(databases)}.sqlite3")
+            name = f"bench_{next(databases)}"
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return Settings(database_url=server.rsplit("/", 1)[0] + f"/{name}")
+
+        server = (
+            stack.enter_context(throwaway_cluster(durable=True))
+            if args.store == "postgresql"
+            else ""
+        )
+        served = store()
+        port = free_port()
+        env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": served.database_url,
+            "LEDGER_CATALOG": str(catalog),
+            "LEDGER_SECRET_KEY": KEY,
+        }
+        service = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(service.terminate)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1))
+        script = post_script(folder, tenants_file(folder))
+        posts = wrk(f"{url}/v1/claims", token, args.seconds, script)
+        gets = wrk(
+            f"{url}/v1/engagements/E-BENCH/customers?tab=eligible&limit=50",
+            token,
+            args.seconds,
+            None,
+        )
+        in_process = in_process_rate(store(), 1000)
+        print(f"store: {args.store}; wrk -t2 -c8 for {args.seconds} s")
+        print(f"POST /v1/claims:          {posts:8.0f} requests/s")
+        print(f"GET customers tab:        {gets:8.0f} requests/s")
+        print(f"in-process create_claims: {in_process:8.0f} commands/s")
+        print(f"POST / in-process = {posts / in_process:.2f}")
+
+
+if __name__ == "__main__":
+    main()
