@@ -83,7 +83,7 @@ def post_script(folder: Path, tenants: Path) -> Path:
         f"""
 local ids = {{}}
 for line in io.lines("{tenants}") do ids[#ids + 1] = line end
-local offset = 0
+offset = 0
 local counter = 0
 local threads = 0
 function setup(thread)
@@ -129,6 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--no-workers", action="store_true", help="serve without the workers thread"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -160,7 +163,8 @@ def main() -> None:
             "LEDGER_SECRET_KEY": KEY,
         }
         service = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)]
+            + (["--no-workers"] if args.no_workers else []),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -168,11 +168,12 @@ class ViewStore:
     def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
         self.recorder = recorder
         self.is_postgres = isinstance(recorder, PostgresTrackingRecorder)
-        with self.transaction(0, commit=True) as tx:
+        with self.recorder.datastore.transaction(commit=True) as cursor:
             for statement in STATE_TABLES:
-                tx.execute(statement)
-            if tx.one("SELECT value FROM view_state WHERE key = 'generation'") is None:
-                tx.execute("INSERT INTO view_state VALUES ('generation', '1')")
+                cursor.execute(statement)
+            cursor.execute(
+                "INSERT INTO view_state VALUES ('generation', '1') ON CONFLICT DO NOTHING"
+            )
         self.create_generation(self.generation())
 
     @classmethod
@@ -194,6 +195,10 @@ class ViewStore:
         gen = self.generation() if generation is None else generation
         with self.recorder.datastore.transaction(commit=commit) as cursor:
             raw = cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
+            if commit and not self.is_postgres:
+                # Take SQLite's write lock first (waiting for it if need be): a transaction that
+                # reads and then writes would otherwise fail at once while another one writes.
+                raw.execute("UPDATE view_state SET value = value WHERE key = 'generation'")
             yield Tx(self, cast(Cursor, raw), gen)
 
     def generation(self) -> int:
