@@ -11,22 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ledger.access import InvalidTokenError
+from ledger.commands import FIELD_RULES
 from ledger.errors import LedgerError
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://claim-ledger.dev/problems/"
 log = logging.getLogger("api")
-
-# The rule a malformed body field breaks, by the first part of its path (as the commands do).
-_FIELD_RULES = {
-    "friendly_name": "R3",
-    "customer_id": "R4",
-    "contacts": "R13",
-    "hours": "R12",
-    "deal_size_usd": "R21",
-    "disclaimer_accepted": "R21",
-    "proof": "R30",
-}
 
 
 def problem(
@@ -76,7 +66,7 @@ def install(app: FastAPI) -> None:
         where = location[0] if location else "body"
         path = location[1:] if where in {"body", "query", "path", "header"} else location
         field = ".".join(path) or None
-        rule = _FIELD_RULES.get(path[0]) if path and where == "body" else None
+        rule = FIELD_RULES.get(path[0]) if path and where == "body" else None
         message = str(first.get("msg", "invalid"))
         if first.get("type") == "json_invalid":
             field, message = None, "malformed JSON"

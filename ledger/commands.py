@@ -69,7 +69,7 @@ class Review(Command):
 C = TypeVar("C", bound=BaseModel)
 
 # The rule a malformed field breaks, by the first part of its path.
-_FIELD_RULES = {
+FIELD_RULES = {
     "friendly_name": "R3",
     "customer_id": "R4",
     "contacts": "R13",
@@ -77,7 +77,6 @@ _FIELD_RULES = {
     "deal_size_usd": "R21",
     "disclaimer_accepted": "R21",
     "proof": "R30",
-    "reason": "R32",
 }
 
 
@@ -88,7 +87,7 @@ def parse(model: type[C], data: object) -> C:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
-        rule = _FIELD_RULES.get(str(first["loc"][0])) if first["loc"] else None
+        rule = FIELD_RULES.get(str(first["loc"][0])) if first["loc"] else None
         raise InvalidInputError(
             "invalid-input", f"{field or 'body'}: {first['msg']}", rule=rule, field=field
         ) from None
