@@ -72,22 +72,25 @@ def bench_catalog(customers: int) -> Catalog:
     )
 
 
+def claim_body(i: int) -> dict[str, Any]:
+    """The body that adds customer ``i`` for the bench engagement."""
+    return {
+        "origin": "added",
+        "friendly_name": f"T{i}",
+        "location_id": "LOC-1",
+        "customer_id": {"type": "tenant_id", "value": tenant(i)},
+        "engagement_ids": ["E-BENCH"],
+        "contacts": {
+            "customer": {"name": "C", "email": f"c@t{i}.example"},
+            "partner": {"name": "P", "email": "p@bench.example"},
+        },
+    }
+
+
 def lifecycle(ledger: Ledger, i: int) -> None:
     """Four commands on a fresh customer."""
     now = T0 + timedelta(seconds=i)
-    create = CreateClaims.model_validate(
-        {
-            "origin": "added",
-            "friendly_name": f"T{i}",
-            "location_id": "LOC-1",
-            "customer_id": {"type": "tenant_id", "value": tenant(i)},
-            "engagement_ids": ["E-BENCH"],
-            "contacts": {
-                "customer": {"name": "C", "email": f"c@t{i}.example"},
-                "partner": {"name": "P", "email": "p@bench.example"},
-            },
-        }
-    )
+    create = CreateClaims.model_validate(claim_body(i))
     (claim_id,) = ledger.create_claims(PARTNER, create, now)
     request = RequestConsent.model_validate({"deal_size_usd": "10.00", "disclaimer_accepted": True})
     link = ledger.request_consent(PARTNER, claim_id, request, now)

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.command_rate import PARTNER, bench_catalog, tenant
+from bench.command_rate import PARTNER, bench_catalog, claim_body, tenant
 from ledger.access import AccessTokens
 from ledger.application import open_ledger
 from ledger.commands import CreateClaims
@@ -66,18 +66,12 @@ def wrk(url: str, token: str, seconds: int, script: Path | None) -> float:
 
 def post_script(folder: Path, tenants: Path) -> Path:
     """A wrk script that creates one claim per request, each for a customer of its own."""
-    body = {
-        "origin": "added",
-        "friendly_name": "T%d",
-        "location_id": "LOC-1",
-        "customer_id": {"type": "tenant_id", "value": "TENANT"},
-        "engagement_ids": ["E-BENCH"],
-        "contacts": {
-            "customer": {"name": "C", "email": "c@t%d.example"},
-            "partner": {"name": "P", "email": "p@bench.example"},
-        },
-    }
-    template = json.dumps(body).replace("TENANT", "%s")
+    template = (
+        json.dumps(claim_body(0))
+        .replace('"T0"', '"T%d"')
+        .replace(tenant(0), "%s")
+        .replace("c@t0.example", "c@t%d.example")
+    )
     script = folder / "post.lua"
     script.write_text(
         f"""
@@ -106,19 +100,7 @@ def in_process_rate(settings: Settings, count: int) -> float:
     try:
         started = time.perf_counter()
         for i in range(count):
-            command = CreateClaims.model_validate(
-                {
-                    "origin": "added",
-                    "friendly_name": f"T{i}",
-                    "location_id": "LOC-1",
-                    "customer_id": {"type": "tenant_id", "value": tenant(i)},
-                    "engagement_ids": ["E-BENCH"],
-                    "contacts": {
-                        "customer": {"name": "C", "email": f"c@t{i}.example"},
-                        "partner": {"name": "P", "email": "p@bench.example"},
-                    },
-                }
-            )
+            command = CreateClaims.model_validate(claim_body(i))
             ledger.create_claims(PARTNER, command, T0 + timedelta(seconds=i))
         return count / (time.perf_counter() - started)
     finally:
