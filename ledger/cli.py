@@ -13,6 +13,7 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -41,8 +42,19 @@ console = Console()
 OPERATOR = Principal("cli-operator", roles=frozenset({Role.AUDITOR}))
 
 
+def settings_or_exit() -> Settings:
+    """The LEDGER_* settings, or a clear message and exit code 2 when one is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "LEDGER_" + str(first["loc"][0]).upper() if first["loc"] else "LEDGER_*"
+        console.print(f"[red]settings error[/red] {name}: {first['msg']}")
+        raise typer.Exit(2) from None
+
+
 def _ledger() -> Ledger:
-    settings = Settings()
+    settings = settings_or_exit()
     try:
         return open_ledger(settings)
     except CatalogError as error:
@@ -119,12 +131,12 @@ def history(
 
 
 def _views(ledger: Ledger) -> ViewRunner:
-    return ViewRunner(ledger, ViewStore.open(Settings().eventsourcing_env()))
+    return ViewRunner(ledger, ViewStore.open(settings_or_exit().eventsourcing_env()))
 
 
 def _workers(ledger: Ledger) -> Workers:
     try:
-        return Workers(ledger, Settings())
+        return Workers(ledger, settings_or_exit())
     except SettingsError as error:
         console.print(f"[red]settings error[/red] {error}")
         raise typer.Exit(2) from None
@@ -250,7 +262,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = Settings()
+    settings = settings_or_exit()
     try:
         application = create_app(settings, run_workers=workers)
     except (CatalogError, SettingsError) as error:
@@ -280,7 +292,7 @@ def token(
     if principal.roles & PARTNER_ROLES and partner is None:
         raise typer.BadParameter("partner roles need --partner", param_hint="--partner")
     try:
-        key = Settings().signing_key()
+        key = settings_or_exit().signing_key()
     except SettingsError as error:
         console.print(f"[red]settings error[/red] {error}")
         raise typer.Exit(2) from None

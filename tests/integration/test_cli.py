@@ -114,3 +114,29 @@ def test_a_bad_catalog_stops_start_up_naming_file_and_field(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert str(catalog) in result.stdout and "partners[0].locations" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LEDGER_SECRET_KEY", "short", "LEDGER_SECRET_KEY"),
+        ("LEDGER_DATABASE_URL", "mysql://db", "LEDGER_DATABASE_URL"),
+    ],
+)
+def test_bad_settings_stop_start_up_with_a_clear_message(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        variable: value,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "token", "--user", "u", "--role", "auditor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stdout and "Traceback" not in result.stderr
