@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger.access import AccessTokens
+from ledger.principal import Role
 from ledger.settings import Settings
 
 
@@ -140,3 +142,22 @@ def test_bad_settings_stop_start_up_with_a_clear_message(
     )
     assert result.returncode == 2
     assert message in result.stdout and "Traceback" not in result.stderr
+
+
+def test_token_prints_a_bearer_token_the_api_accepts(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    result = ledger_cli(
+        settings,
+        *("token", "--user", "ulf", "--partner", "P-A", "--role", "incentives_user"),
+        *("--location", "LOC-A1", "--location", "LOC-A2", "--ttl", "60"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    principal = AccessTokens(settings.signing_key()).principal(result.stdout.strip())
+    assert (principal.user_id, principal.partner_id) == ("ulf", "P-A")
+    assert principal.roles == {Role.INCENTIVES_USER}
+    assert principal.locations == {"LOC-A1", "LOC-A2"}
+    refused = ledger_cli(
+        settings, "token", "--user", "u", "--role", "incentives_admin", cwd=tmp_path
+    )
+    assert refused.returncode != 0 and "--partner" in refused.stdout + refused.stderr
