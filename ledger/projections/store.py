@@ -215,12 +215,16 @@ class ViewStore:
                 tx.execute(statement)
 
     def switch_to(self, generation: int) -> None:
-        """Make ``generation`` the one queries read, then drop every older one."""
+        """Make ``generation`` the one queries read, then drop the ones before the previous.
+
+        The previous generation stays until the next replay, so that a query or a runner that
+        started on it just before the switch finishes on tables that still exist.
+        """
         with self.transaction(generation, commit=True) as tx:
             tx.execute(
                 "UPDATE view_state SET value = ? WHERE key = 'generation'", (str(generation),)
             )
-        for old in range(max(1, generation - 5), generation):
+        for old in range(max(1, generation - 6), generation - 1):
             with self.transaction(old, commit=True) as tx:
                 for name in VIEW_TABLES:
                     tx.execute(f"DROP TABLE IF EXISTS {{p}}{name}")
