@@ -65,8 +65,30 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any]:
         ) from None
 
 
+def _bad_cursor() -> InvalidInputError:
+    return InvalidInputError("invalid-cursor", "the cursor is not one we gave", field="cursor")
+
+
+def _offset(cursor: str | None) -> int:
+    data = _decode_cursor(cursor)
+    offset = data.get("offset", 0)
+    if set(data) - {"offset"} or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise _bad_cursor()
+    return offset
+
+
+def _keyset(cursor: str | None) -> tuple[Any, str] | None:
+    after = _decode_cursor(cursor)
+    if not after:
+        return None
+    value, claim_id = after.get("v"), after.get("id")
+    if not isinstance(value, str | int) or not isinstance(claim_id, str):
+        raise _bad_cursor()
+    return value, claim_id
+
+
 def _offset_page(items: list[dict[str, Any]], cursor: str | None, limit: int) -> Page:
-    offset = int(_decode_cursor(cursor).get("offset", 0))
+    offset = _offset(cursor)
     page = items[offset : offset + limit]
     more = offset + limit < len(items)
     return Page(page, _encode_cursor({"offset": offset + limit}) if more else None)
@@ -148,7 +170,7 @@ class ReadModels:
         partner_id = principal.require_partner_role()
         engagement = self._engagement(engagement_id)
         where, params = self._location_filter(principal)
-        offset = int(_decode_cursor(cursor).get("offset", 0))
+        offset = _offset(cursor)
         scope = "partner_id = ? AND engagement_id = ?" + where
         args = [partner_id, engagement.id, *params]
         if tab == "ineligible" and engagement.accepts_only_msx:
@@ -331,11 +353,11 @@ class ReadModels:
             needle = f"%{customer.lower()}%"
             sql += " AND (LOWER(friendly_name) LIKE ? OR customer_value LIKE ?)"
             args += [needle, needle]
-        after = _decode_cursor(cursor)
-        if after:
+        after = _keyset(cursor)
+        if after is not None:
             op = "<" if descending else ">"
             sql += f" AND ({key} {op} ? OR ({key} = ? AND claim_id {op} ?))"
-            args += [after["v"], after["v"], after["id"]]
+            args += [after[0], after[0], after[1]]
         order = "DESC" if descending else "ASC"
         sql += f" ORDER BY {key} {order}, claim_id {order} LIMIT ?"
         args.append(limit + 1)

@@ -411,3 +411,15 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     assert 'ledger_command_seconds_count{command="create_claims"} 1.0' in metrics
     assert "ledger_projection_lag_events 0.0" in metrics
     assert "ledger_events_appended 3.0" in metrics
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["zzz", "eyJvZmZzZXQiOiAiYWJjIn0", "eyJvZmZzZXQiOiAtMX0", "eyJ2IjogWzFdLCAiaWQiOiAyfQ",
+     "eyJ2IjogIngifQ", "WzEsIDJd", "%%%"],
+)  # fmt: skip
+def test_crafted_cursors_are_422_not_500(api: Api, cursor: str) -> None:
+    new_claim(api)
+    for path in ("/v1/claims", "/v1/engagements/E-WS/customers", "/v1/review-queue"):
+        principal = REVIEWER if "review" in path else ADMIN_A
+        assert_problem(api.get(path, principal, params={"cursor": cursor}), 422, "invalid-cursor")
