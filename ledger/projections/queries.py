@@ -72,7 +72,8 @@ def _bad_cursor() -> InvalidInputError:
 def _offset(cursor: str | None) -> int:
     data = _decode_cursor(cursor)
     offset = data.get("offset", 0)
-    if set(data) - {"offset"} or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    valid = type(offset) is int and offset >= 0 and set(data) <= {"offset"}
+    if not valid:
         raise _bad_cursor()
     return offset
 
