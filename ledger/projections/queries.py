@@ -72,10 +72,9 @@ def _bad_cursor() -> InvalidInputError:
 def _offset(cursor: str | None) -> int:
     data = _decode_cursor(cursor)
     offset = data.get("offset", 0)
-    valid = type(offset) is int and offset >= 0 and set(data) <= {"offset"}
-    if not valid:
+    if not (type(offset) is int and offset >= 0 and set(data) <= {"offset"}):
         raise _bad_cursor()
-    return offset
+    return int(offset)
 
 
 def _keyset(cursor: str | None) -> tuple[Any, str] | None:
