@@ -6,10 +6,10 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ledger.aggregates.values import Contacts, ProofDocument, Reason, Text100, Usd
+from ledger.aggregates.values import Contacts, ProofDocument, Reason, Text100, Usd, text
 from ledger.errors import InvalidInputError
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Id = Annotated[str, text(100)]
 
 
 class Command(BaseModel):

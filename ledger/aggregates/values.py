@@ -9,8 +9,19 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from ledger.catalog import ProofItem
 
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# Printable text only: control characters (NUL above all, which PostgreSQL text refuses) would
+# be stored in events for ever and break every view that shows them.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def text(max_length: int) -> StringConstraints:
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=PRINTABLE
+    )
+
+
+Text100 = Annotated[str, text(100)]
+Reason = Annotated[str, text(2000)]
 Usd = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 
 
@@ -38,9 +49,7 @@ class ProofDocument(_Value):
     """One proof-of-execution item: its kind and a reference to the document."""
 
     kind: ProofItem
-    reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
-    ]
+    reference: Annotated[str, text(500)]
 
 
 class ReferralTerms(_Value):

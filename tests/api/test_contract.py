@@ -423,3 +423,22 @@ def test_crafted_cursors_are_422_not_500(api: Api, cursor: str) -> None:
     for path in ("/v1/claims", "/v1/engagements/E-WS/customers", "/v1/review-queue"):
         principal = REVIEWER if "review" in path else ADMIN_A
         assert_problem(api.get(path, principal, params={"cursor": cursor}), 422, "invalid-cursor")
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/v1/claims", {"friendly_name": "Fab\x00rikam"}),
+        ("/v1/claims", {"location_id": "LOC\x00"}),
+        ("/v1/claims", {"customer_id": {"type": "tenant_id", "value": "\x00"}}),
+        ("/v1/claims", {"tenant_mismatch_reason": "bell\x07"}),
+    ],
+)
+def test_control_characters_are_refused_before_they_reach_an_event(
+    api: Api, path: str, payload: dict[str, Any]
+) -> None:
+    head = api.head()
+    response = api.post(path, {**body(), **payload}, headers={"Idempotency-Key": "nul"})
+    assert response.status_code == 422, response.text
+    assert api.head() == head
+    api.services.workers.views.catch_up()  # and the views still follow the log
