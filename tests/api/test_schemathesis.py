@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +22,9 @@ from tests.factories import ADMIN_A, create, days
 
 
 @pytest.fixture
-def fuzzed(tmp_path: Path, clock: Clock) -> Iterator[Api]:
-    settings_ = Settings(database_url=f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
-    for api in make_api(settings_, clock):
+def fuzzed(settings: Settings, clock: Clock) -> Iterator[Api]:
+    """The app on SQLite and on PostgreSQL, with two claims to find."""
+    for api in make_api(settings, clock):
         api.services.ledger.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
         api.services.workers.views.catch_up()
         yield api
