@@ -9,6 +9,7 @@ while queries keep reading the active one, then switches in one transaction.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
@@ -82,6 +83,9 @@ def columns(table: str) -> list[tuple[str, str]]:
 
 
 PG_TYPES = {"TEXT": "text", "INTEGER": "bigint"}
+
+
+GENERATION_TTL_SECONDS = 1.0
 
 
 def prefix(generation: int) -> str:
@@ -168,6 +172,7 @@ class ViewStore:
     def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
         self.recorder = recorder
         self.is_postgres = isinstance(recorder, PostgresTrackingRecorder)
+        self._generation = (-GENERATION_TTL_SECONDS, 0)
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for statement in STATE_TABLES:
                 cursor.execute(statement)
@@ -202,12 +207,18 @@ class ViewStore:
             yield Tx(self, cast(Cursor, raw), gen)
 
     def generation(self) -> int:
+        """The generation queries read; another process's switch shows within a second."""
+        read_at, generation = self._generation
+        if time.monotonic() - read_at < GENERATION_TTL_SECONDS:
+            return generation
         with self.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 self.dialect("SELECT value FROM view_state WHERE key = ?", 0), ("generation",)
             )
             row = cursor.fetchone()
-        return 1 if row is None else int(row["value"] if not isinstance(row, tuple) else row[0])
+        generation = 1 if row is None else int(row["value"])
+        self._generation = (time.monotonic(), generation)
+        return generation
 
     def create_generation(self, generation: int) -> None:
         with self.transaction(generation, commit=True) as tx:
@@ -224,6 +235,7 @@ class ViewStore:
             tx.execute(
                 "UPDATE view_state SET value = ? WHERE key = 'generation'", (str(generation),)
             )
+        self._generation = (time.monotonic(), generation)
         for old in range(max(1, generation - 6), generation - 1):
             with self.transaction(old, commit=True) as tx:
                 for name in VIEW_TABLES:
