@@ -37,6 +37,7 @@ class ViewRunner:
         self.page_size = page_size
         self.projections = [projection(store) for projection in VIEW_PROJECTIONS]
         self._changed = threading.Condition()
+        self._catching_up = threading.Lock()  # one thread of a process applies pages at a time
 
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -71,16 +72,21 @@ class ViewRunner:
         return len(page)
 
     def catch_up(self, generation: int | None = None, progress: Progress | None = None) -> int:
-        """Apply pages until the views reach the head of the log; events applied."""
+        """Apply pages until the views reach the head of the log; events applied.
+
+        Threads of one process take turns (the API's request threads and its worker), so that
+        they do not all fold the same page only for all but one to roll back.
+        """
         total = 0
         head = self.head()
-        while self.position(generation) < head:
-            applied = self.process_page(generation)
-            total += applied
-            if progress is not None:
-                progress(self.position(generation), head)
-            if applied == 0:
-                break
+        with self._catching_up:
+            while self.position(generation) < head:
+                applied = self.process_page(generation)
+                total += applied
+                if progress is not None:
+                    progress(self.position(generation), head)
+                if applied == 0:
+                    break
         return total
 
     def wait(self, position: int, timeout: float = 5.0) -> bool:
