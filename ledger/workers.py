@@ -50,13 +50,14 @@ class Workers:
             work += len(expire_due(self.ledger, self.views, self.clock()))
         return work
 
-    def run(self, poll_seconds: float = 0.05) -> None:
+    def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
             except Exception:  # keep following the log; the failed page is retried
-                log.exception("worker round failed; retrying")
-                busy = 0
+                log.exception("worker round failed; retrying in %s s", retry_seconds)
+                self._stop.wait(retry_seconds)
+                continue
             if not busy:
                 self._stop.wait(poll_seconds)
 
