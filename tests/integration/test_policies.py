@@ -211,3 +211,30 @@ def test_replay_builds_new_tables_while_queries_read_the_old_ones(
     events = [h["event"] for h in workers.read_models.history(ADMIN_A, claim_id)]
     assert events == claim_events(stored_ledger, claim_id)
     assert Claim.ReviewStarted.__name__ in events
+
+
+def test_the_worker_thread_survives_a_failed_round(
+    stored_ledger: Ledger, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rounds: list[str] = []
+    original = workers.run_once
+
+    def flaky() -> int:
+        if not rounds:
+            rounds.append("failed")
+            raise RuntimeError("the store went away for a moment")
+        rounds.append("ok")
+        return original()
+
+    monkeypatch.setattr(workers, "run_once", flaky)
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    thread = threading.Thread(target=workers.run, kwargs={"retry_seconds": 0.01})
+    thread.start()
+    try:
+        head = stored_ledger.recorder.max_notification_id() or 0
+        assert workers.views.wait(head, timeout=10)
+    finally:
+        workers.stop()
+        thread.join(timeout=10)
+    assert rounds[0] == "failed" and "ok" in rounds
+    assert workers.read_models.claim_details(ADMIN_A, claim_id, days(0))["version"] == 1
