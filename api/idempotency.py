@@ -2,7 +2,9 @@
 
 Kept in the database (``idempotency_keys``), so a replayed request is answered the same after
 a restart; a key is taken before the command runs, so two concurrent requests with one key
-never both run.
+never both run. A key whose request died while running is given up after ``abandoned_after``;
+a retry then runs the command again, and the domain's own refusals (a second claim for the
+same customer is 409) keep that safe.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.responses import JSONResponse, Response
 
@@ -24,8 +26,11 @@ REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 
 class IdempotencyStore:
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(
+        self, store: ViewStore, abandoned_after: timedelta = timedelta(minutes=10)
+    ) -> None:
         self.store = store
+        self.abandoned_after = abandoned_after
 
     def run(
         self,
@@ -44,11 +49,19 @@ class IdempotencyStore:
                 extra={"field": "Idempotency-Key"},
             )  # fmt: skip
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        now = datetime.now(UTC)
         with self.store.transaction(commit=True) as tx:
+            # A key still "running" long after its request began belongs to a request that
+            # died (a crash, a kill): let the client's retry run it rather than 409 for ever.
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND status = 0 "
+                "AND created_at < ?",
+                (owner, key, ts(now - self.abandoned_after)),
+            )
             taken = tx.execute(
                 "INSERT INTO idempotency_keys VALUES (?, ?, ?, 0, NULL, NULL, ?) "
                 "ON CONFLICT DO NOTHING",
-                (owner, key, request_hash, ts(datetime.now(UTC))),
+                (owner, key, request_hash, ts(now)),
             )
             stored = (
                 None

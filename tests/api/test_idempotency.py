@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ledger.settings import Settings
 from tests.api.conftest import Api, make_api
 from tests.conftest import Clock
-from tests.factories import create
+from tests.factories import ADMIN_A, create
 
 
 def claim_body(**kwargs: Any) -> dict[str, Any]:
@@ -103,3 +104,29 @@ def test_a_read_after_a_write_sees_it(api: Api) -> None:
     assert [c["claim_id"] for c in listed] == [created["claim_id"]]
     tab = api.get("/v1/engagements/E-WS/customers").json()["items"]
     assert [i["claim_id"] for i in tab] == [created["claim_id"]]
+
+
+def test_a_key_whose_request_died_is_given_up_after_a_while(api: Api) -> None:
+    store = api.services.idempotency
+    with store.store.transaction(commit=True) as tx:  # a request that died while running
+        tx.execute(
+            "INSERT INTO idempotency_keys VALUES (?, 'died', 'x', 0, NULL, NULL, ?)",
+            (ADMIN_A.user_id, "2020-01-01T00:00:00.000000Z"),
+        )
+    response = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "died"})
+    assert response.status_code == 201, response.text
+    fingerprint = "create " + create(["E-WS"], name="Other").model_dump_json()
+    with store.store.transaction(commit=True) as tx:  # and one that is still running
+        tx.execute(
+            "INSERT INTO idempotency_keys VALUES (?, 'running', ?, 0, NULL, NULL, ?)",
+            (
+                ADMIN_A.user_id,
+                hashlib.sha256(fingerprint.encode()).hexdigest(),
+                "2999-01-01T00:00:00.000000Z",
+            ),
+        )
+    running = api.post(
+        "/v1/claims", claim_body(name="Other"), headers={"Idempotency-Key": "running"}
+    )
+    assert running.status_code == 409, running.text
+    assert running.json()["type"].endswith("/idempotency-key-in-use")
