@@ -404,10 +404,6 @@ class Claim(Aggregate):
         kind = GOVERNING_DEADLINE.get(self.state)
         return None if kind is None else (kind, self.deadlines[kind])
 
-    def is_due(self, now: datetime) -> bool:
-        running = self.running_deadline()
-        return running is not None and now >= running[1]
-
     # -- commands ---------------------------------------------------------------------------
 
     def _require(self, action: Action, now: datetime) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.application import Ledger
-from ledger.commands import Cancel, EligibilityCheck, parse
+from ledger.commands import Cancel, EligibilityCheck, Review, parse
 from ledger.errors import (
     ConflictError,
     ForbiddenError,
@@ -29,9 +29,11 @@ from tests.factories import (
     REVIEWER,
     SUB1,
     USER_A1,
+    consent_request,
     consented_claim,
     create,
     days,
+    proof,
 )
 
 
@@ -211,6 +213,20 @@ def test_r10_approved_claims_count_and_terminal_ones_free_their_place(ledger: Le
     ledger.cancel(ADMIN_A, claim_id, parse_cancel(), days(1))
     (second,) = ledger.create_claims(ADMIN_B, create(["E-WS"], location="LOC-B1"), days(2))
     assert ledger.get_claim(ADMIN_B, second).state is ClaimState.CUSTOMER_CLAIMED
+    # An approved claim keeps its place: the limit counts live or approved claims.
+    link = ledger.request_consent(ADMIN_B, second, consent_request(), days(3))
+    ledger.answer_consent(second, link, True, days(3))
+    ledger.submit(ADMIN_B, second, proof(), days(4))
+    ledger.review(REVIEWER, second, Review(action="start"), days(5))
+    ledger.review(REVIEWER, second, Review(action="approve"), days(5))
+    for principal, location, origin in (
+        (ADMIN_A, "LOC-A1", "added"),
+        (ADMIN_B, "LOC-B1", "claimed"),
+    ):
+        command = create(["E-WS"], location=location, origin=origin)
+        with pytest.raises(RuleRefusedError) as refused:
+            ledger.create_claims(principal, command, days(6))
+        assert refused.value.slug == "claim-limit-reached"
 
 
 def test_r10_domain_and_tenant_id_of_one_customer_share_the_limit(ledger: Ledger) -> None:
