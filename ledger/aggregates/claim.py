@@ -145,7 +145,7 @@ GOVERNING_DEADLINE = {
 }
 
 # Where each deadline leads when it passes.
-_EXPIRY_STATE = {
+EXPIRY_STATE = {
     DeadlineKind.CONSENT: S.CONSENT_EXPIRED,
     DeadlineKind.SUBMISSION: S.NOT_SUBMITTED_EXPIRED,
     DeadlineKind.POST_SUBMISSION: S.POST_SUBMISSION_EXPIRED,
@@ -254,7 +254,7 @@ class Claim(Aggregate):
         deadline_at: datetime
 
         def evolve(self, claim: Claim) -> None:
-            claim.state = _EXPIRY_STATE[self.deadline]
+            claim.state = EXPIRY_STATE[self.deadline]
             claim.consent_link_id = None
 
     class Cancelled(Event):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from ledger.aggregates.claim import GOVERNING_DEADLINE, Claim, ClaimState
+from ledger.aggregates.claim import EXPIRY_STATE, GOVERNING_DEADLINE, Claim, ClaimState
 from ledger.projections.base import BatchProjection, dumps, money, ts
 from ledger.projections.store import Tx, columns
 
@@ -144,12 +144,7 @@ class ClaimViews(BatchProjection):
             case Claim.Declined():
                 row["state"] = ClaimState.CONSENT_DECLINED.value
             case Claim.Expired():
-                row["state"] = {
-                    "consent": ClaimState.CONSENT_EXPIRED,
-                    "submission": ClaimState.NOT_SUBMITTED_EXPIRED,
-                    "post_submission": ClaimState.POST_SUBMISSION_EXPIRED,
-                    "dispute": ClaimState.DISPUTED_EXPIRED,
-                }[event.deadline.value].value
+                row["state"] = EXPIRY_STATE[event.deadline].value
             case Claim.Cancelled():
                 row["state"] = ClaimState.CANCELLED.value
                 row["last_reason"] = event.reason
