@@ -130,9 +130,8 @@ def list_claims(
     models = svc.workers.read_models
     if accept and "text/csv" in accept:
         text = models.claim_list_csv(
-            principal, svc.now(), engagement_id=engagement_id, state=state, customer=customer,
-            sort=sort,
-        )  # fmt: skip
+            principal, engagement_id=engagement_id, state=state, customer=customer, sort=sort
+        )
         return Response(text, media_type="text/csv; charset=utf-8")
     page = models.claim_list(
         principal, svc.now(), engagement_id=engagement_id, state=state, customer=customer,

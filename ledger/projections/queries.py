@@ -94,6 +94,16 @@ def _offset_page(items: list[dict[str, Any]], cursor: str | None, limit: int) ->
     return Page(page, _encode_cursor({"offset": offset + limit}) if more else None)
 
 
+def _sql_page(
+    tx: Tx, sql: str, args: list[Any], cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of an ordered query, read with LIMIT and OFFSET, and the next page's cursor."""
+    offset = _offset(cursor)
+    rows = tx.rows(sql + " LIMIT ? OFFSET ?", [*args, limit + 1, offset])
+    more = len(rows) > limit
+    return rows[:limit], _encode_cursor({"offset": offset + limit}) if more else None
+
+
 def days_left(deadline: str | None, now: datetime) -> int | None:
     if deadline is None:
         return None
@@ -177,17 +187,19 @@ class ReadModels:
             return Page([], None, MSX_ONLY_NOTE)
         with self.store.transaction() as tx:
             if tab == "completed":
-                rows = tx.rows(
+                rows, next_cursor = _sql_page(
+                    tx,
                     f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 0 AND had_consent = 1 "
-                    "ORDER BY updated_at DESC, claim_id LIMIT ? OFFSET ?",
-                    [*args, limit + 1, offset],
+                    "ORDER BY updated_at DESC, claim_id",
+                    args,
+                    cursor,
+                    limit,
                 )
                 items = [
                     {**claim_summary(r, now), "kind": "claim", "payout_usd": r["payout_usd"]}
-                    for r in rows[:limit]
+                    for r in rows
                 ]
-                more = len(rows) > limit
-                return Page(items, _encode_cursor({"offset": offset + limit}) if more else None)
+                return Page(items, next_cursor)
             live_count = 0
             claims: list[dict[str, Any]] = []
             if tab == "eligible":
@@ -333,6 +345,43 @@ class ReadModels:
         limit: int = 50,
     ) -> Page:
         """The partner's claims, filtered and sorted, with a keyset cursor."""
+        rows, next_cursor = self._claim_rows(
+            principal, engagement_id, state, customer, sort, cursor, limit
+        )
+        return Page([claim_summary(r, now) for r in rows], next_cursor)
+
+    def claim_list_csv(
+        self,
+        principal: Principal,
+        *,
+        engagement_id: str | None = None,
+        state: str | None = None,
+        customer: str | None = None,
+        sort: str = "-created_at",
+    ) -> str:
+        """The same claims as the list, every page of them, as CSV."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        cursor: str | None = None
+        while True:
+            rows, cursor = self._claim_rows(
+                principal, engagement_id, state, customer, sort, cursor, 500
+            )
+            writer.writerows({**r, "label": ClaimState(r["state"]).label} for r in rows)
+            if cursor is None:
+                return out.getvalue()
+
+    def _claim_rows(
+        self,
+        principal: Principal,
+        engagement_id: str | None,
+        state: str | None,
+        customer: str | None,
+        sort: str,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
         partner_id = principal.require_partner_role()
         descending = sort.startswith("-")
         key = sort.lstrip("-")
@@ -368,23 +417,7 @@ class ReadModels:
         next_cursor = (
             _encode_cursor({"v": rows[-1][key], "id": rows[-1]["claim_id"]}) if more else None
         )
-        return Page([claim_summary(r, now) for r in rows], next_cursor)
-
-    def claim_list_csv(self, principal: Principal, now: datetime, **filters: Any) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        cursor = None
-        while True:
-            page = self.claim_list(principal, now, cursor=cursor, limit=500, **filters)
-            with self.store.transaction() as tx:
-                for item in page.items:
-                    row = tx.one("SELECT * FROM {p}claims WHERE claim_id = ?", (item["claim_id"],))
-                    assert row is not None
-                    writer.writerow({**row, "label": item["label"]})
-            if page.next_cursor is None:
-                return out.getvalue()
-            cursor = page.next_cursor
+        return rows, next_cursor
 
     def history(self, principal: Principal, claim_id: UUID) -> list[dict[str, Any]]:
         """Every event of the claim, in order, with time and actor: the audit trail."""
@@ -413,13 +446,16 @@ class ReadModels:
         """Claims waiting for a reviewer: submitted (oldest first), then under review."""
         principal.require_role(Role.REVIEWER)
         with self.store.transaction() as tx:
-            rows = tx.rows(
+            rows, next_cursor = _sql_page(
+                tx,
                 "SELECT * FROM {p}claims WHERE state IN ('submitted', 'under_review') "
-                "ORDER BY state DESC, updated_at, claim_id"
+                "ORDER BY state DESC, updated_at, claim_id",
+                [],
+                cursor,
+                limit,
             )
-        return _offset_page(
-            [{**claim_summary(r, now), "partner_id": r["partner_id"]} for r in rows], cursor, limit
-        )
+        items = [{**claim_summary(r, now), "partner_id": r["partner_id"]} for r in rows]
+        return Page(items, next_cursor)
 
     # -- referrals and mail ------------------------------------------------------------
 
