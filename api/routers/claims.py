@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import (
     IdempotencyKey,
@@ -55,19 +56,25 @@ def _claim_command(
     svc: Services,
     principal: Principal,
     claim_id: UUID,
-    name: str,
-    fingerprint: str,
     key: str | None,
-    act: Callable[[], object],
+    if_match: str | None,
+    command: Callable[..., object],
+    body: BaseModel | None = None,
 ) -> Response:
+    """Run a Ledger claim command, ``command(principal, claim_id, [body,] now, version)``,
+    once per Idempotency-Key, and answer the claim as the views now show it."""
+    name = getattr(command, "__name__", "claim_command")
+    inputs = () if body is None else (body,)
+
     def run() -> Response:
         with svc.metrics.command(name):
-            act()
+            command(principal, claim_id, *inputs, svc.now(), expected_version(if_match))
         svc.written()
         claim = details(svc, principal, claim_id)
         return json_response(claim, ETag=etag(claim.version))
 
-    return svc.idempotency.run(principal.user_id, key, f"{name} {claim_id} {fingerprint}", run)
+    fingerprint = f"{name} {claim_id} {'' if body is None else body.model_dump_json()}"
+    return svc.idempotency.run(principal.user_id, key, fingerprint, run)
 
 
 @router.post("/eligibility-checks", response_model=list[EligibilityResult])
@@ -168,12 +175,7 @@ def request_consent(
     if_match: IfMatch = None,
 ) -> Response:
     """Send the consent e-mail: deal size, contacts, disclaimer (R21-R23)."""
-    return _claim_command(
-        svc, principal, claim_id, "request_consent", body.model_dump_json(), key,
-        lambda: svc.ledger.request_consent(
-            principal, claim_id, body, svc.now(), expected_version(if_match)
-        ),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.request_consent, body)
 
 
 @router.post(
@@ -187,12 +189,7 @@ def send_consent_reminder(
     if_match: IfMatch = None,
 ) -> Response:
     """Resend the consent e-mail with a new link; the old link stops working (R24)."""
-    return _claim_command(
-        svc, principal, claim_id, "send_consent_reminder", "", key,
-        lambda: svc.ledger.send_consent_reminder(
-            principal, claim_id, svc.now(), expected_version(if_match)
-        ),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.send_consent_reminder)
 
 
 @router.post(
@@ -207,10 +204,7 @@ def submit(
     if_match: IfMatch = None,
 ) -> Response:
     """Submit or resubmit with every required proof item (R30)."""
-    return _claim_command(
-        svc, principal, claim_id, "submit", body.model_dump_json(), key,
-        lambda: svc.ledger.submit(principal, claim_id, body, svc.now(), expected_version(if_match)),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.submit, body)
 
 
 @router.post("/claims/{claim_id}/dispute", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
@@ -223,12 +217,7 @@ def dispute(
     if_match: IfMatch = None,
 ) -> Response:
     """Dispute a rejection, once, within the dispute days (R34, R35)."""
-    return _claim_command(
-        svc, principal, claim_id, "dispute", body.model_dump_json(), key,
-        lambda: svc.ledger.dispute(
-            principal, claim_id, body, svc.now(), expected_version(if_match)
-        ),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.dispute, body)
 
 
 @router.post(
@@ -243,10 +232,7 @@ def cancel(
     if_match: IfMatch = None,
 ) -> Response:
     """Cancel, only before the first submission (R31)."""
-    return _claim_command(
-        svc, principal, claim_id, "cancel", body.model_dump_json(), key,
-        lambda: svc.ledger.cancel(principal, claim_id, body, svc.now(), expected_version(if_match)),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.cancel, body)
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
@@ -259,10 +245,7 @@ def review(
     if_match: IfMatch = None,
 ) -> Response:
     """A reviewer's action: start, request_information, approve, reject, reject_final (R32)."""
-    return _claim_command(
-        svc, principal, claim_id, "review", body.model_dump_json(), key,
-        lambda: svc.ledger.review(principal, claim_id, body, svc.now(), expected_version(if_match)),
-    )  # fmt: skip
+    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.review, body)
 
 
 @router.get("/review-queue", response_model=QueuePage)
