@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,10 @@ from ledger.application import open_ledger
 from ledger.commands import CreateClaims
 from ledger.settings import Settings
 from tests.factories import T0
-from tests.pgcluster import throwaway_cluster
+from tests.pgcluster import free_port, throwaway_cluster
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
 CUSTOMERS = 200_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tenants_file(folder: Path) -> Path:

@@ -10,6 +10,8 @@ from ledger.application import Ledger
 from ledger.catalog import Catalog
 from ledger.commands import CreateClaims, RequestConsent, Submit, parse
 from ledger.principal import Principal, Role
+from ledger.projections.store import VIEW_TABLES
+from ledger.workers import Workers
 
 
 def guid(name: str) -> str:
@@ -231,3 +233,9 @@ def consented_claim(
     link = ledger.request_consent(principal, claim_id, consent_request(), days(0.5))
     ledger.answer_consent(claim_id, link, True, days(1))
     return claim_id
+
+
+def view_snapshot(workers: Workers) -> dict[str, list[dict[str, Any]]]:
+    """Every view table of the active generation, row for row."""
+    with workers.store.transaction() as tx:
+        return {name: tx.rows(f"SELECT * FROM {{p}}{name} ORDER BY 1, 2") for name in VIEW_TABLES}

@@ -23,7 +23,8 @@ def _bindir() -> Path:
     return Path(candidates[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -47,7 +48,7 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     data = base / "data"
     if as_postgres:
         shutil.chown(base, "postgres")
-    port = _free_port()
+    port = free_port()
     try:
         _run(
             [str(bindir / "initdb"), "-D", str(data), "-U", "ledger", "-A", "trust", "-E", "UTF8"],

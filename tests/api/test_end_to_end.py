@@ -19,7 +19,8 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.principal import Principal, Role
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
-from tests.integration.test_consent_email import Inbox, free_port, smtp  # noqa: F401
+from tests.integration.test_consent_email import Inbox, smtp  # noqa: F401
+from tests.pgcluster import free_port
 
 KEY = "end-to-end-signing-key-long-enough-for-hs256"
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))

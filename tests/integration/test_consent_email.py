@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any
@@ -18,6 +17,7 @@ from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, consent_request, create, days
+from tests.pgcluster import free_port
 
 
 class Inbox:
@@ -27,12 +27,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

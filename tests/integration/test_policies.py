@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -15,7 +14,7 @@ from ledger.errors import NotFoundError
 from ledger.policies.runner import PolicyRunner
 from ledger.principal import Principal, Role
 from ledger.projections.runner import ViewRunner
-from ledger.projections.store import VIEW_TABLES, Tx
+from ledger.projections.store import Tx
 from ledger.workers import Workers
 from tests.conftest import Clock
 from tests.factories import (
@@ -28,16 +27,11 @@ from tests.factories import (
     create,
     days,
     proof,
+    view_snapshot,
 )
 
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))
 REFERRAL_ADMIN_B = Principal("rib@b.example", "P-B", frozenset({Role.REFERRAL_ADMIN}))
-
-
-def snapshot(workers: Workers) -> dict[str, list[dict[str, Any]]]:
-    """Every view table of the active generation, row for row."""
-    with workers.store.transaction() as tx:
-        return {name: tx.rows(f"SELECT * FROM {{p}}{name} ORDER BY 1, 2") for name in VIEW_TABLES}
 
 
 def claim_events(ledger: Ledger, claim_id: UUID) -> list[str]:
@@ -132,9 +126,9 @@ def test_views_are_exactly_once_when_interrupted_between_effect_and_tracking(
     assert workers.views.position() == 0
     workers.views.catch_up()
     workers.views.catch_up()
-    live = snapshot(workers)
+    live = view_snapshot(workers)
     workers.views.replay()
-    assert snapshot(workers) == live
+    assert view_snapshot(workers) == live
     assert len(live["history"]) == 3
 
 
@@ -156,7 +150,7 @@ def test_policies_are_exactly_once_when_interrupted_between_effect_and_tracking(
     monkeypatch.setattr(Tx, "track", original)
     workers.run_once()
     assert claim_events(stored_ledger, claim_id).count("ReferralCreated") == 1
-    assert len(snapshot(workers)["referrals"]) == 1
+    assert len(view_snapshot(workers)["referrals"]) == 1
 
 
 def test_two_runners_racing_apply_each_page_once(stored_ledger: Ledger, workers: Workers) -> None:
@@ -170,7 +164,7 @@ def test_two_runners_racing_apply_each_page_once(stored_ledger: Ledger, workers:
     for thread in threads:
         thread.join()
     workers.views.catch_up()
-    assert len(snapshot(workers)["history"]) == 4
+    assert len(view_snapshot(workers)["history"]) == 4
 
 
 def test_read_your_writes(stored_ledger: Ledger, workers: Workers) -> None:
@@ -193,7 +187,7 @@ def test_replay_builds_new_tables_while_queries_read_the_old_ones(
     stored_ledger.submit(ADMIN_A, claim_id, proof(), days(2))
     stored_ledger.review(REVIEWER, claim_id, Review(action="start"), days(3))
     workers.run_once()
-    before = snapshot(workers)
+    before = view_snapshot(workers)
     generation = workers.store.generation()
     seen_during: list[str] = []
 
@@ -205,7 +199,7 @@ def test_replay_builds_new_tables_while_queries_read_the_old_ones(
     workers.views.replay(progress)
     assert workers.store.generation() == generation + 1
     assert seen_during and set(seen_during) == {"under_review"}
-    assert snapshot(workers) == before
+    assert view_snapshot(workers) == before
     queue = workers.read_models.review_queue(REVIEWER, days(3)).items
     assert [i["claim_id"] for i in queue] == [str(claim_id)]
     events = [h["event"] for h in workers.read_models.history(ADMIN_A, claim_id)]

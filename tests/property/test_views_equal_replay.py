@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from ledger.application import open_ledger
 from ledger.commands import Cancel, Dispute, Review
 from ledger.errors import LedgerError
-from ledger.projections.store import VIEW_TABLES
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.factories import (
@@ -28,6 +27,7 @@ from tests.factories import (
     days,
     make_catalog,
     proof,
+    view_snapshot,
 )
 
 CUSTOMERS = [(FABRIKAM, "cio@fabrikam.com"), (NORTHWIND, "it@northwind.com")]
@@ -47,11 +47,6 @@ operation = st.one_of(
     st.tuples(st.just("views"), st.integers(1, 7)),
     st.just(("policies",)),
 )
-
-
-def snapshot(workers: Workers) -> dict[str, list[dict[str, Any]]]:
-    with workers.store.transaction() as tx:
-        return {name: tx.rows(f"SELECT * FROM {{p}}{name} ORDER BY 1, 2") for name in VIEW_TABLES}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -106,10 +101,10 @@ def test_views_equal_a_replay(operations: list[tuple[Any, ...]]) -> None:
             workers.policies.catch_up()
             workers.views.page_size = 3
             workers.views.catch_up()
-            live = snapshot(workers)
+            live = view_snapshot(workers)
             workers.views.page_size = 1000
             workers.views.replay()
-            assert snapshot(workers) == live
+            assert view_snapshot(workers) == live
             assert len(live["claims"]) == len(claims)
         finally:
             workers.close()
