@@ -106,14 +106,11 @@ def populate(ledger: Ledger, claims: int, batch: int = 200) -> int:
 
 
 def read_and_decode(ledger: Ledger, page_size: int = 2000) -> int:
-    position, count = 0, 0
-    while page := ledger.recorder.select_notifications(
-        position, page_size, inclusive_of_start=False
-    ):
+    count = 0
+    for page in ledger.notification_pages(page_size):
         for notification in page:
             ledger.mapper.to_domain_event(notification)
         count += len(page)
-        position = page[-1].id
     return count
 
 

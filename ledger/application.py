@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates.base import SYSTEM, Actor, ActorKind, Aggregate
@@ -184,17 +184,21 @@ class Ledger(Application[UUID]):
         claim = self.get_claim(principal, claim_id)
         return [e for e in self.events.get(claim.id) if isinstance(e, Claim.Event)]
 
-    def claim_ids(self, page_size: int = 1000) -> Iterator[UUID]:
+    def notification_pages(
+        self, page_size: int = 2000, topics: Sequence[str] = ()
+    ) -> Iterator[Sequence[Notification]]:
+        """The whole log (or the ``topics`` of it), in order, a page at a time."""
+        position = 0
+        while page := self.recorder.select_notifications(
+            position, page_size, topics=topics, inclusive_of_start=False
+        ):
+            yield page
+            position = page[-1].id
+
+    def claim_ids(self) -> Iterator[UUID]:
         """Every claim's id, in the order the claims were made."""
-        start = None
-        while True:
-            page = self.recorder.select_notifications(
-                start, page_size, topics=CLAIM_CREATED_TOPICS, inclusive_of_start=False
-            )
+        for page in self.notification_pages(topics=CLAIM_CREATED_TOPICS):
             yield from (UUID(str(n.originator_id)) for n in page)
-            if len(page) < page_size:
-                return
-            start = page[-1].id
 
     def is_known_customer(self, partner_id: str, customer_id: CustomerId) -> bool:
         """Whether the customer consented to this partner on an earlier claim (R15)."""

@@ -26,18 +26,14 @@ def claims_from_events(
     """Every claim, folded from its events as the log holds them (no catalog, no views)."""
     claims: dict[UUID, Claim] = {}
     head = ledger.recorder.max_notification_id() or 0
-    position = 0
-    while True:
-        page = ledger.recorder.select_notifications(position, page_size, inclusive_of_start=False)
+    for page in ledger.notification_pages(page_size):
         for notification in page:
             event = ledger.mapper.to_domain_event(notification)
             if isinstance(event, Claim.Event):
                 claims[event.originator_id] = event.mutate(claims.get(event.originator_id))  # type: ignore[assignment]
-        if not page:
-            return claims
-        position = page[-1].id
         if progress is not None:
-            progress(position, head)
+            progress(page[-1].id, head)
+    return claims
 
 
 def report(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> list[ReportRow]:
