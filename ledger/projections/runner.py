@@ -53,23 +53,29 @@ class ViewRunner:
     def process_page(self, generation: int | None = None) -> int:
         """Apply the next page of events to every view; the number of events applied."""
         gen = self.store.generation() if generation is None else generation
-        start = self.store.position(tracking_name(gen))
+        applied, _ = self._apply_after(gen, self.store.position(tracking_name(gen)))
+        return applied
+
+    def _apply_after(self, generation: int, start: int) -> tuple[int, int]:
+        """Apply the page after ``start``: (events applied, the views' position now)."""
         page = self.ledger.recorder.select_notifications(
             start, self.page_size, inclusive_of_start=False
         )
         if not page:
-            return 0
+            return 0, start
         events = [self.ledger.mapper.to_domain_event(n) for n in page]
+        name = tracking_name(generation)
         try:
-            with self.store.transaction(gen, commit=True) as tx:
+            with self.store.transaction(generation, commit=True) as tx:
                 for projection in self.projections:
                     projection.process_batch(tx, events)
-                tx.track(tracking_name(gen), page[-1].id)
+                tx.track(name, page[-1].id)
         except IntegrityError:
-            return 0  # another runner applied this page first; nothing was written here
+            # Another runner applied this page first; nothing was written here.
+            return 0, self.store.position(name)
         with self._changed:
             self._changed.notify_all()
-        return len(page)
+        return len(page), page[-1].id
 
     def catch_up(self, generation: int | None = None, progress: Progress | None = None) -> int:
         """Apply pages until the views reach the head of the log; events applied.
@@ -77,16 +83,18 @@ class ViewRunner:
         Threads of one process take turns (the API's request threads and its worker), so that
         they do not all fold the same page only for all but one to roll back.
         """
+        gen = self.store.generation() if generation is None else generation
         total = 0
         head = self.head()
         with self._catching_up:
-            while self.position(generation) < head:
-                applied = self.process_page(generation)
-                total += applied
-                if progress is not None:
-                    progress(self.position(generation), head)
-                if applied == 0:
+            position = self.store.position(tracking_name(gen))
+            while position < head:
+                applied, reached = self._apply_after(gen, position)
+                if reached <= position:
                     break
+                total, position = total + applied, reached
+                if progress is not None:
+                    progress(position, head)
         return total
 
     def wait(self, position: int, timeout: float = 5.0) -> bool:
