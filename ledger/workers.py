@@ -39,13 +39,17 @@ class Workers:
         self._thread: threading.Thread | None = None
         self._last_deadline_run = 0.0
 
-    def run_once(self) -> int:
-        """One round: views, policies, views again, e-mails, and deadlines when due."""
+    def run_once(self, deadlines: bool | None = None) -> int:
+        """One round: views, policies, views again, e-mails, and the deadlines when their
+        schedule says so (``deadlines`` True or False decides instead)."""
         work = self.views.catch_up()
         work += self.policies.catch_up()
         work += self.views.catch_up()
         work += self.mailer.deliver_pending(self.clock())
-        if time.monotonic() - self._last_deadline_run >= self.settings.deadline_interval_seconds:
+        if deadlines is None:
+            since = time.monotonic() - self._last_deadline_run
+            deadlines = since >= self.settings.deadline_interval_seconds
+        if deadlines:
             self._last_deadline_run = time.monotonic()
             work += len(expire_due(self.ledger, self.views, self.clock()))
         return work
