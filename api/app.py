@@ -9,16 +9,13 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api import problems
-from api.deps import Services
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
-from ledger.access import AccessTokens
-from ledger.application import open_ledger
+from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
 from ledger.policies.runner import utc_now
 from ledger.settings import Settings
-from ledger.workers import Workers
 
 DESCRIPTION = """An event-sourced ledger for partner incentive claims.
 
@@ -36,27 +33,17 @@ def create_app(
     run_workers: bool = True,
 ) -> FastAPI:
     """The app on the configured store; workers follow the log inside it unless told not to."""
-    ledger = open_ledger(settings, catalog)
-    workers = Workers(ledger, settings, clock=clock)
-    services = Services(
-        settings=settings,
-        ledger=ledger,
-        workers=workers,
-        access=AccessTokens(settings.signing_key()),
-        idempotency=IdempotencyStore(workers.store),
-        metrics=Metrics(ledger, workers.views),
-        clock=clock,
-    )
+    services = bootstrap(settings, catalog=catalog, clock=clock)
+    metrics = Metrics(services.ledger, services.workers.views)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_workers:
-            workers.start()
+            services.workers.start()
         try:
             yield
         finally:
-            workers.close()
-            ledger.close()
+            services.close()
 
     app = FastAPI(
         title="Claim Ledger",
@@ -65,8 +52,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.idempotency = IdempotencyStore(services.store)
+    app.state.metrics = metrics
     problems.install(app)
-    services.metrics.install(app)
+    metrics.install(app)
     for router in (
         engagements.router,
         claims.router,

@@ -1,11 +1,10 @@
-"""The app's services and the request dependencies the routers share."""
+"""The request dependencies: each service the app was built with, as its own ``Annotated``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,46 +15,81 @@ from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from ledger.access import AccessTokens, InvalidTokenError
 from ledger.application import Ledger
+from ledger.bootstrap import ReadModels, Services
+from ledger.catalog import Catalog
 from ledger.errors import InvalidInputError
 from ledger.principal import Principal
-from ledger.settings import Settings
-from ledger.workers import Workers
+from ledger.projections.runner import ViewRunner
+from ledger.tokens import ConsentTokens
+
+T = TypeVar("T")
 
 
-@dataclass
-class Services:
-    settings: Settings
-    ledger: Ledger
-    workers: Workers
-    access: AccessTokens
-    idempotency: IdempotencyStore
-    metrics: Metrics
-    clock: Callable[[], datetime]
-
-    def now(self) -> datetime:
-        return self.clock()
-
-    def written(self) -> None:
-        """Read-your-writes: bring the views up to the write that just succeeded."""
-        self.workers.views.catch_up()
-
-
-def services(request: Request) -> Services:
+def _services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+def _ledger(services: ServicesDep) -> Ledger:
+    return services.ledger
+
+
+def _catalog(services: ServicesDep) -> Catalog:
+    return services.ledger.catalog
+
+
+def _read_models(services: ServicesDep) -> ReadModels:
+    return services.read_models
+
+
+def _views(services: ServicesDep) -> ViewRunner:
+    return services.workers.views
+
+
+def _access_tokens(services: ServicesDep) -> AccessTokens:
+    return services.access_tokens
+
+
+def _consent_tokens(services: ServicesDep) -> ConsentTokens:
+    return services.consent_tokens
+
+
+def _now(services: ServicesDep) -> datetime:
+    """The time of this request, from the app's clock."""
+    return services.clock()
+
+
+def _idempotency(request: Request) -> IdempotencyStore:
+    found: IdempotencyStore = request.app.state.idempotency
+    return found
+
+
+def _metrics(request: Request) -> Metrics:
+    found: Metrics = request.app.state.metrics
+    return found
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+ReadModelsDep = Annotated[ReadModels, Depends(_read_models)]
+ViewsDep = Annotated[ViewRunner, Depends(_views)]
+ConsentTokensDep = Annotated[ConsentTokens, Depends(_consent_tokens)]
+NowDep = Annotated[datetime, Depends(_now)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
 bearer = HTTPBearer(auto_error=False, description="A token from `ledger token ...`")
 
 
 def principal(
-    svc: ServicesDep,
+    tokens: Annotated[AccessTokens, Depends(_access_tokens)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise InvalidTokenError("an Authorization: Bearer token is required")
-    return svc.access.principal(credentials.credentials)
+    return tokens.principal(credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -66,6 +100,36 @@ IdempotencyKey = Annotated[
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The claim's ETag; 412 when stale")
 ]
+
+
+class Commands:
+    """Runs a write once per Idempotency-Key, timed, then brings the views up to it, so that
+    the answer (and the same client's next read) shows the write."""
+
+    def __init__(self, idempotency: IdempotencyDep, metrics: MetricsDep, views: ViewsDep) -> None:
+        self.idempotency = idempotency
+        self.metrics = metrics
+        self.views = views
+
+    def run(
+        self,
+        name: str,
+        owner: str,
+        key: str | None,
+        fingerprint: str,
+        act: Callable[[], T],
+        answer: Callable[[T], Response],
+    ) -> Response:
+        def run() -> Response:
+            with self.metrics.command(name):
+                result = act()
+            self.views.catch_up()
+            return answer(result)
+
+        return self.idempotency.run(owner, key, fingerprint, run)
+
+
+CommandsDep = Annotated[Commands, Depends()]
 
 
 def expected_version(if_match: str | None) -> int | None:

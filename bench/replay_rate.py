@@ -23,7 +23,7 @@ import psycopg
 
 from bench.command_rate import bench_catalog, tenant
 from ledger.aggregates.base import SYSTEM, Actor, ActorKind
-from ledger.aggregates.claim import Claim
+from ledger.aggregates.claim import Claim, ClaimTerms
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
@@ -58,22 +58,24 @@ def populate(ledger: Ledger, claims: int, batch: int = 200) -> int:
             origin="added",
             now=now,
             actor=USER,
-            partner_id="P-BENCH",
-            location_id="LOC-1",
-            engagement_id=engagement.id,
-            friendly_name=f"Tenant {i}",
-            customer_id=customer,
-            eligibility_key=customer.key,
-            resolved_tenant_id=customer.value,
-            tenant_mismatch_reason=None,
-            contacts=contacts,
-            payout_model=engagement.payout_model,
-            fixed_payout_usd=engagement.fixed_payout_usd,
-            hours=None,
-            proposed_payout_usd=None,
-            deadline_days=engagement.deadlines,
-            required_proof=tuple(engagement.required_proof),
-            referral_terms=ReferralTerms(enabled=False, min_deal_size_usd=Decimal("0")),
+            terms=ClaimTerms(
+                partner_id="P-BENCH",
+                location_id="LOC-1",
+                engagement_id=engagement.id,
+                friendly_name=f"Tenant {i}",
+                customer_id=customer,
+                eligibility_key=customer.key,
+                resolved_tenant_id=customer.value,
+                tenant_mismatch_reason=None,
+                contacts=contacts,
+                payout_model=engagement.payout_model,
+                fixed_payout_usd=engagement.fixed_payout_usd,
+                hours=None,
+                proposed_payout_usd=None,
+                deadline_days=engagement.deadlines,
+                required_proof=tuple(engagement.required_proof),
+                referral_terms=ReferralTerms(enabled=False, min_deal_size_usd=Decimal("0")),
+            ),
         )
         seat = Seat.open(engagement.id, customer.key, now)
         seat.hold(claim_id=claim.id, partner_id="P-BENCH", limit=1, now=now)

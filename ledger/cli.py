@@ -27,6 +27,7 @@ from rich.table import Table
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.application import Ledger, open_ledger
+from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
@@ -35,7 +36,6 @@ from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.report import report as build_report
 from ledger.settings import Settings, SettingsError
-from ledger.workers import Workers
 
 app = typer.Typer(help="Claim Ledger: an event-sourced ledger for partner incentive claims.")
 console = Console()
@@ -134,12 +134,16 @@ def _views(ledger: Ledger) -> ViewRunner:
     return ViewRunner(ledger, ViewStore.open(settings_or_exit().eventsourcing_env()))
 
 
-def _workers(ledger: Ledger) -> Workers:
+def _services() -> Services:
+    """Every service, wired as ``ledger serve`` wires them; a wrong setting exits with 2."""
+    settings = settings_or_exit()
     try:
-        return Workers(ledger, settings_or_exit())
+        return bootstrap(settings)
+    except CatalogError as error:
+        console.print(f"[red]catalog error[/red] {error}")
     except SettingsError as error:
         console.print(f"[red]settings error[/red] {error}")
-        raise typer.Exit(2) from None
+    raise typer.Exit(2)
 
 
 @app.command("expire-due")
@@ -233,12 +237,12 @@ def workers(
 ) -> None:
     """Run the projections and policies alone (for deployments that split them from the API)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    ledger = _ledger()
-    runner = _workers(ledger)
+    services = _services()
+    runner = services.workers
     if once:
         work = runner.run_once()
         console.print(f"caught up: {work} items of work; lag {runner.views.lag()} events")
-        runner.close()
+        services.close()
         return
     console.print("following the event log; Ctrl-C to stop")
     try:
@@ -246,7 +250,7 @@ def workers(
     except KeyboardInterrupt:
         pass
     finally:
-        runner.close()
+        services.close()
 
 
 @app.command()

@@ -41,11 +41,16 @@ class Principal:
     def is_partner_user(self) -> bool:
         return self.partner_id is not None and bool(self.roles & PARTNER_ROLES)
 
-    def may_use_location(self, location_id: str) -> bool:
-        """Admins act for every location of their partner; users for the ones named (R1)."""
+    def location_scope(self) -> frozenset[str] | None:
+        """The locations this principal acts for: None for every location of its partner
+        (admins), the ones named for users, none for other roles (R1)."""
         if Role.INCENTIVES_ADMIN in self.roles:
-            return True
-        return Role.INCENTIVES_USER in self.roles and location_id in self.locations
+            return None
+        return self.locations if Role.INCENTIVES_USER in self.roles else frozenset()
+
+    def may_use_location(self, location_id: str) -> bool:
+        scope = self.location_scope()
+        return scope is None or location_id in scope
 
     def require_partner_role(self) -> str:
         """The principal's partner id, or 403 when it holds no partner role (R1)."""

@@ -11,7 +11,6 @@ from ledger.application import Ledger
 from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
 from ledger.policies.runner import Clock, PolicyRunner, utc_now
-from ledger.projections.queries import ReadModels
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings
@@ -22,19 +21,18 @@ log = logging.getLogger("ledger.workers")
 
 @dataclass
 class Workers:
-    """Everything that follows the log, wired once from the settings."""
+    """Everything that follows the log: views, policies, e-mails and deadlines."""
 
     ledger: Ledger
+    store: ViewStore
+    tokens: ConsentTokens
     settings: Settings
     clock: Clock = utc_now
 
     def __post_init__(self) -> None:
-        self.store = ViewStore.open(self.settings.eventsourcing_env())
         self.views = ViewRunner(self.ledger, self.store)
         self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
-        self.tokens = ConsentTokens(self.settings.signing_key())
         self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
-        self.read_models = ReadModels(self.store, self.ledger.catalog)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_deadline_run = 0.0
@@ -73,7 +71,3 @@ class Workers:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-    def close(self) -> None:
-        self.stop()
-        self.store.close()

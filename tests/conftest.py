@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger, open_ledger
+from ledger.bootstrap import ReadModels, Services, bootstrap
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.factories import days, make_catalog, popo_ledger
@@ -80,8 +81,21 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def workers(stored_ledger: Ledger, settings: Settings, clock: Clock) -> Iterator[Workers]:
-    """Projections and policies over the stored ledger, on the test clock."""
-    running = Workers(stored_ledger, settings, clock=clock)
-    yield running
-    running.close()
+def services(stored_ledger: Ledger, settings: Settings, clock: Clock) -> Iterator[Services]:
+    """Every service over the stored ledger, wired as the app wires them, on the test clock."""
+    built = bootstrap(settings, ledger=stored_ledger, clock=clock)
+    yield built
+    built.workers.stop()
+    built.store.close()
+
+
+@pytest.fixture
+def workers(services: Services) -> Workers:
+    """Projections and policies over the stored ledger."""
+    return services.workers
+
+
+@pytest.fixture
+def read_models(services: Services) -> ReadModels:
+    """The queries of the read models over the stored ledger's views."""
+    return services.read_models

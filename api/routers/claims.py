@@ -6,16 +6,20 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api import presenters
 from api.deps import (
+    CommandsDep,
+    IdempotencyDep,
     IdempotencyKey,
     IfMatch,
+    LedgerDep,
+    NowDep,
     PrincipalDep,
-    Services,
-    ServicesDep,
+    ReadModelsDep,
     etag,
     expected_version,
     json_response,
@@ -28,7 +32,6 @@ from api.schemas import (
     CreatedClaims,
     EligibilityResult,
     HistoryEntry,
-    QueueItem,
     QueuePage,
 )
 from ledger.commands import (
@@ -40,51 +43,71 @@ from ledger.commands import (
     Review,
     Submit,
 )
-from ledger.principal import Principal
+from ledger.projections.claim_queries import ClaimFilter
 
 router = APIRouter(prefix="/v1", tags=["claims"], responses=ERRORS)
 CLAIM_RESPONSES = CLAIM_ERRORS
 
 
-def details(svc: Services, principal: Principal, claim_id: UUID) -> ClaimDetails:
-    return ClaimDetails.model_validate(
-        svc.workers.read_models.claim_details(principal, claim_id, svc.now())
-    )
+class ClaimCommands:
+    """A partner's or reviewer's command on one claim, answered with the claim as it is now."""
+
+    def __init__(
+        self,
+        commands: CommandsDep,
+        read_models: ReadModelsDep,
+        ledger: LedgerDep,
+        principal: PrincipalDep,
+        now: NowDep,
+    ) -> None:
+        self.commands = commands
+        self.read_models = read_models
+        self.ledger = ledger
+        self.principal = principal
+        self.now = now
+
+    def run(
+        self,
+        claim_id: UUID,
+        key: str | None,
+        if_match: str | None,
+        command: Callable[..., object],
+        body: BaseModel | None = None,
+    ) -> Response:
+        """Run ``command(principal, claim_id, [body,] now, version)`` once per key."""
+        inputs = () if body is None else (body,)
+        version = expected_version(if_match)
+
+        def answer(_: object) -> Response:
+            row = self.read_models.claims.details(self.principal, claim_id)
+            details = presenters.claim_details(row, self.now, self.principal)
+            return json_response(details, ETag=etag(row.version))
+
+        name = getattr(command, "__name__", "claim_command")
+        return self.commands.run(
+            name,
+            self.principal.user_id,
+            key,
+            f"{name} {claim_id} {'' if body is None else body.model_dump_json()}",
+            lambda: command(self.principal, claim_id, *inputs, self.now, version),
+            answer,
+        )
 
 
-def _claim_command(
-    svc: Services,
-    principal: Principal,
-    claim_id: UUID,
-    key: str | None,
-    if_match: str | None,
-    command: Callable[..., object],
-    body: BaseModel | None = None,
-) -> Response:
-    """Run a Ledger claim command, ``command(principal, claim_id, [body,] now, version)``,
-    once per Idempotency-Key, and answer the claim as the views now show it."""
-    name = getattr(command, "__name__", "claim_command")
-    inputs = () if body is None else (body,)
-
-    def run() -> Response:
-        with svc.metrics.command(name):
-            command(principal, claim_id, *inputs, svc.now(), expected_version(if_match))
-        svc.written()
-        claim = details(svc, principal, claim_id)
-        return json_response(claim, ETag=etag(claim.version))
-
-    fingerprint = f"{name} {claim_id} {'' if body is None else body.model_dump_json()}"
-    return svc.idempotency.run(principal.user_id, key, fingerprint, run)
+ClaimCommandsDep = Annotated[ClaimCommands, Depends()]
 
 
 @router.post("/eligibility-checks", response_model=list[EligibilityResult])
 def check_eligibility(
-    body: EligibilityCheck, svc: ServicesDep, principal: PrincipalDep, key: IdempotencyKey = None
+    body: EligibilityCheck,
+    ledger: LedgerDep,
+    idempotency: IdempotencyDep,
+    principal: PrincipalDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     """Preview for the add flow: per engagement, eligible or not with reasons, and payout."""
 
     def run() -> Response:
-        previews = svc.ledger.preview_eligibility(principal, body)
         results = [
             EligibilityResult(
                 engagement_id=p.engagement_id,
@@ -94,27 +117,33 @@ def check_eligibility(
                 hint=p.eligibility.hint,
                 proposed_payout_usd=p.proposed_payout_usd,
             ).model_dump(mode="json")
-            for p in previews
+            for p in ledger.preview_eligibility(principal, body)
         ]
         return JSONResponse(results)
 
-    return svc.idempotency.run(principal.user_id, key, "check " + body.model_dump_json(), run)
+    return idempotency.run(principal.user_id, key, "check " + body.model_dump_json(), run)
 
 
 @router.post("/claims", status_code=201, response_model=CreatedClaims, responses=CLAIM_RESPONSES)
 def create_claims(
-    body: CreateClaims, svc: ServicesDep, principal: PrincipalDep, key: IdempotencyKey = None
+    body: CreateClaims, cmds: ClaimCommandsDep, key: IdempotencyKey = None
 ) -> Response:
     """Add a customer (origin "added") or claim a known one ("claimed"), per engagement."""
+    principal, now = cmds.principal, cmds.now
 
-    def run() -> Response:
-        with svc.metrics.command("create_claims"):
-            ids = svc.ledger.create_claims(principal, body, svc.now())
-        svc.written()
-        made = CreatedClaims(claims=[details(svc, principal, i) for i in ids])
+    def answer(ids: list[UUID]) -> Response:
+        rows = [cmds.read_models.claims.details(principal, i) for i in ids]
+        made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
         return json_response(made, 201, Location=f"/v1/claims/{ids[0]}")
 
-    return svc.idempotency.run(principal.user_id, key, "create " + body.model_dump_json(), run)
+    return cmds.commands.run(
+        "create_claims",
+        principal.user_id,
+        key,
+        "create " + body.model_dump_json(),
+        lambda: cmds.ledger.create_claims(principal, body, now),
+        answer,
+    )
 
 
 @router.get(
@@ -123,8 +152,9 @@ def create_claims(
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV"}},
 )
 def list_claims(
-    svc: ServicesDep,
+    read_models: ReadModelsDep,
     principal: PrincipalDep,
+    now: NowDep,
     engagement_id: Annotated[str | None, Query(max_length=100)] = None,
     state: Annotated[str | None, Query(max_length=40)] = None,
     customer: Annotated[str | None, Query(max_length=200)] = None,
@@ -134,33 +164,33 @@ def list_claims(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Your claims: filter by engagement, state or customer; sort; CSV with Accept: text/csv."""
-    models = svc.workers.read_models
+    principal.require_partner_role()
+    where = ClaimFilter(engagement_id=engagement_id, state=state, customer=customer, sort=sort)
     if accept and "text/csv" in accept:
-        text = models.claim_list_csv(
-            principal, engagement_id=engagement_id, state=state, customer=customer, sort=sort
-        )
+        text = presenters.claims_csv(read_models.claims.every(principal, where))
         return Response(text, media_type="text/csv; charset=utf-8")
-    page = models.claim_list(
-        principal, svc.now(), engagement_id=engagement_id, state=state, customer=customer,
-        sort=sort, cursor=cursor, limit=limit,
-    )  # fmt: skip
-    return json_response(ClaimPage.model_validate(page.__dict__))
+    page = read_models.claims.search(principal, where, cursor, limit)
+    items = [presenters.claim_summary(row, now) for row in page.items]
+    return json_response(ClaimPage(items=items, next_cursor=page.next_cursor))
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
-def get_claim(claim_id: UUID, svc: ServicesDep, principal: PrincipalDep) -> Response:
+def get_claim(
+    claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep, now: NowDep
+) -> Response:
     """Claim details: state, label, actions, deadlines, contacts, payout, referral link."""
-    claim = details(svc, principal, claim_id)
-    return json_response(claim, ETag=etag(claim.version))
+    row = read_models.claims.details(principal, claim_id)
+    return json_response(presenters.claim_details(row, now, principal), ETag=etag(row.version))
 
 
 @router.get(
     "/claims/{claim_id}/history", response_model=list[HistoryEntry], responses=CLAIM_RESPONSES
 )
-def claim_history(claim_id: UUID, svc: ServicesDep, principal: PrincipalDep) -> list[HistoryEntry]:
+def claim_history(
+    claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep
+) -> list[HistoryEntry]:
     """Every event of the claim in order, with time and actor: the audit trail."""
-    entries = svc.workers.read_models.history(principal, claim_id)
-    return [HistoryEntry.model_validate(entry) for entry in entries]
+    return [presenters.history_entry(r) for r in read_models.claims.history(principal, claim_id)]
 
 
 @router.post(
@@ -169,27 +199,22 @@ def claim_history(claim_id: UUID, svc: ServicesDep, principal: PrincipalDep) -> 
 def request_consent(
     claim_id: UUID,
     body: RequestConsent,
-    svc: ServicesDep,
-    principal: PrincipalDep,
+    cmds: ClaimCommandsDep,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Send the consent e-mail: deal size, contacts, disclaimer (R21-R23)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.request_consent, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.request_consent, body)
 
 
 @router.post(
     "/claims/{claim_id}/consent-reminder", response_model=ClaimDetails, responses=CLAIM_RESPONSES
 )
 def send_consent_reminder(
-    claim_id: UUID,
-    svc: ServicesDep,
-    principal: PrincipalDep,
-    key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    claim_id: UUID, cmds: ClaimCommandsDep, key: IdempotencyKey = None, if_match: IfMatch = None
 ) -> Response:
     """Resend the consent e-mail with a new link; the old link stops working (R24)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.send_consent_reminder)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.send_consent_reminder)
 
 
 @router.post(
@@ -198,26 +223,24 @@ def send_consent_reminder(
 def submit(
     claim_id: UUID,
     body: Submit,
-    svc: ServicesDep,
-    principal: PrincipalDep,
+    cmds: ClaimCommandsDep,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Submit or resubmit with every required proof item (R30)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.submit, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.submit, body)
 
 
 @router.post("/claims/{claim_id}/dispute", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
 def dispute(
     claim_id: UUID,
     body: Dispute,
-    svc: ServicesDep,
-    principal: PrincipalDep,
+    cmds: ClaimCommandsDep,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Dispute a rejection, once, within the dispute days (R34, R35)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.dispute, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.dispute, body)
 
 
 @router.post(
@@ -226,36 +249,35 @@ def dispute(
 def cancel(
     claim_id: UUID,
     body: Cancel,
-    svc: ServicesDep,
-    principal: PrincipalDep,
+    cmds: ClaimCommandsDep,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Cancel, only before the first submission (R31)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.cancel, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.cancel, body)
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
 def review(
     claim_id: UUID,
     body: Review,
-    svc: ServicesDep,
-    principal: PrincipalDep,
+    cmds: ClaimCommandsDep,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """A reviewer's action: start, request_information, approve, reject, reject_final (R32)."""
-    return _claim_command(svc, principal, claim_id, key, if_match, svc.ledger.review, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.review, body)
 
 
 @router.get("/review-queue", response_model=QueuePage)
 def review_queue(
-    svc: ServicesDep,
+    read_models: ReadModelsDep,
     principal: PrincipalDep,
+    now: NowDep,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> QueuePage:
     """Claims waiting for a reviewer: submitted first, then under review."""
-    page = svc.workers.read_models.review_queue(principal, svc.now(), cursor, limit)
-    items = [QueueItem.model_validate(item) for item in page.items]
+    page = read_models.claims.review_queue(principal, cursor, limit)
+    items = [presenters.queue_item(row, now) for row in page.items]
     return QueuePage(items=items, next_cursor=page.next_cursor)

@@ -6,24 +6,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import PrincipalDep, ServicesDep
-from api.schemas import ERRORS, EngagementDetail, EngagementSummary, TabItem, TabPage
-from ledger.catalog import Engagement
-from ledger.errors import ForbiddenError, NotFoundError
+from api import presenters
+from api.deps import CatalogDep, NowDep, PrincipalDep, ReadModelsDep
+from api.schemas import ERRORS, EngagementDetail, EngagementSummary, TabPage
+from ledger import access
+from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
 
 router = APIRouter(prefix="/v1/engagements", tags=["engagements"], responses=ERRORS)
 
 
-def _locations(svc: ServicesDep, principal: Principal, engagement: Engagement) -> list[str]:
-    partner = svc.ledger.catalog.partner(principal.require_partner_role())
-    if partner is None:
-        raise ForbiddenError("unknown-partner", "your partner is not in the programme")
-    mine = {loc.id for loc in partner.locations if principal.may_use_location(loc.id)}
-    return [loc for loc in engagement.eligible_locations if loc in mine]
-
-
-def _summary(svc: ServicesDep, principal: Principal, e: Engagement) -> EngagementSummary:
+def _summary(catalog: Catalog, principal: Principal, e: Engagement) -> EngagementSummary:
+    partner = access.partner_of(catalog, principal)
     return EngagementSummary(
         id=e.id,
         name=e.name,
@@ -31,32 +25,25 @@ def _summary(svc: ServicesDep, principal: Principal, e: Engagement) -> Engagemen
         kind=e.kind,
         payout_model=e.payout_model,
         allowed_id_types=e.allowed_id_types,
-        your_eligible_locations=_locations(svc, principal, e),
+        your_eligible_locations=access.eligible_locations(principal, partner, e),
     )
 
 
-def _engagement(svc: ServicesDep, engagement_id: str) -> Engagement:
-    engagement = svc.ledger.catalog.engagement(engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement-not-found", f"no engagement {engagement_id[:100]}")
-    return engagement
-
-
 @router.get("", response_model=list[EngagementSummary])
-def list_engagements(svc: ServicesDep, principal: PrincipalDep) -> list[EngagementSummary]:
+def list_engagements(catalog: CatalogDep, principal: PrincipalDep) -> list[EngagementSummary]:
     """Engagements, with the locations of yours that are eligible for each."""
-    return [_summary(svc, principal, e) for e in svc.ledger.catalog.engagements]
+    return [_summary(catalog, principal, e) for e in catalog.engagements]
 
 
 @router.get("/{engagement_id}", response_model=EngagementDetail)
 def get_engagement(
-    engagement_id: str, svc: ServicesDep, principal: PrincipalDep
+    engagement_id: str, catalog: CatalogDep, principal: PrincipalDep
 ) -> EngagementDetail:
     """One engagement's rules, deadlines, payout and referral settings."""
-    e = _engagement(svc, engagement_id)
+    e = access.engagement(catalog, engagement_id)
     variable = e.variable
     return EngagementDetail(
-        **_summary(svc, principal, e).model_dump(),
+        **_summary(catalog, principal, e).model_dump(),
         customer_claim_limit=e.customer_claim_limit,
         deadlines=e.deadlines,
         required_proof=e.required_proof,
@@ -74,15 +61,18 @@ def get_engagement(
 @router.get("/{engagement_id}/customers", response_model=TabPage)
 def customers_tab(
     engagement_id: str,
-    svc: ServicesDep,
+    read_models: ReadModelsDep,
     principal: PrincipalDep,
+    now: NowDep,
     tab: Literal["eligible", "ineligible", "completed"] = "eligible",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TabPage:
     """The Customers page tab: Eligible, Ineligible or Completed (cursor pagination)."""
-    page = svc.workers.read_models.customers_tab(
-        principal, engagement_id, tab, svc.now(), cursor, limit
+    page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)
+    return TabPage(
+        tab=tab,
+        items=[presenters.tab_item(item, now, tab == "completed") for item in page.items],
+        next_cursor=page.next_cursor,
+        note=presenters.MSX_ONLY_NOTE if page.msx_only else None,
     )
-    items = [TabItem.model_validate(item) for item in page.items]
-    return TabPage(tab=tab, items=items, next_cursor=page.next_cursor, note=page.note)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import ServicesDep
+from api.deps import MetricsDep, ViewsDep
 from api.problems import problem
 from api.schemas import Health, problem_response
 
@@ -20,10 +20,10 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
-def readyz(svc: ServicesDep) -> Response:
+def readyz(views: ViewsDep) -> Response:
     """The store is reachable and the views are caught up within a bound."""
     try:
-        lag = svc.workers.views.lag()
+        lag = views.lag()
     except Exception as error:  # the store is down: not ready, and say why
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
     if lag > READY_LAG:
@@ -33,6 +33,6 @@ def readyz(svc: ServicesDep) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(svc: ServicesDep) -> Response:
+def metrics(metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests, command latency, projection lag, events appended."""
-    return Response(svc.metrics.exposition(), media_type="text/plain; version=0.0.4")
+    return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")

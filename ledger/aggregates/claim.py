@@ -7,6 +7,7 @@ recorded in the events so that replay never consults anything but the events.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -17,7 +18,7 @@ from ledger.aggregates.base import SYSTEM, Actor, Aggregate
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
 from ledger.catalog import Deadlines, PayoutModel, ProofItem
 from ledger.customer_ids import CustomerId
-from ledger.errors import ConflictError, InvalidTransitionError, RuleRefusedError
+from ledger.errors import ConflictError, InvalidTransitionError, LedgerError, RuleRefusedError
 
 
 class ClaimState(StrEnum):
@@ -166,6 +167,41 @@ _RULE = {
     Action.REJECT: "R32",
     Action.REJECT_FINAL: "R32",
 }
+
+
+@dataclass(frozen=True)
+class ClaimTerms:
+    """What a new claim records: the creation's decisions, made by the application from the
+    catalog (R1-R19), so that replay never consults the catalog."""
+
+    partner_id: str
+    location_id: str
+    engagement_id: str
+    friendly_name: str
+    customer_id: CustomerId
+    eligibility_key: str
+    resolved_tenant_id: str | None
+    tenant_mismatch_reason: str | None
+    contacts: Contacts
+    payout_model: PayoutModel
+    fixed_payout_usd: Decimal | None
+    hours: int | None
+    proposed_payout_usd: Decimal | None
+    deadline_days: Deadlines
+    required_proof: tuple[ProofItem, ...]
+    referral_terms: ReferralTerms
+
+    def as_fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _require_reason(reason: str | None, action: Action) -> str:
+    """R32: every reviewer action but approve (and start) states a reason."""
+    if reason is None or not reason.strip():
+        raise RuleRefusedError(
+            "reason-required", f"{action.value} needs a reason", rule="R32", field="reason"
+        )
+    return reason
 
 
 class Claim(Aggregate):
@@ -349,17 +385,18 @@ class Claim(Aggregate):
         claim_id: UUID,
         origin: Literal["added", "claimed"],
         now: datetime,
-        **terms: Any,
+        actor: Actor,
+        terms: ClaimTerms,
     ) -> Self:
         """Record a new claim; the consent clock starts now (R20)."""
-        days: Deadlines = terms["deadline_days"]
         event_class = cls.Added if origin == "added" else cls.Claimed
         return cls._create(
             event_class,
             id=claim_id,
             timestamp=now,
-            consent_deadline=now + timedelta(days=days.consent_days),
-            **terms,
+            actor=actor,
+            consent_deadline=now + timedelta(days=terms.deadline_days.consent_days),
+            **terms.as_fields(),
         )
 
     # -- queries ----------------------------------------------------------------------------
@@ -458,22 +495,32 @@ class Claim(Aggregate):
         self._require(Action.RESEND_CONSENT, now)
         self.trigger_event(self.ConsentReminderSent, timestamp=now, actor=actor, link_id=link_id)
 
-    def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
-        """The customer accepts or declines through the latest link (R23, R24)."""
+    def consent_refusal(self, link_id: UUID, now: datetime) -> LedgerError | None:
+        """Why the customer could not answer through this link now; None when they can."""
         if self.state is not S.AWAITING_CONSENT:
-            raise ConflictError(
+            return ConflictError(
                 "consent-already-answered",
                 f"this consent request is closed (the claim is {self.state.label.lower()})",
                 rule="R24",
                 extra={"state": self.state.value},
             )
         if link_id != self.consent_link_id:
-            raise ConflictError(
+            return ConflictError(
                 "consent-link-superseded",
                 "this link was replaced by a newer consent e-mail; use the latest one",
                 rule="R24",
             )
-        self._require(Action.ANSWER_CONSENT, now)
+        try:
+            self._require(Action.ANSWER_CONSENT, now)
+        except LedgerError as refusal:
+            return refusal
+        return None
+
+    def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
+        """The customer accepts or declines through the latest link (R23, R24)."""
+        refusal = self.consent_refusal(link_id, now)
+        if refusal is not None:
+            raise refusal
         if not accept:
             self.trigger_event(self.Declined, timestamp=now, actor=actor, link_id=link_id)
             return
@@ -510,7 +557,9 @@ class Claim(Aggregate):
         self._require(Action.START_REVIEW, now)
         self.trigger_event(self.ReviewStarted, timestamp=now, actor=actor, reason=reason)
 
-    def request_information(self, *, actor: Actor, now: datetime, comments: str) -> None:
+    def request_information(self, *, actor: Actor, now: datetime, comments: str | None) -> None:
+        """Send the claim back to the partner with the reviewer's comments (R32)."""
+        comments = _require_reason(comments, Action.REQUEST_INFORMATION)
         self._require(Action.REQUEST_INFORMATION, now)
         self.trigger_event(self.InformationRequested, timestamp=now, actor=actor, comments=comments)
 
@@ -520,9 +569,11 @@ class Claim(Aggregate):
         payout = self.terms.fixed_payout_usd or self.terms.proposed_payout_usd or Decimal("0")
         self.trigger_event(self.Approved, timestamp=now, actor=actor, payout_usd=payout)
 
-    def reject(self, *, actor: Actor, now: datetime, reason: str, final: bool) -> None:
-        """Reject; after a dispute, or when asked, the rejection is final (R34, R35)."""
-        self._require(Action.REJECT_FINAL if final else Action.REJECT, now)
+    def reject(self, *, actor: Actor, now: datetime, reason: str | None, final: bool) -> None:
+        """Reject with a reason (R32); after a dispute, or when asked, it is final (R34, R35)."""
+        action = Action.REJECT_FINAL if final else Action.REJECT
+        reason = _require_reason(reason, action)
+        self._require(action, now)
         final = final or self.disputed
         dispute_deadline = (
             None if final else now + timedelta(days=self.terms.deadline_days.dispute_days)

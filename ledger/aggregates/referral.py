@@ -61,9 +61,32 @@ class Referral(Aggregate):
         return uuid5(REFERRAL_NAMESPACE, str(claim_id))
 
     @classmethod
-    def open(cls, *, actor: Actor, now: datetime, **fields: Any) -> Self:
+    def open(
+        cls,
+        *,
+        actor: Actor,
+        now: datetime,
+        claim_id: UUID,
+        partner_id: str,
+        engagement_id: str,
+        customer_name: str,
+        customer_id: CustomerId,
+        tenant_id: str,
+        deal_value_usd: Decimal,
+    ) -> Self:
+        """Open the claim's referral (R40); its id follows from the claim's."""
         return cls._create(
-            cls.Created, id=cls.id_for(fields["claim_id"]), timestamp=now, actor=actor, **fields
+            cls.Created,
+            id=cls.id_for(claim_id),
+            timestamp=now,
+            actor=actor,
+            claim_id=claim_id,
+            partner_id=partner_id,
+            engagement_id=engagement_id,
+            customer_name=customer_name,
+            customer_id=customer_id,
+            tenant_id=tenant_id,
+            deal_value_usd=deal_value_usd,
         )
 
     @property

@@ -98,7 +98,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
         ledger.review(RITA, claim_id, command, at(when))
 
     log("Contoso adds Fabrikam (by domain) for the migration workshop and the data assessment")
-    ws, assess = ledger.add_customer(
+    ws, assess = ledger.create_claims(
         ALICE,
         _create(
             "added",
@@ -131,7 +131,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
 
     log("Alpine tries to claim Fabrikam for the workshop: its one slot is taken (R10)")
     try:
-        ledger.add_customer(
+        ledger.create_claims(
             BRUNO,
             _create(
                 "added",
@@ -149,7 +149,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
         log(f"  refused: {refusal}")
 
     log("Contoso claims Fabrikam, now a known customer, for the security quick start")
-    (sec,) = ledger.claim_customer(
+    (sec,) = ledger.create_claims(
         ALICE,
         _create(
             "claimed",
@@ -165,7 +165,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     result.claims["Fabrikam security (left waiting for consent)"] = sec
 
     log("Contoso adds Northwind by tenant id with an outside contact (R8) and is declined")
-    (nw,) = ledger.add_customer(
+    (nw,) = ledger.create_claims(
         ALICE,
         _create(
             "added",
@@ -183,7 +183,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     result.claims["Northwind assessment (declined)"] = nw
 
     log("Alpine adds Relecloud for the large modernisation project and cancels it")
-    (relecloud,) = ledger.add_customer(
+    (relecloud,) = ledger.create_claims(
         BRUNO,
         _create(
             "added",
@@ -200,7 +200,7 @@ def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> D
     result.claims["Relecloud project (cancelled)"] = relecloud
 
     log("Contoso nominates an MSX opportunity for the variable-payout AI pilot (120 hours)")
-    (pilot,) = ledger.add_customer(
+    (pilot,) = ledger.create_claims(
         ALICE,
         _create(
             "added",

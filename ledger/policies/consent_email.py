@@ -48,6 +48,18 @@ class ConsentMailer:
                 "ORDER BY o.created_at, o.email_id"
             )
 
+    def outbox(self, claim_id: UUID | None = None) -> list[dict[str, Any]]:
+        """The consent e-mails (of one claim, or all), oldest first, with their delivery."""
+        sql = (
+            "SELECT o.*, d.channel, d.delivered_at FROM {p}outbox o "
+            "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id"
+        )
+        args: list[Any] = []
+        if claim_id is not None:
+            sql, args = sql + " WHERE o.claim_id = ?", [str(claim_id)]
+        with self.store.transaction() as tx:
+            return tx.rows(sql + " ORDER BY o.created_at, o.email_id", args)
+
     def stuck(self) -> list[dict[str, Any]]:
         """E-mails claimed for sending by a worker that stopped before it marked them."""
         with self.store.transaction() as tx:

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.deps import Services
 from ledger.access import AccessTokens
+from ledger.bootstrap import Services
 from ledger.principal import Principal
 from ledger.settings import Settings
 from tests.conftest import Clock
@@ -54,7 +54,7 @@ class Api:
     def consent_token(self, claim_id: UUID | str) -> str:
         """The token of the latest consent e-mail of a claim, as the customer receives it."""
         self.services.workers.views.catch_up()
-        rows = self.services.workers.read_models.outbox(UUID(str(claim_id)))
+        rows = self.services.workers.mailer.outbox(UUID(str(claim_id)))
         link = self.services.workers.mailer.link(rows[-1])
         return link.rsplit("/", 1)[1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from api.idempotency import IdempotencyStore
 from ledger.settings import Settings
 from tests.api.conftest import Api, make_api
 from tests.conftest import Clock
@@ -107,7 +108,7 @@ def test_a_read_after_a_write_sees_it(api: Api) -> None:
 
 
 def test_a_key_whose_request_died_is_given_up_after_a_while(api: Api) -> None:
-    store = api.services.idempotency
+    store: IdempotencyStore = api.app.state.idempotency
     with store.store.transaction(commit=True) as tx:  # a request that died while running
         tx.execute(
             "INSERT INTO idempotency_keys VALUES (?, 'died', 'x', 0, NULL, NULL, ?)",

@@ -12,6 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from ledger.application import Ledger
+from ledger.bootstrap import bootstrap
 from ledger.errors import ConflictError
 from ledger.settings import Settings
 from ledger.workers import Workers
@@ -51,9 +52,9 @@ def mailing(
             "public_url": "https://claims.example/",
         }
     )
-    workers = Workers(stored_ledger, configured, clock=clock)
-    yield workers
-    workers.close()
+    services = bootstrap(configured, ledger=stored_ledger, clock=clock)
+    yield services.workers
+    services.store.close()
 
 
 def token_in(message: Message) -> str:
@@ -110,15 +111,16 @@ def test_each_email_is_sent_once_across_restarts(
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
     stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
     mailing.run_once()
-    restarted = Workers(stored_ledger, mailing.settings, clock=clock)
+    restart = bootstrap(mailing.settings, ledger=stored_ledger, clock=clock)
+    restarted = restart.workers
     try:
         restarted.run_once()
         restarted.views.replay()  # even rebuilding the outbox does not send again
         restarted.run_once()
     finally:
-        restarted.close()
+        restart.store.close()
     assert len(inbox.messages) == 1
-    (row,) = mailing.read_models.outbox(claim_id)
+    (row,) = mailing.mailer.outbox(claim_id)
     assert row["channel"] == "smtp"
 
 
@@ -143,7 +145,7 @@ def test_an_email_interrupted_while_sending_is_never_sent_twice(
     mailing.run_once()
     assert len(inbox.messages) == 1
     assert [row["email_id"] for row in mailer.stuck()] == [
-        mailing.read_models.outbox(claim_id)[0]["email_id"]
+        mailing.mailer.outbox(claim_id)[0]["email_id"]
     ]
 
 

@@ -7,11 +7,14 @@ from uuid import UUID
 
 import pytest
 
+from api import presenters
 from ledger.application import Ledger
+from ledger.bootstrap import ReadModels
 from ledger.catalog import Catalog
 from ledger.commands import Cancel, Review
 from ledger.errors import NotFoundError
-from ledger.projections.queries import MSX_ONLY_NOTE, ReadModels
+from ledger.projections.claim_queries import ClaimFilter
+from ledger.projections.customers_page import Tab
 from ledger.workers import Workers
 from tests.factories import (
     ADMIN_A,
@@ -39,9 +42,18 @@ def know(ledger: Ledger, tenant: str) -> UUID:
     )
 
 
-def tab(workers: Workers, engagement: str, name: str, at: float = 2) -> list[dict[str, Any]]:
+def tab(read_models: ReadModels, engagement: str, name: Tab, at: float = 2) -> list[dict[str, Any]]:
+    """The tab's items as the API shows them."""
+    page = read_models.customers.tab(ADMIN_A, engagement, name)
+    return [
+        presenters.tab_item(i, days(at), name == "completed").model_dump(mode="json")
+        for i in page.items
+    ]
+
+
+def caught_up(workers: Workers, read_models: ReadModels) -> ReadModels:
     workers.views.catch_up()
-    return workers.read_models.customers_tab(ADMIN_A, engagement, name, days(at)).items  # type: ignore[arg-type]
+    return read_models
 
 
 def names(items: list[dict[str, Any]], kind: str) -> list[str]:
@@ -49,22 +61,22 @@ def names(items: list[dict[str, Any]], kind: str) -> list[str]:
 
 
 def test_eligible_tab_lists_known_eligible_customers_with_claim_action(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     for tenant in (FABRIKAM, NORTHWIND):
         know(stored_ledger, tenant)
-    items = tab(workers, "E-WS", "eligible")
+    items = tab(caught_up(workers, read_models), "E-WS", "eligible")
     assert names(items, "customer") == ["Fabrikam", "Northwind"]
     assert all(i["actions"] == ["Claim customer"] for i in items)
     assert {i["customer_id"]["value"] for i in items} == {FABRIKAM, NORTHWIND}
 
 
 def test_eligible_tab_shows_live_claims_with_label_days_left_and_action(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     know(stored_ledger, FABRIKAM)
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"], origin="claimed"), days(2))
-    items = tab(workers, "E-WS", "eligible", at=2.5)
+    items = tab(caught_up(workers, read_models), "E-WS", "eligible", at=2.5)
     (claim,) = [i for i in items if i["kind"] == "claim"]
     assert claim["claim_id"] == str(claim_id)
     assert claim["label"] == "Customer claimed"
@@ -74,7 +86,7 @@ def test_eligible_tab_shows_live_claims_with_label_days_left_and_action(
 
 
 def test_ineligible_tab_gives_reasons_and_the_r9_hint(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     for tenant in (NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
@@ -83,24 +95,26 @@ def test_ineligible_tab_gives_reasons_and_the_r9_hint(
         create(["E-WS"], location="LOC-B1", value=NORTHWIND, customer_email=EMAIL[NORTHWIND]),
         days(2),
     )
-    items = {i["friendly_name"]: i for i in tab(workers, "E-WS", "ineligible")}
+    items = {
+        i["friendly_name"]: i for i in tab(caught_up(workers, read_models), "E-WS", "ineligible")
+    }
     assert items["Northwind"]["reasons"] == ["claim-limit-reached"]
     assert items["Litware"]["reasons"] == ["criteria-not-met"]
     assert items["Litware"]["hint"] == "the customer's tpid would qualify"
-    assert tab(workers, "E-WS", "eligible") == []
+    assert tab(caught_up(workers, read_models), "E-WS", "eligible") == []
 
 
 def test_ineligible_tab_of_msx_only_engagements_is_empty_and_says_why(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     know(stored_ledger, FABRIKAM)
     workers.views.catch_up()
-    page = workers.read_models.customers_tab(ADMIN_A, "E-VAR", "ineligible", days(2))
-    assert (page.items, page.note) == ([], MSX_ONLY_NOTE)
+    page = read_models.customers.tab(ADMIN_A, "E-VAR", "ineligible")
+    assert (page.items, page.msx_only) == ([], True)
 
 
 def test_completed_tab_holds_terminal_claims_that_had_consent(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     approved = know(stored_ledger, FABRIKAM)
     stored_ledger.submit(ADMIN_A, approved, proof(["poe_document"]), days(2))
@@ -113,7 +127,7 @@ def test_completed_tab_holds_terminal_claims_that_had_consent(
     )
     link = stored_ledger.request_consent(ADMIN_A, declined, consent_request(), days(3))
     stored_ledger.answer_consent(declined, link, False, days(4))
-    completed = tab(workers, "E-AS", "completed", at=5)
+    completed = tab(caught_up(workers, read_models), "E-AS", "completed", at=5)
     assert {(i["claim_id"], i["label"]) for i in completed} == {
         (str(approved), "Approved"),
         (str(cancelled_after_consent), "Canceled"),
@@ -122,11 +136,13 @@ def test_completed_tab_holds_terminal_claims_that_had_consent(
 
 @pytest.mark.parametrize("ending", ["declined", "consent expired", "cancelled before consent"])
 def test_r25_a_claim_ending_without_consent_leaves_the_page(
-    stored_ledger: Ledger, workers: Workers, ending: str
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, ending: str
 ) -> None:
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
     link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
-    assert [i["claim_id"] for i in tab(workers, "E-WS", "eligible")] == [str(claim_id)]
+    assert [i["claim_id"] for i in tab(caught_up(workers, read_models), "E-WS", "eligible")] == [
+        str(claim_id)
+    ]
     if ending == "declined":
         stored_ledger.answer_consent(claim_id, link, False, days(2))
     elif ending == "consent expired":
@@ -134,49 +150,54 @@ def test_r25_a_claim_ending_without_consent_leaves_the_page(
     else:
         stored_ledger.cancel(ADMIN_A, claim_id, Cancel(), days(2))
     for name in ("eligible", "ineligible", "completed"):
-        assert tab(workers, "E-WS", name, at=40) == []
+        assert tab(caught_up(workers, read_models), "E-WS", name, at=40) == []
     # It stays in the claim list and in its history.
-    listed = workers.read_models.claim_list(ADMIN_A, days(40)).items
-    assert [i["claim_id"] for i in listed] == [str(claim_id)]
-    assert len(workers.read_models.history(ADMIN_A, claim_id)) == 3
+    listed = read_models.claims.search(ADMIN_A, ClaimFilter()).items
+    assert [i.claim_id for i in listed] == [claim_id]
+    assert len(read_models.claims.history(ADMIN_A, claim_id)) == 3
 
 
-def test_a_catalog_change_shows_without_replay(stored_ledger: Ledger, workers: Workers) -> None:
+def test_a_catalog_change_shows_without_replay(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
     know(stored_ledger, NORTHWIND)
-    assert names(tab(workers, "E-WS", "eligible"), "customer") == ["Northwind"]
+    assert names(tab(caught_up(workers, read_models), "E-WS", "eligible"), "customer") == [
+        "Northwind"
+    ]
     changed = dict(CATALOG_DATA)
     changed["engagements"] = [
         {**e, "eligible_customers": {"tenant_id": [FABRIKAM]}} if e["id"] == "E-WS" else e
         for e in CATALOG_DATA["engagements"]
     ]
-    read_models = ReadModels(workers.store, Catalog.model_validate(changed))
-    page = read_models.customers_tab(ADMIN_A, "E-WS", "ineligible", days(2))
-    assert [(i["friendly_name"], i["reasons"]) for i in page.items] == [
-        ("Northwind", ["criteria-not-met"])
-    ]
+    changed_models = ReadModels.over(workers.store, Catalog.model_validate(changed))
+    assert [
+        (i["friendly_name"], i["reasons"]) for i in tab(changed_models, "E-WS", "ineligible")
+    ] == [("Northwind", ["criteria-not-met"])]
 
 
 def test_another_partners_page_does_not_show_this_partners_customers(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     know(stored_ledger, FABRIKAM)
     workers.views.catch_up()
     for name in ("eligible", "ineligible", "completed"):
-        assert workers.read_models.customers_tab(ADMIN_B, "E-AS", name, days(2)).items == []
+        assert read_models.customers.tab(ADMIN_B, "E-AS", name).items == []
     with pytest.raises(NotFoundError):
-        workers.read_models.customers_tab(ADMIN_A, "E-NOPE", "eligible", days(2))
+        read_models.customers.tab(ADMIN_A, "E-NOPE", "eligible")
 
 
-def test_tabs_paginate_with_a_cursor(stored_ledger: Ledger, workers: Workers) -> None:
+def test_tabs_paginate_with_a_cursor(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
     for tenant in (FABRIKAM, NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
     workers.views.catch_up()
     seen: list[str] = []
     cursor = None
     while True:
-        page = workers.read_models.customers_tab(ADMIN_A, "E-AS", "eligible", days(2), cursor, 2)
+        page = read_models.customers.tab(ADMIN_A, "E-AS", "eligible", cursor, 2)
         assert len(page.items) <= 2
-        seen += [i["claim_id"] for i in page.items]
+        seen += [str(getattr(i, "claim_id", i.friendly_name)) for i in page.items]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from uuid import UUID
 
 import pytest
 
+from api import presenters
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.application import Ledger
+from ledger.bootstrap import ReadModels
 from ledger.commands import Review
 from ledger.errors import NotFoundError
 from ledger.policies.runner import PolicyRunner
@@ -39,7 +42,7 @@ def claim_events(ledger: Ledger, claim_id: UUID) -> list[str]:
 
 
 def test_r40_the_referral_policy_creates_one_referral_however_often_it_runs(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
     stored_ledger.request_consent(ADMIN_A, claim_id, consent_request("5000.00"), days(1))
@@ -52,23 +55,25 @@ def test_r40_the_referral_policy_creates_one_referral_however_often_it_runs(
     assert again.catch_up() >= 1
     workers.run_once()
     assert claim_events(stored_ledger, claim_id).count("ReferralCreated") == 1
-    details = workers.read_models.claim_details(ADMIN_A, claim_id, days(2))
-    referral_id = UUID(details["referral"]["referral_id"])
-    assert details["referral"]["link"] == f"/v1/referrals/{referral_id}"
-    assert details["referral"]["may_open"] is False  # R41: only referral admins open it
-    referral = workers.read_models.referral(REFERRAL_ADMIN_A, referral_id)
-    assert (referral["status"], referral["type"], referral["deal_value_usd"]) == (
+    row = read_models.claims.details(ADMIN_A, claim_id)
+    details = presenters.claim_details(row, days(2), ADMIN_A)
+    assert details.referral is not None
+    referral_id = details.referral.referral_id
+    assert details.referral.link == f"/v1/referrals/{referral_id}"
+    assert details.referral.may_open is False  # R41: only referral admins open it
+    referral = read_models.referrals.referral(REFERRAL_ADMIN_A, referral_id)
+    assert (referral.status, referral.type, referral.deal_value_usd) == (
         "new",
         "independent",
-        "5000.00",
+        Decimal("5000.00"),
     )
-    assert referral["customer_value"] and referral["created_at"] and referral["updated_at"]
+    assert referral.customer_id.value and referral.created_at <= referral.updated_at
     with pytest.raises(NotFoundError):
-        workers.read_models.referral(REFERRAL_ADMIN_B, referral_id)
+        read_models.referrals.referral(REFERRAL_ADMIN_B, referral_id)
 
 
 def test_r42_co_sell_only_for_managed_customers_and_only_after_consent(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     managed = consented_claim(stored_ledger)  # Fabrikam has a field seller
     unmanaged = consented_claim(
@@ -78,17 +83,19 @@ def test_r42_co_sell_only_for_managed_customers_and_only_after_consent(
     assert "UpgradedToCoSell" in claim_events(stored_ledger, managed)
     assert "ReferralCreated" in claim_events(stored_ledger, unmanaged)
     assert "UpgradedToCoSell" not in claim_events(stored_ledger, unmanaged)
-    co_sell = workers.read_models.co_sell_referrals(SELLER)
-    assert [r["claim_id"] for r in co_sell] == [str(managed)]
-    assert (co_sell[0]["type"], co_sell[0]["qualification"]) == ("shared", "sales_qualified")
+    co_sell = read_models.referrals.co_sell(SELLER)
+    assert [r.claim_id for r in co_sell] == [managed]
+    assert (co_sell[0].type, co_sell[0].qualification) == ("shared", "sales_qualified")
 
 
-def test_r42_no_co_sell_before_consent(stored_ledger: Ledger, workers: Workers) -> None:
+def test_r42_no_co_sell_before_consent(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
     link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
     workers.run_once()
     assert claim_events(stored_ledger, claim_id)[-1] == "ReferralCreated"
-    assert workers.read_models.co_sell_referrals(SELLER) == []
+    assert read_models.referrals.co_sell(SELLER) == []
     stored_ledger.answer_consent(claim_id, link, True, days(2))
     workers.run_once()
     assert claim_events(stored_ledger, claim_id)[-1] == "UpgradedToCoSell"
@@ -168,21 +175,20 @@ def test_two_runners_racing_apply_each_page_once(stored_ledger: Ledger, workers:
     assert len(view_snapshot(workers)["history"]) == 4
 
 
-def test_read_your_writes(stored_ledger: Ledger, workers: Workers) -> None:
+def test_read_your_writes(stored_ledger: Ledger, workers: Workers, read_models: ReadModels) -> None:
     workers.start()
     try:
         (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
         head = stored_ledger.recorder.max_notification_id() or 0
         assert workers.views.wait(head, timeout=10)
-        details = workers.read_models.claim_details(ADMIN_A, claim_id, days(0))
-        assert details["state"] == "customer_claimed"
+        assert read_models.claims.details(ADMIN_A, claim_id).state == "customer_claimed"
     finally:
         workers.stop()
     assert not workers.views.wait(head + 1000, timeout=0.05)
 
 
 def test_replay_builds_new_tables_while_queries_read_the_old_ones(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     claim_id = consented_claim(stored_ledger)
     stored_ledger.submit(ADMIN_A, claim_id, proof(), days(2))
@@ -193,23 +199,25 @@ def test_replay_builds_new_tables_while_queries_read_the_old_ones(
     seen_during: list[str] = []
 
     def progress(position: int, head: int) -> None:
-        details = workers.read_models.claim_details(ADMIN_A, claim_id, days(3))
-        seen_during.append(details["state"])
+        seen_during.append(read_models.claims.details(ADMIN_A, claim_id).state)
 
     workers.views.page_size = 2
     workers.views.replay(progress)
     assert workers.store.generation() == generation + 1
     assert seen_during and set(seen_during) == {"under_review"}
     assert view_snapshot(workers) == before
-    queue = workers.read_models.review_queue(REVIEWER, days(3)).items
-    assert [i["claim_id"] for i in queue] == [str(claim_id)]
-    events = [h["event"] for h in workers.read_models.history(ADMIN_A, claim_id)]
+    queue = read_models.claims.review_queue(REVIEWER).items
+    assert [i.claim_id for i in queue] == [claim_id]
+    events = [h.event for h in read_models.claims.history(ADMIN_A, claim_id)]
     assert events == claim_events(stored_ledger, claim_id)
     assert Claim.ReviewStarted.__name__ in events
 
 
 def test_the_worker_thread_survives_a_failed_round(
-    stored_ledger: Ledger, workers: Workers, monkeypatch: pytest.MonkeyPatch
+    stored_ledger: Ledger,
+    workers: Workers,
+    read_models: ReadModels,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rounds: list[str] = []
     original = workers.run_once
@@ -232,4 +240,4 @@ def test_the_worker_thread_survives_a_failed_round(
         workers.stop()
         thread.join(timeout=10)
     assert rounds[0] == "failed" and "ok" in rounds
-    assert workers.read_models.claim_details(ADMIN_A, claim_id, days(0))["version"] == 1
+    assert read_models.claims.details(ADMIN_A, claim_id).version == 1

@@ -8,9 +8,12 @@ from uuid import UUID
 
 import pytest
 
+from api import presenters
 from ledger.application import Ledger
+from ledger.bootstrap import ReadModels
 from ledger.commands import Review
 from ledger.errors import ForbiddenError, InvalidInputError, NotFoundError
+from ledger.projections.claim_queries import ClaimFilter
 from ledger.workers import Workers
 from tests.factories import (
     ADMIN_A,
@@ -39,91 +42,102 @@ def three_claims(ledger: Ledger) -> list[UUID]:
     return [ws, assess, north]
 
 
-def test_claim_list_filters_sorts_and_pages(stored_ledger: Ledger, workers: Workers) -> None:
+def test_claim_list_filters_sorts_and_pages(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
     ws, assess, north = three_claims(stored_ledger)
     workers.views.catch_up()
-    models, now = workers.read_models, days(3)
-    everything = models.claim_list(ADMIN_A, now).items
-    assert everything[0]["claim_id"] == str(north)  # newest first
-    assert {i["claim_id"] for i in everything[1:]} == {str(ws), str(assess)}
-    by_engagement = models.claim_list(ADMIN_A, now, engagement_id="E-WS").items
-    assert [i["claim_id"] for i in by_engagement] == [str(ws)]
-    by_state = models.claim_list(ADMIN_A, now, state="awaiting_consent").items
-    assert [i["claim_id"] for i in by_state] == [str(assess)]
-    by_customer = models.claim_list(ADMIN_A, now, customer="north").items
-    assert [i["claim_id"] for i in by_customer] == [str(north)]
-    by_name = models.claim_list(ADMIN_A, now, sort="friendly_name").items
-    assert [i["friendly_name"] for i in by_name] == ["Fabrikam", "Fabrikam", "Northwind"]
+    claims = read_models.claims
 
-    seen, cursor = [], None
+    def ids(**where: str) -> list[UUID]:
+        return [row.claim_id for row in claims.search(ADMIN_A, ClaimFilter(**where)).items]
+
+    everything = ids()
+    assert everything[0] == north  # newest first
+    assert set(everything[1:]) == {ws, assess}
+    assert ids(engagement_id="E-WS") == [ws]
+    assert ids(state="awaiting_consent") == [assess]
+    assert ids(customer="north") == [north]
+    by_name = claims.search(ADMIN_A, ClaimFilter(sort="friendly_name")).items
+    assert [i.friendly_name for i in by_name] == ["Fabrikam", "Fabrikam", "Northwind"]
+
+    seen: list[UUID] = []
+    cursor = None
     while True:
-        page = models.claim_list(ADMIN_A, now, sort="-updated_at", cursor=cursor, limit=2)
-        seen += [i["claim_id"] for i in page.items]
+        page = claims.search(ADMIN_A, ClaimFilter(sort="-updated_at"), cursor, limit=2)
+        seen += [i.claim_id for i in page.items]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
-    assert sorted(seen) == sorted({str(ws), str(assess), str(north)})
+    assert sorted(seen) == sorted({ws, assess, north})
     assert len(seen) == 3
 
 
-def test_claim_list_refuses_bad_sorts_states_and_cursors(
-    stored_ledger: Ledger, workers: Workers
+def test_claim_list_refuses_bad_sorts_states_and_cursors(read_models: ReadModels) -> None:
+    with pytest.raises(InvalidInputError):
+        ClaimFilter(sort="password")
+    with pytest.raises(InvalidInputError):
+        ClaimFilter(state="lost")
+    with pytest.raises(InvalidInputError):
+        read_models.claims.search(ADMIN_A, ClaimFilter(), cursor="not-ours")
+
+
+def test_claim_list_exports_csv(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
-    for kwargs in ({"sort": "password"}, {"state": "lost"}, {"cursor": "not-ours"}):
-        with pytest.raises(InvalidInputError):
-            workers.read_models.claim_list(ADMIN_A, days(0), **kwargs)  # type: ignore[arg-type]
-
-
-def test_claim_list_exports_csv(stored_ledger: Ledger, workers: Workers) -> None:
     three_claims(stored_ledger)
     workers.views.catch_up()
-    text = workers.read_models.claim_list_csv(ADMIN_A, engagement_id="E-AS")
+    text = presenters.claims_csv(
+        read_models.claims.every(ADMIN_A, ClaimFilter(engagement_id="E-AS"))
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["friendly_name"] for r in rows} == {"Fabrikam", "Northwind"}
     assert {r["label"] for r in rows} == {"Awaiting customer consent response", "Customer claimed"}
     assert all(r["engagement_id"] == "E-AS" for r in rows)
 
 
-def test_claim_details_and_scoping(stored_ledger: Ledger, workers: Workers) -> None:
+def test_claim_details_and_scoping(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
     ws, assess, _ = three_claims(stored_ledger)
     (a2,) = stored_ledger.create_claims(ADMIN_A, create(["E-A2"], location="LOC-A2"), days(1))
     workers.views.catch_up()
-    details = workers.read_models.claim_details(ADMIN_A, assess, days(3))
-    assert details["label"] == "Awaiting customer consent response"
-    assert details["actions"] == ["Resend consent email", "Cancel"]
-    assert details["deal_size_usd"] == "20000.00"
-    assert details["contacts"]["customer"]["email"] == "cio@fabrikam.com"
-    assert details["deadlines"] == {"consent": "2026-03-12T09:00:00.000000Z"}
-    assert details["fixed_payout_usd"] == "2500.00"
-    assert details["days_left"] == 7  # the assessment's 10 consent days
+    row = read_models.claims.details(ADMIN_A, assess)
+    details = presenters.claim_details(row, days(3), ADMIN_A)
+    assert details.label == "Awaiting customer consent response"
+    assert details.actions == ["Resend consent email", "Cancel"]
+    assert details.deal_size_usd == "20000.00"
+    assert details.contacts.customer.email == "cio@fabrikam.com"
+    assert details.deadlines == {"consent": "2026-03-12T09:00:00.000000Z"}
+    assert details.fixed_payout_usd == "2500.00"
+    assert details.days_left == 7  # the assessment's 10 consent days
     with pytest.raises(NotFoundError):
-        workers.read_models.claim_details(ADMIN_B, ws, days(3))
+        read_models.claims.details(ADMIN_B, ws)
     with pytest.raises(ForbiddenError):
-        workers.read_models.claim_details(USER_A1, a2, days(3))
-    assert [i["claim_id"] for i in workers.read_models.claim_list(USER_A1, days(3)).items] != []
-    assert str(a2) not in {
-        i["claim_id"] for i in workers.read_models.claim_list(USER_A1, days(3)).items
-    }
+        read_models.claims.details(USER_A1, a2)
+    listed = {i.claim_id for i in read_models.claims.search(USER_A1, ClaimFilter()).items}
+    assert listed != set()
+    assert a2 not in listed
 
 
 def test_review_queue_lists_claims_waiting_for_a_reviewer(
-    stored_ledger: Ledger, workers: Workers
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
 ) -> None:
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
     link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
     stored_ledger.answer_consent(claim_id, link, True, days(1))
     workers.views.catch_up()
-    assert workers.read_models.review_queue(REVIEWER, days(2)).items == []
+    assert read_models.claims.review_queue(REVIEWER).items == []
     stored_ledger.submit(ADMIN_A, claim_id, proof(["poe_document"]), days(2))
     workers.views.catch_up()
-    (queued,) = workers.read_models.review_queue(REVIEWER, days(2)).items
-    assert (queued["claim_id"], queued["partner_id"]) == (str(claim_id), "P-A")
+    (queued,) = read_models.claims.review_queue(REVIEWER).items
+    assert (queued.claim_id, queued.partner_id) == (claim_id, "P-A")
     stored_ledger.review(REVIEWER, claim_id, Review(action="start"), days(3))
     stored_ledger.review(REVIEWER, claim_id, Review(action="approve"), days(3))
     workers.views.catch_up()
-    assert workers.read_models.review_queue(REVIEWER, days(3)).items == []
+    assert read_models.claims.review_queue(REVIEWER).items == []
     with pytest.raises(ForbiddenError):
-        workers.read_models.review_queue(ADMIN_A, days(3))
+        read_models.claims.review_queue(ADMIN_A)
 
 
 def test_lag_is_the_events_the_views_do_not_show_yet(

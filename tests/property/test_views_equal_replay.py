@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import open_ledger
+from ledger.bootstrap import bootstrap
 from ledger.commands import Cancel, Dispute, Review
 from ledger.errors import LedgerError
 from ledger.settings import Settings
-from ledger.workers import Workers
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,
@@ -55,7 +55,8 @@ def test_views_equal_a_replay(operations: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = Settings(database_url=f"sqlite:///{folder}/ledger.sqlite3")
         ledger = open_ledger(config, make_catalog())
-        workers = Workers(ledger, config)
+        services = bootstrap(config, ledger=ledger)
+        workers = services.workers
         claims: list[tuple[UUID, Any]] = []
         links: dict[UUID, UUID] = {}
         now = days(0)
@@ -107,5 +108,4 @@ def test_views_equal_a_replay(operations: list[tuple[Any, ...]]) -> None:
             assert view_snapshot(workers) == live
             assert len(live["claims"]) == len(claims)
         finally:
-            workers.close()
-            ledger.close()
+            services.close()

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from ledger.aggregates.base import Actor, ActorKind
-from ledger.aggregates.claim import ALLOWED_ACTIONS, Action, Claim, ClaimState
+from ledger.aggregates.claim import ALLOWED_ACTIONS, Action, Claim, ClaimState, ClaimTerms
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
 from ledger.catalog import Deadlines, PayoutModel, ProofItem
 from ledger.customer_ids import CustomerId, IdType
@@ -38,22 +38,24 @@ def new_claim(now: datetime | None = None) -> Claim:
         origin="added",
         now=now or days(0),
         actor=USER,
-        partner_id="P-A",
-        location_id="LOC-A1",
-        engagement_id="E-WS",
-        friendly_name="Fabrikam",
-        customer_id=CustomerId(type=IdType.TPID, value="111"),
-        eligibility_key="tpid:111",
-        resolved_tenant_id=None,
-        tenant_mismatch_reason=None,
-        contacts=CONTACTS,
-        payout_model=PayoutModel.FIXED,
-        fixed_payout_usd=Decimal("5000.00"),
-        hours=None,
-        proposed_payout_usd=None,
-        deadline_days=DAYS,
-        required_proof=tuple(ProofItem),
-        referral_terms=ReferralTerms(enabled=True, min_deal_size_usd=Decimal("0")),
+        terms=ClaimTerms(
+            partner_id="P-A",
+            location_id="LOC-A1",
+            engagement_id="E-WS",
+            friendly_name="Fabrikam",
+            customer_id=CustomerId(type=IdType.TPID, value="111"),
+            eligibility_key="tpid:111",
+            resolved_tenant_id=None,
+            tenant_mismatch_reason=None,
+            contacts=CONTACTS,
+            payout_model=PayoutModel.FIXED,
+            fixed_payout_usd=Decimal("5000.00"),
+            hours=None,
+            proposed_payout_usd=None,
+            deadline_days=DAYS,
+            required_proof=tuple(ProofItem),
+            referral_terms=ReferralTerms(enabled=True, min_deal_size_usd=Decimal("0")),
+        ),
     )
 
 

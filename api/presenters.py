@@ -1,0 +1,184 @@
+"""Presentation: read-model rows as the API shows them (labels, links, text times, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from api.schemas import (
+    ClaimDetails,
+    ClaimSummary,
+    ContactsOut,
+    CustomerIdOut,
+    HistoryEntry,
+    QueueItem,
+    ReferralLink,
+    ReferralOut,
+    TabItem,
+)
+from ledger import access
+from ledger.aggregates.claim import partner_action_labels
+from ledger.customer_ids import CustomerId
+from ledger.principal import Principal
+from ledger.projections.base import ts
+from ledger.projections.claim_queries import ClaimRow, HistoryRow
+from ledger.projections.customers_page import KnownCustomerEntry
+from ledger.projections.customers_page import TabItem as TabEntry
+from ledger.projections.referral_queries import ReferralRow
+
+MSX_ONLY_NOTE = (
+    "This engagement accepts only MSX opportunity ids: eligibility is decided per "
+    "opportunity when a claim is made, so no customer is listed as ineligible."
+)
+CSV_COLUMNS = [
+    "claim_id", "engagement_id", "friendly_name", "customer_type", "customer_value", "state",
+    "label", "origin", "location_id", "created_at", "updated_at", "running_deadline",
+    "deal_size_usd", "payout_usd", "referral_id",
+]  # fmt: skip
+
+
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else ts(moment)
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def _customer(customer_id: CustomerId) -> CustomerIdOut:
+    return CustomerIdOut(type=customer_id.type.value, value=customer_id.value)
+
+
+def summary_fields(row: ClaimRow, now: datetime) -> dict[str, object]:
+    return {
+        "claim_id": row.claim_id,
+        "engagement_id": row.engagement_id,
+        "friendly_name": row.friendly_name,
+        "customer_id": _customer(row.customer_id),
+        "location_id": row.location_id,
+        "origin": row.origin,
+        "state": row.state.value,
+        "label": row.state.label,
+        "terminal": row.state.terminal,
+        "actions": list(partner_action_labels(row.state)),
+        "running_deadline": _text(row.running_deadline),
+        "running_deadline_kind": None
+        if row.running_deadline_kind is None
+        else row.running_deadline_kind.value,
+        "days_left": row.days_left(now),
+        "created_at": ts(row.created_at),
+        "updated_at": ts(row.updated_at),
+        "version": row.version,
+    }
+
+
+def claim_summary(row: ClaimRow, now: datetime) -> ClaimSummary:
+    return ClaimSummary.model_validate(summary_fields(row, now))
+
+
+def queue_item(row: ClaimRow, now: datetime) -> QueueItem:
+    return QueueItem.model_validate({**summary_fields(row, now), "partner_id": row.partner_id})
+
+
+def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDetails:
+    referral = None
+    if row.referral_id is not None:
+        referral = ReferralLink(
+            referral_id=row.referral_id,
+            link=f"/v1/referrals/{row.referral_id}",
+            co_sell=row.co_sell,
+            may_open=access.may_open_referrals(principal),
+        )
+    return ClaimDetails.model_validate(
+        {
+            **summary_fields(row, now),
+            "partner_id": row.partner_id,
+            "resolved_tenant_id": row.resolved_tenant_id,
+            "deadlines": {kind.value: ts(at) for kind, at in row.deadlines.items()},
+            "contacts": ContactsOut.model_validate(row.contacts.model_dump(mode="json")),
+            "deal_size_usd": _money(row.deal_size_usd),
+            "payout_model": row.payout_model.value,
+            "fixed_payout_usd": _money(row.fixed_payout_usd),
+            "hours": row.hours,
+            "proposed_payout_usd": _money(row.proposed_payout_usd),
+            "payout_usd": _money(row.payout_usd),
+            "had_consent": row.had_consent,
+            "disputed": row.disputed,
+            "submissions": row.submissions,
+            "last_reason": row.last_reason,
+            "referral": referral,
+        }
+    )
+
+
+def tab_item(item: TabEntry, now: datetime, completed: bool) -> TabItem:
+    if isinstance(item, KnownCustomerEntry):
+        base = {"kind": "customer", "friendly_name": item.friendly_name}
+        if item.eligible:
+            return TabItem.model_validate(
+                {**base, "customer_id": _customer(item.customer_id), "actions": ["Claim customer"]}
+            )
+        return TabItem.model_validate(
+            {
+                **base,
+                "customer_id": _customer(item.customer_id),
+                "reasons": list(item.reasons),
+                "rule": item.rule,
+                "hint": item.hint,
+            }
+        )
+    fields = {**summary_fields(item, now), "kind": "claim"}
+    if completed:
+        fields["payout_usd"] = _money(item.payout_usd)
+    return TabItem.model_validate(fields)
+
+
+def history_entry(row: HistoryRow) -> HistoryEntry:
+    return HistoryEntry(
+        version=row.version,
+        event=row.event,
+        occurred_at=ts(row.occurred_at),
+        actor=row.actor,
+        data=row.data,
+    )
+
+
+def referral(row: ReferralRow) -> ReferralOut:
+    return ReferralOut(
+        referral_id=row.referral_id,
+        claim_id=row.claim_id,
+        partner_id=row.partner_id,
+        engagement_id=row.engagement_id,
+        customer_name=row.customer_name,
+        customer_type=row.customer_id.type.value,
+        customer_value=row.customer_id.value,
+        tenant_id=row.tenant_id,
+        status=row.status,
+        substatus=row.substatus,
+        type=row.type,
+        qualification=row.qualification,
+        deal_value_usd=str(row.deal_value_usd),
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+    )
+
+
+def claims_csv(rows: Iterable[ClaimRow]) -> str:
+    """The claim list as CSV, one row per claim, the columns of ``CSV_COLUMNS``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row.claim_id, row.engagement_id, row.friendly_name, row.customer_id.type.value,
+                row.customer_id.value, row.state.value, row.state.label, row.origin,
+                row.location_id, ts(row.created_at), ts(row.updated_at),
+                _text(row.running_deadline) or "", _money(row.deal_size_usd) or "",
+                _money(row.payout_usd) or "", row.referral_id or "",
+            ]
+        )  # fmt: skip
+    return out.getvalue()

@@ -1,0 +1,72 @@
+"""The composition root: every service built once from the settings, then passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.access import AccessTokens
+from ledger.application import Ledger, open_ledger
+from ledger.catalog import Catalog
+from ledger.policies.runner import Clock, utc_now
+from ledger.projections.claim_queries import ClaimQueries
+from ledger.projections.customers_page import CustomersPage
+from ledger.projections.referral_queries import ReferralQueries
+from ledger.projections.store import ViewStore
+from ledger.settings import Settings
+from ledger.tokens import ConsentTokens
+from ledger.workers import Workers
+
+
+@dataclass(frozen=True)
+class ReadModels:
+    """The queries of every read model, over one view store."""
+
+    claims: ClaimQueries
+    customers: CustomersPage
+    referrals: ReferralQueries
+
+    @classmethod
+    def over(cls, store: ViewStore, catalog: Catalog) -> ReadModels:
+        return cls(
+            ClaimQueries(store, catalog), CustomersPage(store, catalog), ReferralQueries(store)
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    ledger: Ledger
+    store: ViewStore
+    workers: Workers
+    read_models: ReadModels
+    access_tokens: AccessTokens
+    consent_tokens: ConsentTokens
+    clock: Clock
+
+    def close(self) -> None:
+        self.workers.stop()
+        self.store.close()
+        self.ledger.close()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    clock: Clock = utc_now,
+    ledger: Ledger | None = None,
+) -> Services:
+    """Open the store the settings name and wire the Ledger, its followers and the queries."""
+    ledger = ledger or open_ledger(settings, catalog)
+    store = ViewStore.open(settings.eventsourcing_env())
+    consent_tokens = ConsentTokens(settings.signing_key())
+    return Services(
+        settings=settings,
+        ledger=ledger,
+        store=store,
+        workers=Workers(ledger, store, consent_tokens, settings, clock),
+        read_models=ReadModels.over(store, ledger.catalog),
+        access_tokens=AccessTokens(settings.signing_key()),
+        consent_tokens=consent_tokens,
+        clock=clock,
+    )

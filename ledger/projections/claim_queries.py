@@ -1,0 +1,260 @@
+"""Queries of the claims view and the history view, scoped by ``ledger.access``: typed rows."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from ledger import access
+from ledger.access import Purpose
+from ledger.aggregates.claim import ClaimState, DeadlineKind
+from ledger.aggregates.values import Contacts
+from ledger.catalog import Catalog, PayoutModel
+from ledger.customer_ids import CustomerId, IdType
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.principal import Principal, Role
+from ledger.projections.base import parse_ts
+from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
+from ledger.projections.store import Tx, ViewStore
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else parse_ts(text)
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim as the claims view shows it."""
+
+    claim_id: UUID
+    partner_id: str
+    location_id: str
+    engagement_id: str
+    friendly_name: str
+    customer_id: CustomerId
+    resolved_tenant_id: str | None
+    origin: Literal["added", "claimed"]
+    state: ClaimState
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    running_deadline_kind: DeadlineKind | None
+    running_deadline: datetime | None
+    deadlines: dict[DeadlineKind, datetime]
+    contacts: Contacts
+    deal_size_usd: Decimal | None
+    payout_model: PayoutModel
+    fixed_payout_usd: Decimal | None
+    hours: int | None
+    proposed_payout_usd: Decimal | None
+    payout_usd: Decimal | None
+    had_consent: bool
+    disputed: bool
+    submissions: int
+    last_reason: str | None
+    referral_id: UUID | None
+    co_sell: bool
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ClaimRow:
+        kind = row["running_deadline_kind"]
+        return cls(
+            claim_id=UUID(row["claim_id"]),
+            partner_id=row["partner_id"],
+            location_id=row["location_id"],
+            engagement_id=row["engagement_id"],
+            friendly_name=row["friendly_name"],
+            customer_id=CustomerId.model_construct(
+                type=IdType(row["customer_type"]), value=row["customer_value"]
+            ),
+            resolved_tenant_id=row["resolved_tenant_id"],
+            origin=row["origin"],
+            state=ClaimState(row["state"]),
+            version=int(row["version"]),
+            created_at=parse_ts(row["created_at"]),
+            updated_at=parse_ts(row["updated_at"]),
+            running_deadline_kind=None if kind is None else DeadlineKind(kind),
+            running_deadline=_time(row["running_deadline"]),
+            deadlines={
+                DeadlineKind(k): parse_ts(v) for k, v in json.loads(row["deadlines"]).items()
+            },
+            contacts=Contacts.model_validate_json(row["contacts"]),
+            deal_size_usd=_money(row["deal_size_usd"]),
+            payout_model=PayoutModel(row["payout_model"]),
+            fixed_payout_usd=_money(row["fixed_payout_usd"]),
+            hours=row["hours"],
+            proposed_payout_usd=_money(row["proposed_payout_usd"]),
+            payout_usd=_money(row["payout_usd"]),
+            had_consent=bool(row["had_consent"]),
+            disputed=bool(row["disputed"]),
+            submissions=int(row["submissions"]),
+            last_reason=row["last_reason"],
+            referral_id=None if row["referral_id"] is None else UUID(row["referral_id"]),
+            co_sell=bool(row["co_sell"]),
+        )
+
+    def days_left(self, now: datetime) -> int | None:
+        """Whole days, rounded up, until the running deadline (None when none runs)."""
+        if self.running_deadline is None or self.state.terminal:
+            return None
+        return max(0, math.ceil((self.running_deadline - now).total_seconds() / 86400))
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One event of a claim, as the audit trail shows it."""
+
+    version: int
+    event: str
+    occurred_at: datetime
+    actor: dict[str, Any]
+    data: dict[str, Any]
+
+
+class Sort(StrEnum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    STATE = "state"
+    ENGAGEMENT_ID = "engagement_id"
+    FRIENDLY_NAME = "friendly_name"
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which of the partner's claims a list shows, and in which order (``-`` descending)."""
+
+    engagement_id: str | None = None
+    state: str | None = None
+    customer: str | None = None
+    sort: str = "-created_at"
+
+    def __post_init__(self) -> None:
+        if self.sort.lstrip("-") not in {s.value for s in Sort}:
+            raise InvalidInputError(
+                "invalid-sort",
+                f"sort by one of {', '.join(sorted(s.value for s in Sort))}",
+                field="sort",
+            )
+        if self.state is not None and self.state not in {s.value for s in ClaimState}:
+            raise InvalidInputError("invalid-state", f"no state {self.state!r}", field="state")
+
+    @property
+    def key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+
+def location_clause(principal: Principal) -> tuple[str, list[Any]]:
+    """The principal's locations as SQL (R1): nothing for admins, the named ones otherwise."""
+    scope = principal.location_scope()
+    if scope is None:
+        return "", []
+    locations = sorted(scope)
+    return f" AND location_id IN ({', '.join('?' for _ in locations) or 'NULL'})", locations
+
+
+class ClaimQueries:
+    def __init__(self, store: ViewStore, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+
+    def _row(self, tx: Tx, principal: Principal, claim_id: UUID, purpose: Purpose) -> ClaimRow:
+        found = tx.one("SELECT * FROM {p}claims WHERE claim_id = ?", (str(claim_id),))
+        if found is None:
+            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+        row = ClaimRow.of(found)
+        access.authorize_claim(principal, row.claim_id, row.partner_id, row.location_id, purpose)
+        return row
+
+    def details(self, principal: Principal, claim_id: UUID) -> ClaimRow:
+        """A claim as its partner, a reviewer or an auditor may see it."""
+        with self.store.transaction() as tx:
+            return self._row(tx, principal, claim_id, Purpose.READ)
+
+    def search(
+        self, principal: Principal, where: ClaimFilter, cursor: str | None = None, limit: int = 50
+    ) -> Page[ClaimRow]:
+        """The partner's claims, filtered and sorted, with a keyset cursor."""
+        partner_id = principal.require_partner_role()
+        scope, params = location_clause(principal)
+        sql = "SELECT * FROM {p}claims WHERE partner_id = ?" + scope
+        args: list[Any] = [partner_id, *params]
+        if where.engagement_id:
+            sql, args = sql + " AND engagement_id = ?", [*args, where.engagement_id]
+        if where.state:
+            sql, args = sql + " AND state = ?", [*args, where.state]
+        if where.customer:
+            needle = f"%{where.customer.lower()}%"
+            sql += " AND (LOWER(friendly_name) LIKE ? OR customer_value LIKE ?)"
+            args += [needle, needle]
+        key, op = where.key, "<" if where.descending else ">"
+        after = keyset_of(cursor)
+        if after is not None:
+            sql += f" AND ({key} {op} ? OR ({key} = ? AND claim_id {op} ?))"
+            args += [after[0], after[0], after[1]]
+        order = "DESC" if where.descending else "ASC"
+        sql += f" ORDER BY {key} {order}, claim_id {order} LIMIT ?"
+        with self.store.transaction() as tx:
+            rows = tx.rows(sql, [*args, limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = keyset_cursor(rows[-1][key], rows[-1]["claim_id"]) if more else None
+        return Page([ClaimRow.of(r) for r in rows], next_cursor)
+
+    def every(self, principal: Principal, where: ClaimFilter) -> Iterator[ClaimRow]:
+        """Every claim the list would show, page after page (for exports)."""
+        cursor: str | None = None
+        while True:
+            page = self.search(principal, where, cursor, 500)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def history(self, principal: Principal, claim_id: UUID) -> list[HistoryRow]:
+        """Every event of the claim, in order, with time and actor: the audit trail."""
+        with self.store.transaction() as tx:
+            self._row(tx, principal, claim_id, Purpose.HISTORY)
+            rows = tx.rows(
+                "SELECT * FROM {p}history WHERE claim_id = ? ORDER BY version", (str(claim_id),)
+            )
+        return [
+            HistoryRow(
+                version=r["version"],
+                event=r["event"],
+                occurred_at=parse_ts(r["occurred_at"]),
+                actor=json.loads(r["actor"]),
+                data=json.loads(r["data"]),
+            )
+            for r in rows
+        ]
+
+    def review_queue(
+        self, principal: Principal, cursor: str | None = None, limit: int = 50
+    ) -> Page[ClaimRow]:
+        """Claims waiting for a reviewer: submitted (oldest first), then under review."""
+        principal.require_role(Role.REVIEWER)
+        with self.store.transaction() as tx:
+            page = sql_page(
+                tx,
+                "SELECT * FROM {p}claims WHERE state IN ('submitted', 'under_review') "
+                "ORDER BY state DESC, updated_at, claim_id",
+                [],
+                cursor,
+                limit,
+            )
+        return Page([ClaimRow.of(r) for r in page.items], page.next_cursor)
