@@ -127,54 +127,68 @@ class ClaimViews(BatchProjection):
     def _apply(self, row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> None:
         row["version"] = event.originator_version
         row["updated_at"] = ts(event.timestamp)
-        deadlines = row["deadlines"]
-        match event:
-            case Claim.ConsentRequested():
-                row["state"] = ClaimState.AWAITING_CONSENT.value
-                row["deal_size_usd"] = money(event.deal_size_usd)
-                row["contacts"] = event.contacts.model_dump(mode="json")
-                outbox.queue(row, event.link_id, "consent_request", event)
-            case Claim.ConsentReminderSent():
-                outbox.queue(row, event.link_id, "consent_reminder", event)
-            case Claim.ConsentGiven():
-                row["state"] = ClaimState.CONSENT_RECEIVED.value
-                row["had_consent"] = 1
-                deadlines["submission"] = ts(event.submission_deadline)
-                deadlines["post_submission"] = ts(event.review_deadline)
-            case Claim.Declined():
-                row["state"] = ClaimState.CONSENT_DECLINED.value
-            case Claim.Expired():
-                row["state"] = EXPIRY_STATE[event.deadline].value
-            case Claim.Cancelled():
-                row["state"] = ClaimState.CANCELLED.value
-                row["last_reason"] = event.reason
-            case Claim.Submitted():
-                row["state"] = ClaimState.SUBMITTED.value
-                row["submissions"] += 1
-            case Claim.ReviewStarted():
-                row["state"] = ClaimState.UNDER_REVIEW.value
-            case Claim.InformationRequested():
-                row["state"] = ClaimState.PARTNER_ACTION_REQUIRED.value
-                row["last_reason"] = event.comments
-            case Claim.Approved():
-                row["state"] = ClaimState.APPROVED.value
-                row["payout_usd"] = money(event.payout_usd)
-            case Claim.Rejected():
-                final = ClaimState.REJECTED_FINAL if event.final else ClaimState.REJECTED
-                row["state"] = final.value
-                row["last_reason"] = event.reason
-                if event.dispute_deadline is not None:
-                    deadlines["dispute"] = ts(event.dispute_deadline)
-            case Claim.Disputed():
-                row["state"] = ClaimState.DISPUTED.value
-                row["disputed"] = 1
-                deadlines["post_submission"] = deadlines["dispute"] = ts(event.reset_deadline)
-            case Claim.ReferralCreated():
-                row["referral_id"] = str(event.referral_id)
-            case Claim.UpgradedToCoSell():
-                row["co_sell"] = 1
+        if not _apply_consent(row, event, outbox):
+            _apply_submission(row, event)
         if isinstance(event, CONSENT_CLOSED):
             outbox.close(row["claim_id"])  # nothing left to send
+
+
+def _apply_consent(row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> bool:
+    """Fold an event of the consent part of the lifecycle; False if it is not one."""
+    match event:
+        case Claim.ConsentRequested():
+            row["state"] = ClaimState.AWAITING_CONSENT.value
+            row["deal_size_usd"] = money(event.deal_size_usd)
+            row["contacts"] = event.contacts.model_dump(mode="json")
+            outbox.queue(row, event.link_id, "consent_request", event)
+        case Claim.ConsentReminderSent():
+            outbox.queue(row, event.link_id, "consent_reminder", event)
+        case Claim.ConsentGiven():
+            row["state"] = ClaimState.CONSENT_RECEIVED.value
+            row["had_consent"] = 1
+            row["deadlines"]["submission"] = ts(event.submission_deadline)
+            row["deadlines"]["post_submission"] = ts(event.review_deadline)
+        case Claim.Declined():
+            row["state"] = ClaimState.CONSENT_DECLINED.value
+        case Claim.Expired():
+            row["state"] = EXPIRY_STATE[event.deadline].value
+        case Claim.Cancelled():
+            row["state"] = ClaimState.CANCELLED.value
+            row["last_reason"] = event.reason
+        case _:
+            return False
+    return True
+
+
+def _apply_submission(row: dict[str, Any], event: Claim.Event) -> None:
+    """Fold an event of submission, review, dispute, referral and co-sell."""
+    deadlines = row["deadlines"]
+    match event:
+        case Claim.Submitted():
+            row["state"] = ClaimState.SUBMITTED.value
+            row["submissions"] += 1
+        case Claim.ReviewStarted():
+            row["state"] = ClaimState.UNDER_REVIEW.value
+        case Claim.InformationRequested():
+            row["state"] = ClaimState.PARTNER_ACTION_REQUIRED.value
+            row["last_reason"] = event.comments
+        case Claim.Approved():
+            row["state"] = ClaimState.APPROVED.value
+            row["payout_usd"] = money(event.payout_usd)
+        case Claim.Rejected():
+            final = ClaimState.REJECTED_FINAL if event.final else ClaimState.REJECTED
+            row["state"] = final.value
+            row["last_reason"] = event.reason
+            if event.dispute_deadline is not None:
+                deadlines["dispute"] = ts(event.dispute_deadline)
+        case Claim.Disputed():
+            row["state"] = ClaimState.DISPUTED.value
+            row["disputed"] = 1
+            deadlines["post_submission"] = deadlines["dispute"] = ts(event.reset_deadline)
+        case Claim.ReferralCreated():
+            row["referral_id"] = str(event.referral_id)
+        case Claim.UpgradedToCoSell():
+            row["co_sell"] = 1
 
 
 class _OutboxPage:

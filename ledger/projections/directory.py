@@ -25,38 +25,42 @@ class DirectoryViews(BatchProjection):
         upgrades: list[tuple[Any, ...]] = []
         for event in events:
             if isinstance(event, KnownCustomer.Recognised):
-                known.append(
-                    (
-                        event.partner_id,
-                        event.customer_id.type.value,
-                        event.customer_id.value,
-                        event.friendly_name,
-                        str(event.first_claim_id),
-                        ts(event.timestamp),
-                    )
-                )
+                known.append(_known_row(event))
             elif isinstance(event, Referral.Created):
-                referrals.append(
-                    (
-                        str(event.originator_id),
-                        str(event.claim_id),
-                        event.partner_id,
-                        event.engagement_id,
-                        event.customer_name,
-                        event.customer_id.type.value,
-                        event.customer_id.value,
-                        event.tenant_id,
-                        "new",
-                        "pending_partner_action",
-                        "independent",
-                        "marketing_qualified",
-                        money(event.deal_value_usd),
-                        ts(event.timestamp),
-                        ts(event.timestamp),
-                    )
-                )
+                referrals.append(_referral_row(event))
             elif isinstance(event, Referral.UpgradedToCoSell):
                 upgrades.append((ts(event.timestamp), str(event.originator_id)))
         tx.insert_rows("known_customers", known)
         tx.insert_rows("referrals", referrals)
         tx.executemany(UPGRADE_REFERRAL, upgrades)
+
+
+def _known_row(event: KnownCustomer.Recognised) -> tuple[Any, ...]:
+    return (
+        event.partner_id,
+        event.customer_id.type.value,
+        event.customer_id.value,
+        event.friendly_name,
+        str(event.first_claim_id),
+        ts(event.timestamp),
+    )
+
+
+def _referral_row(event: Referral.Created) -> tuple[Any, ...]:
+    return (
+        str(event.originator_id),
+        str(event.claim_id),
+        event.partner_id,
+        event.engagement_id,
+        event.customer_name,
+        event.customer_id.type.value,
+        event.customer_id.value,
+        event.tenant_id,
+        "new",
+        "pending_partner_action",
+        "independent",
+        "marketing_qualified",
+        money(event.deal_value_usd),
+        ts(event.timestamp),
+        ts(event.timestamp),
+    )

@@ -1,0 +1,228 @@
+"""The Ledger's foundation: loading and saving claims, the retry on a lost race, and the
+queries answered from the write model."""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Concatenate, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.utils import get_topic
+
+from ledger import access, creation
+from ledger.access import Purpose
+from ledger.aggregates.base import Aggregate
+from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
+from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.seat import Seat
+from ledger.catalog import Catalog
+from ledger.commands import EligibilityCheck
+from ledger.creation import EligibilityPreview
+from ledger.customer_ids import CustomerId
+from ledger.errors import (
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    StaleVersionError,
+)
+from ledger.persistence import JsonTranscoder, PydanticMapper
+from ledger.principal import Principal
+
+P = ParamSpec("P")
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+L = TypeVar("L", bound="LedgerBase")
+CLAIM_CREATED_TOPICS = [get_topic(Claim.Added), get_topic(Claim.Claimed)]
+MAX_ATTEMPTS = 30
+
+
+def retrying(command: Callable[Concatenate[L, P], T]) -> Callable[Concatenate[L, P], T]:
+    """Run the command again, on fresh state, when a concurrent save won the race."""
+
+    @functools.wraps(command)
+    def attempt(ledger: L, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        for n in range(MAX_ATTEMPTS):
+            try:
+                return command(ledger, *args, **kwargs)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
+        raise ConflictError(
+            "concurrent-update",
+            "the claim was changed by others too often while this request ran; try again",
+        )
+
+    return attempt
+
+
+def aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise InvalidInputError("naive-time", "times must carry a time zone", field="now")
+    return now.astimezone(UTC)
+
+
+def check_version(claim: Claim, expected_version: int | None) -> Claim:
+    if expected_version is not None and claim.version != expected_version:
+        raise StaleVersionError(
+            "stale-version",
+            f"the claim is at version {claim.version}, not {expected_version}",
+            extra={"current_version": claim.version},
+        )
+    return claim
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """What a consent link asks the customer, and why it cannot be answered (if it cannot)."""
+
+    claim_id: UUID
+    customer_name: str
+    engagement_name: str
+    partner_name: str
+    deal_size_usd: Decimal | None
+    expires_at: datetime
+    state: ClaimState
+    refusal: LedgerError | None
+
+    @property
+    def answerable(self) -> bool:
+        return self.refusal is None
+
+
+class LedgerBase(Application[UUID]):
+    """The event store of claims, seats and known customers, with the catalog beside it."""
+
+    def __init__(self, catalog: Catalog, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.catalog = catalog
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PydanticMapper(transcoder=JsonTranscoder())
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate with this id if it exists and is a ``kind``; else None."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _claim(self, claim_id: UUID) -> Claim:
+        claim = self.find(claim_id, Claim)
+        if claim is None:
+            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+        return claim
+
+    def _scoped_claim(
+        self,
+        principal: Principal,
+        claim_id: UUID,
+        purpose: Purpose = Purpose.ACT,
+        expected_version: int | None = None,
+    ) -> Claim:
+        claim = self._claim(claim_id)
+        access.authorize_claim(
+            principal, claim.id, claim.partner_id, claim.terms.location_id, purpose
+        )
+        return check_version(claim, expected_version)
+
+    def _seat(self, engagement_id: str, customer_key: str, now: datetime) -> Seat:
+        seat = self.find(Seat.id_for(engagement_id, customer_key), Seat)
+        return seat or Seat.open(engagement_id, customer_key, now)
+
+    def _live_or_approved(self, engagement_id: str, customer_key: str) -> int:
+        seat = self.find(Seat.id_for(engagement_id, customer_key), Seat)
+        return seat.count if seat else 0
+
+    def _save_claim(self, claim: Claim, now: datetime, *others: Aggregate | None) -> int:
+        """Save the claim with the seat it frees or converts when it became terminal."""
+        seat: Seat | None = None
+        if claim.terminal:
+            seat = self._seat(claim.engagement_id, claim.terms.eligibility_key, now)
+            if claim.state is ClaimState.APPROVED:
+                seat.approve(claim_id=claim.id, now=now)
+            else:
+                seat.release(claim_id=claim.id, now=now)
+        self.save(claim, seat, *others)
+        return claim.version
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get_claim(self, principal: Principal, claim_id: UUID) -> Claim:
+        """A claim as its partner, a reviewer or an auditor may see it."""
+        return self._scoped_claim(principal, claim_id, Purpose.READ)
+
+    def history(self, principal: Principal, claim_id: UUID) -> list[Claim.Event]:
+        """Every event of the claim, in order: the audit trail."""
+        claim = self._scoped_claim(principal, claim_id, Purpose.HISTORY)
+        return [e for e in self.events.get(claim.id) if isinstance(e, Claim.Event)]
+
+    def consent_request(self, claim_id: UUID, link_id: UUID, now: datetime) -> ConsentRequest:
+        """What a consent link shows the customer (R23, R24); no account needed."""
+        claim = self.find(claim_id, Claim)
+        if claim is None:  # signed by us for a claim of another store
+            raise NotFoundError(
+                "consent-link-invalid", "this consent link is not valid", rule="R23"
+            )
+        engagement = self.catalog.engagement(claim.engagement_id)
+        partner = self.catalog.partner(claim.partner_id)
+        return ConsentRequest(
+            claim_id=claim.id,
+            customer_name=claim.terms.friendly_name,
+            engagement_name=engagement.name if engagement else claim.engagement_id,
+            partner_name=partner.name if partner else claim.partner_id,
+            deal_size_usd=claim.deal_size_usd,
+            expires_at=claim.deadlines[DeadlineKind.CONSENT],
+            state=claim.state,
+            refusal=claim.consent_refusal(link_id, aware(now)),
+        )
+
+    def notification_pages(
+        self, page_size: int = 2000, topics: Sequence[str] = ()
+    ) -> Iterator[Sequence[Notification]]:
+        """The whole log (or the ``topics`` of it), in order, a page at a time."""
+        position = 0
+        while page := self.recorder.select_notifications(
+            position, page_size, topics=topics, inclusive_of_start=False
+        ):
+            yield page
+            position = page[-1].id
+
+    def claim_ids(self) -> Iterator[UUID]:
+        """Every claim's id, in the order the claims were made."""
+        for page in self.notification_pages(topics=CLAIM_CREATED_TOPICS):
+            yield from (UUID(str(n.originator_id)) for n in page)
+
+    def is_known_customer(self, partner_id: str, customer_id: CustomerId) -> bool:
+        """Whether the customer consented to this partner on an earlier claim (R15)."""
+        return KnownCustomer.id_for(partner_id, customer_id) in self.repository
+
+    def preview_eligibility(
+        self, principal: Principal, check: EligibilityCheck
+    ) -> list[EligibilityPreview]:
+        """The add flow's preview: per engagement, eligible or not with reasons, and payout."""
+        partner = access.partner_of(self.catalog, principal)
+        location = access.location_for_claims(principal, partner, check.location_id)
+        resolution = creation.resolve_input(self.catalog, check.customer_id)
+        engagements = (
+            creation.named_engagements(self.catalog, check.engagement_ids)
+            if check.engagement_ids
+            else [e for e in self.catalog.engagements if location in e.eligible_locations]
+        )
+        key = resolution.subject.key
+        return [
+            creation.preview(
+                self.catalog, e, resolution, self._live_or_approved(e.id, key), check.hours
+            )
+            for e in engagements
+        ]
