@@ -48,7 +48,7 @@ class Principal:
         return Role.INCENTIVES_USER in self.roles and location_id in self.locations
 
     def require_partner_role(self) -> str:
-        """The principal's partner id, or 403 when it holds no partner role (R1)."""
+        """The principal's partner id, or ForbiddenError when it holds no partner role (R1)."""
         if not self.is_partner_user or self.partner_id is None:
             raise ForbiddenError(
                 "role-required",
