@@ -81,7 +81,7 @@ class Ledger(Application[UUID]):
         self.catalog = catalog
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return PydanticMapper(transcoder=JsonTranscoder())
+        return self.factory.mapper(transcoder=JsonTranscoder(), mapper_class=PydanticMapper)
 
     # -- plumbing ---------------------------------------------------------------------------
 
