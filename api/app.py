@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -16,7 +15,7 @@ from api.routers import claims, consent, engagements, health, referrals
 from ledger.access import AccessTokens
 from ledger.application import open_ledger
 from ledger.catalog import Catalog
-from ledger.policies.runner import utc_now
+from ledger.clock import Clock, utc_now
 from ledger.settings import Settings
 from ledger.workers import Workers
 
@@ -32,7 +31,7 @@ def create_app(
     settings: Settings,
     *,
     catalog: Catalog | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = utc_now,
     run_workers: bool = True,
 ) -> FastAPI:
     """The app on the configured store; workers follow the log inside it unless told not to."""
@@ -43,7 +42,7 @@ def create_app(
         ledger=ledger,
         workers=workers,
         access=AccessTokens(settings.signing_key()),
-        idempotency=IdempotencyStore(workers.store),
+        idempotency=IdempotencyStore(workers.store, clock=clock),
         metrics=Metrics(ledger, workers.views),
         clock=clock,
     )
