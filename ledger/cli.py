@@ -297,7 +297,7 @@ def token(
     except SettingsError as error:
         console.print(f"[red]settings error[/red] {error}")
         raise typer.Exit(2) from None
-    sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl)) + "\n")
+    sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl), utc_now()) + "\n")
 
 
 @app.command()
