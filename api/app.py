@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -14,7 +13,7 @@ from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
 from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
-from ledger.policies.runner import utc_now
+from ledger.clock import Clock, utc_now
 from ledger.settings import Settings
 
 DESCRIPTION = """An event-sourced ledger for partner incentive claims.
@@ -29,7 +28,7 @@ def create_app(
     settings: Settings,
     *,
     catalog: Catalog | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = utc_now,
     run_workers: bool = True,
 ) -> FastAPI:
     """The app on the configured store; workers follow the log inside it unless told not to."""
@@ -52,7 +51,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.idempotency = IdempotencyStore(services.store)
+    app.state.idempotency = IdempotencyStore(services.store, clock=clock)
     app.state.metrics = metrics
     problems.install(app)
     metrics.install(app)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi.responses import JSONResponse, Response
 
 from api.problems import from_ledger_error, problem
+from ledger.clock import Clock
 from ledger.errors import LedgerError
 from ledger.projections.base import ts
 from ledger.projections.store import ViewStore
@@ -27,9 +28,14 @@ REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 class IdempotencyStore:
     def __init__(
-        self, store: ViewStore, abandoned_after: timedelta = timedelta(minutes=10)
+        self,
+        store: ViewStore,
+        *,
+        clock: Clock,
+        abandoned_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store
+        self.clock = clock
         self.abandoned_after = abandoned_after
 
     def run(
@@ -49,7 +55,7 @@ class IdempotencyStore:
                 extra={"field": "Idempotency-Key"},
             )  # fmt: skip
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.store.transaction(commit=True) as tx:
             # A key still "running" long after its request began belongs to a request that
             # died (a crash, a kill): let the client's retry run it rather than 409 for ever.

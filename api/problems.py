@@ -12,11 +12,32 @@ from starlette.exceptions import HTTPException
 
 from ledger.access import InvalidTokenError
 from ledger.commands import FIELD_RULES
-from ledger.errors import LedgerError
+from ledger.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    RuleRefusedError,
+    StaleVersionError,
+)
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://claim-ledger.dev/problems/"
 log = logging.getLogger("api")
+
+# The one table from the kind of domain refusal to its HTTP status. A class not named here
+# answers with its nearest named base class (InvalidTransitionError as a ConflictError,
+# IneligibleError as a RuleRefusedError); LedgerError itself is the fallback.
+STATUS_BY_ERROR: dict[type[LedgerError], int] = {
+    LedgerError: 422,
+    InvalidInputError: 422,
+    RuleRefusedError: 422,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    StaleVersionError: 412,
+}
 
 
 def problem(
@@ -33,9 +54,18 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def status_of(error: LedgerError) -> int:
+    """The HTTP status for ``error``: its class's entry, or its nearest base class's."""
+    for kind in type(error).__mro__:
+        status = STATUS_BY_ERROR.get(kind)
+        if status is not None:
+            return status
+    return STATUS_BY_ERROR[LedgerError]
+
+
 def from_ledger_error(error: LedgerError) -> JSONResponse:
     return problem(
-        error.status,
+        status_of(error),
         error.slug,
         error.slug.replace("-", " ").capitalize(),
         error.detail,

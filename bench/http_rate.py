@@ -27,6 +27,7 @@ import psycopg
 from bench.command_rate import PARTNER, bench_catalog, claim_body, tenant
 from ledger.access import AccessTokens
 from ledger.application import open_ledger
+from ledger.clock import utc_now
 from ledger.commands import CreateClaims
 from ledger.settings import Settings
 from tests.factories import T0
@@ -152,7 +153,7 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1))
+        token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
         script = post_script(folder, tenants_file(folder))
         posts = wrk(f"{url}/v1/claims", token, args.seconds, script)
         gets = wrk(

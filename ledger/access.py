@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -23,8 +23,9 @@ class AccessTokens:
     def __init__(self, secret: str) -> None:
         self.secret = secret
 
-    def mint(self, principal: Principal, ttl: timedelta, now: datetime | None = None) -> str:
-        issued = now or datetime.now(UTC)
+    def mint(self, principal: Principal, ttl: timedelta, now: datetime) -> str:
+        """A token for ``principal``, issued at ``now`` and valid for ``ttl``."""
+        issued = now
         payload = {
             "typ": "access",
             "sub": principal.user_id,

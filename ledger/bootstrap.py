@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ledger.access import AccessTokens
 from ledger.application import Ledger, open_ledger
 from ledger.catalog import Catalog
-from ledger.policies.runner import Clock, utc_now
+from ledger.clock import Clock, utc_now
 from ledger.projections.claim_queries import ClaimQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries

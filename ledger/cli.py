@@ -29,6 +29,7 @@ from ledger.aggregates.claim import Claim
 from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError
+from ledger.clock import utc_now
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
 from ledger.principal import PARTNER_ROLES, Principal, Role
@@ -64,7 +65,7 @@ def _ledger() -> Ledger:
 
 def _parse_now(now: str | None) -> datetime:
     if now is None:
-        return datetime.now(UTC)
+        return utc_now()
     try:
         parsed = datetime.fromisoformat(now)
     except ValueError:
@@ -138,7 +139,7 @@ def _services() -> Services:
     """Every service, wired as ``ledger serve`` wires them; a wrong setting exits with 2."""
     settings = settings_or_exit()
     try:
-        return bootstrap(settings)
+        return bootstrap(settings, clock=utc_now)
     except CatalogError as error:
         console.print(f"[red]catalog error[/red] {error}")
     except SettingsError as error:
@@ -268,7 +269,7 @@ def serve(
 
     settings = settings_or_exit()
     try:
-        application = create_app(settings, run_workers=workers)
+        application = create_app(settings, clock=utc_now, run_workers=workers)
     except (CatalogError, SettingsError) as error:
         console.print(f"[red]cannot start[/red] {error}")
         raise typer.Exit(2) from None
@@ -300,7 +301,7 @@ def token(
     except SettingsError as error:
         console.print(f"[red]settings error[/red] {error}")
         raise typer.Exit(2) from None
-    sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl)) + "\n")
+    sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl), utc_now()) + "\n")
 
 
 @app.command()
@@ -313,7 +314,7 @@ def demo() -> None:
         console.print("This database already holds claims; the demo plays on an empty one.")
         console.print("Set LEDGER_DATABASE_URL=sqlite:///./demo.sqlite3 (a new file) to replay it.")
         raise typer.Exit(0)
-    result = play(ledger, datetime.now(UTC), log=lambda line: console.print(f"• {line}"))
+    result = play(ledger, utc_now(), log=lambda line: console.print(f"• {line}"))
     table = Table(title="Claims played")
     table.add_column("claim")
     table.add_column("id", no_wrap=True, min_width=36)

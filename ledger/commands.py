@@ -81,7 +81,7 @@ FIELD_RULES = {
 
 
 def parse(model: type[C], data: object) -> C:
-    """Validate ``data`` as ``model``; the first problem becomes a 422 naming its field."""
+    """Validate ``data`` as ``model``; the first problem is refused as invalid input, by field."""
     try:
         return model.model_validate(data)
     except ValidationError as error:

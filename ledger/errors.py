@@ -1,18 +1,16 @@
 """Domain errors: each carries a stable slug, the rule it enforces and the offending field.
 
-The HTTP layer maps the class to a status code (``status``) and the slug to the problem type.
+The kind of refusal is the class; the API maps kinds to HTTP status codes in one table
+(``api.problems``) and the slug to the problem type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
 
 
 class LedgerError(Exception):
     """Base of every refusal the ledger gives; never a bug, always the caller's to fix."""
-
-    status: ClassVar[int] = 422
 
     def __init__(
         self,
@@ -36,11 +34,11 @@ class LedgerError(Exception):
 
 
 class InvalidInputError(LedgerError):
-    """Malformed input: a field that cannot be parsed or is out of range (422)."""
+    """Malformed input: a field that cannot be parsed or is out of range."""
 
 
 class RuleRefusedError(LedgerError):
-    """Well-formed input that a rule refuses (422)."""
+    """Well-formed input that a rule refuses."""
 
 
 class IneligibleError(RuleRefusedError):
@@ -57,21 +55,15 @@ class IneligibleError(RuleRefusedError):
 
 
 class ForbiddenError(LedgerError):
-    """The principal lacks the role or location (403)."""
-
-    status = 403
+    """The principal lacks the role or location."""
 
 
 class NotFoundError(LedgerError):
-    """Unknown, or belongs to another partner: never reveal which (404)."""
-
-    status = 404
+    """Unknown, or belongs to another partner: never reveal which."""
 
 
 class ConflictError(LedgerError):
-    """Conflict with the claim's state or another claim (409)."""
-
-    status = 409
+    """Conflict with the claim's state or another claim."""
 
 
 class InvalidTransitionError(ConflictError):
@@ -88,6 +80,4 @@ class InvalidTransitionError(ConflictError):
 
 
 class StaleVersionError(LedgerError):
-    """The caller's expected version is not the claim's current version (412)."""
-
-    status = 412
+    """The caller's expected version is not the claim's current version."""

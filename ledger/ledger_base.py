@@ -105,7 +105,7 @@ class LedgerBase(Application[UUID]):
         self.catalog = catalog
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return PydanticMapper(transcoder=JsonTranscoder())
+        return self.factory.mapper(transcoder=JsonTranscoder(), mapper_class=PydanticMapper)
 
     # -- loading ----------------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""Storing pydantic events: pydantic dumps to JSON types and rebuilds typed fields."""
+"""Storing pydantic events: pydantic dumps to JSON types and rebuilds typed fields.
+
+Like the library's own mapper, the JSON bytes are compressed and then encrypted on the way in
+when the application's env names a compressor (``COMPRESSOR_TOPIC``) or a cipher
+(``CIPHER_TOPIC``, ``CIPHER_KEY``), and decrypted and then decompressed on the way out; the
+application gets the mapper from the library's factory, which reads those settings.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder, Transcoding
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
@@ -26,19 +38,37 @@ class JsonTranscoder(Transcoder):
 
 
 class PydanticMapper(Mapper[UUID]):
+    """Pydantic events as JSON; encode, compress, encrypt in; decrypt, decompress, decode out."""
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = cast(BaseModel, domain_event).model_dump(
             mode="json", exclude={"originator_id", "originator_version"}
         )
+        stored_state = self.transcoder.encode(state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=get_topic(type(domain_event)),
-            state=self.transcoder.encode(state),
+            state=stored_state,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        state = self.transcoder.decode(stored_event.state)
+        stored_state = stored_event.state
+        try:
+            if self.cipher:
+                stored_state = self.cipher.decrypt(stored_state)
+            if self.compressor:
+                stored_state = self.compressor.decompress(stored_state)
+            state = self.transcoder.decode(stored_state)
+        except Exception as error:
+            raise MapperDeserialisationError(
+                f"cannot read the state of stored event {stored_event.topic!r} of "
+                f"{stored_event.originator_id} version {stored_event.originator_version}: {error}"
+            ) from error
         event_class = cast(type[BaseModel], resolve_topic(stored_event.topic))
         event = event_class.model_validate(
             {

@@ -53,7 +53,7 @@ class Principal:
         return scope is None or location_id in scope
 
     def require_partner_role(self) -> str:
-        """The principal's partner id, or 403 when it holds no partner role (R1)."""
+        """The principal's partner id, or ForbiddenError when it holds no partner role (R1)."""
         if not self.is_partner_user or self.partner_id is None:
             raise ForbiddenError(
                 "role-required",

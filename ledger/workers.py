@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass
 
 from ledger.application import Ledger
+from ledger.clock import Clock, utc_now
 from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
-from ledger.policies.runner import Clock, PolicyRunner, utc_now
+from ledger.policies.runner import PolicyRunner
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings

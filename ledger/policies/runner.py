@@ -6,16 +6,15 @@ stops between the two, it runs the same event again and the command changes noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from ledger.aggregates.claim import Claim
 from ledger.application import Ledger
+from ledger.clock import Clock, utc_now
 from ledger.policies.sales import CoSellPolicy, ReferralPolicy
 from ledger.projections.store import ViewStore
-
-Clock = Callable[[], datetime]
 
 
 class Policy(Protocol):
@@ -23,10 +22,6 @@ class Policy(Protocol):
     topics: tuple[str, ...]
 
     def handle(self, ledger: Ledger, event: Claim.Event, now: datetime) -> None: ...
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PolicyRunner:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.access import AccessTokens
 from ledger.bootstrap import Services
+from ledger.clock import utc_now
 from ledger.principal import Principal
 from ledger.settings import Settings
 from tests.conftest import Clock
@@ -33,7 +34,9 @@ class Api:
         return found
 
     def auth(self, principal: Principal, ttl: float = 3600) -> dict[str, str]:
-        token = AccessTokens(self.settings.signing_key()).mint(principal, timedelta(seconds=ttl))
+        token = AccessTokens(self.settings.signing_key()).mint(
+            principal, timedelta(seconds=ttl), utc_now()
+        )
         return {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, principal: Principal | None = ADMIN_A, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from ledger.access import AccessTokens
+from ledger.clock import utc_now
 from ledger.principal import Principal, Role
 from tests.api.conftest import Api
 from tests.factories import ADMIN_A, ADMIN_B, create, days
@@ -105,12 +106,12 @@ def _tamper(token: str) -> str:
 )
 def test_bad_tokens_are_401(api: Api, kind: str) -> None:
     key = api.settings.signing_key()
-    good = AccessTokens(key).mint(ADMIN_A, timedelta(hours=1))
+    good = AccessTokens(key).mint(ADMIN_A, timedelta(hours=1), utc_now())
     headers = {
         "missing": {},
-        "expired": {"Authorization": "Bearer " + AccessTokens(key).mint(ADMIN_A, timedelta(seconds=-5))},
+        "expired": {"Authorization": "Bearer " + AccessTokens(key).mint(ADMIN_A, timedelta(seconds=-5), utc_now())},
         "tampered": {"Authorization": "Bearer " + _tamper(good)},
-        "wrong-signature": {"Authorization": "Bearer " + AccessTokens("another-key-" + "x" * 32).mint(ADMIN_A, timedelta(hours=1))},
+        "wrong-signature": {"Authorization": "Bearer " + AccessTokens("another-key-" + "x" * 32).mint(ADMIN_A, timedelta(hours=1), utc_now())},
         "not-a-jwt": {"Authorization": "Bearer hello"},
         "consent-token": {"Authorization": "Bearer " + jwt.encode({"typ": "consent", "sub": "x", "lnk": "y", "exp": 4102444800, "roles": []}, key, algorithm="HS256")},
         "basic": {"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"},

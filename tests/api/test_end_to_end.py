@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from ledger.access import AccessTokens
+from ledger.clock import utc_now
 from ledger.principal import Principal, Role
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
 from tests.integration.test_consent_email import Inbox, smtp  # noqa: F401
@@ -83,7 +84,9 @@ def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) ->
     def client(principal: Principal | None) -> httpx.Client:
         headers = {}
         if principal is not None:
-            headers["Authorization"] = "Bearer " + tokens.mint(principal, timedelta(hours=1))
+            headers["Authorization"] = "Bearer " + tokens.mint(
+                principal, timedelta(hours=1), utc_now()
+            )
         return httpx.Client(base_url=service, headers=headers, timeout=10)
 
     partner, reviewer, customer = client(ADMIN_A), client(REVIEWER), client(None)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import timedelta
 from typing import Any
 
+from fastapi.responses import JSONResponse, Response
+
 from api.idempotency import IdempotencyStore
+from ledger.projections.store import ViewStore
 from ledger.settings import Settings
 from tests.api.conftest import Api, make_api
 from tests.conftest import Clock
@@ -131,3 +136,31 @@ def test_a_key_whose_request_died_is_given_up_after_a_while(api: Api) -> None:
     )
     assert running.status_code == 409, running.text
     assert running.json()["type"].endswith("/idempotency-key-in-use")
+
+
+def test_an_abandoned_key_is_given_up_by_the_injected_clock(
+    settings: Settings, clock: Clock
+) -> None:
+    store = ViewStore.open(settings.eventsourcing_env())
+    keys = IdempotencyStore(store, clock=clock, abandoned_after=timedelta(minutes=10))
+    answers: list[tuple[int, Any]] = []
+
+    def retry() -> None:
+        response = keys.run("ann", "k", "body", lambda: JSONResponse({"run": "retry"}, 201))
+        answers.append((response.status_code, json.loads(bytes(response.body))))
+
+    def first_request() -> Response:
+        retry()  # while the first request runs, the key is in use
+        clock.now += timedelta(minutes=9, seconds=59)
+        retry()  # still in use: not yet abandoned by the test's clock
+        clock.now += timedelta(seconds=2)
+        retry()  # past abandoned_after: the retry runs the command itself
+        return JSONResponse({"run": "first"}, 201)
+
+    try:
+        keys.run("ann", "k", "body", first_request)
+        assert [status for status, _ in answers] == [409, 409, 201]
+        assert answers[0][1]["type"].endswith("/idempotency-key-in-use")
+        assert answers[2][1] == {"run": "retry"}
+    finally:
+        store.close()
