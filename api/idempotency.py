@@ -55,6 +55,22 @@ class IdempotencyStore:
                 extra={"field": "Idempotency-Key"},
             )  # fmt: skip
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        stored = self._take(owner, key, request_hash)
+        if stored is not None:
+            return self._repeat(stored, request_hash)
+        try:
+            response = self._safely(command)
+        except BaseException:
+            self._release(owner, key)
+            raise
+        if response.status_code >= 500:
+            self._release(owner, key)
+            return response
+        self._record(owner, key, response)
+        return response
+
+    def _take(self, owner: str, key: str, request_hash: str) -> dict[str, object] | None:
+        """Take the key for this request; the stored row instead when it was taken before."""
         now = self.clock()
         with self.store.transaction(commit=True) as tx:
             # A key still "running" long after its request began belongs to a request that
@@ -69,23 +85,13 @@ class IdempotencyStore:
                 "ON CONFLICT DO NOTHING",
                 (owner, key, request_hash, ts(now)),
             )
-            stored = (
-                None
-                if taken
-                else tx.one(
-                    "SELECT * FROM idempotency_keys WHERE owner = ? AND key = ?", (owner, key)
-                )
+            if taken:
+                return None
+            return tx.one(
+                "SELECT * FROM idempotency_keys WHERE owner = ? AND key = ?", (owner, key)
             )
-        if stored is not None:
-            return self._repeat(stored, request_hash)
-        try:
-            response = self._safely(command)
-        except BaseException:
-            self._release(owner, key)
-            raise
-        if response.status_code >= 500:
-            self._release(owner, key)
-            return response
+
+    def _record(self, owner: str, key: str, response: Response) -> None:
         headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
         with self.store.transaction(commit=True) as tx:
             tx.execute(
@@ -99,7 +105,6 @@ class IdempotencyStore:
                     key,
                 ),
             )
-        return response
 
     @staticmethod
     def _safely(command: Callable[[], Response]) -> Response:

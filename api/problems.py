@@ -73,55 +73,62 @@ def from_ledger_error(error: LedgerError) -> JSONResponse:
     )
 
 
+async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+    return from_ledger_error(error)
+
+
+async def invalid_token(request: Request, error: InvalidTokenError) -> JSONResponse:
+    return problem(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        str(error),
+        headers={"WWW-Authenticate": 'Bearer realm="claim-ledger"'},
+    )
+
+
+async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = error.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    location = [str(part) for part in first.get("loc", ())]
+    where = location[0] if location else "body"
+    path = location[1:] if where in {"body", "query", "path", "header"} else location
+    field = ".".join(path) or None
+    rule = FIELD_RULES.get(path[0]) if path and where == "body" else None
+    message = str(first.get("msg", "invalid"))
+    if first.get("type") == "json_invalid":
+        field, message = None, "malformed JSON"
+    return problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        f"{where}{'.' + field if field else ''}: {message}",
+        extra={"rule": rule, "field": field, "errors": len(errors)},
+    )
+
+
+async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code == 400:  # a body that is not even text: invalid input like the rest
+        return problem(422, "invalid-input", "Invalid input", f"body: {error.detail}")
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    return problem(
+        error.status_code,
+        slug,
+        slug.replace("-", " ").capitalize(),
+        str(error.detail),
+        headers=dict(error.headers or {}),
+    )
+
+
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal-error", "Internal error", "an unexpected error; it is logged")
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(LedgerError)
-    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
-        return from_ledger_error(error)
-
-    @app.exception_handler(InvalidTokenError)
-    async def invalid_token(request: Request, error: InvalidTokenError) -> JSONResponse:
-        return problem(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            str(error),
-            headers={"WWW-Authenticate": 'Bearer realm="claim-ledger"'},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = error.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        location = [str(part) for part in first.get("loc", ())]
-        where = location[0] if location else "body"
-        path = location[1:] if where in {"body", "query", "path", "header"} else location
-        field = ".".join(path) or None
-        rule = FIELD_RULES.get(path[0]) if path and where == "body" else None
-        message = str(first.get("msg", "invalid"))
-        if first.get("type") == "json_invalid":
-            field, message = None, "malformed JSON"
-        return problem(
-            422,
-            "invalid-input",
-            "Invalid input",
-            f"{where}{'.' + field if field else ''}: {message}",
-            extra={"rule": rule, "field": field, "errors": len(errors)},
-        )
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        if error.status_code == 400:  # a body that is not even text: invalid input like the rest
-            return problem(422, "invalid-input", "Invalid input", f"body: {error.detail}")
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return problem(
-            error.status_code,
-            slug,
-            slug.replace("-", " ").capitalize(),
-            str(error.detail),
-            headers=dict(error.headers or {}),
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", "Internal error", "an unexpected error; it is logged")
+    """Answer every error as problem+json."""
+    app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidTokenError, invalid_token)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)

@@ -7,12 +7,13 @@ recorded in the events so that replay never consults anything but the events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal, Self
 from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import SYSTEM, Actor, Aggregate
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
@@ -169,10 +170,12 @@ _RULE = {
 }
 
 
-@dataclass(frozen=True)
-class ClaimTerms:
+class ClaimTerms(BaseModel):
     """What a new claim records: the creation's decisions, made by the application from the
-    catalog (R1-R19), so that replay never consults the catalog."""
+    catalog (R1-R19), so that replay never consults the catalog. The claim's first event is
+    these terms and its consent deadline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     partner_id: str
     location_id: str
@@ -190,9 +193,6 @@ class ClaimTerms:
     deadline_days: Deadlines
     required_proof: tuple[ProofItem, ...]
     referral_terms: ReferralTerms
-
-    def as_fields(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _require_reason(reason: str | None, action: Action) -> str:
@@ -216,23 +216,7 @@ class Claim(Aggregate):
         def evolve(self, claim: Claim) -> None:
             """How this event changes the claim (typed twin of ``apply``)."""
 
-    class Created(Event, Aggregate.Created):
-        partner_id: str
-        location_id: str
-        engagement_id: str
-        friendly_name: str
-        customer_id: CustomerId
-        eligibility_key: str
-        resolved_tenant_id: str | None
-        tenant_mismatch_reason: str | None
-        contacts: Contacts
-        payout_model: PayoutModel
-        fixed_payout_usd: Decimal | None
-        hours: int | None
-        proposed_payout_usd: Decimal | None
-        deadline_days: Deadlines
-        required_proof: tuple[ProofItem, ...]
-        referral_terms: ReferralTerms
+    class Created(Event, Aggregate.Created, ClaimTerms):
         consent_deadline: datetime
 
         def evolve(self, claim: Claim) -> None:
@@ -396,7 +380,7 @@ class Claim(Aggregate):
             timestamp=now,
             actor=actor,
             consent_deadline=now + timedelta(days=terms.deadline_days.consent_days),
-            **terms.as_fields(),
+            **dict(terms),
         )
 
     # -- queries ----------------------------------------------------------------------------

@@ -67,159 +67,136 @@ def _create(
     )
 
 
-def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> DemoResult:
-    """Play the scenario; ``log`` receives one line per step."""
-    result = DemoResult()
-    day = now - timedelta(days=100)
+class _Scenario:
+    """The demo, chapter by chapter, on one Ledger and one calendar."""
 
-    def at(days: float) -> datetime:
-        return day + timedelta(days=days)
+    def __init__(self, ledger: Ledger, now: datetime, log: Callable[[str], None]) -> None:
+        self.ledger = ledger
+        self.now = now
+        self.log = log
+        self.day = now - timedelta(days=100)
+        self.result = DemoResult()
 
-    def tenant_id(domain: str) -> str:
-        tenant = ledger.catalog.directory.tenant_for(IdType.DOMAIN, domain)
+    def at(self, days: float) -> datetime:
+        return self.day + timedelta(days=days)
+
+    def tenant_id(self, domain: str) -> str:
+        tenant = self.ledger.catalog.directory.tenant_for(IdType.DOMAIN, domain)
         assert tenant is not None, f"the demo catalog lacks {domain}"
         return tenant.tenant_id
 
-    def consent(claim_id: UUID, when: float, *, accept: bool, deal: str = "25000.00") -> None:
-        link = ledger.request_consent(
+    def consent(self, claim_id: UUID, when: float, *, accept: bool, deal: str = "25000.00") -> None:
+        link = self.ledger.request_consent(
             ALICE,
             claim_id,
             parse(RequestConsent, {"deal_size_usd": deal, "disclaimer_accepted": True}),
-            at(when),
+            self.at(when),
         )
-        ledger.answer_consent(claim_id, link, accept, at(when + 2))
+        self.ledger.answer_consent(claim_id, link, accept, self.at(when + 2))
 
-    def submit(principal: Principal, claim_id: UUID, when: float) -> None:
+    def submit(self, principal: Principal, claim_id: UUID, when: float) -> None:
         proof = [{"kind": k, "reference": f"files/{claim_id}/{k}.pdf"} for k in ALL_PROOF]
-        ledger.submit(principal, claim_id, parse(Submit, {"proof": proof}), at(when))
+        self.ledger.submit(principal, claim_id, parse(Submit, {"proof": proof}), self.at(when))
 
-    def review(claim_id: UUID, when: float, action: str, reason: str | None = None) -> None:
+    def review(self, claim_id: UUID, when: float, action: str, reason: str | None = None) -> None:
         command = parse(Review, {"action": action, "reason": reason})
-        ledger.review(RITA, claim_id, command, at(when))
+        self.ledger.review(RITA, claim_id, command, self.at(when))
 
-    log("Contoso adds Fabrikam (by domain) for the migration workshop and the data assessment")
-    ws, assess = ledger.create_claims(
-        ALICE,
-        _create(
-            "added",
-            "Fabrikam",
-            "LOC-1001",
-            "domain",
-            "https://www.fabrikam.com/",
-            ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"],
-            "it@fabrikam.com",
-        ),
-        at(0),
-    )
-    result.claims.update({"Fabrikam workshop": ws, "Fabrikam assessment": assess})
+    def add(self, principal: Principal, when: float, command: CreateClaims) -> list[UUID]:
+        return self.ledger.create_claims(principal, command, self.at(when))
 
-    log("Fabrikam consents to the workshop; Contoso delivers, submits proof; the reviewer approves")
-    consent(ws, 1, accept=True)
-    submit(ALICE, ws, 20)
-    review(ws, 22, "start")
-    review(ws, 23, "approve")
-
-    log("The assessment: rejected, disputed, resubmitted, then rejected for good")
-    consent(assess, 1, accept=True, deal="8000.00")
-    submit(ALICE, assess, 30)
-    review(assess, 31, "start")
-    review(assess, 32, "reject", "the survey is unsigned")
-    ledger.dispute(ALICE, assess, parse(Dispute, {"reason": "signed survey attached"}), at(35))
-    submit(ALICE, assess, 36)
-    review(assess, 37, "start")
-    review(assess, 38, "reject", "the proof of execution predates the engagement")
-
-    log("Alpine tries to claim Fabrikam for the workshop: its one slot is taken (R10)")
-    try:
-        ledger.create_claims(
-            BRUNO,
-            _create(
-                "added",
-                "Fabrikam GmbH",
-                "LOC-2001",
-                "tenant_id",
-                tenant_id("fabrikam.com"),
-                ["ENG-AZ-MIGRATE-WS"],
-                "it@fabrikam.com",
-            ),
-            at(40),
+    def fabrikam(self) -> None:
+        self.log(
+            "Contoso adds Fabrikam (by domain) for the migration workshop and the data assessment"
         )
-    except LedgerError as refusal:
-        result.refusals.append(str(refusal))
-        log(f"  refused: {refusal}")
+        ws, assess = self.add(
+            ALICE, 0, _create( "added", "Fabrikam", "LOC-1001", "domain", "https://www.fabrikam.com/",
+            ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"], "it@fabrikam.com"),
+        )  # fmt: skip
+        self.result.claims.update({"Fabrikam workshop": ws, "Fabrikam assessment": assess})
+        self.log(
+            "Fabrikam consents to the workshop; Contoso delivers, submits proof; "
+            "the reviewer approves"
+        )
+        self.consent(ws, 1, accept=True)
+        self.submit(ALICE, ws, 20)
+        self.review(ws, 22, "start")
+        self.review(ws, 23, "approve")
+        self.log("The assessment: rejected, disputed, resubmitted, then rejected for good")
+        self.consent(assess, 1, accept=True, deal="8000.00")
+        self.submit(ALICE, assess, 30)
+        self.review(assess, 31, "start")
+        self.review(assess, 32, "reject", "the survey is unsigned")
+        dispute = parse(Dispute, {"reason": "signed survey attached"})
+        self.ledger.dispute(ALICE, assess, dispute, self.at(35))
+        self.submit(ALICE, assess, 36)
+        self.review(assess, 37, "start")
+        self.review(assess, 38, "reject", "the proof of execution predates the engagement")
 
-    log("Contoso claims Fabrikam, now a known customer, for the security quick start")
-    (sec,) = ledger.create_claims(
-        ALICE,
-        _create(
-            "claimed",
-            "Fabrikam",
-            "LOC-1001",
-            "domain",
-            "fabrikam.com",
-            ["ENG-SEC-XS"],
-            "it@fabrikam.com",
-        ),
-        at(41),
-    )
-    result.claims["Fabrikam security (left waiting for consent)"] = sec
+    def alpine_is_refused(self) -> None:
+        self.log("Alpine tries to claim Fabrikam for the workshop: its one slot is taken (R10)")
+        try:
+            self.add(
+            BRUNO, 40, _create( "added", "Fabrikam GmbH", "LOC-2001", "tenant_id",
+                self.tenant_id("fabrikam.com"), ["ENG-AZ-MIGRATE-WS"], "it@fabrikam.com"),
+        )  # fmt: skip
+        except LedgerError as refusal:
+            self.result.refusals.append(str(refusal))
+            self.log(f"  refused: {refusal}")
 
-    log("Contoso adds Northwind by tenant id with an outside contact (R8) and is declined")
-    (nw,) = ledger.create_claims(
-        ALICE,
-        _create(
-            "added",
-            "Northwind",
-            "LOC-1001",
-            "tenant_id",
-            tenant_id("northwindtraders.com"),
-            ["ENG-TENANT-ONLY-AS"],
+    def fabrikam_is_known(self) -> None:
+        self.log("Contoso claims Fabrikam, now a known customer, for the security quick start")
+        (sec,) = self.add(
+            ALICE, 41, _create( "claimed", "Fabrikam", "LOC-1001", "domain", "fabrikam.com",
+            ["ENG-SEC-XS"], "it@fabrikam.com"),
+        )  # fmt: skip
+        self.result.claims["Fabrikam security (left waiting for consent)"] = sec
+
+    def northwind_declines(self) -> None:
+        self.log("Contoso adds Northwind by tenant id with an outside contact (R8) and is declined")
+        (nw,) = self.add(
+            ALICE, 45, _create( "added", "Northwind", "LOC-1001", "tenant_id",
+            self.tenant_id("northwindtraders.com"), ["ENG-TENANT-ONLY-AS"],
             "buyer@northwind-partners.example",
-            tenant_mismatch_reason="the customer's procurement office uses its own mail domain",
-        ),
-        at(45),
-    )
-    consent(nw, 46, accept=False)
-    result.claims["Northwind assessment (declined)"] = nw
+            tenant_mismatch_reason="the customer's procurement office uses its own mail domain"),
+        )  # fmt: skip
+        self.consent(nw, 46, accept=False)
+        self.result.claims["Northwind assessment (declined)"] = nw
 
-    log("Alpine adds Relecloud for the large modernisation project and cancels it")
-    (relecloud,) = ledger.create_claims(
-        BRUNO,
-        _create(
-            "added",
-            "Relecloud",
-            "LOC-2001",
-            "tenant_id",
-            tenant_id("relecloud.com"),
-            ["ENG-APP-MOD-L"],
-            "cto@relecloud.com",
-        ),
-        at(50),
-    )
-    ledger.cancel(BRUNO, relecloud, Cancel(reason="customer chose another partner"), at(52))
-    result.claims["Relecloud project (cancelled)"] = relecloud
+    def relecloud_is_cancelled(self) -> None:
+        self.log("Alpine adds Relecloud for the large modernisation project and cancels it")
+        (relecloud,) = self.add(
+            BRUNO, 50, _create( "added", "Relecloud", "LOC-2001", "tenant_id",
+            self.tenant_id("relecloud.com"), ["ENG-APP-MOD-L"], "cto@relecloud.com"),
+        )  # fmt: skip
+        cancel = Cancel(reason="customer chose another partner")
+        self.ledger.cancel(BRUNO, relecloud, cancel, self.at(52))
+        self.result.claims["Relecloud project (cancelled)"] = relecloud
 
-    log("Contoso nominates an MSX opportunity for the variable-payout AI pilot (120 hours)")
-    (pilot,) = ledger.create_claims(
-        ALICE,
-        _create(
-            "added",
-            "Tailspin AI pilot",
-            "LOC-1001",
-            "msx_opportunity_id",
-            "7-tai100074",
-            ["ENG-AI-PILOT-VAR"],
-            "data@tailspintoys.com",
-            hours=120,
-        ),
-        at(60),
-    )
-    consent(pilot, 61, accept=True, deal="48000.00")
-    submit(ALICE, pilot, 80)
-    review(pilot, 81, "start")
-    review(pilot, 82, "request_information", "add the timesheets")
-    result.claims["Tailspin AI pilot (partner action required)"] = pilot
+    def tailspin_pilot(self) -> None:
+        self.log(
+            "Contoso nominates an MSX opportunity for the variable-payout AI pilot (120 hours)"
+        )
+        (pilot,) = self.add(
+            ALICE, 60, _create( "added", "Tailspin AI pilot", "LOC-1001", "msx_opportunity_id",
+            "7-tai100074", ["ENG-AI-PILOT-VAR"], "data@tailspintoys.com", hours=120),
+        )  # fmt: skip
+        self.consent(pilot, 61, accept=True, deal="48000.00")
+        self.submit(ALICE, pilot, 80)
+        self.review(pilot, 81, "start")
+        self.review(pilot, 82, "request_information", "add the timesheets")
+        self.result.claims["Tailspin AI pilot (partner action required)"] = pilot
 
+
+def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> DemoResult:
+    """Play the scenario; ``log`` receives one line per step."""
+    scenario = _Scenario(ledger, now, log)
+    scenario.fabrikam()
+    scenario.alpine_is_refused()
+    scenario.fabrikam_is_known()
+    scenario.northwind_declines()
+    scenario.relecloud_is_cancelled()
+    scenario.tailspin_pilot()
     log("The deadline policy runs at today's date")
-    result.expired = ledger.expire_due(now)
-    return result
+    scenario.result.expired = ledger.expire_due(now)
+    return scenario.result
