@@ -110,9 +110,18 @@ class _Scenario:
             "Contoso adds Fabrikam (by domain) for the migration workshop and the data assessment"
         )
         ws, assess = self.add(
-            ALICE, 0, _create( "added", "Fabrikam", "LOC-1001", "domain", "https://www.fabrikam.com/",
-            ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"], "it@fabrikam.com"),
-        )  # fmt: skip
+            ALICE,
+            0,
+            _create(
+                "added",
+                "Fabrikam",
+                "LOC-1001",
+                "domain",
+                "https://www.fabrikam.com/",
+                ["ENG-AZ-MIGRATE-WS", "ENG-DATA-ASSESS"],
+                "it@fabrikam.com",
+            ),
+        )
         self.result.claims.update({"Fabrikam workshop": ws, "Fabrikam assessment": assess})
         self.log(
             "Fabrikam consents to the workshop; Contoso delivers, submits proof; "
@@ -137,9 +146,18 @@ class _Scenario:
         self.log("Alpine tries to claim Fabrikam for the workshop: its one slot is taken (R10)")
         try:
             self.add(
-            BRUNO, 40, _create( "added", "Fabrikam GmbH", "LOC-2001", "tenant_id",
-                self.tenant_id("fabrikam.com"), ["ENG-AZ-MIGRATE-WS"], "it@fabrikam.com"),
-        )  # fmt: skip
+                BRUNO,
+                40,
+                _create(
+                    "added",
+                    "Fabrikam GmbH",
+                    "LOC-2001",
+                    "tenant_id",
+                    self.tenant_id("fabrikam.com"),
+                    ["ENG-AZ-MIGRATE-WS"],
+                    "it@fabrikam.com",
+                ),
+            )
         except LedgerError as refusal:
             self.result.refusals.append(str(refusal))
             self.log(f"  refused: {refusal}")
@@ -147,28 +165,54 @@ class _Scenario:
     def fabrikam_is_known(self) -> None:
         self.log("Contoso claims Fabrikam, now a known customer, for the security quick start")
         (sec,) = self.add(
-            ALICE, 41, _create( "claimed", "Fabrikam", "LOC-1001", "domain", "fabrikam.com",
-            ["ENG-SEC-XS"], "it@fabrikam.com"),
-        )  # fmt: skip
+            ALICE,
+            41,
+            _create(
+                "claimed",
+                "Fabrikam",
+                "LOC-1001",
+                "domain",
+                "fabrikam.com",
+                ["ENG-SEC-XS"],
+                "it@fabrikam.com",
+            ),
+        )
         self.result.claims["Fabrikam security (left waiting for consent)"] = sec
 
     def northwind_declines(self) -> None:
         self.log("Contoso adds Northwind by tenant id with an outside contact (R8) and is declined")
         (nw,) = self.add(
-            ALICE, 45, _create( "added", "Northwind", "LOC-1001", "tenant_id",
-            self.tenant_id("northwindtraders.com"), ["ENG-TENANT-ONLY-AS"],
-            "buyer@northwind-partners.example",
-            tenant_mismatch_reason="the customer's procurement office uses its own mail domain"),
-        )  # fmt: skip
+            ALICE,
+            45,
+            _create(
+                "added",
+                "Northwind",
+                "LOC-1001",
+                "tenant_id",
+                self.tenant_id("northwindtraders.com"),
+                ["ENG-TENANT-ONLY-AS"],
+                "buyer@northwind-partners.example",
+                tenant_mismatch_reason="the customer's procurement office uses its own mail domain",
+            ),
+        )
         self.consent(nw, 46, accept=False)
         self.result.claims["Northwind assessment (declined)"] = nw
 
     def relecloud_is_cancelled(self) -> None:
         self.log("Alpine adds Relecloud for the large modernisation project and cancels it")
         (relecloud,) = self.add(
-            BRUNO, 50, _create( "added", "Relecloud", "LOC-2001", "tenant_id",
-            self.tenant_id("relecloud.com"), ["ENG-APP-MOD-L"], "cto@relecloud.com"),
-        )  # fmt: skip
+            BRUNO,
+            50,
+            _create(
+                "added",
+                "Relecloud",
+                "LOC-2001",
+                "tenant_id",
+                self.tenant_id("relecloud.com"),
+                ["ENG-APP-MOD-L"],
+                "cto@relecloud.com",
+            ),
+        )
         cancel = Cancel(reason="customer chose another partner")
         self.ledger.cancel(BRUNO, relecloud, cancel, self.at(52))
         self.result.claims["Relecloud project (cancelled)"] = relecloud
@@ -178,9 +222,19 @@ class _Scenario:
             "Contoso nominates an MSX opportunity for the variable-payout AI pilot (120 hours)"
         )
         (pilot,) = self.add(
-            ALICE, 60, _create( "added", "Tailspin AI pilot", "LOC-1001", "msx_opportunity_id",
-            "7-tai100074", ["ENG-AI-PILOT-VAR"], "data@tailspintoys.com", hours=120),
-        )  # fmt: skip
+            ALICE,
+            60,
+            _create(
+                "added",
+                "Tailspin AI pilot",
+                "LOC-1001",
+                "msx_opportunity_id",
+                "7-tai100074",
+                ["ENG-AI-PILOT-VAR"],
+                "data@tailspintoys.com",
+                hours=120,
+            ),
+        )
         self.consent(pilot, 61, accept=True, deal="48000.00")
         self.submit(ALICE, pilot, 80)
         self.review(pilot, 81, "start")
