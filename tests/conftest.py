@@ -1,21 +1,26 @@
-"""Fixtures: the test catalog, in-memory and real stores (SQLite file, throwaway PostgreSQL)."""
+"""Fixtures: the test catalog, in-memory and real stores (SQLite file, throwaway PostgreSQL),
+and an SMTP server on loopback."""
 
 from __future__ import annotations
 
+import email
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from email.message import Message
+from typing import Any
 from uuid import uuid4
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 
 from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import ReadModels, Services, bootstrap
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.factories import days, make_catalog, popo_ledger
-from tests.pgcluster import throwaway_cluster
+from tests.pgcluster import free_port, throwaway_cluster
 
 
 @pytest.fixture
@@ -99,3 +104,25 @@ def workers(services: Services) -> Workers:
 def read_models(services: Services) -> ReadModels:
     """The queries of the read models over the stored ledger's views."""
     return services.read_models
+
+
+class Inbox:
+    """The messages an SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server (aiosmtpd) on loopback: its inbox and its port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

@@ -19,8 +19,8 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
+from tests.conftest import Inbox
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
-from tests.integration.test_consent_email import Inbox, smtp  # noqa: F401
 from tests.pgcluster import free_port
 
 KEY = "end-to-end-signing-key-long-enough-for-hs256"
@@ -28,7 +28,7 @@ REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_AD
 
 
 @pytest.fixture
-def service(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:  # noqa: F811
+def service(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG_DATA))
     port = free_port()
@@ -77,7 +77,7 @@ def until(predicate: Any, seconds: float = 15) -> Any:
     raise AssertionError("waited in vain")
 
 
-def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) -> None:
     inbox, _ = smtp
     tokens = AccessTokens(KEY)
 

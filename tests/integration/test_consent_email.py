@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Iterator
 from email.message import Message
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from ledger.application import Ledger
 from ledger.bootstrap import bootstrap
 from ledger.errors import ConflictError
 from ledger.settings import Settings
 from ledger.workers import Workers
-from tests.conftest import Clock
+from tests.conftest import Clock, Inbox
 from tests.factories import ADMIN_A, consent_request, create, days
 from tests.pgcluster import free_port
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -16,6 +20,7 @@ from ledger.commands import Review
 from ledger.errors import NotFoundError
 from ledger.policies.runner import PolicyRunner
 from ledger.principal import Principal, Role
+from ledger.projections.base import BatchProjection
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import Tx
 from ledger.workers import Workers
@@ -161,18 +166,87 @@ def test_policies_are_exactly_once_when_interrupted_between_effect_and_tracking(
     assert len(view_snapshot(workers)["referrals"]) == 1
 
 
-def test_two_runners_racing_apply_each_page_once(stored_ledger: Ledger, workers: Workers) -> None:
+def test_two_runners_racing_apply_each_event_once(
+    stored_ledger: Ledger, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runners fold the same pages; what commits holds every event of the log once."""
     ids = stored_ledger.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
     for claim_id in ids:
         stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+        stored_ledger.send_consent_reminder(ADMIN_A, claim_id, days(2))
     rivals = [ViewRunner(stored_ledger, workers.store, page_size=1) for _ in range(2)]
+    store = workers.store
+    # Each rival's first transaction waits for the other's: both start from the same page.
+    start_together = threading.Barrier(len(rivals), timeout=10)
+    started: set[int] = set()
+    folding: dict[Tx, list[tuple[str, UUID, int]]] = {}
+    folded: list[tuple[str, UUID, int]] = []  # every event a projection folded
+    committed: list[tuple[str, UUID, int]] = []  # and those of transactions that committed
+    original_transaction = store.transaction
+
+    @contextmanager
+    def observed(generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:
+        if threading.get_ident() not in started:
+            started.add(threading.get_ident())
+            start_together.wait()
+        with original_transaction(generation, commit=commit) as tx:
+            folding[tx] = []
+            try:
+                yield tx
+            finally:
+                mine = folding.pop(tx)
+                folded.extend(mine)
+        if commit:  # only reached when the transaction committed
+            committed.extend(mine)
+
+    def counting(projection: BatchProjection) -> Callable[[Tx, Sequence[Any]], None]:
+        process_batch = projection.process_batch
+
+        def process(tx: Tx, events: Sequence[Any]) -> None:
+            process_batch(tx, events)
+            folding[tx] += [
+                (projection.name, e.originator_id, e.originator_version) for e in events
+            ]
+
+        return process
+
+    monkeypatch.setattr(store, "transaction", observed)
+    for rival in rivals:
+        for projection in rival.projections:
+            monkeypatch.setattr(projection, "process_batch", counting(projection))
     threads = [threading.Thread(target=r.catch_up) for r in rivals]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    workers.views.catch_up()
-    assert len(view_snapshot(workers)["history"]) == 4
+    monkeypatch.undo()
+
+    head = stored_ledger.recorder.max_notification_id() or 0
+    log = [
+        (n.originator_id, n.originator_version)
+        for n in stored_ledger.recorder.select_notifications(0, head, inclusive_of_start=False)
+    ]
+    assert len(log) == head
+    expected = Counter((p.name, *event) for p in workers.views.projections for event in log)
+    assert Counter(committed) == expected  # each event, each projection: exactly once
+    assert len(folded) > len(committed)  # the runners did collide, and one rolled back
+    assert workers.views.catch_up() == 0  # the rivals left nothing to do
+    with workers.store.transaction() as tx:
+        rows = {r["claim_id"]: r for r in tx.rows("SELECT * FROM {p}claims")}
+        history = tx.rows("SELECT claim_id, version, event FROM {p}history ORDER BY 1, 2")
+    assert sorted(rows) == sorted(str(c) for c in ids)
+    expected_history = []
+    for claim_id in ids:
+        claim: object = stored_ledger.repository.get(claim_id)
+        assert isinstance(claim, Claim)
+        row = rows[str(claim_id)]
+        assert (row["state"], row["version"]) == (claim.state.value, claim.version)
+        assert row["deal_size_usd"] == str(claim.deal_size_usd)
+        expected_history += [
+            {"claim_id": str(claim_id), "version": e.originator_version, "event": type(e).__name__}
+            for e in stored_ledger.events.get(claim_id)
+        ]
+    assert history == sorted(expected_history, key=lambda h: (h["claim_id"], h["version"]))
 
 
 def test_read_your_writes(stored_ledger: Ledger, workers: Workers, read_models: ReadModels) -> None:

@@ -1,14 +1,17 @@
 """The Ledger driven by random commands from three partners, beside a simple model.
 
 The model restates SPEC section 3 and the limits R10/R14/R15 directly; after every step the
-ledger's claims must equal the model's, and the invariants must hold on the ledger itself.
+ledger's claims must equal the model's, the invariants must hold on the ledger itself, and
+every row of the claims view, brought up to date, must show its Claim aggregate as it is.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from hypothesis import HealthCheck, settings
@@ -24,10 +27,14 @@ from hypothesis.stateful import (
 )
 
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
+from ledger.aggregates.values import Contacts
 from ledger.application import Ledger
 from ledger.commands import Cancel, Dispute, Review
 from ledger.errors import LedgerError
+from ledger.policies.runner import PolicyRunner
 from ledger.principal import Principal
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,
@@ -120,6 +127,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.terminal_versions: dict[UUID, int] = {}
         self.seen_deadlines: dict[UUID, dict[K, datetime]] = {}
         self.seen_disputed: dict[UUID, bool] = {}
+        # The views beside the in-memory ledger, in an in-memory SQLite database.
+        self.store = ViewStore.open(
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
+        )
+        self.views = ViewRunner(self.ledger, self.store, page_size=7)
+        self.policies = PolicyRunner(self.ledger, self.store, clock=lambda: self.now)
+
+    def teardown(self) -> None:
+        if hasattr(self, "store"):
+            self.store.close()
 
     def principal(self, claim_id: UUID) -> Principal:
         return PARTNERS[self.model.claims[claim_id].partner][0]
@@ -331,6 +348,11 @@ class LedgerMachine(RuleBasedStateMachine):
         assert set(self.ledger.expire_due(self.now)) == expected
         assert self.ledger.expire_due(self.now) == []
 
+    @rule()
+    def run_policies(self) -> None:
+        """Referrals (R40) and co-sell upgrades (R42): events that do not move the state."""
+        self.policies.catch_up()
+
     @rule(claim_id=consumes(claims))
     def forget(self, claim_id: UUID) -> None:
         """Drop a claim from the bundle so that the others get more attention."""
@@ -377,6 +399,67 @@ class LedgerMachine(RuleBasedStateMachine):
                     assert newly_disputed and kind in {K.POST_SUBMISSION, K.DISPUTE}
             self.seen_deadlines[claim.id] = dict(claim.deadlines)
             self.seen_disputed[claim.id] = claim.disputed
+
+    @invariant()
+    def views_show_the_claims(self) -> None:
+        self.views.catch_up()
+        with self.store.transaction() as tx:
+            rows = tx.rows("SELECT * FROM {p}claims ORDER BY created_at, claim_id")
+        assert sorted(row["claim_id"] for row in rows) == sorted(str(c) for c in self.model.claims)
+        for row in rows:
+            claim: object = self.ledger.repository.get(UUID(row["claim_id"]))
+            assert isinstance(claim, Claim)
+            shown = {**row, "deadlines": json.loads(row["deadlines"])}
+            shown["contacts"] = Contacts.model_validate_json(row["contacts"])
+            del shown["last_reason"]  # the aggregate does not keep it
+            assert shown == expected_row(claim), row["claim_id"]
+
+
+def text_time(moment: datetime) -> str:
+    """A time as the views store it: UTC, microseconds, a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+def text_money(amount: object) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def expected_row(claim: Claim) -> dict[str, Any]:
+    """What the claims view must show of the claim, read off the aggregate."""
+    terms = claim.terms
+    running = claim.running_deadline()
+    return {
+        "claim_id": str(claim.id),
+        "partner_id": claim.partner_id,
+        "location_id": terms.location_id,
+        "engagement_id": claim.engagement_id,
+        "friendly_name": terms.friendly_name,
+        "customer_type": terms.customer_id.type.value,
+        "customer_value": terms.customer_id.value,
+        "eligibility_key": terms.eligibility_key,
+        "resolved_tenant_id": terms.resolved_tenant_id,
+        "origin": claim.origin,
+        "state": claim.state.value,
+        "live": 1 if claim.live else 0,
+        "had_consent": 1 if claim.had_consent else 0,
+        "version": claim.version,
+        "created_at": text_time(claim.created_on),
+        "updated_at": text_time(claim.modified_on),
+        "running_deadline_kind": None if running is None else running[0].value,
+        "running_deadline": None if running is None else text_time(running[1]),
+        "deadlines": {kind.value: text_time(at) for kind, at in claim.deadlines.items()},
+        "deal_size_usd": text_money(claim.deal_size_usd),
+        "payout_model": terms.payout_model.value,
+        "fixed_payout_usd": text_money(terms.fixed_payout_usd),
+        "proposed_payout_usd": text_money(terms.proposed_payout_usd),
+        "hours": terms.hours,
+        "payout_usd": text_money(claim.payout_usd),
+        "contacts": claim.contacts,
+        "referral_id": None if claim.referral_id is None else str(claim.referral_id),
+        "co_sell": 1 if claim.co_sell else 0,
+        "disputed": 1 if claim.disputed else 0,
+        "submissions": claim.submissions,
+    }
 
 
 LedgerMachine.TestCase.settings = settings(
