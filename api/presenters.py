@@ -11,16 +11,19 @@ from decimal import Decimal
 from api.schemas import (
     ClaimDetails,
     ClaimSummary,
+    CommandOut,
     ContactsOut,
     CustomerIdOut,
     HistoryEntry,
+    ProofOut,
     QueueItem,
     ReferralLink,
     ReferralOut,
     TabItem,
 )
 from ledger import access
-from ledger.aggregates.claim import partner_action_labels
+from ledger.aggregates.claim import Action, ClaimState, action_label
+from ledger.aggregates.values import usd_text
 from ledger.customer_ids import CustomerId
 from ledger.principal import Principal
 from ledger.projections.base import ts
@@ -45,14 +48,43 @@ def _text(moment: datetime | None) -> str | None:
 
 
 def _money(amount: Decimal | None) -> str | None:
-    return None if amount is None else str(amount)
+    return None if amount is None else usd_text(amount)
+
+
+_PATHS = {
+    Action.REQUEST_CONSENT: "consent-request",
+    Action.SEND_CONSENT_REMINDER: "consent-reminder",
+    Action.SUBMIT: "submission",
+    Action.DISPUTE: "dispute",
+    Action.CANCEL: "cancellation",
+}
+CLAIM_CUSTOMER = CommandOut(
+    name="claim_customer", label="Claim customer", method="POST", href="/v1/claims"
+)
+
+
+def commands(row: ClaimRow, principal: Principal) -> list[CommandOut]:
+    """What the principal may do to the claim now, by name, with its label and endpoint."""
+    allowed = access.allowed_commands(principal, row.state, row.partner_id, row.location_id)
+    return [_command(row.claim_id, row.state, action) for action in allowed]
+
+
+def _command(claim_id: object, state: ClaimState, action: Action) -> CommandOut:
+    path = _PATHS.get(action, "review")
+    return CommandOut(
+        name=action.value,
+        label=action_label(state, action),
+        method="POST",
+        href=f"/v1/claims/{claim_id}/{path}",
+    )
 
 
 def _customer(customer_id: CustomerId) -> CustomerIdOut:
     return CustomerIdOut(type=customer_id.type.value, value=customer_id.value)
 
 
-def summary_fields(row: ClaimRow, now: datetime) -> dict[str, object]:
+def summary_fields(row: ClaimRow, now: datetime, principal: Principal) -> dict[str, object]:
+    allowed = commands(row, principal)
     return {
         "claim_id": row.claim_id,
         "engagement_id": row.engagement_id,
@@ -63,7 +95,8 @@ def summary_fields(row: ClaimRow, now: datetime) -> dict[str, object]:
         "state": row.state.value,
         "label": row.state.label,
         "terminal": row.state.terminal,
-        "actions": list(partner_action_labels(row.state)),
+        "actions": [c.label for c in allowed],
+        "commands": allowed,
         "running_deadline": _text(row.running_deadline),
         "running_deadline_kind": None
         if row.running_deadline_kind is None
@@ -75,12 +108,18 @@ def summary_fields(row: ClaimRow, now: datetime) -> dict[str, object]:
     }
 
 
-def claim_summary(row: ClaimRow, now: datetime) -> ClaimSummary:
-    return ClaimSummary.model_validate(summary_fields(row, now))
+def _proof(row: ClaimRow) -> list[ProofOut]:
+    return [ProofOut(kind=p.kind, reference=p.reference) for p in row.proof]
 
 
-def queue_item(row: ClaimRow, now: datetime) -> QueueItem:
-    return QueueItem.model_validate({**summary_fields(row, now), "partner_id": row.partner_id})
+def claim_summary(row: ClaimRow, now: datetime, principal: Principal) -> ClaimSummary:
+    return ClaimSummary.model_validate(summary_fields(row, now, principal))
+
+
+def queue_item(row: ClaimRow, now: datetime, principal: Principal) -> QueueItem:
+    return QueueItem.model_validate(
+        {**summary_fields(row, now, principal), "partner_id": row.partner_id, "proof": _proof(row)}
+    )
 
 
 def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDetails:
@@ -94,7 +133,7 @@ def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDe
         )
     return ClaimDetails.model_validate(
         {
-            **summary_fields(row, now),
+            **summary_fields(row, now, principal),
             "partner_id": row.partner_id,
             "resolved_tenant_id": row.resolved_tenant_id,
             "deadlines": {kind.value: ts(at) for kind, at in row.deadlines.items()},
@@ -110,16 +149,22 @@ def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDe
             "submissions": row.submissions,
             "last_reason": row.last_reason,
             "referral": referral,
+            "proof": _proof(row),
         }
     )
 
 
-def tab_item(item: TabEntry, now: datetime, completed: bool) -> TabItem:
+def tab_item(item: TabEntry, now: datetime, principal: Principal, completed: bool) -> TabItem:
     if isinstance(item, KnownCustomerEntry):
         base = {"kind": "customer", "friendly_name": item.friendly_name}
         if item.eligible:
             return TabItem.model_validate(
-                {**base, "customer_id": _customer(item.customer_id), "actions": ["Claim customer"]}
+                {
+                    **base,
+                    "customer_id": _customer(item.customer_id),
+                    "actions": [CLAIM_CUSTOMER.label],
+                    "commands": [CLAIM_CUSTOMER],
+                }
             )
         return TabItem.model_validate(
             {
@@ -130,7 +175,7 @@ def tab_item(item: TabEntry, now: datetime, completed: bool) -> TabItem:
                 "hint": item.hint,
             }
         )
-    fields = {**summary_fields(item, now), "kind": "claim"}
+    fields = {**summary_fields(item, now, principal), "kind": "claim"}
     if completed:
         fields["payout_usd"] = _money(item.payout_usd)
     return TabItem.model_validate(fields)
@@ -160,7 +205,7 @@ def referral(row: ReferralRow) -> ReferralOut:
         substatus=row.substatus,
         type=row.type,
         qualification=row.qualification,
-        deal_value_usd=str(row.deal_value_usd),
+        deal_value_usd=usd_text(row.deal_value_usd),
         created_at=ts(row.created_at),
         updated_at=ts(row.updated_at),
     )

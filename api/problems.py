@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ledger.access import InvalidTokenError
-from ledger.commands import FIELD_RULES
+from ledger.commands import field_problems
 from ledger.errors import (
     ConflictError,
     ForbiddenError,
@@ -88,22 +88,22 @@ async def invalid_token(request: Request, error: InvalidTokenError) -> JSONRespo
 
 
 async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    errors = error.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    location = [str(part) for part in first.get("loc", ())]
-    where = location[0] if location else "body"
-    path = location[1:] if where in {"body", "query", "path", "header"} else location
-    field = ".".join(path) or None
-    rule = FIELD_RULES.get(path[0]) if path and where == "body" else None
-    message = str(first.get("msg", "invalid"))
-    if first.get("type") == "json_invalid":
-        field, message = None, "malformed JSON"
+    """Every problem of the request in ``errors``; ``detail`` and ``field`` name the first."""
+    raw = list(error.errors()) or [{"loc": (), "msg": "invalid request"}]
+    first_location = [str(part) for part in raw[0].get("loc", ())]
+    where = first_location[0] if first_location else "body"
+    strip = 1 if where in {"body", "query", "path", "header"} else 0
+    problems = field_problems(raw, strip)
+    if where != "body":  # only a body's fields break the rules of the commands
+        problems = [{**p, "rule": None} for p in problems]
+    first = problems[0]
+    field = first["field"]
     return problem(
         422,
         "invalid-input",
         "Invalid input",
-        f"{where}{'.' + field if field else ''}: {message}",
-        extra={"rule": rule, "field": field, "errors": len(errors)},
+        f"{where}{'.' + field if field else ''}: {first['message']}",
+        extra={"rule": first["rule"], "field": field, "errors": problems},
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from ledger.aggregates.values import usd_text
 from ledger.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
 from ledger.customer_ids import IdType
+
+UsdText = Annotated[Decimal, PlainSerializer(usd_text, return_type=str)]
+"""An amount in USD, written with exactly two decimals."""
 
 
 class Out(BaseModel):
@@ -19,6 +23,20 @@ class Out(BaseModel):
 class CustomerIdOut(Out):
     type: str
     value: str
+
+
+class CommandOut(Out):
+    """Something the caller may do to the claim now, and where to send it."""
+
+    name: str
+    label: str
+    method: Literal["POST"]
+    href: str
+
+
+class ProofOut(Out):
+    kind: ProofItem
+    reference: str
 
 
 class ClaimSummary(Out):
@@ -32,6 +50,7 @@ class ClaimSummary(Out):
     label: str
     terminal: bool
     actions: list[str]
+    commands: list[CommandOut]
     running_deadline: str | None
     running_deadline_kind: str | None
     days_left: int | None
@@ -73,6 +92,7 @@ class ClaimDetails(ClaimSummary):
     submissions: int
     last_reason: str | None
     referral: ReferralLink | None
+    proof: list[ProofOut]
 
 
 class CreatedClaims(Out):
@@ -86,6 +106,7 @@ class ClaimPage(Out):
 
 class QueueItem(ClaimSummary):
     partner_id: str
+    proof: list[ProofOut]
 
 
 class QueuePage(Out):
@@ -100,6 +121,7 @@ class TabItem(Out):
     friendly_name: str
     customer_id: CustomerIdOut
     actions: list[str] = []
+    commands: list[CommandOut] = []
     reasons: list[str] | None = None
     rule: str | None = None
     hint: str | None = None
@@ -133,7 +155,8 @@ class EligibilityResult(Out):
     reasons: list[str]
     rule: str | None
     hint: str | None
-    proposed_payout_usd: Decimal | None
+    fixed_payout_usd: UsdText | None
+    proposed_payout_usd: UsdText | None
 
 
 class EngagementSummary(Out):
@@ -146,16 +169,21 @@ class EngagementSummary(Out):
     your_eligible_locations: list[str]
 
 
+class RateTierOut(Out):
+    min_opportunity_usd: UsdText
+    rate_usd: UsdText
+
+
 class EngagementDetail(EngagementSummary):
     customer_claim_limit: int
     deadlines: Deadlines
     required_proof: list[ProofItem]
-    fixed_payout_usd: Decimal | None
-    hourly_rate_tiers: list[dict[str, Decimal]] | None
+    fixed_payout_usd: UsdText | None
+    hourly_rate_tiers: list[RateTierOut] | None
     max_hours: int | None
-    payout_cap_usd: Decimal | None
+    payout_cap_usd: UsdText | None
     referrals_enabled: bool
-    referral_min_deal_size_usd: Decimal
+    referral_min_deal_size_usd: UsdText
 
 
 class ConsentView(Out):
@@ -197,6 +225,11 @@ class ReferralOut(Out):
     deal_value_usd: str
     created_at: str
     updated_at: str
+
+
+class ReferralPage(Out):
+    items: list[ReferralOut]
+    next_cursor: str | None
 
 
 class Problem(Out):

@@ -8,6 +8,13 @@ from uuid import UUID
 
 import jwt
 
+from ledger.aggregates.claim import (
+    ALLOWED_ACTIONS,
+    PARTNER_ACTIONS,
+    REVIEW_ACTIONS,
+    Action,
+    ClaimState,
+)
 from ledger.catalog import Catalog, Engagement, Partner
 from ledger.errors import ForbiddenError, NotFoundError, RuleRefusedError
 from ledger.principal import Principal, Role
@@ -149,3 +156,20 @@ def authorize_claim(
 def may_open_referrals(principal: Principal) -> bool:
     """Only referral admins open a referral; others see that a claim has one (R41)."""
     return Role.REFERRAL_ADMIN in principal.roles
+
+
+def allowed_commands(
+    principal: Principal, state: ClaimState, partner_id: str, location_id: str
+) -> tuple[Action, ...]:
+    """What the principal may do to a claim now: the state's actions that are its role's."""
+    allowed = ALLOWED_ACTIONS.get(state, ())
+    mine: list[Action] = []
+    if (
+        principal.is_partner_user
+        and principal.partner_id == partner_id
+        and principal.may_use_location(location_id)
+    ):
+        mine += [a for a in allowed if a in PARTNER_ACTIONS]
+    if Role.REVIEWER in principal.roles:
+        mine += [a for a in allowed if a in REVIEW_ACTIONS]
+    return tuple(mine)

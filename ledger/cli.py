@@ -26,6 +26,7 @@ from rich.table import Table
 
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
+from ledger.aggregates.values import usd_text
 from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError
@@ -215,7 +216,13 @@ def report(
         writer.writerow(["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"])
         for row in rows:
             writer.writerow(
-                [row.engagement_id, row.state, row.claims, row.deal_size_usd, row.payout_usd]
+                [
+                    row.engagement_id,
+                    row.state,
+                    row.claims,
+                    usd_text(row.deal_size_usd),
+                    usd_text(row.payout_usd),
+                ]
             )
         return
     table = Table(title="Claims by engagement and state")

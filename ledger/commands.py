@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -80,14 +81,43 @@ FIELD_RULES = {
 }
 
 
+class FieldProblem(TypedDict):
+    field: str | None
+    message: str
+    rule: str | None
+
+
+def field_problems(errors: Sequence[Mapping[str, Any]], strip: int = 0) -> list[FieldProblem]:
+    """Each validation problem as ``{"field", "message", "rule"}`` (SPEC 6.1): the field's
+    dotted path (less ``strip`` leading parts, e.g. FastAPI's ``body``) and the rule it breaks.
+    """
+    problems: list[FieldProblem] = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())][strip:]
+        message = str(error["msg"])
+        if error.get("type") == "json_invalid":
+            location, message = [], "malformed JSON"
+        problems.append(
+            {
+                "field": ".".join(location) or None,
+                "message": message,
+                "rule": FIELD_RULES.get(location[0]) if location else None,
+            }
+        )
+    return problems
+
+
 def parse(model: type[C], data: object) -> C:
-    """Validate ``data`` as ``model``; the first problem is refused as invalid input, by field."""
+    """Validate ``data`` as ``model``; every problem is listed, the first one named (422)."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        rule = FIELD_RULES.get(str(first["loc"][0])) if first["loc"] else None
+        problems = field_problems(error.errors())
+        first = problems[0]
         raise InvalidInputError(
-            "invalid-input", f"{field or 'body'}: {first['msg']}", rule=rule, field=field
+            "invalid-input",
+            f"{first['field'] or 'body'}: {first['message']}",
+            rule=first["rule"],
+            field=first["field"],
+            extra={"errors": problems},
         ) from None

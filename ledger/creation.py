@@ -52,7 +52,10 @@ class CreationPlan:
 class EligibilityPreview:
     engagement_id: str
     eligibility: Eligibility
+    fixed_payout_usd: Decimal | None
+    """What a fixed-payout engagement pays."""
     proposed_payout_usd: Decimal | None
+    """What a variable-payout engagement would pay for the hours given (R12)."""
 
 
 def named_engagements(catalog: Catalog, engagement_ids: Sequence[str]) -> list[Engagement]:
@@ -208,4 +211,4 @@ def preview(
     payout = None
     if verdict.eligible and hours is not None:
         payout = proposed_payout(catalog, engagement, resolution, hours)
-    return EligibilityPreview(engagement.id, verdict, payout)
+    return EligibilityPreview(engagement.id, verdict, engagement.fixed_payout_usd, payout)

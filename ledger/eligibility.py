@@ -56,7 +56,8 @@ class Eligibility:
     reasons: tuple[str, ...] = ()
     rule: str | None = None
     hint: str | None = None
-    """R9: which other id type of the same customer would qualify."""
+    """Why not, for ``criteria-not-met``: the list the id is missing from and (R9) which other
+    id type of the same customer would qualify."""
 
 
 def _qualifying_alternatives(engagement: Engagement, resolution: Resolution) -> list[IdType]:
@@ -84,14 +85,17 @@ def assess(engagement: Engagement, resolution: Resolution, live_or_approved: int
             "R5",
             f"this engagement accepts only {allowed}",
         )
-    if not engagement.lists(resolution.subject.type, resolution.subject.value):
+    subject = resolution.subject
+    if not engagement.lists(subject.type, subject.value):
         alternatives = _qualifying_alternatives(engagement, resolution)
-        hint = (
-            "the customer's " + " or ".join(k.value for k in alternatives) + " would qualify"
-            if alternatives
-            else None
-        )
-        return Eligibility(engagement.id, False, (CRITERIA_NOT_MET,), "R9" if hint else "R10", hint)
+        kind = subject.type.value
+        hint = f"{kind} {subject.value} is not on this engagement's {kind} list"
+        if alternatives:
+            hint += (
+                "; the customer's " + " or ".join(k.value for k in alternatives) + " would qualify"
+            )
+        rule = "R9" if alternatives else "R10"
+        return Eligibility(engagement.id, False, (CRITERIA_NOT_MET,), rule, hint)
     if live_or_approved >= engagement.customer_claim_limit:
         return Eligibility(engagement.id, False, (CLAIM_LIMIT_REACHED,), "R10")
     return Eligibility(engagement.id, True)

@@ -70,10 +70,10 @@ def aware(now: datetime) -> datetime:
 
 
 def check_version(claim: Claim, expected_version: int | None) -> Claim:
-    if expected_version is not None and claim.version != expected_version:
+    if expected_version is not None and claim.changed_since(expected_version):
         raise StaleVersionError(
             "stale-version",
-            f"the claim is at version {claim.version}, not {expected_version}",
+            f"the claim changed after version {expected_version}; it is at version {claim.version}",
             extra={"current_version": claim.version},
         )
     return claim

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -115,6 +115,7 @@ def check_eligibility(
                 reasons=list(p.eligibility.reasons),
                 rule=p.eligibility.rule,
                 hint=p.eligibility.hint,
+                fixed_payout_usd=p.fixed_payout_usd,
                 proposed_payout_usd=p.proposed_payout_usd,
             ).model_dump(mode="json")
             for p in ledger.preview_eligibility(principal, body)
@@ -134,7 +135,10 @@ def create_claims(
     def answer(ids: list[UUID]) -> Response:
         rows = [cmds.read_models.claims.details(principal, i) for i in ids]
         made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
-        return json_response(made, 201, Location=f"/v1/claims/{ids[0]}")
+        headers = {"Location": f"/v1/claims/{ids[0]}"}
+        if len(rows) == 1:  # the one claim made: its ETag, as a read of it would give
+            headers["ETag"] = etag(rows[0].version)
+        return json_response(made, 201, **headers)
 
     return cmds.commands.run(
         "create_claims",
@@ -170,7 +174,7 @@ def list_claims(
         text = presenters.claims_csv(read_models.claims.every(principal, where))
         return Response(text, media_type="text/csv; charset=utf-8")
     page = read_models.claims.search(principal, where, cursor, limit)
-    items = [presenters.claim_summary(row, now) for row in page.items]
+    items = [presenters.claim_summary(row, now, principal) for row in page.items]
     return json_response(ClaimPage(items=items, next_cursor=page.next_cursor))
 
 
@@ -234,13 +238,15 @@ def submit(
 @router.post("/claims/{claim_id}/dispute", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
 def dispute(
     claim_id: UUID,
-    body: Dispute,
     cmds: ClaimCommandsDep,
+    body: Annotated[
+        Dispute | None, Body(description="Every field is optional: no body is {}")
+    ] = None,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Dispute a rejection, once, within the dispute days (R34, R35)."""
-    return cmds.run(claim_id, key, if_match, cmds.ledger.dispute, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.dispute, body or Dispute())
 
 
 @router.post(
@@ -248,13 +254,15 @@ def dispute(
 )
 def cancel(
     claim_id: UUID,
-    body: Cancel,
     cmds: ClaimCommandsDep,
+    body: Annotated[
+        Cancel | None, Body(description="Every field is optional: no body is {}")
+    ] = None,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
     """Cancel, only before the first submission (R31)."""
-    return cmds.run(claim_id, key, if_match, cmds.ledger.cancel, body)
+    return cmds.run(claim_id, key, if_match, cmds.ledger.cancel, body or Cancel())
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
@@ -279,5 +287,5 @@ def review_queue(
 ) -> QueuePage:
     """Claims waiting for a reviewer: submitted first, then under review."""
     page = read_models.claims.review_queue(principal, cursor, limit)
-    items = [presenters.queue_item(row, now) for row in page.items]
+    items = [presenters.queue_item(row, now, principal) for row in page.items]
     return QueuePage(items=items, next_cursor=page.next_cursor)

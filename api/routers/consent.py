@@ -14,6 +14,7 @@ from api.deps import (
 )
 from api.schemas import CLAIM_ERRORS, ConsentAnswer, ConsentResult, ConsentView
 from ledger.aggregates.claim import ClaimState
+from ledger.aggregates.values import usd_text
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")
@@ -30,7 +31,7 @@ def see_consent_request(
         customer_name=request.customer_name,
         engagement_name=request.engagement_name,
         partner_name=request.partner_name,
-        deal_size_usd=None if request.deal_size_usd is None else str(request.deal_size_usd),
+        deal_size_usd=None if request.deal_size_usd is None else usd_text(request.deal_size_usd),
         expires_at=request.expires_at.isoformat(),
         state=request.state.value,
         label=request.state.label,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api import presenters
 from api.deps import CatalogDep, NowDep, PrincipalDep, ReadModelsDep
-from api.schemas import ERRORS, EngagementDetail, EngagementSummary, TabPage
+from api.schemas import ERRORS, EngagementDetail, EngagementSummary, RateTierOut, TabPage
 from ledger import access
 from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
@@ -48,7 +48,10 @@ def get_engagement(
         deadlines=e.deadlines,
         required_proof=e.required_proof,
         fixed_payout_usd=e.fixed_payout_usd,
-        hourly_rate_tiers=[t.model_dump() for t in variable.hourly_rate_tiers]
+        hourly_rate_tiers=[
+            RateTierOut(min_opportunity_usd=t.min_opportunity_usd, rate_usd=t.rate_usd)
+            for t in variable.hourly_rate_tiers
+        ]
         if variable
         else None,
         max_hours=variable.max_hours if variable else None,
@@ -72,7 +75,9 @@ def customers_tab(
     page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)
     return TabPage(
         tab=tab,
-        items=[presenters.tab_item(item, now, tab == "completed") for item in page.items],
+        items=[
+            presenters.tab_item(item, now, principal, tab == "completed") for item in page.items
+        ],
         next_cursor=page.next_cursor,
         note=presenters.MSX_ONLY_NOTE if page.msx_only else None,
     )

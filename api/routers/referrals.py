@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api import presenters
 from api.deps import PrincipalDep, ReadModelsDep
-from api.schemas import ERRORS, ReferralOut
+from api.schemas import ERRORS, ReferralOut, ReferralPage
+from ledger.aggregates.referral import ReferralStatus
 
 router = APIRouter(prefix="/v1", tags=["referrals"], responses=ERRORS)
+
+
+@router.get("/referrals", response_model=ReferralPage)
+def list_referrals(
+    read_models: ReadModelsDep,
+    principal: PrincipalDep,
+    status: Annotated[
+        ReferralStatus | None, Query(description="Only the referrals in this status")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ReferralPage:
+    """Your partner's referrals, newest first (referral admins, R41), in cursor pages."""
+    page = read_models.referrals.search(
+        principal, None if status is None else status.value, cursor, limit
+    )
+    items = [presenters.referral(row) for row in page.items]
+    return ReferralPage(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)

@@ -83,15 +83,15 @@ TERMINAL_STATES = frozenset(
 
 
 class Action(StrEnum):
-    """What can be done to a claim; partner actions carry the label the partner sees."""
+    """What can be done to a claim, by the names the API's commands and refusals use."""
 
-    SEND_CONSENT = "send_consent_email"
-    RESEND_CONSENT = "resend_consent_email"
+    REQUEST_CONSENT = "request_consent"
+    SEND_CONSENT_REMINDER = "send_consent_reminder"
     ANSWER_CONSENT = "answer_consent"
     CANCEL = "cancel"
     SUBMIT = "submit"
     DISPUTE = "dispute"
-    START_REVIEW = "start_review"
+    START = "start"
     REQUEST_INFORMATION = "request_information"
     APPROVE = "approve"
     REJECT = "reject"
@@ -99,10 +99,10 @@ class Action(StrEnum):
 
 
 ALLOWED_ACTIONS: dict[ClaimState, tuple[Action, ...]] = {
-    S.CUSTOMER_CLAIMED: (Action.SEND_CONSENT, Action.CANCEL),
-    S.AWAITING_CONSENT: (Action.RESEND_CONSENT, Action.ANSWER_CONSENT, Action.CANCEL),
+    S.CUSTOMER_CLAIMED: (Action.REQUEST_CONSENT, Action.CANCEL),
+    S.AWAITING_CONSENT: (Action.SEND_CONSENT_REMINDER, Action.ANSWER_CONSENT, Action.CANCEL),
     S.CONSENT_RECEIVED: (Action.SUBMIT, Action.CANCEL),
-    S.SUBMITTED: (Action.START_REVIEW,),
+    S.SUBMITTED: (Action.START,),
     S.UNDER_REVIEW: (
         Action.REQUEST_INFORMATION,
         Action.APPROVE,
@@ -113,20 +113,50 @@ ALLOWED_ACTIONS: dict[ClaimState, tuple[Action, ...]] = {
     S.REJECTED: (Action.DISPUTE,),
     S.DISPUTED: (Action.SUBMIT,),
 }
+PARTNER_ACTIONS = frozenset(
+    {
+        Action.REQUEST_CONSENT,
+        Action.SEND_CONSENT_REMINDER,
+        Action.SUBMIT,
+        Action.DISPUTE,
+        Action.CANCEL,
+    }
+)
+REVIEW_ACTIONS = frozenset(
+    {Action.START, Action.REQUEST_INFORMATION, Action.APPROVE, Action.REJECT, Action.REJECT_FINAL}
+)
 
-_PARTNER_ACTION_LABELS: dict[ClaimState, tuple[str, ...]] = {
-    S.CUSTOMER_CLAIMED: ("Send customer consent email", "Cancel"),
-    S.AWAITING_CONSENT: ("Resend consent email", "Cancel"),
-    S.CONSENT_RECEIVED: ("Submit claim", "Cancel"),
-    S.PARTNER_ACTION_REQUIRED: ("Update proof and resubmit",),
-    S.REJECTED: ("Dispute",),
-    S.DISPUTED: ("Update proof and submit",),
+_LABELS_OF_ACTIONS = {
+    Action.REQUEST_CONSENT: "Send customer consent email",
+    Action.SEND_CONSENT_REMINDER: "Resend consent email",
+    Action.CANCEL: "Cancel",
+    Action.DISPUTE: "Dispute",
+    Action.START: "Start review",
+    Action.REQUEST_INFORMATION: "Request information",
+    Action.APPROVE: "Approve",
+    Action.REJECT: "Reject",
+    Action.REJECT_FINAL: "Reject final",
+    Action.ANSWER_CONSENT: "Answer",
 }
+_SUBMIT_LABELS = {
+    S.CONSENT_RECEIVED: "Submit claim",
+    S.PARTNER_ACTION_REQUIRED: "Update proof and resubmit",
+    S.DISPUTED: "Update proof and submit",
+}
+
+
+def action_label(state: ClaimState, action: Action) -> str:
+    """What a person sees for an action in a state (SPEC section 3's partner actions)."""
+    if action is Action.SUBMIT:
+        return _SUBMIT_LABELS[state]
+    return _LABELS_OF_ACTIONS[action]
 
 
 def partner_action_labels(state: ClaimState) -> tuple[str, ...]:
     """The partner-facing actions of a state, as the Customers page shows them."""
-    return _PARTNER_ACTION_LABELS.get(state, ())
+    return tuple(
+        action_label(state, a) for a in ALLOWED_ACTIONS.get(state, ()) if a in PARTNER_ACTIONS
+    )
 
 
 class DeadlineKind(StrEnum):
@@ -156,13 +186,13 @@ EXPIRY_STATE = {
 
 # The rule each action enforces, named in refusals.
 _RULE = {
-    Action.SEND_CONSENT: "R21",
-    Action.RESEND_CONSENT: "R24",
+    Action.REQUEST_CONSENT: "R21",
+    Action.SEND_CONSENT_REMINDER: "R24",
     Action.ANSWER_CONSENT: "R24",
     Action.CANCEL: "R31",
     Action.SUBMIT: "R30",
     Action.DISPUTE: "R34",
-    Action.START_REVIEW: "R32",
+    Action.START: "R32",
     Action.REQUEST_INFORMATION: "R32",
     Action.APPROVE: "R32",
     Action.REJECT: "R32",
@@ -212,6 +242,8 @@ class Claim(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             self.evolve(aggregate)
+            if not isinstance(self, POLICY_EVENTS):
+                aggregate.changed_at_version = self.originator_version
 
         def evolve(self, claim: Claim) -> None:
             """How this event changes the claim (typed twin of ``apply``)."""
@@ -359,6 +391,8 @@ class Claim(Aggregate):
         self.payout_usd: Decimal | None = None
         self.referral_id: UUID | None = None
         self.co_sell = False
+        self.changed_at_version = 0
+        """The version of the last event a person caused (not a policy's)."""
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -384,6 +418,11 @@ class Claim(Aggregate):
         )
 
     # -- queries ----------------------------------------------------------------------------
+
+    def changed_since(self, version: int) -> bool:
+        """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
+        events a policy records on its own never make a version stale."""
+        return version > self.version or self.changed_at_version > version
 
     @property
     def partner_id(self) -> str:
@@ -456,7 +495,7 @@ class Claim(Aggregate):
         link_id: UUID,
     ) -> None:
         """Send the consent e-mail (R21, R22, R23)."""
-        self._require(Action.SEND_CONSENT, now)
+        self._require(Action.REQUEST_CONSENT, now)
         if not disclaimer_accepted:
             raise RuleRefusedError(
                 "disclaimer-not-accepted",
@@ -476,7 +515,7 @@ class Claim(Aggregate):
 
     def send_reminder(self, *, actor: Actor, now: datetime, link_id: UUID) -> None:
         """Resend the consent e-mail with a new link; the deadline does not move (R20, R24)."""
-        self._require(Action.RESEND_CONSENT, now)
+        self._require(Action.SEND_CONSENT_REMINDER, now)
         self.trigger_event(self.ConsentReminderSent, timestamp=now, actor=actor, link_id=link_id)
 
     def consent_refusal(self, link_id: UUID, now: datetime) -> LedgerError | None:
@@ -538,7 +577,7 @@ class Claim(Aggregate):
         self.trigger_event(self.Submitted, timestamp=now, actor=actor, proof=proof)
 
     def start_review(self, *, actor: Actor, now: datetime, reason: str | None = None) -> None:
-        self._require(Action.START_REVIEW, now)
+        self._require(Action.START, now)
         self.trigger_event(self.ReviewStarted, timestamp=now, actor=actor, reason=reason)
 
     def request_information(self, *, actor: Actor, now: datetime, comments: str | None) -> None:
@@ -605,3 +644,7 @@ class Claim(Aggregate):
             self.UpgradedToCoSell, timestamp=now, actor=actor, referral_id=self.referral_id
         )
         return True
+
+
+POLICY_EVENTS = (Claim.ReferralCreated, Claim.UpgradedToCoSell)
+"""Events a policy records on its own: they never make a person's If-Match stale."""

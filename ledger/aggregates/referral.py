@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -11,6 +12,12 @@ from ledger.aggregates.base import Actor, Aggregate
 from ledger.customer_ids import CustomerId
 
 REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/referral")
+
+
+class ReferralStatus(StrEnum):
+    """Where a referral stands in the sales process; the ledger opens every one as new."""
+
+    NEW = "new"
 
 
 class Referral(Aggregate):
@@ -37,7 +44,7 @@ class Referral(Aggregate):
         def evolve(self, referral: Referral) -> None:
             referral.claim_id = self.claim_id
             referral.partner_id = self.partner_id
-            referral.status = "new"
+            referral.status = ReferralStatus.NEW
             referral.substatus = "pending_partner_action"
             referral.type = "independent"
             referral.qualification = "marketing_qualified"
@@ -51,7 +58,7 @@ class Referral(Aggregate):
     def __init__(self) -> None:
         self.claim_id: UUID
         self.partner_id = ""
-        self.status = "new"
+        self.status = ReferralStatus.NEW
         self.substatus = ""
         self.type = "independent"
         self.qualification = ""

@@ -57,3 +57,8 @@ class ReferralTerms(_Value):
 
     enabled: bool
     min_deal_size_usd: Decimal
+
+
+def usd_text(amount: Decimal) -> str:
+    """An amount of USD as every read shows it: exactly two decimals (SPEC 6.1)."""
+    return f"{amount:.2f}"

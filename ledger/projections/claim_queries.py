@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -15,7 +15,7 @@ from uuid import UUID
 from ledger import access
 from ledger.access import Purpose
 from ledger.aggregates.claim import ClaimState, DeadlineKind
-from ledger.aggregates.values import Contacts
+from ledger.aggregates.values import Contacts, ProofDocument
 from ledger.catalog import Catalog, PayoutModel
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
@@ -27,6 +27,10 @@ from ledger.projections.store import Tx, ViewStore
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else parse_ts(text)
+
+
+def _proof(data: str) -> tuple[ProofDocument, ...]:
+    return tuple(ProofDocument.model_validate(p) for p in json.loads(data)["proof"])
 
 
 def _money(text: str | None) -> Decimal | None:
@@ -65,6 +69,8 @@ class ClaimRow:
     last_reason: str | None
     referral_id: UUID | None
     co_sell: bool
+    proof: tuple[ProofDocument, ...] = ()
+    """The proof of the latest submission (details and the review queue only)."""
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ClaimRow:
@@ -181,9 +187,29 @@ class ClaimQueries:
         return row
 
     def details(self, principal: Principal, claim_id: UUID) -> ClaimRow:
-        """A claim as its partner, a reviewer or an auditor may see it."""
+        """A claim as its partner, a reviewer or an auditor may see it, with its proof."""
         with self.store.transaction() as tx:
-            return self._row(tx, principal, claim_id, Purpose.READ)
+            row = self._row(tx, principal, claim_id, Purpose.READ)
+            return self._with_proof(tx, [row])[0]
+
+    @staticmethod
+    def _with_proof(tx: Tx, rows: list[ClaimRow]) -> list[ClaimRow]:
+        """The rows with the proof of each one's latest submission, from the history view."""
+        submitted = [str(r.claim_id) for r in rows if r.submissions]
+        if not submitted:
+            return rows
+        marks = ", ".join("?" for _ in submitted)
+        latest: dict[str, str] = {}
+        for h in tx.rows(
+            f"SELECT claim_id, data FROM {{p}}history WHERE event = 'Submitted' "
+            f"AND claim_id IN ({marks}) ORDER BY version",
+            submitted,
+        ):
+            latest[h["claim_id"]] = h["data"]
+        return [
+            replace(r, proof=_proof(latest[str(r.claim_id)])) if str(r.claim_id) in latest else r
+            for r in rows
+        ]
 
     def search(
         self, principal: Principal, where: ClaimFilter, cursor: str | None = None, limit: int = 50
@@ -257,4 +283,5 @@ class ClaimQueries:
                 cursor,
                 limit,
             )
-        return Page([ClaimRow.of(r) for r in page.items], page.next_cursor)
+            rows = self._with_proof(tx, [ClaimRow.of(r) for r in page.items])
+        return Page(rows, page.next_cursor)

@@ -12,6 +12,7 @@ from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import NotFoundError
 from ledger.principal import Principal, Role
 from ledger.projections.base import parse_ts
+from ledger.projections.pages import Page, sql_page
 from ledger.projections.store import ViewStore
 
 
@@ -66,6 +67,22 @@ class ReferralQueries:
         if row is None or row["partner_id"] != principal.partner_id:
             raise NotFoundError("referral-not-found", f"no referral {referral_id}")
         return ReferralRow.of(row)
+
+    def search(
+        self,
+        principal: Principal,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[ReferralRow]:
+        """The partner's referrals, newest first, for its referral admins (R41)."""
+        principal.require_role(Role.REFERRAL_ADMIN)
+        sql, args = "SELECT * FROM {p}referrals WHERE partner_id = ?", [principal.partner_id]
+        if status is not None:
+            sql, args = sql + " AND status = ?", [*args, status]
+        with self.store.transaction() as tx:
+            page = sql_page(tx, sql + " ORDER BY created_at DESC, referral_id", args, cursor, limit)
+        return Page([ReferralRow.of(r) for r in page.items], page.next_cursor)
 
     def co_sell(self, principal: Principal) -> list[ReferralRow]:
         """Co-sell referrals, for sellers (R42)."""

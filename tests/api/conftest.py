@@ -58,7 +58,8 @@ class Api:
         """The token of the latest consent e-mail of a claim, as the customer receives it."""
         self.services.workers.views.catch_up()
         rows = self.services.workers.mailer.outbox(UUID(str(claim_id)))
-        link = self.services.workers.mailer.link(rows[-1])
+        latest = [r for r in rows if not r["superseded"]] or rows  # a reminder supersedes
+        link = self.services.workers.mailer.link(latest[-1])
         return link.rsplit("/", 1)[1]
 
 

@@ -47,6 +47,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("POST", f"/v1/claims/{CLAIM}/cancellation", {}, PARTNER),
     ("POST", f"/v1/claims/{CLAIM}/review", {"action": "start"}, {Role.REVIEWER}),
     ("GET", "/v1/review-queue", None, {Role.REVIEWER}),
+    ("GET", "/v1/referrals", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/referrals/00000000-0000-0000-0000-000000000000", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/co-sell/referrals", None, {Role.SELLER}),
 ]  # fmt: skip

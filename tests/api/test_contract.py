@@ -94,7 +94,10 @@ def test_get_one_engagement(api: Api) -> None:
     assert response.status_code == 200
     detail = response.json()
     assert detail["max_hours"] == 200 and detail["deadlines"]["consent_days"] == 30
-    assert detail["hourly_rate_tiers"][1] == {"min_opportunity_usd": "50000", "rate_usd": "200"}
+    assert detail["hourly_rate_tiers"][1] == {
+        "min_opportunity_usd": "50000.00",
+        "rate_usd": "200.00",
+    }
     assert_problem(api.get("/v1/engagements/E-NONE"), 404, "engagement-not-found")
 
 

@@ -46,7 +46,7 @@ def tab(read_models: ReadModels, engagement: str, name: Tab, at: float = 2) -> l
     """The tab's items as the API shows them."""
     page = read_models.customers.tab(ADMIN_A, engagement, name)
     return [
-        presenters.tab_item(i, days(at), name == "completed").model_dump(mode="json")
+        presenters.tab_item(i, days(at), ADMIN_A, name == "completed").model_dump(mode="json")
         for i in page.items
     ]
 
@@ -100,7 +100,10 @@ def test_ineligible_tab_gives_reasons_and_the_r9_hint(
     }
     assert items["Northwind"]["reasons"] == ["claim-limit-reached"]
     assert items["Litware"]["reasons"] == ["criteria-not-met"]
-    assert items["Litware"]["hint"] == "the customer's tpid would qualify"
+    assert items["Litware"]["hint"] == (
+        f"tenant_id {LITWARE} is not on this engagement's tenant_id list; "
+        "the customer's tpid would qualify"
+    )
     assert tab(caught_up(workers, read_models), "E-WS", "eligible") == []
 
 

@@ -82,13 +82,15 @@ def answer(accept: bool) -> Step:
 
 
 ACTIONS: dict[Action, Step] = {
-    Action.SEND_CONSENT: request,
-    Action.RESEND_CONSENT: lambda c, now: c.send_reminder(actor=USER, now=now, link_id=uuid4()),
+    Action.REQUEST_CONSENT: request,
+    Action.SEND_CONSENT_REMINDER: lambda c, now: c.send_reminder(
+        actor=USER, now=now, link_id=uuid4()
+    ),
     Action.ANSWER_CONSENT: answer(True),
     Action.CANCEL: lambda c, now: c.cancel(actor=USER, now=now, reason=None),
     Action.SUBMIT: lambda c, now: c.submit(actor=USER, now=now, proof=PROOF),
     Action.DISPUTE: lambda c, now: c.dispute(actor=USER, now=now, reason="see proof"),
-    Action.START_REVIEW: lambda c, now: c.start_review(actor=USER, now=now),
+    Action.START: lambda c, now: c.start_review(actor=USER, now=now),
     Action.REQUEST_INFORMATION: lambda c, now: c.request_information(
         actor=USER, now=now, comments="more"
     ),
@@ -104,7 +106,7 @@ def expire(claim: Claim, now: datetime) -> None:
 
 A = ACTIONS
 TO_SUBMITTED = [request, answer(True), A[Action.SUBMIT]]
-TO_REVIEW = [*TO_SUBMITTED, A[Action.START_REVIEW]]
+TO_REVIEW = [*TO_SUBMITTED, A[Action.START]]
 PATHS: dict[ClaimState, list[Step]] = {
     S.CUSTOMER_CLAIMED: [],
     S.AWAITING_CONSENT: [request],
@@ -125,14 +127,14 @@ PATHS: dict[ClaimState, list[Step]] = {
 }
 
 EXPECTED: dict[tuple[ClaimState, Action], ClaimState] = {
-    (S.CUSTOMER_CLAIMED, Action.SEND_CONSENT): S.AWAITING_CONSENT,
+    (S.CUSTOMER_CLAIMED, Action.REQUEST_CONSENT): S.AWAITING_CONSENT,
     (S.CUSTOMER_CLAIMED, Action.CANCEL): S.CANCELLED,
-    (S.AWAITING_CONSENT, Action.RESEND_CONSENT): S.AWAITING_CONSENT,
+    (S.AWAITING_CONSENT, Action.SEND_CONSENT_REMINDER): S.AWAITING_CONSENT,
     (S.AWAITING_CONSENT, Action.ANSWER_CONSENT): S.CONSENT_RECEIVED,
     (S.AWAITING_CONSENT, Action.CANCEL): S.CANCELLED,
     (S.CONSENT_RECEIVED, Action.SUBMIT): S.SUBMITTED,
     (S.CONSENT_RECEIVED, Action.CANCEL): S.CANCELLED,
-    (S.SUBMITTED, Action.START_REVIEW): S.UNDER_REVIEW,
+    (S.SUBMITTED, Action.START): S.UNDER_REVIEW,
     (S.UNDER_REVIEW, Action.REQUEST_INFORMATION): S.PARTNER_ACTION_REQUIRED,
     (S.UNDER_REVIEW, Action.APPROVE): S.APPROVED,
     (S.UNDER_REVIEW, Action.REJECT): S.REJECTED,

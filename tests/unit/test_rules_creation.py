@@ -182,7 +182,10 @@ def test_r9_reason_names_the_id_type_that_would_qualify(ledger: Ledger) -> None:
     assert not preview.eligibility.eligible
     assert preview.eligibility.reasons == ("criteria-not-met",)
     assert preview.eligibility.rule == "R9"
-    assert preview.eligibility.hint == "the customer's tpid would qualify"
+    assert preview.eligibility.hint == (
+        f"tenant_id {LITWARE} is not on this engagement's tenant_id list; "
+        "the customer's tpid would qualify"
+    )
 
 
 def test_r10_customer_not_on_the_list_is_ineligible(ledger: Ledger) -> None:
