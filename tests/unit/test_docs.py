@@ -42,3 +42,10 @@ def test_every_refusal_the_code_gives_is_in_the_rules() -> None:
     assert {"claim-already-exists", "criteria-not-met", "unauthorized"} <= slugs
     missing = sorted(slug for slug in slugs if f"`{slug}`" not in text and f" {slug}`" not in text)
     assert missing == []
+
+
+def test_the_readme_and_docs_point_nowhere_outside_the_repository() -> None:
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for outside in ("../", "shared/", "SPEC"):
+            assert outside not in text, f"{path.name} points outside the repository: {outside}"
