@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import docs, problems
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
@@ -49,11 +49,14 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from api.docs, with assets served here
+        redoc_url=None,
     )
     app.state.services = services
     app.state.idempotency = IdempotencyStore(services.store, clock=clock)
     app.state.metrics = metrics
     problems.install(app)
+    docs.install(app)
     metrics.install(app)
     for router in (
         engagements.router,

@@ -1,4 +1,4 @@
-"""Reference data (SPEC section 2): engagements, partners, the customer directory.
+"""Reference data: engagements, partners, the customer directory.
 
 Not event-sourced: loaded once at start-up from a JSON or YAML file and validated. The
 decisions that depend on it live in ``ledger.eligibility``; their results are recorded in

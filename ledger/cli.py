@@ -1,4 +1,4 @@
-"""The ``ledger`` command line (SPEC section 8)."""
+"""The ``ledger`` command line: serve, workers, demo, tokens, history, replay, report."""
 
 from __future__ import annotations
 
@@ -320,6 +320,7 @@ def demo() -> None:
     if next(ledger.claim_ids(), None) is not None:
         console.print("This database already holds claims; the demo plays on an empty one.")
         console.print("Set LEDGER_DATABASE_URL=sqlite:///./demo.sqlite3 (a new file) to replay it.")
+        _print_demo_tokens(ledger)
         raise typer.Exit(0)
     result = play(ledger, utc_now(), log=lambda line: console.print(f"• {line}"))
     table = Table(title="Claims played")
@@ -335,6 +336,17 @@ def demo() -> None:
     console.print(f"{len(result.expired)} claim(s) expired by the deadline policy.")
     first = next(iter(result.claims.values()))
     console.print(f"Where to look: [bold]ledger history {first}[/bold] (any id above).")
+    _print_demo_tokens(ledger)
+
+
+def _print_demo_tokens(ledger: Ledger) -> None:
+    """The `ledger token` lines to try the demo as each kind of user, one copyable line each."""
+    from ledger.demo.users import token_commands
+
+    console.print("Tokens to try (run with the same LEDGER_DATABASE_URL, whose key signs them):")
+    for who, command in token_commands(ledger.catalog):
+        console.print(f"  # {who}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The Customers page of an engagement (SPEC section 5): the Eligible, Ineligible and Completed
+"""The Customers page of an engagement: the Eligible, Ineligible and Completed
 tabs of one partner, from the claims view, the known customers and the current catalog.
 
 Eligibility of a known customer is decided at query time from the live-or-approved counts of

@@ -36,6 +36,9 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
     assert "claim-limit-reached" in demo.stdout
     assert "Approved" in demo.stdout and "Rejected final" in demo.stdout
     claim_id = demo.stdout.split("ledger history ")[1].split()[0]
+    tokens = demo.stdout.split("Tokens to try")[1]
+    assert "ledger token --user alice@contoso.example --partner P-CONTOSO" in tokens
+    assert "--role incentives_user --location LOC-2001" in tokens
 
     history = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path)
     assert history.returncode == 0, history.stderr
@@ -50,6 +53,7 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
 
     again = ledger_cli(settings, "demo", cwd=tmp_path)
     assert again.returncode == 0 and "already holds claims" in again.stdout
+    assert "ledger token --user rita@programme.example --role reviewer" in again.stdout
 
     first = ledger_cli(settings, "expire-due", "--now", "2100-01-01T00:00:00Z", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
