@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -97,6 +97,10 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Repeat a POST safely: same key, same answer"),
 ]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="The next_cursor of the page before")
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The claim's ETag; 412 when stale")
 ]

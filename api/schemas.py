@@ -6,12 +6,17 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ledger.aggregates.values import usd_text
 from ledger.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
 from ledger.customer_ids import IdType
 
+ClaimSort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "state", "-state",
+    "engagement_id", "-engagement_id", "friendly_name", "-friendly_name",
+]  # fmt: skip
+"""The claim list's sort keys (those of ``ledger.projections.claim_queries.Sort``)."""
 UsdText = Annotated[Decimal, PlainSerializer(usd_text, return_type=str)]
 """An amount in USD, written with exactly two decimals."""
 
@@ -199,8 +204,12 @@ class ConsentView(Out):
 
 
 class ConsentAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["accept", "decline"]
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"decision": "accept"}]}
+    )
+    decision: Annotated[
+        Literal["accept", "decline"], Field(description="The customer's answer (R23)")
+    ]
 
 
 class ConsentResult(Out):
@@ -254,17 +263,19 @@ def problem_response(description: str) -> dict[str, Any]:
     }
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: problem_response("No bearer token, or not a valid one"),
-    403: problem_response("Your role or location does not allow it"),
-    404: problem_response("Not found, or another partner's"),
-    422: problem_response("Invalid input, or a rule refuses it"),
+ERROR_DESCRIPTIONS = {
+    401: "No bearer token, or not a valid one",
+    403: "Your role or location does not allow it",
+    404: "Not found, or another partner's",
+    409: "The claim's state, or another claim, conflicts; or the Idempotency-Key is in use",
+    412: "If-Match names a version a person has changed since",
+    422: "Invalid input, or a rule refuses it",
 }
-CLAIM_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    409: problem_response("The claim's state, or another claim, conflicts"),
-    412: problem_response("If-Match names an older version of the claim"),
-}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem responses an endpoint can answer, for its OpenAPI entry."""
+    return {status: problem_response(ERROR_DESCRIPTIONS[status]) for status in statuses}
 
 
 class Health(Out):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, TypedDict, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ledger.aggregates.values import Contacts, ProofDocument, Reason, Text100, Usd, text
+from ledger.customer_ids import IdType
 from ledger.errors import InvalidInputError
 
 Id = Annotated[str, text(100)]
@@ -17,54 +18,146 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+CONTACTS_EXAMPLE = {
+    "customer": {"name": "Cora Customer", "email": "cio@fabrikam.com"},
+    "partner": {"name": "Pat Partner", "email": "pat@contoso.example"},
+}
+CUSTOMER_ID_EXAMPLE = {"type": "domain", "value": "fabrikam.com"}
+EngagementIds = Annotated[
+    list[Id],
+    Field(
+        min_length=1,
+        max_length=50,
+        description="The engagements to claim the customer for: one claim each, all or none",
+    ),
+]
+Hours = Annotated[
+    int | None,
+    Field(description="Hours of work, for a variable-payout engagement only (R12)"),
+]
+LocationId = Annotated[Id, Field(description="The partner's location the claim is made through")]
+OptionalReason = Annotated[Reason | None, Field(description="Why, in a few words (optional)")]
+
+
 class CustomerIdInput(Command):
-    type: Annotated[str, StringConstraints(max_length=40)]
-    value: Annotated[str, StringConstraints(max_length=300)]
+    model_config = _examples(CUSTOMER_ID_EXAMPLE)
+
+    type: Annotated[IdType, Field(description="Which of the five customer ids this is (R4)")]
+    value: Annotated[
+        str,
+        StringConstraints(max_length=300),
+        Field(description="The id's value; normalised (a domain's scheme and path dropped, ...)"),
+    ]
 
 
 class CreateClaims(Command):
     """Add a customer, or claim a known one, for one or more engagements (R1-R19)."""
 
-    origin: Literal["added", "claimed"]
-    friendly_name: Text100
-    location_id: Id
-    customer_id: CustomerIdInput
-    engagement_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
-    contacts: Contacts
-    tenant_mismatch_reason: Reason | None = None
-    hours: int | None = None
+    model_config = _examples(
+        {
+            "origin": "added",
+            "friendly_name": "Fabrikam",
+            "location_id": "LOC-1001",
+            "customer_id": CUSTOMER_ID_EXAMPLE,
+            "engagement_ids": ["ENG-AZ-MIGRATE-WS"],
+            "contacts": CONTACTS_EXAMPLE,
+        }
+    )
+
+    origin: Annotated[
+        Literal["added", "claimed"],
+        Field(description="added: a customer new to you; claimed: a known one (R15)"),
+    ]
+    friendly_name: Annotated[Text100, Field(description="The customer's name as you know it")]
+    location_id: LocationId
+    customer_id: Annotated[CustomerIdInput, Field(description="The customer, by one of its ids")]
+    engagement_ids: EngagementIds
+    contacts: Annotated[Contacts, Field(description="The customer's and the partner's contact")]
+    tenant_mismatch_reason: Annotated[
+        Reason | None,
+        Field(
+            description="Why the customer contact's e-mail is outside the tenant's verified "
+            "domains; required then (R8)"
+        ),
+    ] = None
+    hours: Hours = None
 
 
 class EligibilityCheck(Command):
     """Preview for the add flow: per engagement, eligible or not, with reasons."""
 
-    location_id: Id
-    customer_id: CustomerIdInput
-    engagement_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] | None = None
-    hours: int | None = None
+    model_config = _examples({"location_id": "LOC-1001", "customer_id": CUSTOMER_ID_EXAMPLE})
+
+    location_id: LocationId
+    customer_id: Annotated[CustomerIdInput, Field(description="The customer, by one of its ids")]
+    engagement_ids: Annotated[
+        list[Id] | None,
+        Field(
+            min_length=1,
+            max_length=50,
+            description="The engagements to check; all the location's eligible ones by default",
+        ),
+    ] = None
+    hours: Hours = None
 
 
 class RequestConsent(Command):
-    deal_size_usd: Usd
-    disclaimer_accepted: bool
-    contacts: Contacts | None = None
+    model_config = _examples({"deal_size_usd": "25000.00", "disclaimer_accepted": True})
+
+    deal_size_usd: Annotated[
+        Usd, Field(description="The estimated deal size in USD, > 0, two decimals (R21, R22)")
+    ]
+    disclaimer_accepted: Annotated[
+        bool, Field(description="The partner accepts the disclaimer; must be true (R21)")
+    ]
+    contacts: Annotated[
+        Contacts | None, Field(description="The contacts as confirmed now; unchanged if left out")
+    ] = None
 
 
 class Submit(Command):
-    proof: Annotated[list[ProofDocument], Field(max_length=20)]
+    model_config = _examples(
+        {
+            "proof": [
+                {"kind": "invoice", "reference": "invoice-2026-001.pdf"},
+                {"kind": "poe_document", "reference": "poe.pdf"},
+            ]
+        }
+    )
+
+    proof: Annotated[
+        list[ProofDocument],
+        Field(max_length=20, description="Every item of the engagement's required proof (R30)"),
+    ]
 
 
 class Cancel(Command):
-    reason: Reason | None = None
+    model_config = _examples({"reason": "the customer chose another partner"})
+
+    reason: OptionalReason = None
 
 
 class Dispute(Command):
-    reason: Reason | None = None
+    model_config = _examples({"reason": "the signed survey is attached"})
+
+    reason: OptionalReason = None
 
 
 class Review(Command):
-    action: Literal["start", "request_information", "approve", "reject", "reject_final"]
-    reason: Reason | None = None
+    model_config = _examples({"action": "reject", "reason": "the invoice is missing"})
+
+    action: Annotated[
+        Literal["start", "request_information", "approve", "reject", "reject_final"],
+        Field(description="The reviewer's action, by the name the claim's commands give"),
+    ]
+    reason: Annotated[
+        Reason | None,
+        Field(description="Why; required for every action but start and approve (R32)"),
+    ] = None
 
 
 C = TypeVar("C", bound=BaseModel)

@@ -13,10 +13,12 @@ from pydantic import BaseModel
 from api import presenters
 from api.deps import (
     CommandsDep,
+    Cursor,
     IdempotencyDep,
     IdempotencyKey,
     IfMatch,
     LedgerDep,
+    Limit,
     NowDep,
     PrincipalDep,
     ReadModelsDep,
@@ -25,15 +27,16 @@ from api.deps import (
     json_response,
 )
 from api.schemas import (
-    CLAIM_ERRORS,
-    ERRORS,
     ClaimDetails,
     ClaimPage,
+    ClaimSort,
     CreatedClaims,
     EligibilityResult,
     HistoryEntry,
     QueuePage,
+    errors,
 )
+from ledger.aggregates.claim import ClaimState
 from ledger.commands import (
     Cancel,
     CreateClaims,
@@ -45,8 +48,9 @@ from ledger.commands import (
 )
 from ledger.projections.claim_queries import ClaimFilter
 
-router = APIRouter(prefix="/v1", tags=["claims"], responses=ERRORS)
-CLAIM_RESPONSES = CLAIM_ERRORS
+router = APIRouter(prefix="/v1", tags=["claims"])
+READ = errors(401, 403, 404, 422)
+COMMAND = errors(401, 403, 404, 409, 412, 422)
 
 
 class ClaimCommands:
@@ -97,7 +101,11 @@ class ClaimCommands:
 ClaimCommandsDep = Annotated[ClaimCommands, Depends()]
 
 
-@router.post("/eligibility-checks", response_model=list[EligibilityResult])
+@router.post(
+    "/eligibility-checks",
+    response_model=list[EligibilityResult],
+    responses=errors(401, 403, 409, 422),
+)
 def check_eligibility(
     body: EligibilityCheck,
     ledger: LedgerDep,
@@ -125,7 +133,12 @@ def check_eligibility(
     return idempotency.run(principal.user_id, key, "check " + body.model_dump_json(), run)
 
 
-@router.post("/claims", status_code=201, response_model=CreatedClaims, responses=CLAIM_RESPONSES)
+@router.post(
+    "/claims",
+    status_code=201,
+    response_model=CreatedClaims,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def create_claims(
     body: CreateClaims, cmds: ClaimCommandsDep, key: IdempotencyKey = None
 ) -> Response:
@@ -153,23 +166,40 @@ def create_claims(
 @router.get(
     "/claims",
     response_model=ClaimPage,
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV"},
+        **errors(401, 403, 422),
+    },
 )
 def list_claims(
     read_models: ReadModelsDep,
     principal: PrincipalDep,
     now: NowDep,
-    engagement_id: Annotated[str | None, Query(max_length=100)] = None,
-    state: Annotated[str | None, Query(max_length=40)] = None,
-    customer: Annotated[str | None, Query(max_length=200)] = None,
-    sort: Annotated[str, Query(max_length=40)] = "-created_at",
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    accept: Annotated[str | None, Header()] = None,
+    engagement_id: Annotated[
+        str | None, Query(max_length=100, description="Only the claims of this engagement")
+    ] = None,
+    state: Annotated[ClaimState | None, Query(description="Only the claims in this state")] = None,
+    customer: Annotated[
+        str | None,
+        Query(max_length=200, description="Only customers whose name or id contains this"),
+    ] = None,
+    sort: Annotated[
+        ClaimSort, Query(description="The sort key; a leading - sorts descending")
+    ] = "-created_at",
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    accept: Annotated[
+        str | None, Header(description="text/csv for the whole list as CSV; JSON otherwise")
+    ] = None,
 ) -> Response:
     """Your claims: filter by engagement, state or customer; sort; CSV with Accept: text/csv."""
     principal.require_partner_role()
-    where = ClaimFilter(engagement_id=engagement_id, state=state, customer=customer, sort=sort)
+    where = ClaimFilter(
+        engagement_id=engagement_id,
+        state=None if state is None else state.value,
+        customer=customer,
+        sort=sort,
+    )
     if accept and "text/csv" in accept:
         text = presenters.claims_csv(read_models.claims.every(principal, where))
         return Response(text, media_type="text/csv; charset=utf-8")
@@ -178,7 +208,7 @@ def list_claims(
     return json_response(ClaimPage(items=items, next_cursor=page.next_cursor))
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
+@router.get("/claims/{claim_id}", response_model=ClaimDetails, responses=READ)
 def get_claim(
     claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep, now: NowDep
 ) -> Response:
@@ -187,9 +217,7 @@ def get_claim(
     return json_response(presenters.claim_details(row, now, principal), ETag=etag(row.version))
 
 
-@router.get(
-    "/claims/{claim_id}/history", response_model=list[HistoryEntry], responses=CLAIM_RESPONSES
-)
+@router.get("/claims/{claim_id}/history", response_model=list[HistoryEntry], responses=READ)
 def claim_history(
     claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep
 ) -> list[HistoryEntry]:
@@ -197,9 +225,7 @@ def claim_history(
     return [presenters.history_entry(r) for r in read_models.claims.history(principal, claim_id)]
 
 
-@router.post(
-    "/claims/{claim_id}/consent-request", response_model=ClaimDetails, responses=CLAIM_RESPONSES
-)
+@router.post("/claims/{claim_id}/consent-request", response_model=ClaimDetails, responses=COMMAND)
 def request_consent(
     claim_id: UUID,
     body: RequestConsent,
@@ -211,9 +237,7 @@ def request_consent(
     return cmds.run(claim_id, key, if_match, cmds.ledger.request_consent, body)
 
 
-@router.post(
-    "/claims/{claim_id}/consent-reminder", response_model=ClaimDetails, responses=CLAIM_RESPONSES
-)
+@router.post("/claims/{claim_id}/consent-reminder", response_model=ClaimDetails, responses=COMMAND)
 def send_consent_reminder(
     claim_id: UUID, cmds: ClaimCommandsDep, key: IdempotencyKey = None, if_match: IfMatch = None
 ) -> Response:
@@ -221,9 +245,7 @@ def send_consent_reminder(
     return cmds.run(claim_id, key, if_match, cmds.ledger.send_consent_reminder)
 
 
-@router.post(
-    "/claims/{claim_id}/submission", response_model=ClaimDetails, responses=CLAIM_RESPONSES
-)
+@router.post("/claims/{claim_id}/submission", response_model=ClaimDetails, responses=COMMAND)
 def submit(
     claim_id: UUID,
     body: Submit,
@@ -235,7 +257,7 @@ def submit(
     return cmds.run(claim_id, key, if_match, cmds.ledger.submit, body)
 
 
-@router.post("/claims/{claim_id}/dispute", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
+@router.post("/claims/{claim_id}/dispute", response_model=ClaimDetails, responses=COMMAND)
 def dispute(
     claim_id: UUID,
     cmds: ClaimCommandsDep,
@@ -249,9 +271,7 @@ def dispute(
     return cmds.run(claim_id, key, if_match, cmds.ledger.dispute, body or Dispute())
 
 
-@router.post(
-    "/claims/{claim_id}/cancellation", response_model=ClaimDetails, responses=CLAIM_RESPONSES
-)
+@router.post("/claims/{claim_id}/cancellation", response_model=ClaimDetails, responses=COMMAND)
 def cancel(
     claim_id: UUID,
     cmds: ClaimCommandsDep,
@@ -265,7 +285,7 @@ def cancel(
     return cmds.run(claim_id, key, if_match, cmds.ledger.cancel, body or Cancel())
 
 
-@router.post("/claims/{claim_id}/review", response_model=ClaimDetails, responses=CLAIM_RESPONSES)
+@router.post("/claims/{claim_id}/review", response_model=ClaimDetails, responses=COMMAND)
 def review(
     claim_id: UUID,
     body: Review,
@@ -277,13 +297,13 @@ def review(
     return cmds.run(claim_id, key, if_match, cmds.ledger.review, body)
 
 
-@router.get("/review-queue", response_model=QueuePage)
+@router.get("/review-queue", response_model=QueuePage, responses=errors(401, 403, 422))
 def review_queue(
     read_models: ReadModelsDep,
     principal: PrincipalDep,
     now: NowDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> QueuePage:
     """Claims waiting for a reviewer: submitted first, then under review."""
     page = read_models.claims.review_queue(principal, cursor, limit)

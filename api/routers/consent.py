@@ -12,7 +12,7 @@ from api.deps import (
     NowDep,
     json_response,
 )
-from api.schemas import CLAIM_ERRORS, ConsentAnswer, ConsentResult, ConsentView
+from api.schemas import ConsentAnswer, ConsentResult, ConsentView, errors
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.values import usd_text
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")
 
 
-@router.get("/{token}", response_model=ConsentView, responses=CLAIM_ERRORS)
+@router.get("/{token}", response_model=ConsentView, responses=errors(404, 409, 422))
 def see_consent_request(
     ledger: LedgerDep, tokens: ConsentTokensDep, now: NowDep, token: str = Token
 ) -> ConsentView:
@@ -39,7 +39,7 @@ def see_consent_request(
     )
 
 
-@router.post("/{token}", response_model=ConsentResult, responses=CLAIM_ERRORS)
+@router.post("/{token}", response_model=ConsentResult, responses=errors(404, 409, 422))
 def answer_consent(
     body: ConsentAnswer,
     ledger: LedgerDep,

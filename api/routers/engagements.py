@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api import presenters
-from api.deps import CatalogDep, NowDep, PrincipalDep, ReadModelsDep
-from api.schemas import ERRORS, EngagementDetail, EngagementSummary, RateTierOut, TabPage
+from api.deps import CatalogDep, Cursor, Limit, NowDep, PrincipalDep, ReadModelsDep
+from api.schemas import EngagementDetail, EngagementSummary, RateTierOut, TabPage, errors
 from ledger import access
 from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
 
-router = APIRouter(prefix="/v1/engagements", tags=["engagements"], responses=ERRORS)
+router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
 
 
 def _summary(catalog: Catalog, principal: Principal, e: Engagement) -> EngagementSummary:
@@ -29,13 +29,13 @@ def _summary(catalog: Catalog, principal: Principal, e: Engagement) -> Engagemen
     )
 
 
-@router.get("", response_model=list[EngagementSummary])
+@router.get("", response_model=list[EngagementSummary], responses=errors(401, 403))
 def list_engagements(catalog: CatalogDep, principal: PrincipalDep) -> list[EngagementSummary]:
     """Engagements, with the locations of yours that are eligible for each."""
     return [_summary(catalog, principal, e) for e in catalog.engagements]
 
 
-@router.get("/{engagement_id}", response_model=EngagementDetail)
+@router.get("/{engagement_id}", response_model=EngagementDetail, responses=errors(401, 403, 404))
 def get_engagement(
     engagement_id: str, catalog: CatalogDep, principal: PrincipalDep
 ) -> EngagementDetail:
@@ -61,15 +61,19 @@ def get_engagement(
     )
 
 
-@router.get("/{engagement_id}/customers", response_model=TabPage)
+@router.get(
+    "/{engagement_id}/customers", response_model=TabPage, responses=errors(401, 403, 404, 422)
+)
 def customers_tab(
     engagement_id: str,
     read_models: ReadModelsDep,
     principal: PrincipalDep,
     now: NowDep,
-    tab: Literal["eligible", "ineligible", "completed"] = "eligible",
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    tab: Annotated[
+        Literal["eligible", "ineligible", "completed"], Query(description="Which tab")
+    ] = "eligible",
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> TabPage:
     """The Customers page tab: Eligible, Ineligible or Completed (cursor pagination)."""
     page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)

@@ -30,8 +30,8 @@ class _Value(BaseModel):
 
 
 class Contact(_Value):
-    name: Text100
-    email: EmailStr
+    name: Annotated[Text100, Field(description="The person's name (1-100 characters)")]
+    email: Annotated[EmailStr, Field(description="The person's e-mail address (R13)")]
 
     @property
     def email_domain(self) -> str:
@@ -41,15 +41,19 @@ class Contact(_Value):
 class Contacts(_Value):
     """The customer's contact (who consents) and the partner's contact (R13)."""
 
-    customer: Contact
-    partner: Contact
+    customer: Annotated[
+        Contact, Field(description="The customer's contact: who receives the consent e-mail")
+    ]
+    partner: Annotated[Contact, Field(description="The partner's contact for this claim")]
 
 
 class ProofDocument(_Value):
     """One proof-of-execution item: its kind and a reference to the document."""
 
-    kind: ProofItem
-    reference: Annotated[str, text(500)]
+    kind: Annotated[ProofItem, Field(description="Which kind of proof this document is")]
+    reference: Annotated[
+        str, text(500), Field(description="Where the document is: a file name, link or id")
+    ]
 
 
 class ReferralTerms(_Value):

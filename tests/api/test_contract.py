@@ -224,7 +224,7 @@ def test_get_claims(api: Api) -> None:
     assert csv_response.text.splitlines()[0].startswith("claim_id,engagement_id")
     assert len(csv_response.text.splitlines()) == 3
     assert api.get("/v1/claims", ADMIN_B).json()["items"] == []
-    assert_problem(api.get("/v1/claims?sort=secret"), 422, "invalid-sort")
+    assert_problem(api.get("/v1/claims?sort=secret"), 422, "invalid-input")
 
 
 def test_get_claim(api: Api) -> None:

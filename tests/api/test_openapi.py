@@ -1,0 +1,105 @@
+"""The OpenAPI document: valid, closed values as enums, every field a client sends described,
+an example for every request body, and only the status codes each endpoint can answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from api.app import create_app
+from ledger.settings import Settings
+from tests.factories import make_catalog
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("openapi") / "ledger.sqlite3"
+    app = create_app(Settings(database_url=f"sqlite:///{path}"), catalog=make_catalog())
+    with TestClient(app) as client:
+        found: dict[str, Any] = client.get("/openapi.json").json()
+    return found
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def properties(
+    document: dict[str, Any], schema: dict[str, Any], path: str = ""
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every property of a request schema, nested models and lists included."""
+    schema = resolve(document, schema)
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        found.append((f"{path}{name}", prop))
+        for inner in [prop, prop.get("items", {}), *prop.get("anyOf", []), *prop.get("allOf", [])]:
+            inner = inner.get("items", inner) if isinstance(inner, dict) else inner
+            if isinstance(inner, dict) and "$ref" in inner:
+                found += properties(document, inner, f"{path}{name}.")
+    return found
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)
+
+
+def test_every_field_a_client_sends_is_described(document: dict[str, Any]) -> None:
+    undescribed = []
+    for method, path, operation in operations(document):
+        content = operation.get("requestBody", {}).get("content", {})
+        for media in content.values():
+            for name, prop in properties(document, media["schema"]):
+                if not (prop.get("description") or resolve(document, prop).get("description")):
+                    undescribed.append(f"{method.upper()} {path} {name}")
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] in {"query", "header"} and not parameter.get("description"):
+                undescribed.append(f"{method.upper()} {path} {parameter['in']} {parameter['name']}")
+    assert undescribed == []
+
+
+def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
+    missing = []
+    for method, path, operation in operations(document):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            schema = media["schema"]
+            candidates = [schema, *schema.get("anyOf", [])]
+            if not any(resolve(document, c).get("examples") for c in candidates):
+                missing.append(f"{method.upper()} {path}")
+    assert missing == []
+
+
+def test_closed_values_are_enums(document: dict[str, Any]) -> None:
+    (claims,) = [op for m, p, op in operations(document) if (m, p) == ("get", "/v1/claims")]
+    params = {p["name"]: p["schema"] for p in claims["parameters"]}
+    state = resolve(document, params["state"]["anyOf"][0])
+    assert "awaiting_consent" in state["enum"]
+    assert "-created_at" in params["sort"]["enum"]
+    customer_id = document["components"]["schemas"]["CustomerIdInput"]["properties"]["type"]
+    assert set(resolve(document, customer_id)["enum"]) >= {"domain", "tenant_id", "tpid"}
+
+
+def test_reads_answer_no_conflict_and_commands_name_theirs(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        codes = set(operation["responses"])
+        if method == "get":  # a late consent link is a 409, nothing else a read conflicts with
+            assert "412" not in codes, path
+            assert "409" not in codes or path == "/v1/consent/{token}", path
+        if path.startswith("/v1/claims/{claim_id}/") and method == "post":
+            assert {"404", "409", "412", "422"} <= codes, path
+    (engagements,) = [
+        op for m, p, op in operations(document) if (m, p) == ("get", "/v1/engagements")
+    ]
+    assert set(engagements["responses"]) == {"200", "401", "403"}
