@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.access_log import AccessLog
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
@@ -55,6 +56,7 @@ def create_app(
     app.state.metrics = metrics
     problems.install(app)
     metrics.install(app)
+    app.add_middleware(AccessLog)  # outermost: its line times and counts every request
     for router in (
         engagements.router,
         claims.router,

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger import logs
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.application import Ledger, open_ledger
@@ -237,8 +238,8 @@ def workers(
     once: Annotated[bool, typer.Option(help="Catch up once and exit.")] = False,
 ) -> None:
     """Run the projections and policies alone (for deployments that split them from the API)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = _services()
+    logs.configure(services.settings.log_level, services.settings.log_format)
     runner = services.workers
     if once:
         work = runner.run_once()
@@ -268,6 +269,9 @@ def serve(
     from api.app import create_app
 
     settings = settings_or_exit()
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.log_level != "DEBUG":  # its start-up lines: the ones printed below say it
+        logging.getLogger("uvicorn").setLevel(logging.WARNING)
     try:
         application = create_app(settings, clock=utc_now, run_workers=workers)
     except (CatalogError, SettingsError) as error:
@@ -279,7 +283,8 @@ def serve(
         "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
         "--role incentives_admin"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    # Our logging only (log_config=None), and our access log instead of uvicorn's.
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

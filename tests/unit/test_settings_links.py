@@ -1,0 +1,26 @@
+"""Settings for logs, the links in e-mails and the mail folder (SPEC 6.1, section 10)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ledger.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_ledger_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LEDGER_PUBLIC_URL", "LEDGER_MAIL_DIR", "LEDGER_LOG_LEVEL", "LEDGER_LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().log_level, Settings().log_format) == ("INFO", "text")
+    monkeypatch.setenv("LEDGER_LOG_LEVEL", "debug")
+    monkeypatch.setenv("LEDGER_LOG_FORMAT", "json")
+    assert (Settings().log_level, Settings().log_format) == ("DEBUG", "json")
+    for name, value in (("LEDGER_LOG_LEVEL", "loud"), ("LEDGER_LOG_FORMAT", "xml")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError):
+            Settings()
+        monkeypatch.delenv(name)
