@@ -268,7 +268,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = settings_or_exit()
+    settings = settings_or_exit().serving(host, port)
     logs.configure(settings.log_level, settings.log_format)
     if settings.log_level != "DEBUG":  # its start-up lines: the ones printed below say it
         logging.getLogger("uvicorn").setLevel(logging.WARNING)

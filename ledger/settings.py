@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:///")
 
+    def serving(self, host: str, port: int) -> Settings:
+        """These settings for a service listening on ``host:port``: unless LEDGER_PUBLIC_URL
+        is set, the links in e-mails point at that address (0.0.0.0 as 127.0.0.1)."""
+        if "public_url" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"public_url": f"http://{link_host(host)}:{port}"})
+
     def signing_key(self) -> str:
         """LEDGER_SECRET_KEY, or a random key kept in a file beside the SQLite database."""
         if self.secret_key:
@@ -87,3 +94,12 @@ class Settings(BaseSettings):
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         }
+
+
+def link_host(host: str) -> str:
+    """The host a link can use for a listening address (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

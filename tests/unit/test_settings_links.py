@@ -14,6 +14,21 @@ def _no_ledger_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def test_links_follow_where_serve_listens_unless_the_public_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unset = Settings()
+    assert unset.public_url == "http://127.0.0.1:8000"  # `ledger workers` alone
+    assert unset.serving("127.0.0.1", 8100).public_url == "http://127.0.0.1:8100"
+    assert unset.serving("0.0.0.0", 9000).public_url == "http://127.0.0.1:9000"
+    assert unset.serving("::", 9000).public_url == "http://[::1]:9000"
+    assert unset.serving("claims.local", 80).public_url == "http://claims.local:80"
+    given = Settings(public_url="https://claims.example")
+    assert given.serving("0.0.0.0", 8100).public_url == "https://claims.example"
+    monkeypatch.setenv("LEDGER_PUBLIC_URL", "https://env.example")
+    assert Settings().serving("127.0.0.1", 8100).public_url == "https://env.example"
+
+
 def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (Settings().log_level, Settings().log_format) == ("INFO", "text")
     monkeypatch.setenv("LEDGER_LOG_LEVEL", "debug")
