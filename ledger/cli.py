@@ -283,6 +283,13 @@ def serve(
         "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
         "--role incentives_admin"
     )
+    if settings.smtp_host:
+        console.print(f"E-mails go over SMTP to {settings.smtp_host}:{settings.smtp_port}")
+    else:
+        console.print(
+            f"E-mails are written to {settings.mail_directory()} (LEDGER_SMTP_HOST unset); "
+            "list them with: ledger outbox"
+        )
     # Our logging only (log_config=None), and our access log instead of uvicorn's.
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str | None = None
+    mail_dir: Path | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)
@@ -51,6 +52,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:///")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def mail_directory(self) -> Path:
+        """LEDGER_MAIL_DIR, or ``mail/`` beside the SQLite database (``./mail`` otherwise)."""
+        if self.mail_dir is not None:
+            return self.mail_dir
+        return self.sqlite_path.parent / "mail" if self.is_sqlite else Path("mail")
 
     def serving(self, host: str, port: int) -> Settings:
         """These settings for a service listening on ``host:port``: unless LEDGER_PUBLIC_URL

@@ -54,7 +54,11 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
         return Settings(database_url=f"sqlite:///{path}")
     url = request.getfixturevalue("postgres_url")
-    return Settings(database_url=url, secret_key="a-test-signing-key-that-is-long-enough-for-hs256")
+    return Settings(
+        database_url=url,
+        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
+        mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
+    )
 
 
 @pytest.fixture

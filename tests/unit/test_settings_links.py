@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -27,6 +29,18 @@ def test_links_follow_where_serve_listens_unless_the_public_url_is_set(
     assert given.serving("0.0.0.0", 8100).public_url == "https://claims.example"
     monkeypatch.setenv("LEDGER_PUBLIC_URL", "https://env.example")
     assert Settings().serving("127.0.0.1", 8100).public_url == "https://env.example"
+
+
+def test_the_mail_folder_is_beside_the_sqlite_database_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beside = Settings(database_url=f"sqlite:///{tmp_path / 'data' / 'ledger.sqlite3'}")
+    assert beside.mail_directory() == tmp_path / "data" / "mail"
+    assert Settings(database_url="sqlite:///./ledger.sqlite3").mail_directory() == Path("mail")
+    postgres = Settings(database_url="postgresql://u:p@db.example:5432/ledger")
+    assert postgres.mail_directory() == Path("mail")
+    monkeypatch.setenv("LEDGER_MAIL_DIR", str(tmp_path / "outgoing"))
+    assert Settings().mail_directory() == tmp_path / "outgoing"
 
 
 def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
