@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import docs, problems
+from api.access_log import AccessLog
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
@@ -58,6 +59,7 @@ def create_app(
     problems.install(app)
     docs.install(app)
     metrics.install(app)
+    app.add_middleware(AccessLog)  # outermost: its line times and counts every request
     for router in (
         engagements.router,
         claims.router,

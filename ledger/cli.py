@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger import logs
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.values import usd_text
@@ -33,6 +34,8 @@ from ledger.catalog import CatalogError
 from ledger.clock import utc_now
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
+from ledger.policies.consent_email import Status
+from ledger.policies.consent_message import ConsentMail
 from ledger.principal import PARTNER_ROLES, Principal, Role
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
@@ -244,8 +247,8 @@ def workers(
     once: Annotated[bool, typer.Option(help="Catch up once and exit.")] = False,
 ) -> None:
     """Run the projections and policies alone (for deployments that split them from the API)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = _services()
+    logs.configure(services.settings.log_level, services.settings.log_format)
     runner = services.workers
     if once:
         work = runner.run_once()
@@ -274,7 +277,10 @@ def serve(
 
     from api.app import create_app
 
-    settings = settings_or_exit()
+    settings = settings_or_exit().serving(host, port)
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.log_level != "DEBUG":  # its start-up lines: the ones printed below say it
+        logging.getLogger("uvicorn").setLevel(logging.WARNING)
     try:
         application = create_app(settings, clock=utc_now, run_workers=workers)
     except (CatalogError, SettingsError) as error:
@@ -286,7 +292,72 @@ def serve(
         "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
         "--role incentives_admin"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    if settings.smtp_host:
+        console.print(f"E-mails go over SMTP to {settings.smtp_host}:{settings.smtp_port}")
+    else:
+        console.print(
+            f"E-mails are written to {settings.mail_directory()} (LEDGER_SMTP_HOST unset); "
+            "list them with: ledger outbox"
+        )
+    # Our logging only (log_config=None), and our access log instead of uvicorn's.
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def outbox(
+    status: Annotated[
+        Status | None, typer.Option(help="Only the e-mails with this delivery status.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per e-mail.")] = False,
+) -> None:
+    """The consent e-mails, oldest first: recipient, subject, link and delivery status
+    (pending, sent, stuck: claimed by a worker that stopped; superseded: never to be sent)."""
+    services = _services()
+    try:
+        mailer = services.workers.mailer
+        rows = mailer.outbox(only=status)
+        mails = [mailer.mail(row) for row in rows]
+    finally:
+        services.close()
+    folder = services.settings.mail_directory()
+    if as_json:
+        for row, mail in zip(rows, mails, strict=True):
+            record = {
+                "email_id": row["email_id"],
+                "claim_id": row["claim_id"],
+                "kind": row["kind"],
+                "to": mail.recipient,
+                "subject": mail.subject,
+                "link": mail.link,
+                "status": row["status"],
+                "channel": row["channel"],
+                "created_at": row["created_at"],
+                "delivered_at": row["delivered_at"],
+                "file": str(folder / row["file_name"]) if row["file_name"] else None,
+            }
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
+    _print_outbox(rows, mails)
+
+
+def _print_outbox(rows: list[dict[str, Any]], mails: list[ConsentMail]) -> None:
+    def minute(stamp: str | None) -> str:
+        return "" if stamp is None else stamp[:16].replace("T", " ")
+
+    table = Table(title=f"Consent e-mails ({len(rows)})")
+    for column in ("#", "status", "to", "subject", "created (UTC)", "delivered (UTC)"):
+        table.add_column(column, justify="right" if column == "#" else "left")
+    for number, (row, mail) in enumerate(zip(rows, mails, strict=True), start=1):
+        delivered = ""
+        if row["status"] == Status.SENT:
+            delivered = f"{minute(row['delivered_at'])} {row['file_name'] or row['channel']}"
+        table.add_row(
+            str(number), str(row["status"]), mail.recipient, mail.subject,
+            minute(row["created_at"]), delivered,
+        )  # fmt: skip
+    console.print(table)
+    for number, mail in enumerate(mails, start=1):  # whole, on one line each: to copy
+        console.print(f"#{number} {mail.link}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str | None = None
+    mail_dir: Path | None = None
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
 
@@ -37,9 +41,34 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:///")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def mail_directory(self) -> Path:
+        """LEDGER_MAIL_DIR, or ``mail/`` beside the SQLite database (``./mail`` otherwise)."""
+        if self.mail_dir is not None:
+            return self.mail_dir
+        return self.sqlite_path.parent / "mail" if self.is_sqlite else Path("mail")
+
+    def serving(self, host: str, port: int) -> Settings:
+        """These settings for a service listening on ``host:port``: unless LEDGER_PUBLIC_URL
+        is set, the links in e-mails point at that address (0.0.0.0 as 127.0.0.1)."""
+        if "public_url" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"public_url": f"http://{link_host(host)}:{port}"})
 
     def signing_key(self) -> str:
         """LEDGER_SECRET_KEY, or a random key kept in a file beside the SQLite database."""
@@ -76,3 +105,12 @@ class Settings(BaseSettings):
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         }
+
+
+def link_host(host: str) -> str:
+    """The host a link can use for a listening address (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

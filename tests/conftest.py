@@ -59,7 +59,11 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
         return Settings(database_url=f"sqlite:///{path}")
     url = request.getfixturevalue("postgres_url")
-    return Settings(database_url=url, secret_key="a-test-signing-key-that-is-long-enough-for-hs256")
+    return Settings(
+        database_url=url,
+        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
+        mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
+    )
 
 
 @pytest.fixture
@@ -126,3 +130,13 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, port
     controller.stop()
+
+
+def text_of(message: Message, subtype: str = "plain") -> str:
+    """The decoded text of the message's ``text/<subtype>`` part."""
+    for part in message.walk():
+        if part.get_content_type() == f"text/{subtype}":
+            body = part.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            return body.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError(f"no text/{subtype} part")

@@ -1,29 +1,70 @@
-"""Consent e-mails (R23, R24): the outbox view, delivered over SMTP or logged.
+"""Consent e-mails (R23, R24): the outbox view, delivered over SMTP or written to files.
 
 Delivery is recorded in ``mail_deliveries``, which a replay never rebuilds: an e-mail is
 claimed there ('sending') before it is sent and marked after, so no restart and no second
 worker sends it twice. A worker that dies between claiming and marking leaves it 'sending'
 for good: at most once, never twice. ``stuck`` lists those for an operator; the partner's
 "Resend consent email" (R24) sends a new link. An SMTP refusal releases the claim and the
-e-mail is tried again.
+e-mail is tried again. Without LEDGER_SMTP_HOST, each e-mail is written as an ``.eml`` file
+to the mail folder (channel 'file') and logged with its link.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 from datetime import datetime
 from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from ledger.catalog import Catalog
+from ledger.policies.consent_message import ConsentMail
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.mail")
+
+
+class Status(StrEnum):
+    """Pending: not delivered yet; sent: over SMTP or to a file; stuck: claimed by a worker
+    that stopped before it marked it; superseded: never delivered, and never will be (a
+    newer link replaced it, or the claim no longer waits for consent)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    STUCK = "stuck"
+    SUPERSEDED = "superseded"
+
+
+_OUTBOX = (
+    "SELECT o.*, c.partner_id, d.channel, d.delivered_at, d.file_name, d.public_url "
+    "FROM {p}outbox o "
+    "LEFT JOIN {p}claims c ON c.claim_id = o.claim_id "
+    "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id"
+)
+
+
+def status(row: dict[str, Any]) -> Status:
+    """The delivery status of an outbox row (joined with its delivery)."""
+    if row.get("channel") is None:
+        return Status.SUPERSEDED if row["superseded"] else Status.PENDING
+    return Status.STUCK if row["channel"] == "sending" else Status.SENT
+
+
+def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
+    """Write ``message`` as ``folder/name``, whole or not at all (a reader never sees half)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    partial = folder / f".{name}.partial"
+    partial.write_bytes(message.as_bytes())
+    os.replace(partial, path)
+    return path
 
 
 class ConsentMailer:
@@ -43,22 +84,23 @@ class ConsentMailer:
         """E-mails of the latest consent links that no one has delivered yet."""
         with self.store.transaction() as tx:
             return tx.rows(
-                "SELECT * FROM {p}outbox o WHERE o.superseded = 0 AND NOT EXISTS ("
-                "SELECT 1 FROM mail_deliveries d WHERE d.email_id = o.email_id) "
+                _OUTBOX + " WHERE o.superseded = 0 AND d.email_id IS NULL "
                 "ORDER BY o.created_at, o.email_id"
             )
 
-    def outbox(self, claim_id: UUID | None = None) -> list[dict[str, Any]]:
-        """The consent e-mails (of one claim, or all), oldest first, with their delivery."""
-        sql = (
-            "SELECT o.*, d.channel, d.delivered_at FROM {p}outbox o "
-            "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id"
-        )
-        args: list[Any] = []
+    def outbox(
+        self, claim_id: UUID | None = None, only: Status | None = None
+    ) -> list[dict[str, Any]]:
+        """The consent e-mails (of one claim, or all), oldest first, with their delivery and
+        ``status``; ``only`` keeps those of one status."""
+        sql, args = _OUTBOX, []
         if claim_id is not None:
             sql, args = sql + " WHERE o.claim_id = ?", [str(claim_id)]
         with self.store.transaction() as tx:
-            return tx.rows(sql + " ORDER BY o.created_at, o.email_id", args)
+            rows = tx.rows(sql + " ORDER BY o.created_at, o.email_id", args)
+        for row in rows:
+            row["status"] = status(row)
+        return [row for row in rows if only is None or row["status"] == only]
 
     def stuck(self) -> list[dict[str, Any]]:
         """E-mails claimed for sending by a worker that stopped before it marked them."""
@@ -66,74 +108,91 @@ class ConsentMailer:
             return tx.rows("SELECT * FROM mail_deliveries WHERE channel = 'sending'")
 
     def link(self, row: dict[str, Any]) -> str:
+        """The e-mail's link: as it was sent (tokens are deterministic), or will be sent."""
         token = self.tokens.issue(
             UUID(row["claim_id"]), UUID(row["link_id"]), parse_ts(row["expires_at"])
         )
-        return f"{self.settings.public_url.rstrip('/')}/consent/{token}"
+        base = row.get("public_url") or self.settings.public_url
+        return f"{base.rstrip('/')}/consent/{token}"
+
+    def mail(self, row: dict[str, Any]) -> ConsentMail:
+        """What the e-mail of an outbox row says: names from the catalog, a fresh link."""
+        engagement = self.catalog.engagement(row["engagement_id"])
+        partner = self.catalog.partner(row["partner_id"]) if row.get("partner_id") else None
+        return ConsentMail(
+            email_id=row["email_id"],
+            recipient=row["recipient"],
+            partner=partner.name if partner else (row.get("partner_id") or "A partner"),
+            engagement=engagement.name if engagement else row["engagement_id"],
+            customer=row["customer_name"],
+            expires_at=parse_ts(row["expires_at"]),
+            link=self.link(row),
+            reminder=row["kind"] == "consent_reminder",
+        )
 
     def message(self, row: dict[str, Any]) -> EmailMessage:
-        engagement = self.catalog.engagement(row["engagement_id"])
-        title = engagement.name if engagement else row["engagement_id"]
-        expires = parse_ts(row["expires_at"]).strftime("%d %B %Y")
-        message = EmailMessage()
-        message["To"] = row["recipient"]
-        message["From"] = self.settings.mail_from or "claims@claim-ledger.invalid"
-        message["Subject"] = f"Your consent is requested: {title}"
-        message["Message-ID"] = f"<{row['email_id']}@claim-ledger>"
-        reminder = (
-            "This is a reminder; earlier links no longer work.\n\n"
-            if (row["kind"] == "consent_reminder")
-            else ""
-        )
-        message.set_content(
-            f"Hello,\n\n{reminder}A partner has nominated {row['customer_name']} for "
-            f"{title}. Please accept or decline by {expires}:\n\n{self.link(row)}\n\n"
-            "The link works once and names this claim only. No account is needed.\n"
-        )
-        return message
+        return self.mail(row).message(self.settings.mail_from)
 
     def _claim(self, email_id: str, now: datetime) -> bool:
         """Take the e-mail for sending; False if another worker (or an earlier run) has."""
         with self.store.transaction(commit=True) as tx:
             return (
                 tx.execute(
-                    "INSERT INTO mail_deliveries VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO mail_deliveries (email_id, channel, delivered_at) "
+                    "VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
                     (email_id, ts(now)),
                 )
                 == 1
             )
 
-    def _mark(self, email_id: str, channel: str | None, now: datetime) -> None:
+    def _mark(
+        self, email_id: str, channel: str | None, now: datetime, file_name: str | None = None
+    ) -> None:
         with self.store.transaction(commit=True) as tx:
             if channel is None:
                 tx.execute("DELETE FROM mail_deliveries WHERE email_id = ?", (email_id,))
             else:
                 tx.execute(
-                    "UPDATE mail_deliveries SET channel = ?, delivered_at = ? WHERE email_id = ?",
-                    (channel, ts(now), email_id),
+                    "UPDATE mail_deliveries SET channel = ?, delivered_at = ?, file_name = ?, "
+                    "public_url = ? WHERE email_id = ?",
+                    (channel, ts(now), file_name, self.settings.public_url, email_id),
                 )
 
     def deliver_pending(self, now: datetime) -> int:
-        """Send (or, without SMTP settings, log) every pending e-mail once; how many."""
+        """Send (or, without SMTP settings, write to a file) every pending e-mail once."""
         delivered = 0
         for row in self.pending():
             if not self._claim(row["email_id"], now):
                 continue
-            message = self.message(row)
-            if not self.settings.smtp_host:
-                log.info("consent e-mail (SMTP not configured):\n%s", message)
-                self._mark(row["email_id"], "log", now)
-                delivered += 1
-                continue
-            try:
-                with smtplib.SMTP(
-                    self.settings.smtp_host, self.settings.smtp_port, timeout=30
-                ) as smtp:
-                    smtp.send_message(message)
-            except (OSError, smtplib.SMTPException) as error:
-                log.warning("could not send %s: %s; will retry", row["email_id"], error)
-                self._mark(row["email_id"], None, now)
-                continue
-            self._mark(row["email_id"], "smtp", now)
-            delivered += 1
+            channel, file_name = self._deliver(self.mail(row), now)
+            self._mark(row["email_id"], channel, now, file_name)
+            delivered += channel is not None
         return delivered
+
+    def _deliver(self, mail: ConsentMail, now: datetime) -> tuple[str | None, str | None]:
+        """Over SMTP, or to a file without SMTP settings: the channel (None: released, to be
+        tried again) and the file's name."""
+        message = mail.message(self.settings.mail_from)
+        try:
+            if not self.settings.smtp_host:
+                return "file", self._write(mail, message, now)
+            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("could not deliver %s: %s; will retry", mail.email_id, error)
+            return None, None
+        return "smtp", None
+
+    def _write(self, mail: ConsentMail, message: EmailMessage, now: datetime) -> str:
+        """The e-mail as an .eml file in the mail folder, and one readable log line; its name."""
+        name = f"{now:%Y%m%d-%H%M%S}-{mail.email_id}.eml"
+        path = write_eml(self.settings.mail_directory(), name, message)
+        log.info(
+            "e-mail to %s (SMTP not configured, saved as %s): %s; link: %s",
+            mail.recipient,
+            path,
+            mail.subject,
+            mail.link,
+            extra={"mail_to": mail.recipient, "subject": mail.subject, "link": mail.link},
+        )
+        return name

@@ -63,11 +63,14 @@ VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}claims_state ON {p}claims (state, updated_at)",
     "CREATE INDEX IF NOT EXISTS {p}outbox_claim ON {p}outbox (claim_id)",
 ]
+# Added to mail_deliveries after it was first made: where a file went, the links' base.
+DELIVERY_COLUMNS = ("file_name", "public_url")
 # Not rebuilt by a replay: what the world already saw.
 STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS mail_deliveries ("
-    "email_id TEXT PRIMARY KEY, channel TEXT NOT NULL, delivered_at TEXT NOT NULL)",
+    "email_id TEXT PRIMARY KEY, channel TEXT NOT NULL, delivered_at TEXT NOT NULL, "
+    "file_name TEXT, public_url TEXT)",
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
     "owner TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, "
     "status INTEGER NOT NULL, body TEXT, headers TEXT, created_at TEXT NOT NULL, "
@@ -176,10 +179,26 @@ class ViewStore:
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for statement in STATE_TABLES:
                 cursor.execute(statement)
+            self._add_delivery_columns(cursor)
             cursor.execute(
                 "INSERT INTO view_state VALUES ('generation', '1') ON CONFLICT DO NOTHING"
             )
         self.create_generation(self.generation())
+
+    def _add_delivery_columns(self, cursor: Any) -> None:
+        """Databases made before e-mails were written to files lack the newer columns."""
+        if self.is_postgres:
+            cursor.execute(
+                "SELECT column_name AS name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'mail_deliveries'"
+            )
+        else:
+            cursor.execute("SELECT name FROM pragma_table_info('mail_deliveries')")
+        present = {row["name"] for row in cursor.fetchall()}
+        exists = "IF NOT EXISTS " if self.is_postgres else ""
+        for column in DELIVERY_COLUMNS:
+            if column not in present:
+                cursor.execute(f"ALTER TABLE mail_deliveries ADD COLUMN {exists}{column} TEXT")
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> ViewStore:

@@ -11,7 +11,7 @@ from typing import Any
 from api.presenters import CSV_COLUMNS
 from ledger.principal import Principal, Role
 from tests.api.conftest import Api
-from tests.api.test_contract import (
+from tests.api.helpers import (
     REFERRAL_ADMIN_A,
     assert_problem,
     body,

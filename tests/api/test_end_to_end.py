@@ -19,7 +19,7 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
-from tests.conftest import Inbox
+from tests.conftest import Inbox, text_of
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
 from tests.pgcluster import free_port
 
@@ -107,7 +107,7 @@ def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) ->
 
     referral = until(lambda: ok(partner.get(path))["referral"])  # the referral policy ran
     message = until(lambda: inbox.messages and inbox.messages[-1])
-    body = message.get_payload(decode=True).decode()
+    body = text_of(message)
     link = re.search(r"(http://\S+/consent/(\S+))", body)
     assert link is not None and link.group(1).startswith(service)
     token = link.group(2)

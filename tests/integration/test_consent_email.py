@@ -13,7 +13,7 @@ from ledger.bootstrap import bootstrap
 from ledger.errors import ConflictError
 from ledger.settings import Settings
 from ledger.workers import Workers
-from tests.conftest import Clock, Inbox
+from tests.conftest import Clock, Inbox, text_of
 from tests.factories import ADMIN_A, consent_request, create, days
 from tests.pgcluster import free_port
 
@@ -36,9 +36,8 @@ def mailing(
 
 
 def token_in(message: Message) -> str:
-    body = message.get_payload(decode=True)
-    assert isinstance(body, bytes)
-    match = re.search(r"https://claims\.example/consent/(\S+)", body.decode())
+    body = text_of(message)
+    match = re.search(r"https://claims\.example/consent/(\S+)", body)
     assert match, body
     return match.group(1)
 
@@ -73,7 +72,7 @@ def test_r24_a_reminder_invalidates_the_previous_link(
     stored_ledger.send_consent_reminder(ADMIN_A, claim_id, days(5))
     mailing.run_once()
     first, second = inbox.messages
-    assert "reminder" in str(second.get_payload(decode=True))
+    assert "reminder" in text_of(second) and "reminder" in text_of(second, "html")
     _, old_link = mailing.tokens.read(token_in(first), days(6))
     _, new_link = mailing.tokens.read(token_in(second), days(6))
     with pytest.raises(ConflictError) as refused:
