@@ -16,6 +16,7 @@ from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
 from ledger.clock import Clock, utc_now
 from ledger.settings import Settings
+from web import app as web
 
 DESCRIPTION = """An event-sourced ledger for partner incentive claims.
 
@@ -60,6 +61,7 @@ def create_app(
     docs.install(app)
     metrics.install(app)
     app.add_middleware(AccessLog)  # outermost: its line times and counts every request
+    web.install(app)  # the page, on the same port (after the API's own error handlers)
     for router in (
         engagements.router,
         claims.router,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api.problems import from_ledger_error, problem
 from ledger.clock import Clock
@@ -127,8 +127,8 @@ class IdempotencyStore:
                 "a request with this Idempotency-Key is still running; retry shortly",
             )  # fmt: skip
         headers = json.loads(str(stored["headers"] or "{}"))
-        response = JSONResponse(
-            json.loads(str(stored["body"])), status_code=int(str(stored["status"])), headers=headers
+        response = Response(
+            str(stored["body"] or ""), status_code=int(str(stored["status"])), headers=headers
         )
         response.headers["Idempotent-Replayed"] = "true"
         return response

@@ -1,0 +1,59 @@
+"""Mounts the web page on the app: its routes, stylesheet, templates, and error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from api import problems
+from ledger.errors import LedgerError
+from web.pages import Page, Templates
+from web.routes import auth, claims, consent, customers, review, sales, wizard
+from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
+
+STATIC = Path(__file__).parent / "static"
+API_PREFIXES = ("/v1/", "/docs", "/redoc", "/openapi.json", "/static/", "/healthz", "/readyz")
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request is for the web page (HTML errors) rather than the API (JSON)."""
+    return not request.url.path.startswith(API_PREFIXES) and request.url.path != "/metrics"
+
+
+def _page(request: Request) -> Page:
+    services = request.app.state.services
+    return Page(request, services, services.clock())
+
+
+def install(app: FastAPI) -> None:
+    app.state.templates = Templates()
+    app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    for module in (auth, customers, wizard, claims, review, sales, consent):
+        app.include_router(module.router)
+
+    async def ledger_error(request: Request, error: LedgerError) -> Response:
+        if not is_page(request):
+            return await problems.ledger_error(request, error)
+        return _page(request).render(
+            "error.html", problems.status_of(error), error=error, title=error.slug
+        )
+
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if not is_page(request) or error.status_code not in {404, 405}:
+            return await problems.http_error(request, error)
+        return _page(request).render("error.html", error.status_code, error=None, title="")
+
+    async def sign_in_required(request: Request, error: SignInRequiredError) -> Response:
+        return RedirectResponse(sign_in_url(error.next_path), status_code=303)
+
+    async def csrf_refused(request: Request, error: CsrfRefusedError) -> Response:
+        return _page(request).render("error.html", 403, error=None, title="csrf")
+
+    app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SignInRequiredError, sign_in_required)  # type: ignore[arg-type]
+    app.add_exception_handler(CsrfRefusedError, csrf_refused)  # type: ignore[arg-type]

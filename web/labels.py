@@ -1,0 +1,60 @@
+"""Words the domain gives in English that the page shows translated: marked for extraction.
+
+The state labels and action labels come from ``ledger.aggregates.claim``; the page looks them
+up in its catalogs by their English text, and this list is what ``pybabel extract`` finds.
+"""
+
+from __future__ import annotations
+
+
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark ``text`` for translation without translating it here."""
+    return text
+
+
+STATE_LABELS = [
+    N_("Customer claimed"),
+    N_("Awaiting customer consent response"),
+    N_("Customer consent received"),
+    N_("Customer consent declined"),
+    N_("Customer consent expired"),
+    N_("Canceled"),
+    N_("Not submitted expired"),
+    N_("Submitted"),
+    N_("Under review"),
+    N_("Partner action required"),
+    N_("Post submission expired"),
+    N_("Approved"),
+    N_("Rejected"),
+    N_("Disputed"),
+    N_("Disputed expired"),
+    N_("Rejected final"),
+]
+ACTION_LABELS = [
+    N_("Send customer consent email"),
+    N_("Resend consent email"),
+    N_("Cancel"),
+    N_("Dispute"),
+    N_("Start review"),
+    N_("Request information"),
+    N_("Approve"),
+    N_("Reject"),
+    N_("Reject final"),
+    N_("Submit claim"),
+    N_("Update proof and resubmit"),
+    N_("Update proof and submit"),
+    N_("Claim customer"),
+]
+REASONS = [
+    N_("criteria-not-met"),
+    N_("claim-limit-reached"),
+    N_("id-type-not-allowed"),
+    N_("domain-not-resolved"),
+]
+ID_TYPES = [
+    N_("domain"),
+    N_("tenant_id"),
+    N_("tpid"),
+    N_("azure_subscription_id"),
+    N_("msx_opportunity_id"),
+]

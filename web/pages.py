@@ -1,0 +1,183 @@
+"""One request of the web page: its language, its session, and how it answers (HTML)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.deps import CommandsDep, NowDep, ServicesDep
+from api.problems import status_of
+from ledger.aggregates.claim import Action, ClaimState, action_label
+from ledger.errors import LedgerError
+from ledger.principal import Principal
+from web import i18n
+from web.session import Session, SignInRequiredError, read_session
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class Templates:
+    """One Jinja2 environment per language, with its gettext catalog installed."""
+
+    def __init__(self) -> None:
+        self.environments: dict[str, Environment] = {}
+        for language in i18n.LANGUAGES:
+            environment = Environment(
+                loader=FileSystemLoader(TEMPLATES),
+                autoescape=select_autoescape(["html"]),
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            environment.install_gettext_translations(  # type: ignore[attr-defined]
+                i18n.compile_catalog(language), newstyle=True
+            )
+            self.environments[language] = environment
+
+    def render(self, language: str, name: str, context: Mapping[str, Any]) -> str:
+        return self.environments[language].get_template(name).render(context)
+
+
+@dataclass
+class FieldErrors:
+    """A refusal as a form shows it: a message per field, and the summary at the top."""
+
+    by_field: dict[str, str] = field(default_factory=dict)
+    summary: list[tuple[str | None, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, error: LedgerError) -> FieldErrors:
+        found = cls()
+        problems = error.extra.get("errors")
+        items = (
+            [(p["field"], p["message"], p["rule"]) for p in problems]
+            if isinstance(problems, list)
+            else [(error.field, error.detail, error.rule)]
+        )
+        for name, message, rule in items:
+            text = f"{message} ({rule})" if rule else str(message)
+            found.summary.append((name, text))
+            if name and name not in found.by_field:
+                found.by_field[name] = text
+        return found
+
+
+class Page:
+    """The request's language and session, and the one way to render or run a form."""
+
+    def __init__(self, request: Request, services: ServicesDep, now: NowDep) -> None:
+        self.request = request
+        self.services = services
+        self.now = now
+        self.language = i18n.negotiate(
+            request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
+        )
+        self.session: Session | None = read_session(request, services.access_tokens)
+
+    @staticmethod
+    def action_label(state: ClaimState, action: Action) -> str:
+        return action_label(state, action)
+
+    @property
+    def formats(self) -> i18n.Formats:
+        return i18n.Formats(self.language)
+
+    def require_session(self) -> Session:
+        if self.session is None:
+            path = self.request.url.path
+            query = self.request.url.query
+            raise SignInRequiredError(path + (f"?{query}" if query else ""))
+        return self.session
+
+    @property
+    def principal(self) -> Principal:
+        return self.require_session().principal
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        templates: Templates = self.request.app.state.templates
+        form_key, csrf = self.session.new_form() if self.session else ("", "")
+        html = templates.render(
+            self.language,
+            name,
+            {
+                "page": self,
+                "fmt": self.formats,
+                "lang": self.language,
+                "languages": i18n.LANGUAGES,
+                "principal": self.session.principal if self.session else None,
+                "path": self.request.url.path,
+                "query": self.request.url.query,
+                "form_key": form_key,
+                "csrf": csrf,
+                "errors": FieldErrors(),
+                **context,
+            },
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def refused(self, name: str, error: LedgerError, **context: Any) -> HTMLResponse:
+        """The form again, as typed, with the refusal next to its field and in the summary."""
+        return self.render(name, status_of(error), errors=FieldErrors.of(error), **context)
+
+    def submit(
+        self,
+        commands: CommandsDep,
+        form: Fields,
+        act: Callable[[], str],
+        refused: Callable[[LedgerError], HTMLResponse],
+    ) -> Response:
+        """Run a form's change once per rendered form (its key), then 303 to what ``act``
+        names; a refusal answers ``refused`` with the API's status code."""
+        session = self.require_session()
+        session.check(form.get("form_key", ""), form.get("csrf", ""))
+
+        def run() -> Response:
+            try:
+                return RedirectResponse(act(), status_code=303)
+            except LedgerError as error:
+                return refused(error)
+
+        fields = sorted((k, v) for k, v in form.items if k not in {"csrf", "form_key"})
+        fingerprint = self.request.url.path + " " + json.dumps(fields)
+        return commands.run(
+            "form " + self.request.url.path.split("/")[-1],
+            session.principal.user_id,
+            "form:" + form.get("form_key"),
+            fingerprint,
+            run,
+            lambda response: response,
+        )
+
+
+PageDep = Annotated[Page, Depends()]
+
+
+class Fields:
+    """A posted form's text fields, in order; a name may come more than once (checkboxes)."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self.items = items
+
+    def get(self, name: str, default: str = "") -> str:
+        return next((v for k, v in self.items if k == name), default)
+
+    def getlist(self, name: str) -> list[str]:
+        return [v for k, v in self.items if k == name]
+
+    def __contains__(self, name: object) -> bool:
+        return any(k == name for k, _ in self.items)
+
+
+async def _form(request: Request) -> Fields:
+    data = await request.form()
+    return Fields([(k, v) for k, v in data.multi_items() if isinstance(v, str)])
+
+
+FormDep = Annotated[Fields, Depends(_form)]
