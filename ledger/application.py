@@ -11,6 +11,7 @@ the write-model queries are ``LedgerBase``'s; the policies' commands ``PolicyCom
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from ledger import creation
@@ -207,4 +208,8 @@ class Ledger(PolicyCommands):
 
 def open_ledger(settings: Settings, catalog: Catalog | None = None) -> Ledger:
     """The Ledger on the configured store, with the configured (or demo) catalog."""
+    if settings.is_sqlite:  # a new SQLite file may name a folder that does not exist yet
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
     return Ledger(catalog or load_catalog(settings.catalog), env=settings.eventsourcing_env())

@@ -31,7 +31,7 @@ from ledger.aggregates.values import usd_text
 from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError
-from ledger.clock import utc_now
+from ledger.clock import Clock, utc_now
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
 from ledger.policies.consent_email import Status
@@ -139,11 +139,11 @@ def _views(ledger: Ledger) -> ViewRunner:
     return ViewRunner(ledger, ViewStore.open(settings_or_exit().eventsourcing_env()))
 
 
-def _services() -> Services:
+def _services(clock: Clock = utc_now) -> Services:
     """Every service, wired as ``ledger serve`` wires them; a wrong setting exits with 2."""
     settings = settings_or_exit()
     try:
-        return bootstrap(settings, clock=utc_now)
+        return bootstrap(settings, clock=clock)
     except CatalogError as error:
         console.print(f"[red]catalog error[/red] {error}")
     except SettingsError as error:
@@ -212,8 +212,11 @@ def report(
 ) -> None:
     """Counts, deal size and payout by engagement and state, replayed from the events."""
     ledger = _ledger()
-    with _progress_bar("report") as progress:
-        rows = build_report(ledger, _tracked(progress, "reading events") if not as_csv else None)
+    if as_csv:  # the CSV alone on stdout, nothing before it
+        rows = build_report(ledger, None)
+    else:
+        with _progress_bar("report") as progress:
+            rows = build_report(ledger, _tracked(progress, "reading events"))
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"])
@@ -387,13 +390,25 @@ def demo() -> None:
     """Play a realistic scenario through the public commands, then say where to look."""
     from ledger.demo.scenario import play
 
-    ledger = _ledger()
+    moment = [utc_now()]
+    services = _services(clock=lambda: moment[0])
+    ledger = services.ledger
     if next(ledger.claim_ids(), None) is not None:
         console.print("This database already holds claims; the demo plays on an empty one.")
         console.print("Set LEDGER_DATABASE_URL=sqlite:///./demo.sqlite3 (a new file) to replay it.")
         _print_demo_tokens(ledger)
+        services.close()
         raise typer.Exit(0)
-    result = play(ledger, utc_now(), log=lambda line: console.print(f"• {line}"))
+
+    def settle(at: datetime) -> None:
+        """The views and the policies follow the log at the scenario's time (no e-mail: the
+        service sends what is still pending, with its own links)."""
+        moment[0] = at
+        services.workers.views.catch_up()
+        services.workers.policies.catch_up()
+
+    result = play(ledger, moment[0], lambda line: console.print(f"• {line}"), settle)
+    settle(utc_now())
     table = Table(title="Claims played")
     table.add_column("claim")
     table.add_column("id", no_wrap=True, min_width=36)
@@ -408,6 +423,7 @@ def demo() -> None:
     first = next(iter(result.claims.values()))
     console.print(f"Where to look: [bold]ledger history {first}[/bold] (any id above).")
     _print_demo_tokens(ledger)
+    services.close()
 
 
 def _print_demo_tokens(ledger: Ledger) -> None:

@@ -71,11 +71,13 @@ def aware(now: datetime) -> datetime:
 
 def check_version(claim: Claim, expected_version: int | None) -> Claim:
     if expected_version is not None and claim.changed_since(expected_version):
-        raise StaleVersionError(
-            "stale-version",
-            f"the claim changed after version {expected_version}; it is at version {claim.version}",
-            extra={"current_version": claim.version},
+        detail = (
+            f"the claim has no version {expected_version}; it is at version {claim.version}"
+            if expected_version > claim.version
+            else f"the claim changed after version {expected_version} (by the partner, the "
+            f"customer or a reviewer); it is at version {claim.version}"
         )
+        raise StaleVersionError("stale-version", detail, extra={"current_version": claim.version})
     return claim
 
 

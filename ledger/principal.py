@@ -19,6 +19,8 @@ class Role(StrEnum):
 
 
 PARTNER_ROLES = frozenset({Role.INCENTIVES_ADMIN, Role.INCENTIVES_USER})
+ROLE_RULES = {Role.REVIEWER: "R32", Role.REFERRAL_ADMIN: "R41", Role.SELLER: "R42"}
+"""The rule that gives each programme role what it may do."""
 
 
 @dataclass(frozen=True)
@@ -63,5 +65,8 @@ class Principal:
         return self.partner_id
 
     def require_role(self, role: Role) -> None:
+        """403, naming the rule that gives the role its right, when the principal lacks it."""
         if role not in self.roles:
-            raise ForbiddenError("role-required", f"this needs the {role.value} role")
+            raise ForbiddenError(
+                "role-required", f"this needs the {role.value} role", rule=ROLE_RULES.get(role)
+            )

@@ -70,10 +70,17 @@ def _create(
 class _Scenario:
     """The demo, chapter by chapter, on one Ledger and one calendar."""
 
-    def __init__(self, ledger: Ledger, now: datetime, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        now: datetime,
+        log: Callable[[str], None],
+        settle: Callable[[datetime], object],
+    ) -> None:
         self.ledger = ledger
         self.now = now
         self.log = log
+        self.settle = settle
         self.day = now - timedelta(days=100)
         self.result = DemoResult()
 
@@ -92,7 +99,9 @@ class _Scenario:
             parse(RequestConsent, {"deal_size_usd": deal, "disclaimer_accepted": True}),
             self.at(when),
         )
+        self.settle(self.at(when + 1))  # the referral policy reacts (R40)
         self.ledger.answer_consent(claim_id, link, accept, self.at(when + 2))
+        self.settle(self.at(when + 2))  # and the co-sell policy (R42)
 
     def submit(self, principal: Principal, claim_id: UUID, when: float) -> None:
         proof = [{"kind": k, "reference": f"files/{claim_id}/{k}.pdf"} for k in ALL_PROOF]
@@ -242,9 +251,15 @@ class _Scenario:
         self.result.claims["Tailspin AI pilot (partner action required)"] = pilot
 
 
-def play(ledger: Ledger, now: datetime, log: Callable[[str], None] = print) -> DemoResult:
-    """Play the scenario; ``log`` receives one line per step."""
-    scenario = _Scenario(ledger, now, log)
+def play(
+    ledger: Ledger,
+    now: datetime,
+    log: Callable[[str], None] = print,
+    settle: Callable[[datetime], object] = lambda at: None,
+) -> DemoResult:
+    """Play the scenario; ``log`` receives one line per step, and ``settle(at)`` lets the
+    policies follow the log at the scenario's time after each consent step."""
+    scenario = _Scenario(ledger, now, log, settle)
     scenario.fabrikam()
     scenario.alpine_is_refused()
     scenario.fabrikam_is_known()

@@ -43,10 +43,14 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
     history = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path)
     assert history.returncode == 0, history.stderr
     events = [json.loads(line) for line in history.stdout.splitlines()]
-    assert [e["event"] for e in events][:3] == ["Added", "ConsentRequested", "ConsentGiven"]
+    # The policies follow the demo as they follow the service: a referral (R40) after the
+    # consent request, co-sell (R42, Fabrikam is managed) after the consent.
+    assert [e["event"] for e in events][:5] == [
+        "Added", "ConsentRequested", "ReferralCreated", "ConsentGiven", "UpgradedToCoSell"
+    ]  # fmt: skip
     assert events[-1]["event"] == "Approved"
     assert events[0]["actor"]["id"] == "alice@contoso.example"
-    assert events[2]["actor"]["kind"] == "customer"
+    assert (events[2]["actor"]["kind"], events[3]["actor"]["kind"]) == ("system", "customer")
 
     readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path)
     assert "ConsentGiven" in readable.stdout and "by customer:" in readable.stdout
@@ -74,8 +78,8 @@ def test_workers_replay_and_report(settings: Settings, tmp_path: Path) -> None:
 
     report = ledger_cli(settings, "report", "--csv", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
-    lines = report.stdout.strip().splitlines()
-    assert lines[0] == "engagement_id,state,claims,deal_size_usd,payout_usd"
+    lines = report.stdout.splitlines()
+    assert lines[0] == "engagement_id,state,claims,deal_size_usd,payout_usd"  # nothing before
     rows = {tuple(line.split(",")[:3]) for line in lines[1:]}
     assert ("ENG-AZ-MIGRATE-WS", "approved", "1") in rows
     assert ("ENG-DATA-ASSESS", "rejected_final", "1") in rows
