@@ -74,6 +74,7 @@ class ReferralLink(Out):
 class ContactOut(Out):
     name: str
     email: str
+    language: str = "en"
 
 
 class ContactsOut(Out):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -32,6 +32,10 @@ class _Value(BaseModel):
 class Contact(_Value):
     name: Annotated[Text100, Field(description="The person's name (1-100 characters)")]
     email: Annotated[EmailStr, Field(description="The person's e-mail address (R13)")]
+    language: Annotated[
+        Literal["en", "pt-BR"],
+        Field(description="The language e-mails to this person are written in"),
+    ] = "en"
 
     @property
     def email_domain(self) -> str:

@@ -11,6 +11,7 @@ to the mail folder (channel 'file') and logged with its link.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import smtplib
@@ -43,11 +44,19 @@ class Status(StrEnum):
 
 
 _OUTBOX = (
-    "SELECT o.*, c.partner_id, d.channel, d.delivered_at, d.file_name, d.public_url "
+    "SELECT o.*, c.partner_id, c.contacts AS claim_contacts, d.channel, d.delivered_at, "
+    "d.file_name, d.public_url "
     "FROM {p}outbox o "
     "LEFT JOIN {p}claims c ON c.claim_id = o.claim_id "
     "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id"
 )
+
+
+def _language(contacts: str | None) -> str:
+    """The language the partner picked for the customer contact (English by default)."""
+    if not contacts:
+        return "en"
+    return str(json.loads(contacts).get("customer", {}).get("language") or "en")
 
 
 def status(row: dict[str, Any]) -> Status:
@@ -128,6 +137,7 @@ class ConsentMailer:
             expires_at=parse_ts(row["expires_at"]),
             link=self.link(row),
             reminder=row["kind"] == "consent_reminder",
+            language=_language(row.get("claim_contacts")),
         )
 
     def message(self, row: dict[str, Any]) -> EmailMessage:

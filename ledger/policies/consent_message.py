@@ -12,12 +12,38 @@ from email.message import EmailMessage
 from email.policy import default
 from html import escape
 
+from babel.dates import format_date
+
 DEFAULT_FROM = "claims@claim-ledger.invalid"
+
+
+# The e-mail's words in each language a customer contact may be written to (SPEC 7).
+WORDS = {
+    "en": {
+        "subject": "{partner} asks for your consent: {engagement}",
+        "reminder_subject": "Reminder: {subject}",
+        "hello": "Hello,",
+        "reminder": "This is a reminder; earlier links no longer work.",
+        "asks": "{partner} has nominated {customer} for {engagement}.",
+        "answer": "Please accept or decline by {deadline}:",
+        "once": "The link works once and names this claim only. No account is needed.",
+    },
+    "pt-BR": {
+        "subject": "{partner} pede o seu consentimento: {engagement}",
+        "reminder_subject": "Lembrete: {subject}",
+        "hello": "Olá,",
+        "reminder": "Este é um lembrete; os links anteriores não funcionam mais.",
+        "asks": "{partner} indicou {customer} para {engagement}.",
+        "answer": "Aceite ou recuse até {deadline}:",
+        "once": "O link funciona uma única vez e vale só para esta declaração. "
+        "Não é preciso ter uma conta.",
+    },
+}
 
 
 @dataclass(frozen=True)
 class ConsentMail:
-    """What one consent e-mail says, and to whom."""
+    """What one consent e-mail says, and to whom, in the contact's language."""
 
     email_id: str
     recipient: str
@@ -27,35 +53,49 @@ class ConsentMail:
     expires_at: datetime
     link: str
     reminder: bool = False
+    language: str = "en"
+
+    def _words(self) -> dict[str, str]:
+        return WORDS.get(self.language, WORDS["en"])
 
     @property
     def subject(self) -> str:
-        asks = f"{self.partner} asks for your consent: {self.engagement}"
-        return f"Reminder: {asks}" if self.reminder else asks
+        words = self._words()
+        asks = words["subject"].format(partner=self.partner, engagement=self.engagement)
+        return words["reminder_subject"].format(subject=asks) if self.reminder else asks
+
+    def _asks(self) -> str:
+        return self._words()["asks"].format(
+            partner=self.partner, customer=self.customer, engagement=self.engagement
+        )
 
     def text(self) -> str:
-        reminder = "This is a reminder; earlier links no longer work.\n\n" if self.reminder else ""
+        words = self._words()
+        reminder = f"{words['reminder']}\n\n" if self.reminder else ""
         return (
-            f"Hello,\n\n{reminder}{self.partner} has nominated {self.customer} for "
-            f"{self.engagement}. Please accept or decline by {self._deadline()}:\n\n"
-            f"{self.link}\n\n"
-            "The link works once and names this claim only. No account is needed.\n"
+            f"{words['hello']}\n\n{reminder}{self._asks()} "
+            f"{words['answer'].format(deadline=self._deadline())}\n\n"
+            f"{self.link}\n\n{words['once']}\n"
         )
 
     def html(self) -> str:
-        reminder = (
-            "<p>This is a reminder; earlier links no longer work.</p>\n" if self.reminder else ""
-        )
+        words = self._words()
+        reminder = f"<p>{escape(words['reminder'])}</p>\n" if self.reminder else ""
         link = escape(self.link, quote=True)
+        asks = words["asks"].format(
+            partner=f"<strong>{escape(self.partner)}</strong>",
+            customer=f"<strong>{escape(self.customer)}</strong>",
+            engagement=f"<strong>{escape(self.engagement)}</strong>",
+        )
+        answer = escape(words["answer"].format(deadline=self._deadline()))
         return (
-            '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">\n'
-            f"<title>{escape(self.subject)}</title></head>\n<body>\n<p>Hello,</p>\n{reminder}"
-            f"<p><strong>{escape(self.partner)}</strong> has nominated "
-            f"<strong>{escape(self.customer)}</strong> for "
-            f"<strong>{escape(self.engagement)}</strong>. "
-            f"Please accept or decline by {escape(self._deadline())}:</p>\n"
+            f'<!DOCTYPE html>\n<html lang="{escape(self.language)}">\n'
+            '<head><meta charset="utf-8">\n'
+            f"<title>{escape(self.subject)}</title></head>\n<body>\n"
+            f"<p>{escape(words['hello'])}</p>\n{reminder}"
+            f"<p>{asks} {answer}</p>\n"
             f'<p><a href="{link}">\n{link}\n</a></p>\n'
-            "<p>The link works once and names this claim only. No account is needed.</p>\n"
+            f"<p>{escape(words['once'])}</p>\n"
             "</body>\n</html>\n"
         )
 
@@ -67,7 +107,8 @@ class ConsentMail:
         message["Message-ID"] = f"<{self.email_id}@claim-ledger>"
         message.set_content(self.text(), cte="8bit")
         message.add_alternative(self.html(), subtype="html", cte="8bit")
+        message["Content-Language"] = self.language  # after the parts: set_content clears it
         return message
 
     def _deadline(self) -> str:
-        return f"{self.expires_at.day} {self.expires_at:%B %Y}"
+        return format_date(self.expires_at, format="long", locale=self.language.replace("-", "_"))

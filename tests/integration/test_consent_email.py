@@ -81,6 +81,24 @@ def test_r24_a_reminder_invalidates_the_previous_link(
     stored_ledger.answer_consent(claim_id, new_link, False, days(6))
 
 
+def test_the_email_is_in_the_language_picked_for_the_customer_contact(
+    stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    contacts = {
+        "customer": {"name": "Clara", "email": "cio@fabrikam.com", "language": "pt-BR"},
+        "partner": {"name": "Pat", "email": "pat@a.example"},
+    }
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"], contacts=contacts), days(0))
+    claim = stored_ledger.get_claim(ADMIN_A, claim_id)
+    assert claim.contacts.customer.language == "pt-BR"  # recorded with the contact
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailing.run_once()
+    (message,) = inbox.messages
+    assert "pede o seu consentimento" in str(message["Subject"])
+    assert "Aceite ou recuse" in text_of(message) and "Aceite ou recuse" in text_of(message, "html")
+
+
 def test_each_email_is_sent_once_across_restarts(
     stored_ledger: Ledger, mailing: Workers, smtp: tuple[Inbox, int], clock: Clock
 ) -> None:

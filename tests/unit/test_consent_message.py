@@ -46,7 +46,7 @@ def test_both_parts_name_the_partner_engagement_customer_and_carry_the_whole_lin
     assert "quoted-printable" not in raw and "base64" not in raw
     for part in parts(message):
         assert "Contoso Consulting" in part and "Azure migration workshop" in part
-        assert "Société Générale" in part and "1 April 2026" in part
+        assert "Société Générale" in part and "April 1, 2026" in part
         assert LINK in part.splitlines()
     assert f'href="{LINK}"' in parts(message)[1]
 
@@ -79,3 +79,18 @@ def test_an_eml_file_is_written_whole(tmp_path: Path) -> None:
     assert [p.name for p in folder.iterdir()] == ["one.eml"]  # no partial file left
     plain, _ = parts(email.message_from_bytes(path.read_bytes(), policy=default))
     assert LINK in plain.splitlines()
+
+
+def test_the_email_is_written_in_the_language_picked_for_the_contact() -> None:
+    message = mail(language="pt-BR", reminder=True).message(None)
+    assert message["Subject"] == (
+        "Lembrete: Contoso Consulting pede o seu consentimento: Azure migration workshop"
+    )
+    assert message["Content-Language"] == "pt-BR"
+    plain, html = parts(message)
+    assert "Contoso Consulting indicou Fabrikam" in plain
+    assert "<strong>Contoso Consulting</strong> indicou" in html
+    for part in (plain, html):
+        assert "1 de abril de 2026" in part and "os links anteriores não funcionam mais" in part
+    assert '<html lang="pt-BR">' in html
+    assert "Hello" not in plain
