@@ -1,7 +1,352 @@
-"""(to be built)"""
+"""The partner's claims (SPEC section 7): the list with its filters, sort, pages and CSV, and
+one claim's details, history and the partner's actions as forms.
+
+Every rule is the Ledger's and the read models': the page reads, runs one command, and shows
+what they answer (a refusal next to its field, with the API's status code).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api import presenters
+from api.deps import CommandsDep
+from api.problems import status_of
+from ledger import access
+from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
+from ledger.catalog import ProofItem
+from ledger.commands import Cancel, Dispute, RequestConsent, Submit, parse
+from ledger.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    StaleVersionError,
+)
+from ledger.principal import Principal
+from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
+from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+FILTERS = ("engagement_id", "state", "customer", "sort", "order")
+
+Text = Annotated[str | None, Query()]
+
+
+# -- the list ------------------------------------------------------------------------------
+
+
+def _filters(
+    engagement_id: str | None,
+    state: str | None,
+    customer: str | None,
+    sort: str | None,
+    order: str | None,
+) -> dict[str, str]:
+    """The list's filters as typed (blank ones left out): for the form and the links."""
+    typed = {
+        "engagement_id": engagement_id,
+        "state": state,
+        "customer": customer,
+        "sort": sort,
+        "order": order,
+    }
+    return {k: v.strip() for k, v in typed.items() if v and v.strip()}
+
+
+def _where(filters: dict[str, str]) -> ClaimFilter:
+    """The read model's filter; a sort or state it does not know is its InvalidInputError."""
+    key = filters.get("sort", Sort.CREATED_AT.value)
+    descending = filters.get("order", "desc") != "asc"
+    return ClaimFilter(
+        engagement_id=filters.get("engagement_id"),
+        state=filters.get("state"),
+        customer=filters.get("customer"),
+        sort=("-" if descending else "") + key,
+    )
+
+
+@router.get("/claims")
+def claims(
+    page: PageDep,
+    engagement_id: Text = None,
+    state: Text = None,
+    customer: Text = None,
+    sort: Text = None,
+    order: Text = None,
+    cursor: Text = None,
+) -> Response:
+    principal, catalog = page.principal, page.services.ledger.catalog
+    filters = _filters(engagement_id, state, customer, sort, order)
+    context: dict[str, Any] = {
+        "filters": filters,
+        "filter_query": urlencode(filters),
+        "engagements": catalog.engagements,
+        "engagement_names": {e.id: e.name for e in catalog.engagements},
+        "states": list(ClaimState),
+        "sorts": list(Sort),
+        "commands": lambda row: _partner_actions(principal, row),
+    }
+    try:
+        result = page.services.read_models.claims.search(
+            principal, _where(filters), cursor, PAGE_SIZE
+        )
+    except InvalidInputError as error:
+        return page.refused("claims.html", error, result=None, **context)
+    return page.render("claims.html", result=result, **context)
+
+
+@router.get("/claims.csv")
+def claims_csv(
+    page: PageDep,
+    engagement_id: Text = None,
+    state: Text = None,
+    customer: Text = None,
+    sort: Text = None,
+    order: Text = None,
+) -> Response:
+    """The whole filtered list (every page) as the API's CSV, to download."""
+    filters = _filters(engagement_id, state, customer, sort, order)
+    rows = page.services.read_models.claims.every(page.principal, _where(filters))
+    return Response(
+        presenters.claims_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="claims.csv"'},
+    )
+
+
+# -- one claim -----------------------------------------------------------------------------
+
+
+def _uuid(claim_id: str) -> UUID:
+    """The claim id of a path; one that is not a UUID names no claim (a 404 page)."""
+    try:
+        return UUID(claim_id)
+    except ValueError:
+        raise NotFoundError("claim-not-found", f"no claim {claim_id[:100]}") from None
+
+
+def _partner_actions(principal: Principal, row: ClaimRow) -> tuple[Action, ...]:
+    """The partner's actions the principal may take now (the reviewer's are /review's)."""
+    allowed = access.allowed_commands(principal, row.state, row.partner_id, row.location_id)
+    return tuple(a for a in allowed if a in PARTNER_ACTIONS)
+
+
+def _required_proof(page: PageDep, row: ClaimRow) -> list[ProofItem]:
+    """The proof the claim's engagement asks for now (every kind if it left the catalog)."""
+    engagement = page.services.ledger.catalog.engagement(row.engagement_id)
+    return list(engagement.required_proof) if engagement is not None else list(ProofItem)
+
+
+def fields_of(data: object, prefix: str = "") -> list[tuple[str, object]]:
+    """An event's recorded fields as (dotted name, value) pairs, nested ones spelled out."""
+    if isinstance(data, dict):
+        return [
+            item
+            for key, value in data.items()
+            for item in fields_of(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        return [item for i, value in enumerate(data) for item in fields_of(value, f"{prefix}.{i}")]
+    if isinstance(data, list):
+        return [(prefix, ", ".join(str(v) for v in data))]
+    if isinstance(data, bool):
+        return [(prefix, "true" if data else "false")]
+    return [] if data is None else [(prefix, data)]
+
+
+def _show(
+    page: PageDep,
+    claim_id: UUID,
+    *,
+    error: LedgerError | None = None,
+    active: str | None = None,
+    typed: Fields | None = None,
+    confirming: bool = False,
+) -> HTMLResponse:
+    """The claim's page; after a refusal, the refused form as typed with its errors."""
+    principal = page.principal
+    queries = page.services.read_models.claims
+    if isinstance(error, StaleVersionError):
+        page.services.workers.views.catch_up()  # show the claim as it is now
+    row = queries.details(principal, claim_id)
+    try:
+        history = queries.history(principal, claim_id)
+    except ForbiddenError:  # a reviewer reads the details, not the audit trail (HISTORY)
+        history = None
+    context: dict[str, Any] = {
+        "row": row,
+        "history": history,
+        "fields_of": fields_of,
+        "actions": _partner_actions(principal, row),
+        "required_proof": _required_proof(page, row),
+        "may_open_referrals": access.may_open_referrals(principal),
+        "engagement": page.services.ledger.catalog.engagement(row.engagement_id),
+        "active": active,
+        "typed": typed or Fields([]),
+        "confirming": confirming,
+        "stale": isinstance(error, StaleVersionError),
+    }
+    if error is not None:
+        return page.refused("claim_details.html", error, **context)
+    return page.render("claim_details.html", **context)
+
+
+@router.get("/claims/{claim_id}")
+def claim(page: PageDep, claim_id: str, confirm: Annotated[str | None, Query()] = None) -> Response:
+    return _show(page, _uuid(claim_id), confirming=confirm == "cancel")
+
+
+def _version(form: Fields) -> int:
+    """The claim version the form was rendered with: its command's expected version."""
+    text = form.get("version").strip()
+    if not text.isdigit() or len(text) > 12:
+        raise InvalidInputError(
+            "invalid-version",
+            "the form does not say which version of the claim it was made for; reload the page",
+            field="version",
+        )
+    return int(text)
+
+
+Command = Callable[[Principal, UUID, datetime, int], object]
+
+
+def _act(
+    page: PageDep, commands: CommandsDep, form: Fields, claim_id: str, action: Action, run: Command
+) -> Response:
+    """Run one of the claim's commands once per rendered form, then back to the claim (303);
+    a refusal shows the claim again with the form as typed and the API's status code."""
+    uuid = _uuid(claim_id)
+
+    def act() -> str:
+        run(page.principal, uuid, page.now, _version(form))
+        return f"/claims/{uuid}"
+
+    def refused(error: LedgerError) -> HTMLResponse:
+        try:
+            return _show(page, uuid, error=error, active=action.value, typed=form)
+        except LedgerError as unreadable:  # not found, or not the principal's to see
+            return page.render(
+                "error.html", status_of(unreadable), error=unreadable, title=unreadable.slug
+            )
+
+    return page.submit(commands, form, act, refused)
+
+
+def _consent(form: Fields) -> RequestConsent:
+    return parse(
+        RequestConsent,
+        {
+            "deal_size_usd": form.get("deal_size_usd").strip(),
+            "disclaimer_accepted": "disclaimer_accepted" in form,
+            "contacts": {
+                side: {
+                    "name": form.get(f"contacts.{side}.name"),
+                    "email": form.get(f"contacts.{side}.email").strip(),
+                }
+                for side in ("customer", "partner")
+            },
+        },
+    )
+
+
+def _proof(form: Fields, kinds: list[ProofItem]) -> Submit:
+    """The proof typed for each required kind; a blank reference is an item left out, which
+    the claim refuses by name (R30). A problem of the n-th item is named by its field."""
+    items = [
+        (i, {"kind": kind.value, "reference": form.get(f"proof.{i}.reference")})
+        for i, kind in enumerate(kinds)
+        if form.get(f"proof.{i}.reference").strip()
+    ]
+    try:
+        return parse(Submit, {"proof": [item for _, item in items]})
+    except InvalidInputError as error:
+        problems = error.extra.get("errors")
+        for problem in problems if isinstance(problems, list) else []:
+            parts = str(problem["field"] or "").split(".")
+            if len(parts) > 2 and parts[0] == "proof" and parts[1].isdigit():
+                problem["field"] = ".".join(["proof", str(items[int(parts[1])][0]), *parts[2:]])
+        raise
+
+
+def _reason(form: Fields) -> str | None:
+    return form.get("reason").strip() or None
+
+
+@router.post("/claims/{claim_id}/consent-request")
+def request_consent(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+    ledger = page.services.ledger
+    return _act(
+        page,
+        commands,
+        form,
+        claim_id,
+        Action.REQUEST_CONSENT,
+        lambda who, uuid, now, version: ledger.request_consent(
+            who, uuid, _consent(form), now, version
+        ),
+    )
+
+
+@router.post("/claims/{claim_id}/consent-reminder")
+def send_consent_reminder(
+    page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str
+) -> Response:
+    ledger = page.services.ledger
+    return _act(
+        page, commands, form, claim_id, Action.SEND_CONSENT_REMINDER, ledger.send_consent_reminder
+    )
+
+
+@router.post("/claims/{claim_id}/submission")
+def submit(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+    ledger = page.services.ledger
+
+    def run(who: Principal, uuid: UUID, now: datetime, version: int) -> object:
+        kinds = _required_proof(page, page.services.read_models.claims.details(who, uuid))
+        return ledger.submit(who, uuid, _proof(form, kinds), now, version)
+
+    return _act(page, commands, form, claim_id, Action.SUBMIT, run)
+
+
+@router.post("/claims/{claim_id}/dispute")
+def dispute(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+    ledger = page.services.ledger
+    return _act(
+        page,
+        commands,
+        form,
+        claim_id,
+        Action.DISPUTE,
+        lambda who, uuid, now, version: ledger.dispute(
+            who, uuid, parse(Dispute, {"reason": _reason(form)}), now, version
+        ),
+    )
+
+
+@router.post("/claims/{claim_id}/cancellation")
+def cancel(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+    """Two steps: the first post asks "Are you sure?"; only the confirmation cancels."""
+    if form.get("confirm") != "yes":
+        page.require_session().check(form.get("form_key"), form.get("csrf"))
+        return _show(page, _uuid(claim_id), active=Action.CANCEL.value, typed=form, confirming=True)
+    ledger = page.services.ledger
+    return _act(
+        page,
+        commands,
+        form,
+        claim_id,
+        Action.CANCEL,
+        lambda who, uuid, now, version: ledger.cancel(
+            who, uuid, parse(Cancel, {"reason": _reason(form)}), now, version
+        ),
+    )

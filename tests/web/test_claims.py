@@ -1,0 +1,433 @@
+"""The claims pages (SPEC section 7): the list with filters, sort, pages and CSV; a claim's
+details, history and referral link; the partner's actions as forms, refused and accepted."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+import web.routes.claims
+from api.app import create_app
+from api.presenters import CSV_COLUMNS
+from ledger.access import AccessTokens
+from ledger.bootstrap import Services
+from ledger.clock import utc_now
+from ledger.commands import Review
+from ledger.principal import Principal, Role
+from ledger.settings import Settings
+from tests.conftest import Clock
+from tests.factories import (
+    ADMIN_A,
+    ADMIN_B,
+    AUDITOR,
+    LITWARE,
+    NORTHWIND,
+    REVIEWER,
+    USER_A1,
+    consent_request,
+    create,
+    days,
+    make_catalog,
+    proof,
+)
+
+ADMIN_AND_REFERRALS_A = Principal(
+    "ria@a.example", "P-A", frozenset({Role.INCENTIVES_ADMIN, Role.REFERRAL_ADMIN})
+)
+CONTACTS = {
+    "contacts.customer.name": "Cora Customer",
+    "contacts.customer.email": "cio@fabrikam.com",
+    "contacts.partner.name": "Pat Partner",
+    "contacts.partner.email": "pat@a.example",
+}
+
+
+@dataclass
+class Site:
+    """The app on a SQLite file, a browser-like client, and the store behind them."""
+
+    client: TestClient
+    settings: Settings
+    clock: Clock
+
+    @property
+    def services(self) -> Services:
+        found: Services = self.client.app.state.services  # type: ignore[attr-defined]
+        return found
+
+    def sign_in(self, principal: Principal) -> None:
+        self.client.cookies.clear()
+        token = AccessTokens(self.settings.signing_key()).mint(
+            principal, timedelta(hours=1), utc_now()
+        )
+        response = self.client.post("/sign-in", data={"token": token}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path, follow_redirects=False)
+
+    def post(self, path: str, data: dict[str, str]) -> Any:
+        return self.client.post(path, data=data, follow_redirects=False)
+
+    def new_claim(
+        self, engagements: list[str] | None = None, principal: Principal = ADMIN_A, **kwargs: Any
+    ) -> UUID:
+        (claim_id,) = self.services.ledger.create_claims(
+            principal, create(engagements, **kwargs), self.clock()
+        )
+        self.services.workers.views.catch_up()
+        return claim_id
+
+    def awaiting(self, **kwargs: Any) -> UUID:
+        claim_id = self.new_claim(**kwargs)
+        self.services.ledger.request_consent(ADMIN_A, claim_id, consent_request(), self.clock())
+        self.services.workers.views.catch_up()
+        return claim_id
+
+    def consented(self, **kwargs: Any) -> UUID:
+        claim_id = self.new_claim(**kwargs)
+        ledger = self.services.ledger
+        link = ledger.request_consent(ADMIN_A, claim_id, consent_request(), self.clock())
+        ledger.answer_consent(claim_id, link, True, self.clock())
+        self.services.workers.views.catch_up()
+        return claim_id
+
+    def events(self, claim_id: UUID) -> list[str]:
+        self.services.workers.views.catch_up()
+        return [h.event for h in self.services.read_models.claims.history(AUDITOR, claim_id)]
+
+    def state(self, claim_id: UUID) -> str:
+        self.services.workers.views.catch_up()
+        return self.services.read_models.claims.details(AUDITOR, claim_id).state.value
+
+
+@pytest.fixture
+def site(tmp_path: Any, clock: Clock) -> Iterator[Site]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    app = create_app(settings, catalog=make_catalog(), clock=clock, run_workers=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        found = Site(client, settings, clock)
+        found.sign_in(ADMIN_A)
+        yield found
+
+
+def section(page: str, name: str) -> str:
+    """The ``<section class="action" id=name>`` of a page."""
+    found = re.search(rf'<section class="action" id="{name}".*?</section>', page, re.S)
+    assert found, f"no section {name}"
+    return found.group(0)
+
+
+def hidden(part: str) -> dict[str, str]:
+    """The hidden fields of a form (its keys and the claim version)."""
+    pairs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', part)
+    return {name: html.unescape(value) for name, value in pairs}
+
+
+def form(site: Site, claim_id: UUID, action: str, **fields: str) -> dict[str, str]:
+    """The action's form on the claim's page, as rendered now, with ``fields`` typed in."""
+    page = site.get(f"/claims/{claim_id}")
+    assert page.status_code == 200, page.text
+    return {**hidden(section(page.text, action)), **fields}
+
+
+def error_of(page: str, field_id: str) -> str:
+    found = re.search(rf'<p class="error" id="{field_id}-error">(.*?)</p>', page, re.S)
+    assert found, f"no error next to {field_id}"
+    return html.unescape(found.group(1))
+
+
+def names_in(page: str) -> list[str]:
+    """The customer names of a claims table, in order."""
+    return re.findall(r'<th scope="row"><a href="/claims/[^"]+">([^<]+)</a>', page)
+
+
+# -- the list -----------------------------------------------------------------------------
+
+
+def test_the_list_filters_sorts_pages_and_downloads(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.new_claim(["E-WS"])
+    site.awaiting(
+        engagements=["E-AS"], value=NORTHWIND, name="Northwind", customer_email="it@northwind.com"
+    )
+    site.new_claim(["E-AS"], value=LITWARE, name="Litware", customer_email="it@litware.com")
+    site.new_claim(
+        ["E-AS"],
+        ADMIN_B,
+        value=LITWARE,
+        name="Litware B",
+        location="LOC-B1",
+        customer_email="it@litware.com",
+    )
+
+    page = site.get("/claims")
+    assert page.status_code == 200
+    assert sorted(names_in(page.text)) == ["Fabrikam", "Litware", "Northwind"]
+    assert "Awaiting customer consent response" in page.text
+    assert 'href="/claims/' in page.text and "#request_consent" in page.text
+
+    assert sorted(names_in(site.get("/claims?engagement_id=E-AS").text)) == [
+        "Litware",
+        "Northwind",
+    ]
+    assert names_in(site.get("/claims?state=awaiting_consent").text) == ["Northwind"]
+    assert names_in(site.get("/claims?customer=north").text) == ["Northwind"]
+    ascending = site.get("/claims?sort=friendly_name&order=asc").text
+    assert names_in(ascending) == ["Fabrikam", "Litware", "Northwind"]
+    assert '<option value="friendly_name" selected>' in ascending
+    descending = site.get("/claims?sort=friendly_name&order=desc").text
+    assert names_in(descending) == ["Northwind", "Litware", "Fabrikam"]
+
+    refused = site.get("/claims?sort=colour")
+    assert refused.status_code == 422
+    assert "sort by one of" in error_of(refused.text, "sort")
+    assert 'class="error-summary"' in refused.text
+
+    monkeypatch.setattr(web.routes.claims, "PAGE_SIZE", 2)
+    first = site.get("/claims?sort=friendly_name&order=asc")
+    assert names_in(first.text) == ["Fabrikam", "Litware"]
+    link = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+    assert link, "no Next page link"
+    second = site.get(html.unescape(link.group(1)))
+    assert names_in(second.text) == ["Northwind"]
+    assert 'rel="next"' not in second.text
+
+    download = re.search(r'<a class="button secondary" href="([^"]+)" download>', first.text)
+    assert download and html.unescape(download.group(1)).startswith("/claims.csv?")
+    answer = site.get(html.unescape(download.group(1)))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-disposition"].startswith("attachment")
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0] == CSV_COLUMNS
+    names = [r[CSV_COLUMNS.index("friendly_name")] for r in rows[1:]]
+    assert names == ["Fabrikam", "Litware", "Northwind"]  # every page, in the list's order
+    only_as = site.get("/claims.csv?engagement_id=E-AS")
+    assert len(list(csv.reader(io.StringIO(only_as.text)))) == 3
+
+
+def test_the_list_needs_a_sign_in_and_a_partner_role(site: Site) -> None:
+    site.client.cookies.clear()
+    answer = site.get("/claims?state=approved")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/sign-in?next=/claims")
+    site.sign_in(REVIEWER)
+    assert site.get("/claims").status_code == 403
+    assert site.get("/claims.csv").status_code == 403
+
+
+# -- one claim ------------------------------------------------------------------------------
+
+
+def test_details_show_the_claim_its_history_and_its_referral(site: Site) -> None:
+    claim_id = site.awaiting()
+    site.services.workers.run_once()  # the referral policy (E-WS has referrals)
+    row = site.services.read_models.claims.details(ADMIN_A, claim_id)
+    assert row.referral_id is not None
+
+    page = site.get(f"/claims/{claim_id}")
+    assert page.status_code == 200
+    text = page.text
+    assert "Awaiting customer consent response" in text
+    assert "Migration workshop" in text and "Cora Customer" in text and "pat@a.example" in text
+    assert "$20,000.00" in text and "$5,000.00" in text  # deal size, fixed payout
+    assert "Customer consent" in text and "days left" in text  # the running deadline
+    assert str(row.referral_id) in text
+    assert f'href="/referrals/{row.referral_id}"' not in text  # not a referral admin (R41)
+    history = text[text.index('id="history"') :]
+    for event in ("Added", "ConsentRequested", "ReferralCreated"):
+        assert f'<th scope="row">{event}</th>' in history
+    assert "deal_size_usd" in history and "ann@a.example" in history
+    assert 'id="send_consent_reminder"' in text and 'id="cancel"' in text
+    assert 'id="request_consent"' not in text
+
+    site.sign_in(ADMIN_AND_REFERRALS_A)
+    assert f'href="/referrals/{row.referral_id}"' in site.get(f"/claims/{claim_id}").text
+
+    site.sign_in(REVIEWER)  # details, but not the audit trail, and no partner action
+    seen = site.get(f"/claims/{claim_id}")
+    assert seen.status_code == 200 and "Awaiting customer consent response" in seen.text
+    assert 'id="history"' not in seen.text and 'class="action"' not in seen.text
+
+    site.sign_in(AUDITOR)
+    audited = site.get(f"/claims/{claim_id}")
+    assert audited.status_code == 200 and 'id="history"' in audited.text
+
+
+def test_a_location_the_user_may_not_use_is_a_403_page(site: Site) -> None:
+    claim_id = site.new_claim(["E-A2"], location="LOC-A2")
+    site.sign_in(USER_A1)
+    answer = site.get(f"/claims/{claim_id}")
+    assert answer.status_code == 403
+    assert "text/html" in answer.headers["content-type"] and "(R1)" in answer.text
+
+
+def test_another_partners_claim_is_a_404_page_and_cannot_be_changed(site: Site) -> None:
+    theirs = site.new_claim(
+        ["E-AS"], ADMIN_B, value=LITWARE, location="LOC-B1", customer_email="it@litware.com"
+    )
+    answer = site.get(f"/claims/{theirs}")
+    assert answer.status_code == 404
+    assert "text/html" in answer.headers["content-type"]
+    assert site.get("/claims/not-a-claim").status_code == 404
+
+    mine = site.new_claim()
+    keys = form(site, mine, "cancel")
+    posted = site.post(f"/claims/{theirs}/cancellation", {**keys, "confirm": "yes"})
+    assert posted.status_code == 404 and "text/html" in posted.headers["content-type"]
+    assert site.state(theirs) == "customer_claimed"
+
+
+# -- the actions --------------------------------------------------------------------------
+
+
+def test_send_consent_refused_keeps_what_was_typed_then_sent(site: Site) -> None:
+    claim_id = site.new_claim()
+    typed = {**CONTACTS, "deal_size_usd": "25000.00"}  # the disclaimer left unchecked
+    refused = site.post(
+        f"/claims/{claim_id}/consent-request", form(site, claim_id, "request_consent", **typed)
+    )
+    assert refused.status_code == 422
+    assert "(R21)" in error_of(refused.text, "disclaimer_accepted")
+    assert 'href="#disclaimer_accepted"' in refused.text  # the summary links to it
+    consent = section(refused.text, "request_consent")
+    assert 'name="deal_size_usd" type="text" value="25000.00"' in consent
+    assert site.state(claim_id) == "customer_claimed"
+
+    malformed = site.post(
+        f"/claims/{claim_id}/consent-request",
+        {
+            **hidden(consent),
+            **typed,
+            "deal_size_usd": "lots",
+            "disclaimer_accepted": "true",
+        },
+    )
+    assert malformed.status_code == 422
+    assert "(R21)" in error_of(malformed.text, "deal_size_usd")
+    assert 'value="lots"' in section(malformed.text, "request_consent")
+
+    sent = site.post(
+        f"/claims/{claim_id}/consent-request",
+        {
+            **hidden(section(malformed.text, "request_consent")),
+            **typed,
+            "disclaimer_accepted": "true",
+        },
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/claims/{claim_id}"
+    shown = site.get(sent.headers["location"])
+    assert "Awaiting customer consent response" in shown.text
+    assert "$25,000.00" in shown.text and 'id="send_consent_reminder"' in shown.text
+    assert site.events(claim_id).count("ConsentRequested") == 1
+
+
+def test_submit_needs_every_required_proof_item(site: Site) -> None:
+    claim_id = site.consented()
+    keys = form(site, claim_id, "submit")
+    typed = {f"proof.{i}.reference": f"doc-{i}.pdf" for i in range(3)}  # the 4th left blank
+    refused = site.post(f"/claims/{claim_id}/submission", {**keys, **typed})
+    assert refused.status_code == 422
+    assert "(R30)" in error_of(refused.text, "proof") and "partner_survey" in refused.text
+    assert 'value="doc-2.pdf"' in section(refused.text, "submit")
+    assert site.state(claim_id) == "consent_received"
+
+    too_long = {"proof.1.reference": "x" * 501}  # after a blank one: named by its own field
+    keys = hidden(section(refused.text, "submit"))
+    named = site.post(f"/claims/{claim_id}/submission", {**keys, **too_long})
+    assert named.status_code == 422
+    assert "(R30)" in error_of(named.text, "proof-1-reference")
+
+    every = {**typed, "proof.3.reference": "survey.pdf"}
+    keys = hidden(section(named.text, "submit"))
+    done = site.post(f"/claims/{claim_id}/submission", {**keys, **every})
+    assert done.status_code == 303
+    shown = site.get(f"/claims/{claim_id}").text
+    assert "<strong>Submitted</strong>" in shown and "survey.pdf" in shown
+
+
+def test_a_rejected_claim_is_disputed_and_resubmitted(site: Site) -> None:
+    claim_id = site.consented()
+    ledger, now = site.services.ledger, site.clock()
+    ledger.submit(ADMIN_A, claim_id, proof(), now)
+    ledger.review(REVIEWER, claim_id, Review(action="start"), now)
+    ledger.review(REVIEWER, claim_id, Review(action="reject", reason="no invoice"), now)
+    site.services.workers.views.catch_up()
+    page = site.get(f"/claims/{claim_id}").text
+    assert "no invoice" in page  # the reviewer's reason
+
+    keys = hidden(section(page, "dispute"))
+    assert site.post(f"/claims/{claim_id}/dispute", {**keys, "reason": "see it"}).status_code == 303
+    page = site.get(f"/claims/{claim_id}").text
+    assert "<strong>Disputed</strong>" in page
+    resubmit = section(page, "submit")
+    assert "Update proof and submit" in resubmit
+    assert 'value="doc-invoice.pdf"' in resubmit  # the earlier submission's references
+
+
+def test_cancel_asks_for_confirmation_first(site: Site) -> None:
+    claim_id = site.new_claim()
+    asked = site.post(f"/claims/{claim_id}/cancellation", form(site, claim_id, "cancel"))
+    assert asked.status_code == 200 and "Are you sure?" in asked.text
+    assert site.state(claim_id) == "customer_claimed"
+    assert "Are you sure?" in site.get(f"/claims/{claim_id}?confirm=cancel").text
+
+    confirm = hidden(section(asked.text, "cancel"))
+    assert confirm["confirm"] == "yes"
+    done = site.post(f"/claims/{claim_id}/cancellation", {**confirm, "reason": "wrong customer"})
+    assert done.status_code == 303
+    assert "<strong>Canceled</strong>" in site.get(f"/claims/{claim_id}").text
+    assert site.events(claim_id)[-1] == "Cancelled"
+
+
+def test_a_stale_form_is_412_and_changes_nothing(site: Site) -> None:
+    claim_id = site.awaiting()
+    stale = form(site, claim_id, "send_consent_reminder")
+    site.clock.now = days(0.1)
+    site.services.ledger.send_consent_reminder(ADMIN_A, claim_id, site.clock())  # meanwhile
+    answer = site.post(f"/claims/{claim_id}/consent-reminder", stale)
+    assert answer.status_code == 412
+    assert "The claim changed meanwhile" in answer.text
+    assert site.events(claim_id).count("ConsentReminderSent") == 1
+
+    fresh = hidden(section(answer.text, "send_consent_reminder"))
+    assert int(fresh["version"]) > int(stale["version"])
+    assert site.post(f"/claims/{claim_id}/consent-reminder", fresh).status_code == 303
+    assert site.events(claim_id).count("ConsentReminderSent") == 2
+
+
+def test_the_same_rendered_form_posted_twice_makes_one_change(site: Site) -> None:
+    claim_id = site.awaiting()
+    keys = form(site, claim_id, "send_consent_reminder")
+    first = site.post(f"/claims/{claim_id}/consent-reminder", keys)
+    again = site.post(f"/claims/{claim_id}/consent-reminder", keys)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == f"/claims/{claim_id}"
+    assert site.events(claim_id).count("ConsentReminderSent") == 1
+
+
+def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(site: Site) -> None:
+    claim_id = site.new_claim()
+    keys = form(site, claim_id, "request_consent", **CONTACTS, deal_size_usd="1000.00")
+    keys["disclaimer_accepted"] = "true"
+    without = {k: v for k, v in keys.items() if k != "csrf"}
+    for sent in (without, {**keys, "csrf": "forged"}):
+        answer = site.post(f"/claims/{claim_id}/consent-request", sent)
+        assert answer.status_code == 403 and "This form has expired" in answer.text
+    confirm = {**hidden(section(site.get(f"/claims/{claim_id}").text, "cancel")), "confirm": "yes"}
+    del confirm["csrf"]
+    assert site.post(f"/claims/{claim_id}/cancellation", confirm).status_code == 403
+    assert site.events(claim_id) == ["Added"]
