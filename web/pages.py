@@ -100,9 +100,12 @@ class Page:
     def principal(self) -> Principal:
         return self.require_session().principal
 
+    def new_form(self) -> tuple[str, str]:
+        """A fresh form key and its CSRF token, for each form a page renders."""
+        return self.session.new_form() if self.session else ("", "")
+
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         templates: Templates = self.request.app.state.templates
-        form_key, csrf = self.session.new_form() if self.session else ("", "")
         html = templates.render(
             self.language,
             name,
@@ -114,8 +117,6 @@ class Page:
                 "principal": self.session.principal if self.session else None,
                 "path": self.request.url.path,
                 "query": self.request.url.query,
-                "form_key": form_key,
-                "csrf": csrf,
                 "errors": FieldErrors(),
                 **context,
             },
