@@ -1,0 +1,64 @@
+"""Fixtures of the web page's tests in a real browser (marked ``browser``): one ``ledger serve``
+and one headless Chromium for the whole session, a fresh JavaScript-less context per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.conftest import Inbox
+from tests.pgcluster import free_port
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LedgerWeb, ledger_serve
+
+
+@pytest.fixture(scope="session")
+def session_smtp() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server (aiosmtpd) on loopback for the whole session: its inbox and its port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def ledger_web(
+    tmp_path_factory: pytest.TempPathFactory, session_smtp: tuple[Inbox, int]
+) -> Iterator[LedgerWeb]:
+    """``ledger serve`` as a process for the whole session (a fresh SQLite file, the test
+    catalog, SMTP to ``session_smtp``). Tests share it: each makes the data it looks at and
+    expects no tab to be empty or to hold only its own rows."""
+    with ledger_serve(tmp_path_factory.mktemp("ledger-web"), session_smtp) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does)")
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium, one for the session."""
+    launched = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, ledger_web: LedgerWeb) -> Iterator[Page]:
+    """A page in a fresh browser context with JavaScript disabled, at a desktop width."""
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
