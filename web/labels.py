@@ -45,16 +45,27 @@ ACTION_LABELS = [
     N_("Update proof and submit"),
     N_("Claim customer"),
 ]
-REASONS = [
-    N_("criteria-not-met"),
-    N_("claim-limit-reached"),
-    N_("id-type-not-allowed"),
-    N_("domain-not-resolved"),
-]
-ID_TYPES = [
-    N_("domain"),
-    N_("tenant_id"),
-    N_("tpid"),
-    N_("azure_subscription_id"),
-    N_("msx_opportunity_id"),
-]
+REASONS = {
+    "criteria-not-met": N_("The customer does not meet the engagement's criteria"),
+    "claim-limit-reached": N_("The customer has reached its limit of claims"),
+    "id-type-not-allowed": N_("This engagement does not take this type of customer id"),
+    "domain-not-resolved": N_("The domain is not a verified domain of a tenant we know"),
+}
+"""Why a known customer is ineligible (R9, R10), in words; the slug is shown beside."""
+ID_TYPES = {
+    "domain": N_("Domain name"),
+    "tenant_id": N_("Tenant ID"),
+    "tpid": N_("TPID (top parent ID)"),
+    "azure_subscription_id": N_("Azure subscription ID"),
+    "msx_opportunity_id": N_("MSX opportunity ID"),
+}
+"""The five customer id types (R4), as the page names them."""
+KINDS = {
+    "assessment": N_("Assessment"),
+    "workshop": N_("Workshop"),
+    "project_xs": N_("Project (XS)"),
+    "project_s": N_("Project (S)"),
+    "project_m": N_("Project (M)"),
+    "project_l": N_("Project (L)"),
+}
+"""The kinds of engagement, as the page names them."""

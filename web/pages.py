@@ -17,7 +17,7 @@ from api.problems import status_of
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.errors import LedgerError
 from ledger.principal import Principal
-from web import i18n
+from web import i18n, labels
 from web.session import Session, SignInRequiredError, read_session
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +39,9 @@ class Templates:
             environment.install_gettext_translations(  # type: ignore[attr-defined]
                 i18n.compile_catalog(language), newstyle=True
             )
+            environment.globals["id_type_labels"] = labels.ID_TYPES
+            environment.globals["reason_labels"] = labels.REASONS
+            environment.globals["kind_labels"] = labels.KINDS
             self.environments[language] = environment
 
     def render(self, language: str, name: str, context: Mapping[str, Any]) -> str:
