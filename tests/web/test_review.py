@@ -139,10 +139,11 @@ def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(web: Web) 
     web.sign_in(REVIEWER)
     start = web.form(web.get("/review").text, f"/review/{claim_id}", f"{claim_id}-start")
     forged = web.post(f"/review/{claim_id}", {**start.fields, "csrf": "0" * 64})
+    not_ascii = web.post(f"/review/{claim_id}", {**start.fields, "csrf": "é" * 64})
     missing = web.post(
         f"/review/{claim_id}", {"action": "start", "version": start.fields["version"]}
     )
-    assert forged.status_code == missing.status_code == 403
+    assert forged.status_code == not_ascii.status_code == missing.status_code == 403
     assert state(web, claim_id) is ClaimState.SUBMITTED
 
 
