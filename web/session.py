@@ -64,7 +64,8 @@ class Session:
         return key, self.csrf_for(key)
 
     def check(self, form_key: str, csrf: str) -> None:
-        if not form_key or not hmac.compare_digest(self.csrf_for(form_key), csrf or ""):
+        expected, given = self.csrf_for(form_key).encode(), (csrf or "").encode()
+        if not form_key or not hmac.compare_digest(expected, given):  # bytes: any text is safe
             raise CsrfRefusedError()
 
 

@@ -1,7 +1,132 @@
-"""(to be built)"""
+"""The customer's consent page: the signed, single-use link of the consent e-mail, no sign-in
+(R23, R24). Accept or decline; a used, superseded, late or tampered link says which.
+
+The customer has no session, so the answer forms are bound to the link instead: each carries
+a fresh form key and an HMAC of the key and the link under the app's signing key, and the form
+key is the answer's idempotency key (the same form posted twice answers once)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import CommandsDep
+from api.problems import status_of
+from api.schemas import ConsentAnswer
+from ledger.aggregates.claim import ClaimState
+from ledger.commands import parse
+from ledger.errors import LedgerError, NotFoundError
+from ledger.ledger_base import ConsentRequest
+from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
+
+# What each refusal of a link means to the customer (the page's wording, not a rule).
+CASES = {
+    "consent-link-invalid": "invalid",
+    "consent-link-expired": "late",
+    "deadline-passed": "late",
+    "consent-link-superseded": "superseded",
+    "consent-already-answered": "used",
+}
+
+
+def form_token(signing_key: str, token: str, form_key: str) -> str:
+    """The hidden field that proves an answer form was rendered here for this link."""
+    secret = hashlib.sha256(b"consent-form\0" + signing_key.encode()).digest()
+    return hmac.new(secret, f"{form_key}\0{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _new_form(page: PageDep, token: str) -> tuple[str, str]:
+    key = secrets.token_urlsafe(18)
+    return key, form_token(page.services.settings.signing_key(), token, key)
+
+
+def _valid_form(page: PageDep, token: str, form_key: str, check: str) -> bool:
+    expected = form_token(page.services.settings.signing_key(), token, form_key)
+    return bool(form_key) and hmac.compare_digest(expected.encode(), check.encode())
+
+
+def _case(error: LedgerError) -> str:
+    if error.slug == "consent-already-answered":  # closed: answered, or closed another way
+        state = error.extra.get("state")
+        if state == ClaimState.CONSENT_EXPIRED.value:
+            return "late"
+        if state == ClaimState.CANCELLED.value:
+            return "withdrawn"
+    return CASES.get(error.slug, "closed")
+
+
+def _closed(page: PageDep, error: LedgerError, **context: Any) -> HTMLResponse:
+    """The page of a link that cannot be answered: which case it is, no buttons."""
+    return page.render(
+        "consent_closed.html", status_of(error), error=error, case=_case(error), **context
+    )
+
+
+def _request(page: PageDep, token: str) -> ConsentRequest:
+    claim_id, link_id = page.services.consent_tokens.read(token, page.now)
+    return page.services.ledger.consent_request(claim_id, link_id, page.now)
+
+
+@router.get("/consent/{token}")
+def consent(page: PageDep, token: str) -> Response:
+    """Who asks, for what, the deal size and the deadline; Accept and Decline when answerable."""
+    try:
+        request = _request(page, token)
+    except LedgerError as error:
+        return _closed(page, error)
+    if request.refusal is not None:
+        return _closed(page, request.refusal, request=request)
+    return page.render(
+        "consent.html", request=request, token=token, new_form=lambda: _new_form(page, token)
+    )
+
+
+@router.post("/consent/{token}")
+def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> Response:
+    """``Ledger.answer_consent`` once per rendered form, then the confirmation (303)."""
+    form_key = form.get("form_key")
+    if not _valid_form(page, token, form_key, form.get("csrf")):
+        return page.render("consent_closed.html", 403, error=None, case="forged")
+    decision = form.get("decision")
+
+    def act() -> Response:
+        try:
+            chosen = parse(ConsentAnswer, {"decision": decision}).decision
+            claim_id, link_id = page.services.consent_tokens.read(token, page.now)
+            page.services.ledger.answer_consent(claim_id, link_id, chosen == "accept", page.now)
+        except LedgerError as error:
+            return _closed(page, error)
+        return RedirectResponse(f"/consent/{token}/done?decision={chosen}", status_code=303)
+
+    return commands.run(
+        "answer_consent",
+        "consent:" + token[-40:],
+        "form:" + form_key,
+        f"consent {decision}",
+        act,
+        lambda response: response,
+    )
+
+
+@router.get("/consent/{token}/done")
+def done(
+    page: PageDep, token: str, decision: Annotated[str, Query(max_length=20)] = ""
+) -> Response:
+    """Thank you: the answer was recorded."""
+    request: ConsentRequest | None = None
+    try:
+        request = _request(page, token)
+    except NotFoundError as error:
+        return _closed(page, error)
+    except LedgerError:  # read after the deadline: the thanks stand without the names
+        request = None
+    if decision not in {"accept", "decline"}:
+        raise HTTPException(status_code=404)
+    return page.render("consent_done.html", request=request, decision=decision)

@@ -1,7 +1,130 @@
-"""(to be built)"""
+"""The reviewer's pages: the queue of claims waiting for review, and one claim's review forms."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CommandsDep
+from api.problems import status_of
+from ledger import access
+from ledger.aggregates.claim import REVIEW_ACTIONS, Action
+from ledger.commands import Review, parse
+from ledger.errors import LedgerError, NotFoundError
+from ledger.principal import Principal, Role
+from ledger.projections.claim_queries import ClaimRow
+from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
+
+# Which review forms carry a reason field: where R32 asks for one. The aggregate decides (it
+# refuses a missing reason with R32 reason-required); this only lays the forms out.
+REASON_ASKED = frozenset({Action.REQUEST_INFORMATION, Action.REJECT, Action.REJECT_FINAL})
+
+
+def _claim_id(text: str) -> UUID:
+    """The claim a path names; an id that is not one is a claim that is not found."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise NotFoundError("claim-not-found", f"no claim {text[:100]}") from None
+
+
+def _context(page: PageDep, principal: Principal) -> dict[str, Any]:
+    """What the review templates need beside the rows: names, the forms allowed now, keys."""
+    catalog = page.services.ledger.catalog
+    session = page.require_session()
+
+    def forms(row: ClaimRow) -> list[Action]:
+        allowed = access.allowed_commands(principal, row.state, row.partner_id, row.location_id)
+        return [a for a in allowed if a in REVIEW_ACTIONS]
+
+    def partner_name(partner_id: str) -> str:
+        partner = catalog.partner(partner_id)
+        return partner.name if partner else partner_id
+
+    def engagement_name(engagement_id: str) -> str:
+        engagement = catalog.engagement(engagement_id)
+        return engagement.name if engagement else engagement_id
+
+    return {
+        "forms": forms,
+        "reason_asked": REASON_ASKED,
+        "partner_name": partner_name,
+        "engagement_name": engagement_name,
+        "new_form": session.new_form,  # one key per form: each is its own change
+    }
+
+
+@router.get("/review")
+def queue(
+    page: PageDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    done: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Claims waiting for a reviewer, each with its details, proof and the forms allowed now;
+    ``done`` names the claim a form just changed, shown as it is now."""
+    principal = page.principal
+    result = page.services.read_models.claims.review_queue(principal, cursor, 50)
+    changed = None
+    if done:
+        try:
+            changed = page.services.read_models.claims.details(principal, UUID(done))
+        except (ValueError, LedgerError):
+            changed = None
+    return page.render("review.html", result=result, changed=changed, **_context(page, principal))
+
+
+def _claim_page(
+    page: PageDep,
+    principal: Principal,
+    claim_id: UUID,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    principal.require_role(Role.REVIEWER)
+    row = page.services.read_models.claims.details(principal, claim_id)
+    return page.render("review_claim.html", status, row=row, **_context(page, principal), **context)
+
+
+@router.get("/review/{claim_id}")
+def claim(page: PageDep, claim_id: str) -> Response:
+    """One claim for review: its details, proof and the review forms allowed now."""
+    return _claim_page(page, page.principal, _claim_id(claim_id))
+
+
+@router.post("/review/{claim_id}")
+def review(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+    """A review form: ``Ledger.review`` with the action, the reason, and the claim's version
+    as the form saw it; then the queue with the claim as it is now."""
+    principal, found = page.principal, _claim_id(claim_id)
+    principal.require_role(Role.REVIEWER)  # the 403 page before any form is read
+    action, reason = form.get("action"), form.get("reason")
+    version = form.get("version")
+
+    def act() -> str:
+        command = parse(Review, {"action": action, "reason": reason.strip() or None})
+        expected = int(version) if version.isdigit() and len(version) <= 12 else None
+        page.services.ledger.review(principal, found, command, page.now, expected)
+        return f"/review?done={found}"
+
+    def refused(error: LedgerError) -> HTMLResponse:
+        try:
+            row = page.services.read_models.claims.details(principal, found)
+        except LedgerError as unreachable:  # no such claim: the error page, not the form
+            return page.render(
+                "error.html", status_of(unreachable), error=unreachable, title=unreachable.slug
+            )
+        return page.refused(
+            "review_claim.html",
+            error,
+            row=row,
+            failed=action,
+            typed=reason,
+            **_context(page, principal),
+        )
+
+    return page.submit(commands, form, act, refused)
