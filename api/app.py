@@ -12,6 +12,7 @@ from api.access_log import AccessLog
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
+from api.safe_input import RefuseControlCharacters
 from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
 from ledger.clock import Clock, utc_now
@@ -60,6 +61,7 @@ def create_app(
     problems.install(app)
     docs.install(app)
     metrics.install(app)
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(AccessLog)  # outermost: its line times and counts every request
     web.install(app)  # the page, on the same port (after the API's own error handlers)
     for router in (

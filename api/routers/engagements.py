@@ -35,7 +35,9 @@ def list_engagements(catalog: CatalogDep, principal: PrincipalDep) -> list[Engag
     return [_summary(catalog, principal, e) for e in catalog.engagements]
 
 
-@router.get("/{engagement_id}", response_model=EngagementDetail, responses=errors(401, 403, 404))
+@router.get(
+    "/{engagement_id}", response_model=EngagementDetail, responses=errors(401, 403, 404, 422)
+)
 def get_engagement(
     engagement_id: str, catalog: CatalogDep, principal: PrincipalDep
 ) -> EngagementDetail:
