@@ -151,7 +151,9 @@ class CustomersPage:
     def _assess(
         self, engagement: Engagement, row: dict[str, Any], held: dict[str, int]
     ) -> KnownCustomerEntry:
-        customer_id = CustomerId(type=IdType(row["customer_type"]), value=row["customer_value"])
+        customer_id = CustomerId.model_construct(
+            type=IdType(row["customer_type"]), value=row["customer_value"]
+        )
         name = row["friendly_name"]
         try:
             resolution = resolve(self.catalog, customer_id)
