@@ -58,3 +58,11 @@ ID_TYPES = [
     N_("azure_subscription_id"),
     N_("msx_opportunity_id"),
 ]
+ID_TYPE_NAMES = {
+    "domain": N_("Domain name"),
+    "tenant_id": N_("Tenant ID"),
+    "tpid": N_("TPID (top parent ID)"),
+    "azure_subscription_id": N_("Azure subscription ID"),
+    "msx_opportunity_id": N_("MSX opportunity ID"),
+}
+"""The customer id types as a form names them."""
