@@ -18,6 +18,7 @@ from ledger import creation
 from ledger.aggregates.base import Actor, ActorKind
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.seat import Seat
 from ledger.catalog import Catalog, load_catalog
 from ledger.commands import Cancel, CreateClaims, Dispute, RequestConsent, Review
 from ledger.commands import Submit as SubmitCommand
@@ -40,16 +41,30 @@ class Ledger(PolicyCommands):
         self, principal: Principal, command: CreateClaims, now: datetime
     ) -> list[UUID]:
         """Add a customer or claim a known one: one claim per engagement, all or none (R11)."""
+        return self._make_claims(principal, self._plan(principal, command), aware(now))
+
+    def check_claims(self, principal: Principal, command: CreateClaims, now: datetime) -> None:
+        """Every check ``create_claims`` makes, and nothing made: the page's wizard asks it
+        before its review step (``create_claims`` checks it all again when it runs)."""
+        plan = self._plan(principal, command)
+        creation.check_eligible(plan, self._seats(plan, aware(now)))
+        for engagement in plan.engagements:  # what each claim would record: R12's payout
+            creation.claim_terms(self.catalog, plan, engagement)
+
+    def _plan(self, principal: Principal, command: CreateClaims) -> creation.CreationPlan:
         plan = creation.plan_claims(self.catalog, principal, command)
         known = self.is_known_customer(plan.partner_id, plan.customer_id)
         creation.check_origin(command.origin, known)
-        return self._make_claims(principal, plan, aware(now))
+        return plan
+
+    def _seats(self, plan: creation.CreationPlan, now: datetime) -> dict[str, Seat]:
+        return {e.id: self._seat(e.id, plan.eligibility_key, now) for e in plan.engagements}
 
     @retrying
     def _make_claims(
         self, principal: Principal, plan: creation.CreationPlan, now: datetime
     ) -> list[UUID]:
-        seats = {e.id: self._seat(e.id, plan.eligibility_key, now) for e in plan.engagements}
+        seats = self._seats(plan, now)
         creation.check_eligible(plan, seats)
         claims = []
         for engagement in plan.engagements:

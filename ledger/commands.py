@@ -205,12 +205,16 @@ def parse(model: type[C], data: object) -> C:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        problems = field_problems(error.errors())
-        first = problems[0]
-        raise InvalidInputError(
-            "invalid-input",
-            f"{first['field'] or 'body'}: {first['message']}",
-            rule=first["rule"],
-            field=first["field"],
-            extra={"errors": problems},
-        ) from None
+        raise invalid_input(field_problems(error.errors())) from None
+
+
+def invalid_input(problems: list[FieldProblem]) -> InvalidInputError:
+    """The refusal of input with these problems: every one listed, the first one named."""
+    first = problems[0]
+    return InvalidInputError(
+        "invalid-input",
+        f"{first['field'] or 'body'}: {first['message']}",
+        rule=first["rule"],
+        field=first["field"],
+        extra={"errors": problems},
+    )

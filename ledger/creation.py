@@ -114,6 +114,20 @@ def _check_engagements(engagements: Sequence[Engagement], location_id: str) -> N
             )
 
 
+def check_choice(
+    catalog: Catalog,
+    engagements: Sequence[Engagement],
+    location_id: str,
+    resolution: Resolution,
+    hours: int | None,
+) -> None:
+    """What creation refuses of the chosen engagements alone: R2's location, R12's single
+    engagement and its hours. The page's wizard asks it as soon as the engagements are chosen."""
+    _check_engagements(engagements, location_id)
+    for engagement in engagements:
+        proposed_payout(catalog, engagement, resolution, hours)
+
+
 def tenant_mismatch_reason(command: CreateClaims, resolution: Resolution) -> str | None:
     """R8: a contact outside the tenant's verified domains needs a recorded reason."""
     if resolution.customer_id.type is not IdType.TENANT_ID:

@@ -210,9 +210,12 @@ class LedgerBase(Application[UUID]):
         return KnownCustomer.id_for(partner_id, customer_id) in self.repository
 
     def preview_eligibility(
-        self, principal: Principal, check: EligibilityCheck
+        self, principal: Principal, check: EligibilityCheck, *, chosen: bool = False
     ) -> list[EligibilityPreview]:
-        """The add flow's preview: per engagement, eligible or not with reasons, and payout."""
+        """The add flow's preview: per engagement, eligible or not with reasons, and payout.
+
+        ``chosen``: the engagements named are the user's choice, refused as creation would
+        refuse them (R2, R12: one variable-payout engagement alone, with its hours)."""
         partner = access.partner_of(self.catalog, principal)
         location = access.location_for_claims(principal, partner, check.location_id)
         resolution = creation.resolve_input(self.catalog, check.customer_id)
@@ -221,6 +224,8 @@ class LedgerBase(Application[UUID]):
             if check.engagement_ids
             else [e for e in self.catalog.engagements if location in e.eligible_locations]
         )
+        if chosen:
+            creation.check_choice(self.catalog, engagements, location, resolution, check.hours)
         key = resolution.subject.key
         return [
             creation.preview(

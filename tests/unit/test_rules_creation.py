@@ -8,12 +8,13 @@ import pytest
 
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.application import Ledger
-from ledger.commands import Cancel, EligibilityCheck, Review, parse
+from ledger.commands import Cancel, CreateClaims, EligibilityCheck, Review, parse
 from ledger.errors import (
     ConflictError,
     ForbiddenError,
     IneligibleError,
     InvalidInputError,
+    LedgerError,
     NotFoundError,
     RuleRefusedError,
 )
@@ -422,6 +423,62 @@ def test_subscription_ids_are_checked_as_given(ledger: Ledger) -> None:
         ADMIN_A, create(id_type="azure_subscription_id", value=SUB1.upper()), days(0)
     )
     assert ledger.get_claim(ADMIN_A, claim_id).terms.resolved_tenant_id == FABRIKAM
+
+
+@pytest.mark.parametrize(
+    ("command", "slug"),
+    [
+        (create(customer_email="cora@gmail.example"), "tenant-domain-mismatch-reason-required"),
+        (create(["E-VAR"], id_type="msx_opportunity_id", value="7-SMALL00001"), "hours-required"),
+        (create(["E-TPID"]), "criteria-not-met"),
+        (create(location="LOC-A3"), "location-not-enrolled"),
+        (create(origin="claimed"), "customer-not-known"),
+    ],
+)
+def test_checking_claims_refuses_what_creating_them_refuses(
+    ledger: Ledger, command: CreateClaims, slug: str
+) -> None:
+    """The page's wizard asks ``check_claims`` before its review step."""
+    with pytest.raises(LedgerError) as checked:
+        ledger.check_claims(ADMIN_A, command, days(0))
+    with pytest.raises(LedgerError) as created:
+        ledger.create_claims(ADMIN_A, command, days(0))
+    assert checked.value.slug == created.value.slug == slug
+
+
+def test_checking_claims_makes_none(ledger: Ledger) -> None:
+    ledger.check_claims(ADMIN_A, create(), days(0))
+    assert list(ledger.claim_ids()) == []
+    ledger.create_claims(ADMIN_A, create(), days(0))
+    with pytest.raises(ConflictError):  # R14: the claim just made is seen
+        ledger.check_claims(ADMIN_A, create(), days(0))
+
+
+def test_a_chosen_preview_refuses_the_choice_as_creation_would(ledger: Ledger) -> None:
+    check = parse(
+        EligibilityCheck,
+        {
+            "location_id": "LOC-A1",
+            "customer_id": {"type": "msx_opportunity_id", "value": "7-SMALL00001"},
+            "engagement_ids": ["E-VAR", "E-WS"],
+            "hours": 5,
+        },
+    )
+    assert len(ledger.preview_eligibility(ADMIN_A, check)) == 2  # the API's preview of both
+    with pytest.raises(RuleRefusedError) as together:
+        ledger.preview_eligibility(ADMIN_A, check, chosen=True)
+    assert (together.value.slug, together.value.rule) == (
+        "variable-payout-single-engagement",
+        "R12",
+    )
+    alone = check.model_copy(update={"engagement_ids": ["E-VAR"], "hours": None})
+    with pytest.raises(RuleRefusedError) as without_hours:
+        ledger.preview_eligibility(ADMIN_A, alone, chosen=True)
+    assert (without_hours.value.slug, without_hours.value.field) == ("hours-required", "hours")
+    (preview,) = ledger.preview_eligibility(
+        ADMIN_A, alone.model_copy(update={"hours": 10}), chosen=True
+    )
+    assert preview.proposed_payout_usd == Decimal("1500.00")
 
 
 def parse_cancel() -> Cancel:

@@ -12,6 +12,9 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from tests.conftest import Inbox
 from tests.pgcluster import free_port
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LedgerWeb, ledger_serve
+from tests.web.site_client import site  # the signed-in TestClient of the page tests
+
+__all__ = ["site"]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,306 @@
-"""(to be built)"""
+"""The Add customer and Claim customer wizards (SPEC 7): one step a page, no JavaScript.
+
+Each step is a form that carries the other steps' answers as hidden fields, so moving between
+steps changes nothing (its CSRF token is checked all the same); only the review's button makes
+claims, through ``Page.submit``. Every check is the Ledger's: leaving a step asks it what can
+be asked with the answers so far, and a refusal is shown on the step that asks for the field
+it names, with everything typed kept.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CommandsDep
+from api.problems import status_of
+from ledger import access
+from ledger.catalog import Engagement
+from ledger.commands import CreateClaims, EligibilityCheck, FieldProblem, invalid_input, parse
+from ledger.creation import EligibilityPreview
+from ledger.customer_ids import IdType
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from web.labels import ID_TYPES, N_
+from web.pages import FieldErrors, Fields, FormDep, Page, PageDep
 
 router = APIRouter(include_in_schema=False)
+Origin = Literal["added", "claimed"]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    """Its template is ``wizard_<name>.html``."""
+    title: str
+    fields: tuple[str, ...]
+    """The form fields it asks, named by their path in ``CreateClaims``."""
+
+
+PLACE = Step("place", N_("Name and location"), ("friendly_name", "location_id"))
+CUSTOMER = Step("customer", N_("Customer ID"), ("customer_id.type", "customer_id.value"))
+ENGAGEMENTS = Step("engagements", N_("Engagements"), ("engagement_ids", "hours"))
+CONTACTS = Step(
+    "contacts",
+    N_("Contacts"),
+    (
+        "contacts.customer.name",
+        "contacts.customer.email",
+        "contacts.partner.name",
+        "contacts.partner.email",
+        "tenant_mismatch_reason",
+    ),
+)
+REVIEW = Step("review", N_("Review"), ())
+STEPS: dict[Origin, tuple[Step, ...]] = {
+    "added": (PLACE, CUSTOMER, ENGAGEMENTS, CONTACTS, REVIEW),
+    "claimed": (PLACE, ENGAGEMENTS, CONTACTS, REVIEW),  # the customer is given (R17)
+}
+INPUTS = PLACE.fields + CUSTOMER.fields + ENGAGEMENTS.fields + CONTACTS.fields
+
+
+def _matches(name: str, field: str) -> bool:
+    """Whether a refusal's ``field`` is the input ``name``, a part of it, or a group of it."""
+    return name == field or name.startswith(field + ".") or field.startswith(name + ".")
+
+
+class Wizard:
+    """One engagement's wizard, with the answers given so far."""
+
+    def __init__(
+        self, page: Page, engagement: Engagement, origin: Origin, answers: dict[str, list[str]]
+    ) -> None:
+        self.page = page
+        self.engagement = engagement
+        self.origin = origin
+        self.answers = answers
+        self.steps = STEPS[origin]
+
+    def value(self, name: str) -> str:
+        return next(iter(self.answers.get(name, [])), "")
+
+    @property
+    def action(self) -> str:
+        url = self.page.request.url
+        return url.path + (f"?{url.query}" if url.query else "")
+
+    @property
+    def given(self) -> tuple[str, ...]:
+        """The answers fixed by the address rather than asked (the claimed customer)."""
+        return CUSTOMER.fields if self.origin == "claimed" else ()
+
+    def hidden(self, step: Step) -> list[tuple[str, str]]:
+        """The answers of the other steps, carried by this step's form."""
+        carried = [n for n in INPUTS if n not in step.fields and n not in self.given]
+        return [(n, v) for n in carried for v in self.answers.get(n, [])]
+
+    def id_type_name(self) -> str:
+        """The customer id type's name as a form gives it (in English: the page translates)."""
+        kind = self.value("customer_id.type")
+        return ID_TYPES.get(kind, kind)
+
+    # -- the command, as far as it is answered ----------------------------------------------
+
+    def draft(self) -> dict[str, Any]:
+        value = self.value
+        return {
+            "origin": self.origin,
+            "friendly_name": value("friendly_name"),
+            "location_id": value("location_id"),
+            "customer_id": {"type": value("customer_id.type"), "value": value("customer_id.value")},
+            "engagement_ids": self.answers.get("engagement_ids", []),
+            "contacts": {
+                who: {
+                    "name": value(f"contacts.{who}.name"),
+                    "email": value(f"contacts.{who}.email"),
+                }
+                for who in ("customer", "partner")
+            },
+            "tenant_mismatch_reason": value("tenant_mismatch_reason").strip() or None,
+            "hours": value("hours").strip() or None,
+        }
+
+    def step_of(self, field: str | None) -> int | None:
+        return next(
+            (
+                i
+                for i, s in enumerate(self.steps)
+                if field and any(_matches(n, field) for n in s.fields)
+            ),
+            None,
+        )
+
+    def command(self, upto: int) -> CreateClaims | None:
+        """The command, once every step is answered; refused for what steps up to ``upto``
+        answer wrongly (R3, R4, R12, R13), whatever the later ones still lack."""
+        try:
+            return parse(CreateClaims, self.draft())
+        except InvalidInputError as error:
+            problems: list[FieldProblem] = error.extra["errors"]  # type: ignore[assignment]
+            # A field no step asks (the claimed customer, given by the address) counts as asked.
+            mine = [p for p in problems if (self.step_of(p["field"]) or 0) <= upto]
+            if mine:
+                raise invalid_input(mine) from None
+            return None
+
+    def preview(self, chosen: bool) -> list[EligibilityPreview]:
+        """The Ledger's eligibility preview: of every engagement of the location, or of the
+        chosen ones with their hours, refused as creation would refuse the choice (R12)."""
+        draft = self.draft()
+        check = parse(
+            EligibilityCheck,
+            {
+                "location_id": draft["location_id"],
+                "customer_id": draft["customer_id"],
+                "engagement_ids": draft["engagement_ids"] if chosen else None,
+                "hours": draft["hours"] if chosen else None,
+            },
+        )
+        return self.page.services.ledger.preview_eligibility(
+            self.page.principal, check, chosen=chosen
+        )
+
+    def leave(self, at: int) -> None:
+        """What the Ledger says of the answers when step ``at`` is done."""
+        command = self.command(at)
+        if self.steps[at] is ENGAGEMENTS:
+            self.preview(chosen=True)
+        elif self.steps[at] is CONTACTS and command is not None:
+            self.page.services.ledger.check_claims(self.page.principal, command, self.page.now)
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def context(self, step: Step) -> dict[str, Any]:
+        catalog = self.page.services.ledger.catalog
+        if step is PLACE:
+            partner = access.partner_of(catalog, self.page.principal)
+            usable = access.eligible_locations(self.page.principal, partner, self.engagement)
+            countries = {loc.id: loc.country for loc in partner.locations}
+            return {"locations": [(loc, f"{loc} ({countries[loc]})") for loc in usable]}
+        if step is CUSTOMER:
+            return {"id_types": list(ID_TYPES.items())}
+        if step in (ENGAGEMENTS, REVIEW):
+            previews = self.preview(chosen=step is REVIEW)
+            named = [(p, catalog.engagement(p.engagement_id)) for p in previews]
+            return {"previews": named}
+        if step is CONTACTS:  # R8 may ask why the contact is outside the tenant's domains
+            return {"asks_reason": self.value("customer_id.type") == IdType.TENANT_ID.value}
+        return {}
+
+    def show(self, at: int, errors: FieldErrors | None = None, status: int = 200) -> HTMLResponse:
+        step = self.steps[at]
+        return self.page.render(
+            f"wizard_{step.name}.html",
+            status,
+            wizard=self,
+            step=step,
+            at=at,
+            errors=errors or FieldErrors(),
+            **self.context(step),
+        )
+
+    def refused(self, error: LedgerError, at: int) -> HTMLResponse:
+        """The step that asks for the first field the refusal names (else step ``at``) again,
+        as typed, with the refusal next to each field it names and in the summary."""
+        found = FieldErrors.of(error)
+        where = [s for name, _ in found.summary if (s := self.step_of(name)) is not None]
+        shown = self.steps[min(where, default=at)]
+        errors = FieldErrors()
+        for field, message in found.summary:
+            name = next((n for n in INPUTS if field and _matches(n, field)), None)
+            errors.summary.append((name if name in shown.fields else None, message))
+            if name and name not in errors.by_field:
+                errors.by_field[name] = message
+        return self.show(self.steps.index(shown), errors, status_of(error))
+
+    def answer(self, form: Fields, commands: CommandsDep) -> Response:
+        """A step's form: Back, Next, or (on the review) the claims made."""
+        at = next((i for i, s in enumerate(self.steps) if s.name == form.get("step")), 0)
+        if form.get("go") == "add" and self.steps[at] is REVIEW:
+            return self.page.submit(commands, form, self.add, lambda e: self.refused(e, at))
+        self.page.require_session().check(form.get("form_key"), form.get("csrf"))
+        if form.get("go") == "back":
+            return self.show(max(0, at - 1))
+        following = min(at + 1, len(self.steps) - 1)
+        try:
+            self.leave(at)
+            if self.steps[following] is ENGAGEMENTS and not self.answers.get("engagement_ids"):
+                self.answers["engagement_ids"] = [self.engagement.id]  # checked by default
+            return self.show(following)
+        except LedgerError as error:
+            return self.refused(error, at)
+
+    def add(self) -> str:
+        """Make the claims; the confirmation's address."""
+        ids = self.page.services.ledger.create_claims(
+            self.page.principal, parse(CreateClaims, self.draft()), self.page.now
+        )
+        return f"/engagements/{self.engagement.id}/added?claims=" + ",".join(map(str, ids))
+
+
+def _wizard(
+    page: Page,
+    engagement_id: str,
+    origin: Origin,
+    items: list[tuple[str, str]],
+    customer: str | None = None,
+) -> Wizard:
+    page.require_session()
+    engagement = access.engagement(page.services.ledger.catalog, engagement_id)
+    answers: dict[str, list[str]] = {}
+    for name, value in items:
+        if name in INPUTS:
+            answers.setdefault(name, []).append(value)
+    if customer is not None:  # TYPE:VALUE, as the Eligible tab links it
+        kind, _, value = customer.partition(":")
+        answers["customer_id.type"], answers["customer_id.value"] = [kind], [value]
+    return Wizard(page, engagement, origin, answers)
+
+
+Customer = Annotated[str, Query(max_length=400, description="TYPE:VALUE")]
+
+
+@router.get("/engagements/{engagement_id}/add")
+def add_customer(page: PageDep, engagement_id: str) -> Response:
+    return _wizard(page, engagement_id, "added", []).show(0)
+
+
+@router.post("/engagements/{engagement_id}/add")
+def add_customer_step(
+    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep
+) -> Response:
+    return _wizard(page, engagement_id, "added", form.items).answer(form, commands)
+
+
+@router.get("/engagements/{engagement_id}/claim")
+def claim_customer(page: PageDep, engagement_id: str, customer: Customer = "") -> Response:
+    return _wizard(page, engagement_id, "claimed", [], customer).show(0)
+
+
+@router.post("/engagements/{engagement_id}/claim")
+def claim_customer_step(
+    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep, customer: Customer = ""
+) -> Response:
+    return _wizard(page, engagement_id, "claimed", form.items, customer).answer(form, commands)
+
+
+@router.get("/engagements/{engagement_id}/added")
+def added(
+    page: PageDep, engagement_id: str, claims: Annotated[str, Query(max_length=2000)] = ""
+) -> Response:
+    """The confirmation: the claims made, each linked to its details."""
+    engagement = access.engagement(page.services.ledger.catalog, engagement_id)
+    try:
+        ids = [UUID(part) for part in claims.split(",")][:50]
+    except ValueError:
+        raise NotFoundError("claim-not-found", "no such claims") from None
+    rows = [page.services.read_models.claims.details(page.principal, i) for i in ids]
+    catalog = page.services.ledger.catalog
+    return page.render(
+        "wizard_done.html",
+        engagement=engagement,
+        rows=[(r, catalog.engagement(r.engagement_id)) for r in rows],
+    )
