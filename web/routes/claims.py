@@ -252,6 +252,7 @@ def _consent(form: Fields) -> RequestConsent:
                 side: {
                     "name": form.get(f"contacts.{side}.name"),
                     "email": form.get(f"contacts.{side}.email").strip(),
+                    "language": form.get(f"contacts.{side}.language") or "en",
                 }
                 for side in ("customer", "partner")
             },

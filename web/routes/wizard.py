@@ -49,6 +49,7 @@ CONTACTS = Step(
     (
         "contacts.customer.name",
         "contacts.customer.email",
+        "contacts.customer.language",
         "contacts.partner.name",
         "contacts.partner.email",
         "tenant_mismatch_reason",
@@ -116,6 +117,7 @@ class Wizard:
                 who: {
                     "name": value(f"contacts.{who}.name"),
                     "email": value(f"contacts.{who}.email"),
+                    "language": value(f"contacts.{who}.language") or "en",
                 }
                 for who in ("customer", "partner")
             },
