@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import docs, problems
 from api.access_log import AccessLog
+from api.headers import ProtectiveHeaders
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
@@ -62,6 +63,7 @@ def create_app(
     docs.install(app)
     metrics.install(app)
     app.add_middleware(RefuseControlCharacters)
+    app.add_middleware(ProtectiveHeaders)
     app.add_middleware(AccessLog)  # outermost: its line times and counts every request
     web.install(app)  # the page, on the same port (after the API's own error handlers)
     for router in (
