@@ -25,6 +25,7 @@ from ledger.commands import Submit as SubmitCommand
 from ledger.ledger_base import ConsentRequest, aware, check_version, retrying
 from ledger.policy_commands import PolicyCommands
 from ledger.principal import Principal, Role
+from ledger.schema import schema_lock
 from ledger.settings import Settings
 
 __all__ = ["ConsentRequest", "Ledger", "open_ledger"]
@@ -227,4 +228,6 @@ def open_ledger(settings: Settings, catalog: Catalog | None = None) -> Ledger:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    return Ledger(catalog or load_catalog(settings.catalog), env=settings.eventsourcing_env())
+    env = settings.eventsourcing_env()
+    with schema_lock(env):  # the library creates its tables as the application starts
+        return Ledger(catalog or load_catalog(settings.catalog), env=env)

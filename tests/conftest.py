@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -140,3 +140,22 @@ def text_of(message: Message, subtype: str = "plain") -> str:
             assert isinstance(body, bytes)
             return body.decode(part.get_content_charset() or "utf-8")
     raise AssertionError(f"no text/{subtype} part")
+
+
+@pytest.fixture
+def fresh_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """One database per round: every round starts from no claims at all."""
+    created: list[str] = []
+    base = postgres_server.rsplit("/", 1)[0]
+
+    def make() -> str:
+        name = f"ledger_race_{uuid4().hex[:10]}"
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

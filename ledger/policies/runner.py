@@ -58,6 +58,8 @@ class PolicyRunner:
             # The policy's own events never predate what caused them.
             policy.handle(self.ledger, event, max(self.clock(), event.timestamp))
             with self.store.transaction(commit=True) as tx:
+                if tx.position(name) >= notification.id:
+                    break  # another process handled it too (its commands are idempotent)
                 tx.track(name, notification.id)
         return len(page)
 

@@ -3,8 +3,10 @@
 The library's ``ProjectionRunner`` commits one event per transaction and cannot follow a
 SQLite application; this runner polls the notification log in pages, folds each page into
 every view in memory, and writes the rows and the tracking position in one transaction.
-A page that another runner already applied fails its tracking insert and rolls back whole:
-exactly-once.
+A page is applied only from the exact position it was read from (compare-and-set in the
+page's own transaction, under a lock of the views' tracking name): a runner of another
+process that applied some of the page's events first makes this one roll back whole, so that
+every event is applied exactly once, whatever the page sizes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from ledger.projections.store import ViewStore
 VIEW_PROJECTIONS: tuple[type[BatchProjection], ...] = (ClaimViews, DirectoryViews)
 Progress = Callable[[int, int], None]
 """Called with (position, head) after each page."""
+
+
+class _PositionMovedError(Exception):
+    """The views' position moved since the page was read: another runner applied it."""
 
 
 def tracking_name(generation: int) -> str:
@@ -67,11 +73,14 @@ class ViewRunner:
         name = tracking_name(generation)
         try:
             with self.store.transaction(generation, commit=True) as tx:
+                if tx.position(name) != start:  # compare-and-set: only from where it was read
+                    raise _PositionMovedError
                 for projection in self.projections:
                     projection.process_batch(tx, events)
                 tx.track(name, page[-1].id)
-        except IntegrityError:
-            # Another runner applied this page first; nothing was written here.
+        except (IntegrityError, _PositionMovedError):
+            # Another runner (of this process or another) applied events of this page first;
+            # nothing was written here: carry on from where it is.
             return 0, self.store.position(name)
         with self._changed:
             self._changed.notify_all()

@@ -19,6 +19,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
+from ledger.schema import SCHEMA_VERSION, schema_lock
+
 VIEW_TABLES: dict[str, str] = {
     "claims": """
         claim_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, location_id TEXT NOT NULL,
@@ -165,6 +167,19 @@ class Tx:
         row = self.cursor.fetchone()
         return None if row is None else dict(row)
 
+    def position(self, name: str) -> int:
+        """The tracked position of ``name`` as this transaction sees it, held until it ends:
+        on PostgreSQL under a transaction-scoped advisory lock of that name; on SQLite the
+        transaction already holds the write lock (see ``ViewStore.transaction``)."""
+        recorder = self.store.recorder
+        if isinstance(recorder, PostgresTrackingRecorder):
+            self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+            found = recorder._max_tracking_id(name, self.cursor)  # type: ignore[arg-type]
+        else:
+            self.cursor.execute(recorder.select_max_tracking_id_statement, [name])
+            found = self.cursor.fetchone()[0]
+        return int(found or 0)
+
     def track(self, name: str, position: int) -> None:
         self.store.recorder._insert_tracking(self.cursor, Tracking(name, position))  # type: ignore[arg-type]
 
@@ -182,6 +197,10 @@ class ViewStore:
             self._add_delivery_columns(cursor)
             cursor.execute(
                 "INSERT INTO view_state VALUES ('generation', '1') ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(
+                f"INSERT INTO view_state VALUES ('schema_version', '{SCHEMA_VERSION}') "
+                "ON CONFLICT DO NOTHING"
             )
         self.create_generation(self.generation())
 
@@ -206,9 +225,10 @@ class ViewStore:
         factory = InfrastructureFactory.construct(Environment("Views", dict(env)))
         is_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         recorder_class = PostgresTrackingRecorder if is_postgres else SQLiteTrackingRecorder
-        recorder = factory.tracking_recorder(recorder_class)
-        assert isinstance(recorder, SQLiteTrackingRecorder | PostgresTrackingRecorder)
-        return cls(recorder)
+        with schema_lock(env):  # our tables and the tracking table, one process at a time
+            recorder = factory.tracking_recorder(recorder_class)
+            assert isinstance(recorder, SQLiteTrackingRecorder | PostgresTrackingRecorder)
+            return cls(recorder)
 
     def dialect(self, sql: str, generation: int) -> str:
         sql = sql.replace("{p}", prefix(generation))

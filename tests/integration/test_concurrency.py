@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from uuid import UUID, uuid4
+from collections.abc import Callable
+from uuid import UUID
 
-import psycopg
 import pytest
 
 from ledger.application import Ledger, open_ledger
@@ -18,25 +17,6 @@ from tests.factories import ADMIN_A, ADMIN_B, REVIEWER, create, days, make_catal
 THREADS = 16
 ROUNDS = 20
 LIMITS = {"E-WS": 1, "E-AS": 2}
-
-
-@pytest.fixture
-def fresh_database(postgres_server: str) -> Iterator[Callable[[], str]]:
-    """One database per round: every round starts from no claims at all."""
-    created: list[str] = []
-    base = postgres_server.rsplit("/", 1)[0]
-
-    def make() -> str:
-        name = f"ledger_race_{uuid4().hex[:10]}"
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"{base}/{name}"
-
-    yield make
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        for name in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def race(ledger: Ledger, engagement: str) -> tuple[list[UUID], list[LedgerError]]:

@@ -1,0 +1,40 @@
+"""Creating the schema safely when several processes start at once on a fresh database.
+
+``CREATE TABLE IF NOT EXISTS`` is not race-free on PostgreSQL (two sessions can both try to
+create the table's type: ``duplicate key value violates unique constraint
+"pg_type_typname_nsp_index"``), so every process creates the library's tables and ours under
+one session-level advisory lock; on SQLite the file's write lock already serialises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import psycopg
+
+SCHEMA_VERSION = 1
+"""The version of the views' tables; recorded in ``view_state`` so that a later release can
+tell which tables it finds and change them safely."""
+LOCK = "claim-ledger:schema"
+
+
+@contextmanager
+def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    """Hold the schema lock (PostgreSQL) while the tables are created."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(
+        host=env.get("POSTGRES_HOST", "localhost"),
+        port=int(env.get("POSTGRES_PORT", "5432")),
+        dbname=env["POSTGRES_DBNAME"],
+        user=env.get("POSTGRES_USER", ""),
+        password=env.get("POSTGRES_PASSWORD", ""),
+        autocommit=True,
+    ) as connection:
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK,))
