@@ -1,12 +1,13 @@
 """Consent e-mails (R23, R24): the outbox view, delivered over SMTP or written to files.
 
 Delivery is recorded in ``mail_deliveries``, which a replay never rebuilds: an e-mail is
-claimed there ('sending') before it is sent and marked after, so no restart and no second
-worker sends it twice. A worker that dies between claiming and marking leaves it 'sending'
-for good: at most once, never twice. ``stuck`` lists those for an operator; the partner's
-"Resend consent email" (R24) sends a new link. An SMTP refusal releases the claim and the
-e-mail is tried again. Without LEDGER_SMTP_HOST, each e-mail is written as an ``.eml`` file
-to the mail folder (channel 'file') and logged with its link.
+claimed there ('sending') before it is sent and marked after, so that two workers never send
+it at the same time and a delivered one is never sent again. A worker that dies between
+claiming and marking leaves it 'sending' (listed as stuck meanwhile); after
+``STUCK_AFTER`` another round takes it over and sends it again with the same ``Message-ID``,
+so that it is delivered at least once and a receiver drops the duplicate. An SMTP refusal
+releases the claim and the e-mail is tried again. Without LEDGER_SMTP_HOST, each e-mail is
+written as an ``.eml`` file to the mail folder (channel 'file') and logged with its link.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import logging
 import os
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +31,8 @@ from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.mail")
+STUCK_AFTER = timedelta(minutes=5)
+"""How long an e-mail may stay 'sending' before another round sends it again."""
 
 
 class Status(StrEnum):
@@ -89,12 +92,16 @@ class ConsentMailer:
         self.catalog = catalog
         self.tokens = tokens
 
-    def pending(self) -> list[dict[str, Any]]:
-        """E-mails of the latest consent links that no one has delivered yet."""
+    def pending(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """E-mails of the latest consent links that no one has delivered yet (and, given
+        ``now``, those a worker took for sending longer than ``STUCK_AFTER`` ago)."""
+        stuck_before = ts(now - STUCK_AFTER) if now is not None else ""
         with self.store.transaction() as tx:
             return tx.rows(
-                _OUTBOX + " WHERE o.superseded = 0 AND d.email_id IS NULL "
-                "ORDER BY o.created_at, o.email_id"
+                _OUTBOX + " WHERE o.superseded = 0 AND (d.email_id IS NULL OR "
+                "(d.channel = 'sending' AND d.delivered_at < ?)) "
+                "ORDER BY o.created_at, o.email_id",
+                [stuck_before],
             )
 
     def outbox(
@@ -144,13 +151,21 @@ class ConsentMailer:
         return self.mail(row).message(self.settings.mail_from)
 
     def _claim(self, email_id: str, now: datetime) -> bool:
-        """Take the e-mail for sending; False if another worker (or an earlier run) has."""
+        """Take the e-mail for sending, or take over one stuck in 'sending' since before
+        ``STUCK_AFTER``; False if another worker has it (or it was delivered)."""
         with self.store.transaction(commit=True) as tx:
+            taken = tx.execute(
+                "INSERT INTO mail_deliveries (email_id, channel, delivered_at) "
+                "VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
+                (email_id, ts(now)),
+            )
+            if taken:
+                return True
             return (
                 tx.execute(
-                    "INSERT INTO mail_deliveries (email_id, channel, delivered_at) "
-                    "VALUES (?, 'sending', ?) ON CONFLICT DO NOTHING",
-                    (email_id, ts(now)),
+                    "UPDATE mail_deliveries SET delivered_at = ? WHERE email_id = ? "
+                    "AND channel = 'sending' AND delivered_at < ?",
+                    (ts(now), email_id, ts(now - STUCK_AFTER)),
                 )
                 == 1
             )
@@ -171,7 +186,7 @@ class ConsentMailer:
     def deliver_pending(self, now: datetime) -> int:
         """Send (or, without SMTP settings, write to a file) every pending e-mail once."""
         delivered = 0
-        for row in self.pending():
+        for row in self.pending(now):
             if not self._claim(row["email_id"], now):
                 continue
             channel, file_name = self._deliver(self.mail(row), now)
