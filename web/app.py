@@ -38,20 +38,23 @@ def install(app: FastAPI) -> None:
     async def ledger_error(request: Request, error: LedgerError) -> Response:
         if not is_page(request):
             return await problems.ledger_error(request, error)
+        status = problems.status_of(error)
         return _page(request).render(
-            "error.html", problems.status_of(error), error=error, title=error.slug
+            "error.html", status, error=error, title=error.slug, code=status
         )
 
     async def http_error(request: Request, error: HTTPException) -> Response:
         if not is_page(request) or error.status_code not in {404, 405}:
             return await problems.http_error(request, error)
-        return _page(request).render("error.html", error.status_code, error=None, title="")
+        return _page(request).render(
+            "error.html", error.status_code, error=None, title="", code=error.status_code
+        )
 
     async def sign_in_required(request: Request, error: SignInRequiredError) -> Response:
         return RedirectResponse(sign_in_url(error.next_path), status_code=303)
 
     async def csrf_refused(request: Request, error: CsrfRefusedError) -> Response:
-        return _page(request).render("error.html", 403, error=None, title="csrf")
+        return _page(request).render("error.html", 403, error=None, title="csrf", code=403)
 
     app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]

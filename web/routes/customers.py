@@ -18,7 +18,7 @@ TABS = ("eligible", "ineligible", "completed")
 def engagements(page: PageDep) -> Response:
     principal = page.principal
     catalog = page.services.ledger.catalog
-    if principal.partner_id is None:  # reviewers, sellers, auditors: their own pages
+    if not principal.is_partner_user:  # reviewers, sellers, referral admins: their own pages
         return page.render("home.html")
     partner = access.partner_of(catalog, principal)
     rows = [(e, access.eligible_locations(principal, partner, e)) for e in catalog.engagements]
