@@ -208,7 +208,9 @@ def test_claiming_the_known_customer_in_portuguese(page: Page, ledger_web: Ledge
     with page.expect_navigation():
         row.get_by_role("link", name="Reivindicar cliente").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Reivindicar cliente")
-    page.get_by_label("Nome amigável").fill("Fabrikam (segurança)")
+    name = page.get_by_label("Nome amigável")
+    expect(name).to_have_value("Fabrikam")  # the name the partner knows it by
+    name.fill("Fabrikam (segurança)")
     look(page, "22-pt-claim-step-1")
     while page.get_by_role("button", name="Avançar").count():
         with page.expect_navigation():

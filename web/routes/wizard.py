@@ -278,8 +278,15 @@ def add_customer_step(
 
 
 @router.get("/engagements/{engagement_id}/claim")
-def claim_customer(page: PageDep, engagement_id: str, customer: Customer = "") -> Response:
-    return _wizard(page, engagement_id, "claimed", [], customer).show(0)
+def claim_customer(
+    page: PageDep,
+    engagement_id: str,
+    customer: Customer = "",
+    name: Annotated[str, Query(max_length=100, description="The name it is known by")] = "",
+) -> Response:
+    """Claim customer: the wizard for a known customer, its name as the partner knows it."""
+    prefilled = [("friendly_name", name)] if name else []
+    return _wizard(page, engagement_id, "claimed", prefilled, customer).show(0)
 
 
 @router.post("/engagements/{engagement_id}/claim")
