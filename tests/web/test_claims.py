@@ -248,7 +248,7 @@ def test_details_show_the_claim_its_history_and_its_referral(site: Site) -> None
     assert f'href="/referrals/{row.referral_id}"' not in text  # not a referral admin (R41)
     history = text[text.index('id="history"') :]
     for event in ("Added", "ConsentRequested", "ReferralCreated"):
-        assert f'<th scope="row">{event}</th>' in history
+        assert f'<th scope="row" data-label="Event">{event}</th>' in history
     assert "deal_size_usd" in history and "ann@a.example" in history
     assert 'id="send_consent_reminder"' in text and 'id="cancel"' in text
     assert 'id="request_consent"' not in text

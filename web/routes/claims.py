@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api import presenters
@@ -45,11 +45,11 @@ Text = Annotated[str | None, Query()]
 
 
 def _filters(
-    engagement_id: str | None,
-    state: str | None,
-    customer: str | None,
-    sort: str | None,
-    order: str | None,
+    engagement_id: Text = None,
+    state: Text = None,
+    customer: Text = None,
+    sort: Text = None,
+    order: Text = None,
 ) -> dict[str, str]:
     """The list's filters as typed (blank ones left out): for the form and the links."""
     typed = {
@@ -60,6 +60,9 @@ def _filters(
         "order": order,
     }
     return {k: v.strip() for k, v in typed.items() if v and v.strip()}
+
+
+Filters = Annotated[dict[str, str], Depends(_filters)]
 
 
 def _where(filters: dict[str, str]) -> ClaimFilter:
@@ -75,17 +78,8 @@ def _where(filters: dict[str, str]) -> ClaimFilter:
 
 
 @router.get("/claims")
-def claims(
-    page: PageDep,
-    engagement_id: Text = None,
-    state: Text = None,
-    customer: Text = None,
-    sort: Text = None,
-    order: Text = None,
-    cursor: Text = None,
-) -> Response:
+def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
     principal, catalog = page.principal, page.services.ledger.catalog
-    filters = _filters(engagement_id, state, customer, sort, order)
     context: dict[str, Any] = {
         "filters": filters,
         "filter_query": urlencode(filters),
@@ -105,16 +99,8 @@ def claims(
 
 
 @router.get("/claims.csv")
-def claims_csv(
-    page: PageDep,
-    engagement_id: Text = None,
-    state: Text = None,
-    customer: Text = None,
-    sort: Text = None,
-    order: Text = None,
-) -> Response:
+def claims_csv(page: PageDep, filters: Filters) -> Response:
     """The whole filtered list (every page) as the API's CSV, to download."""
-    filters = _filters(engagement_id, state, customer, sort, order)
     rows = page.services.read_models.claims.every(page.principal, _where(filters))
     return Response(
         presenters.claims_csv(rows),
