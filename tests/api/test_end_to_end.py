@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from ledger.principal import Principal, Role
 from tests.conftest import Inbox, text_of
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
 from tests.pgcluster import free_port
+from tests.serving import until, wait_healthy
 
 KEY = "end-to-end-signing-key-long-enough-for-hs256"
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))
@@ -51,30 +51,13 @@ def service(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("the service did not start")
+        wait_healthy(url, process)
         yield url
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
         assert "Get a token: ledger token" in output
         assert "Traceback" not in output, output
-
-
-def until(predicate: Any, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("waited in vain")
 
 
 def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) -> None:
@@ -106,7 +89,7 @@ def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) ->
     )
 
     referral = until(lambda: ok(partner.get(path))["referral"])  # the referral policy ran
-    message = until(lambda: inbox.messages and inbox.messages[-1])
+    message = until(lambda: inbox.messages[-1] if inbox.messages else None)
     body = text_of(message)
     link = re.search(r"(http://\S+/consent/(\S+))", body)
     assert link is not None and link.group(1).startswith(service)

@@ -20,6 +20,7 @@ from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from tests.factories import ADMIN_A, CATALOG_DATA, create
 from tests.pgcluster import free_port
+from tests.serving import wait_healthy
 
 KEY = "serve-without-smtp-signing-key-long-enough"
 
@@ -67,14 +68,7 @@ def test_the_consent_email_is_written_beside_the_database_with_a_working_link(
 
 
 def request_consent_and_wait_for_the_eml(url: str, mail_folder: Path) -> Path:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        raise AssertionError("the service did not start")
+    wait_healthy(url)
     bearer = AccessTokens(KEY).mint(ADMIN_A, timedelta(hours=1), utc_now())
     partner = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {bearer}"})
     created = partner.post("/v1/claims", json=create(["E-WS"]).model_dump(mode="json"))

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ledger.principal import Principal
 from tests.conftest import Inbox
 from tests.factories import CATALOG_DATA
 from tests.pgcluster import free_port
+from tests.serving import wait_healthy
 
 KEY = "browser-tests-signing-key-long-enough-for-hs256"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -101,7 +101,7 @@ def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb
         )
     server = LedgerWeb(url, smtp[0], log, process)
     try:
-        _wait_healthy(server)
+        wait_healthy(server.url, process, server.output)
         yield server
     finally:
         process.terminate()
@@ -112,20 +112,6 @@ def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb
             process.wait(timeout=10)
     output = server.output()
     assert "Traceback" not in output, output
-
-
-def _wait_healthy(server: LedgerWeb, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"ledger serve stopped at start:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"ledger serve did not answer /healthz:\n{server.output()}")
 
 
 def sign_in(page: Page, server: LedgerWeb, principal: Principal, next: str | None = None) -> None:

@@ -5,7 +5,6 @@ finds no serious or critical violation on any of them, and each is kept as a scr
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -13,21 +12,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import text_of
 from tests.factories import ADMIN_A, LITWARE, NORTHWIND, REVIEWER, create
+from tests.serving import until
 from tests.web.browser import LedgerWeb, assert_page_accessible, axe_violations, shot, sign_in
 from web.i18n import LOCALES_DIR
 
 pytestmark = pytest.mark.browser
 PORTUGUESE = LOCALES_DIR / "pt_BR" / "LC_MESSAGES" / "messages.po"
-
-
-def _until(predicate: Any, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("waited in vain")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +43,7 @@ def claims(ledger_web: LedgerWeb) -> dict[str, str]:
     path = f"/v1/claims/{litware}"
     consent = {"deal_size_usd": "15000.00", "disclaimer_accepted": True}
     ok(partner.post(f"{path}/consent-request", json=consent))
-    message = _until(
+    message = until(
         lambda: next((m for m in ledger_web.inbox.messages if m["To"] == "cio@litware.com"), None)
     )
     token = re.search(r"/consent/(\S+)", text_of(message))
