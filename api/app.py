@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from api import docs, problems
 from api.access_log import AccessLog
 from api.headers import ProtectiveHeaders
-from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
 from api.safe_input import RefuseControlCharacters
@@ -57,7 +56,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    app.state.idempotency = IdempotencyStore(services.store, clock=clock)
     app.state.metrics = metrics
     problems.install(app)
     docs.install(app)

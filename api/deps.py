@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
+from api.problems import from_ledger_error
 from ledger.access import AccessTokens, InvalidTokenError
 from ledger.application import Ledger
 from ledger.bootstrap import ReadModels, Services
 from ledger.catalog import Catalog
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, LedgerError
 from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
 from ledger.tokens import ConsentTokens
@@ -62,11 +62,6 @@ def _now(services: ServicesDep) -> datetime:
     return services.clock()
 
 
-def _idempotency(request: Request) -> IdempotencyStore:
-    found: IdempotencyStore = request.app.state.idempotency
-    return found
-
-
 def _metrics(request: Request) -> Metrics:
     found: Metrics = request.app.state.metrics
     return found
@@ -78,7 +73,6 @@ ReadModelsDep = Annotated[ReadModels, Depends(_read_models)]
 ViewsDep = Annotated[ViewRunner, Depends(_views)]
 ConsentTokensDep = Annotated[ConsentTokens, Depends(_consent_tokens)]
 NowDep = Annotated[datetime, Depends(_now)]
-IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 bearer = HTTPBearer(auto_error=False, description="A token from `ledger token ...`")
 
@@ -108,10 +102,14 @@ IfMatch = Annotated[
 
 class Commands:
     """Runs a write once per Idempotency-Key, timed, then brings the views up to it, so that
-    the answer (and the same client's next read) shows the write."""
+    the answer (and the same client's next read) shows the write.
 
-    def __init__(self, idempotency: IdempotencyDep, metrics: MetricsDep, views: ViewsDep) -> None:
-        self.idempotency = idempotency
+    The key's record is saved with the command's events (``Ledger.idempotent``): a retry
+    after any crash answers from it, with ``Idempotent-Replayed: true`` and no new events.
+    """
+
+    def __init__(self, ledger: LedgerDep, metrics: MetricsDep, views: ViewsDep) -> None:
+        self.ledger = ledger
         self.metrics = metrics
         self.views = views
 
@@ -124,13 +122,19 @@ class Commands:
         act: Callable[[], T],
         answer: Callable[[T], Response],
     ) -> Response:
-        def run() -> Response:
-            with self.metrics.command(name):
+        try:
+            with (
+                self.ledger.idempotent(owner, key, fingerprint) as request,
+                self.metrics.command(name),
+            ):
                 result = act()
-            self.views.catch_up()
-            return answer(result)
-
-        return self.idempotency.run(owner, key, fingerprint, run)
+        except LedgerError as error:
+            return from_ledger_error(error)
+        self.views.catch_up()
+        response = answer(result)
+        if request.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
 
 CommandsDep = Annotated[Commands, Depends()]

@@ -150,6 +150,7 @@ def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDe
             "last_reason": row.last_reason,
             "referral": referral,
             "proof": _proof(row),
+            "consent_email": None if row.consent_email is None else row.consent_email.value,
         }
     )
 

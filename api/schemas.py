@@ -99,6 +99,11 @@ class ClaimDetails(ClaimSummary):
     last_reason: str | None
     referral: ReferralLink | None
     proof: list[ProofOut]
+    consent_email: Literal["pending", "sent", "stuck", "superseded"] | None = Field(
+        description="The latest consent e-mail: waiting to be sent, sent, stuck (a send was "
+        "interrupted; it is sent again shortly with the same Message-ID), or superseded; "
+        "null before consent is requested"
+    )
 
 
 class CreatedClaims(Out):
@@ -268,7 +273,7 @@ ERROR_DESCRIPTIONS = {
     401: "No bearer token, or not a valid one",
     403: "Your role or location does not allow it",
     404: "Not found, or another partner's",
-    409: "The claim's state, or another claim, conflicts; or the Idempotency-Key is in use",
+    409: "The claim's state, or another claim, conflicts",
     412: "If-Match names a version a person has changed since",
     422: "Invalid input, or a rule refuses it",
 }

@@ -34,9 +34,9 @@ from ledger.catalog import CatalogError
 from ledger.clock import Clock, utc_now
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
-from ledger.policies.consent_email import Status
 from ledger.policies.consent_message import ConsentMail
 from ledger.principal import PARTNER_ROLES, Principal, Role
+from ledger.projections.claims import Status
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.report import report as build_report

@@ -4,24 +4,31 @@ queries answered from the write model."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import time
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, Recording
 from eventsourcing.utils import get_topic
+from pydantic import TypeAdapter
 
 from ledger import access, creation
 from ledger.access import Purpose
 from ledger.aggregates.base import Aggregate
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.known import KnownCustomer
+from ledger.aggregates.request import IdempotentRequest
 from ledger.aggregates.seat import Seat
 from ledger.catalog import Catalog
 from ledger.commands import EligibilityCheck
@@ -45,14 +52,43 @@ CLAIM_CREATED_TOPICS = [get_topic(Claim.Added), get_topic(Claim.Claimed)]
 MAX_ATTEMPTS = 30
 
 
+MAX_KEY_LENGTH = 200
+
+
+@dataclass
+class RequestKey:
+    """The Idempotency-Key a command runs under, and whether it answered from its record."""
+
+    owner: str
+    key: str
+    request_hash: str
+    replayed: bool = False
+
+
+_request: ContextVar[RequestKey | None] = ContextVar("request", default=None)
+Saved = MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None
+_staged: ContextVar[list[Saved] | None] = ContextVar("staged", default=None)
+
+
 def retrying(command: Callable[Concatenate[L, P], T]) -> Callable[Concatenate[L, P], T]:
-    """Run the command again, on fresh state, when a concurrent save won the race."""
+    """Run the command again, on fresh state, when a concurrent save won the race.
+
+    Under ``LedgerBase.idempotent`` the command saves its aggregates and the request's record
+    in one save; an attempt that finds the record answers what it recorded instead.
+    """
+    result_type = functools.cache(lambda: TypeAdapter(typing.get_type_hints(command)["return"]))
 
     @functools.wraps(command)
     def attempt(ledger: L, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        request = _request.get()
+        _request.set(None)  # one command per request: commands it calls run as themselves
         for n in range(MAX_ATTEMPTS):
             try:
-                return command(ledger, *args, **kwargs)
+                if request is None:
+                    return command(ledger, *args, **kwargs)
+                returns: TypeAdapter[T] = result_type()
+                run = functools.partial(command, ledger, *args, **kwargs)
+                return ledger._once(request, command.__name__, returns, run)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
         raise ConflictError(
@@ -108,6 +144,106 @@ class LedgerBase(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=JsonTranscoder(), mapper_class=PydanticMapper)
+
+    # -- idempotency ------------------------------------------------------------------------
+
+    @contextmanager
+    def idempotent(self, owner: str, key: str | None, fingerprint: str) -> Iterator[RequestKey]:
+        """Run the command called in this block once per (owner, key): its events and the
+        request's record are saved together, so that after any crash a retry with the same
+        key and request answers what the first did, and a retry of a request that died
+        before its save runs the command. No key: the command runs as itself."""
+        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise InvalidInputError(
+                "invalid-idempotency-key",
+                f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters",
+                field="Idempotency-Key",
+            )
+        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        request = RequestKey(owner=owner, key=key or "", request_hash=request_hash)
+        token = _request.set(None if key is None else request)
+        try:
+            yield request
+        finally:
+            _request.reset(token)
+
+    def _request_record(self, request: RequestKey, command: str) -> IdempotentRequest | None:
+        """The record of this request's first run, if it ran; 422 when the key was used for
+        another request."""
+        record = self.find(IdempotentRequest.id_for(request.owner, request.key), IdempotentRequest)
+        if record is not None and (record.request_hash, record.command) != (
+            request.request_hash,
+            command,
+        ):
+            raise InvalidInputError(
+                "idempotency-key-reused",
+                "this Idempotency-Key was used with another request",
+                field="Idempotency-Key",
+            )
+        return record
+
+    def _once(
+        self, request: RequestKey, command: str, result_type: TypeAdapter[T], run: Callable[[], T]
+    ) -> T:
+        """One attempt of a command under an Idempotency-Key: the recorded answer if the
+        request ran before; else run it and save its aggregates with the request's record.
+
+        A refusal is checked against the record too: a twin request that committed after
+        this one looked is what made it (the claim exists now, the state moved on)."""
+        record = self._request_record(request, command)
+        if record is None:
+            staged: list[Saved] = []
+            token = _staged.set(staged)
+            try:
+                result = run()
+            except LedgerError:
+                record = self._request_record(request, command)
+                if record is None:
+                    raise
+            else:
+                self._save_with_record(staged, request, command, result_type, result)
+                return result
+            finally:
+                _staged.reset(token)
+        request.replayed = True
+        return result_type.validate_python(record.result)
+
+    def _save_with_record(
+        self,
+        staged: list[Saved],
+        request: RequestKey,
+        command: str,
+        result_type: TypeAdapter[T],
+        result: T,
+    ) -> None:
+        """Save what the command staged and the request's record, in one transaction; the
+        record's time is the command's ``now`` (that of its events). A command that changed
+        nothing has nothing to record: a retry runs it again, as harmless as the first."""
+        times = [
+            event.timestamp
+            for aggregate in staged
+            if isinstance(aggregate, Aggregate)
+            for event in aggregate.pending_events
+        ]
+        if not times:
+            return
+        record = IdempotentRequest.done(
+            owner=request.owner,
+            key=request.key,
+            command=command,
+            request_hash=request.request_hash,
+            result=result_type.dump_python(result, mode="json"),
+            now=max(times),
+        )
+        super().save(*staged, record)
+
+    def save(self, *objs: Saved, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save now; or, in an idempotent command, stage for the save with its record."""
+        staged = _staged.get()
+        if staged is not None:
+            staged.extend(objs)
+            return []
+        return super().save(*objs, **kwargs)
 
     # -- loading ----------------------------------------------------------------------------
 

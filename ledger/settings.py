@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     mail_from: str | None = None
     mail_dir: Path | None = None
+    mail_retry_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)

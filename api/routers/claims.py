@@ -7,14 +7,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import presenters
 from api.deps import (
     CommandsDep,
     Cursor,
-    IdempotencyDep,
     IdempotencyKey,
     IfMatch,
     LedgerDep,
@@ -107,30 +105,22 @@ ClaimCommandsDep = Annotated[ClaimCommands, Depends()]
     responses=errors(401, 403, 409, 422),
 )
 def check_eligibility(
-    body: EligibilityCheck,
-    ledger: LedgerDep,
-    idempotency: IdempotencyDep,
-    principal: PrincipalDep,
-    key: IdempotencyKey = None,
-) -> Response:
-    """Preview for the add flow: per engagement, eligible or not with reasons, and payout."""
-
-    def run() -> Response:
-        results = [
-            EligibilityResult(
-                engagement_id=p.engagement_id,
-                eligible=p.eligibility.eligible,
-                reasons=list(p.eligibility.reasons),
-                rule=p.eligibility.rule,
-                hint=p.eligibility.hint,
-                fixed_payout_usd=p.fixed_payout_usd,
-                proposed_payout_usd=p.proposed_payout_usd,
-            ).model_dump(mode="json")
-            for p in ledger.preview_eligibility(principal, body)
-        ]
-        return JSONResponse(results)
-
-    return idempotency.run(principal.user_id, key, "check " + body.model_dump_json(), run)
+    body: EligibilityCheck, ledger: LedgerDep, principal: PrincipalDep
+) -> list[EligibilityResult]:
+    """Preview for the add flow: per engagement, eligible or not with reasons, and payout.
+    It changes nothing, so it takes no Idempotency-Key: asking again answers alike."""
+    return [
+        EligibilityResult(
+            engagement_id=p.engagement_id,
+            eligible=p.eligibility.eligible,
+            reasons=list(p.eligibility.reasons),
+            rule=p.eligibility.rule,
+            hint=p.eligibility.hint,
+            fixed_payout_usd=p.fixed_payout_usd,
+            proposed_payout_usd=p.proposed_payout_usd,
+        )
+        for p in ledger.preview_eligibility(principal, body)
+    ]
 
 
 @router.post(

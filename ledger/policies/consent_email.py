@@ -4,10 +4,11 @@ Delivery is recorded in ``mail_deliveries``, which a replay never rebuilds: an e
 claimed there ('sending') before it is sent and marked after, so that two workers never send
 it at the same time and a delivered one is never sent again. A worker that dies between
 claiming and marking leaves it 'sending' (listed as stuck meanwhile); after
-``STUCK_AFTER`` another round takes it over and sends it again with the same ``Message-ID``,
-so that it is delivered at least once and a receiver drops the duplicate. An SMTP refusal
-releases the claim and the e-mail is tried again. Without LEDGER_SMTP_HOST, each e-mail is
-written as an ``.eml`` file to the mail folder (channel 'file') and logged with its link.
+``LEDGER_MAIL_RETRY_SECONDS`` (five minutes) another round takes it over and sends it again
+with the same ``Message-ID``, so that it is delivered at least once and a receiver drops the
+duplicate. An SMTP refusal releases the claim and the e-mail is tried again. Without
+LEDGER_SMTP_HOST, each e-mail is written as an ``.eml`` file to the mail folder (channel
+'file') and logged with its link.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,24 +26,12 @@ from uuid import UUID
 from ledger.catalog import Catalog
 from ledger.policies.consent_message import ConsentMail
 from ledger.projections.base import parse_ts, ts
+from ledger.projections.claims import Status, status
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.mail")
-STUCK_AFTER = timedelta(minutes=5)
-"""How long an e-mail may stay 'sending' before another round sends it again."""
-
-
-class Status(StrEnum):
-    """Pending: not delivered yet; sent: over SMTP or to a file; stuck: claimed by a worker
-    that stopped before it marked it; superseded: never delivered, and never will be (a
-    newer link replaced it, or the claim no longer waits for consent)."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    STUCK = "stuck"
-    SUPERSEDED = "superseded"
 
 
 _OUTBOX = (
@@ -60,13 +48,6 @@ def _language(contacts: str | None) -> str:
     if not contacts:
         return "en"
     return str(json.loads(contacts).get("customer", {}).get("language") or "en")
-
-
-def status(row: dict[str, Any]) -> Status:
-    """The delivery status of an outbox row (joined with its delivery)."""
-    if row.get("channel") is None:
-        return Status.SUPERSEDED if row["superseded"] else Status.PENDING
-    return Status.STUCK if row["channel"] == "sending" else Status.SENT
 
 
 def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
@@ -91,11 +72,13 @@ class ConsentMailer:
         self.settings = settings
         self.catalog = catalog
         self.tokens = tokens
+        self.stuck_after = timedelta(seconds=settings.mail_retry_seconds)
+        """How long an e-mail may stay 'sending' before another round sends it again."""
 
     def pending(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """E-mails of the latest consent links that no one has delivered yet (and, given
-        ``now``, those a worker took for sending longer than ``STUCK_AFTER`` ago)."""
-        stuck_before = ts(now - STUCK_AFTER) if now is not None else ""
+        ``now``, those a worker took for sending longer than ``stuck_after`` ago)."""
+        stuck_before = ts(now - self.stuck_after) if now is not None else ""
         with self.store.transaction() as tx:
             return tx.rows(
                 _OUTBOX + " WHERE o.superseded = 0 AND (d.email_id IS NULL OR "
@@ -152,7 +135,7 @@ class ConsentMailer:
 
     def _claim(self, email_id: str, now: datetime) -> bool:
         """Take the e-mail for sending, or take over one stuck in 'sending' since before
-        ``STUCK_AFTER``; False if another worker has it (or it was delivered)."""
+        ``stuck_after``; False if another worker has it (or it was delivered)."""
         with self.store.transaction(commit=True) as tx:
             taken = tx.execute(
                 "INSERT INTO mail_deliveries (email_id, channel, delivered_at) "
@@ -165,7 +148,7 @@ class ConsentMailer:
                 tx.execute(
                     "UPDATE mail_deliveries SET delivered_at = ? WHERE email_id = ? "
                     "AND channel = 'sending' AND delivered_at < ?",
-                    (ts(now), email_id, ts(now - STUCK_AFTER)),
+                    (ts(now), email_id, ts(now - self.stuck_after)),
                 )
                 == 1
             )

@@ -21,6 +21,7 @@ from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.principal import Principal, Role
 from ledger.projections.base import parse_ts
+from ledger.projections.claims import Status, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 
@@ -71,6 +72,8 @@ class ClaimRow:
     co_sell: bool
     proof: tuple[ProofDocument, ...] = ()
     """The proof of the latest submission (details and the review queue only)."""
+    consent_email: Status | None = None
+    """The delivery of the latest consent e-mail, if one was requested (details only)."""
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ClaimRow:
@@ -190,6 +193,14 @@ class ClaimQueries:
         """A claim as its partner, a reviewer or an auditor may see it, with its proof."""
         with self.store.transaction() as tx:
             row = self._row(tx, principal, claim_id, Purpose.READ)
+            latest = tx.one(
+                "SELECT o.superseded, d.channel FROM {p}outbox o "
+                "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id WHERE o.claim_id = ? "
+                "ORDER BY o.created_at DESC, o.email_id DESC LIMIT 1",
+                (str(claim_id),),
+            )
+            if latest is not None:
+                row = replace(row, consent_email=status(latest))
             return self._with_proof(tx, [row])[0]
 
     @staticmethod

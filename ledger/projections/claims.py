@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -189,6 +190,24 @@ def _apply_submission(row: dict[str, Any], event: Claim.Event) -> None:
             row["referral_id"] = str(event.referral_id)
         case Claim.UpgradedToCoSell():
             row["co_sell"] = 1
+
+
+class Status(StrEnum):
+    """Pending: not delivered yet; sent: over SMTP or to a file; stuck: claimed by a worker
+    that stopped before it marked it; superseded: never delivered, and never will be (a
+    newer link replaced it, or the claim no longer waits for consent)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    STUCK = "stuck"
+    SUPERSEDED = "superseded"
+
+
+def status(row: dict[str, Any]) -> Status:
+    """The delivery status of an outbox row (joined with its delivery)."""
+    if row.get("channel") is None:
+        return Status.SUPERSEDED if row["superseded"] else Status.PENDING
+    return Status.STUCK if row["channel"] == "sending" else Status.SENT
 
 
 class _OutboxPage:

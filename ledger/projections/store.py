@@ -73,10 +73,6 @@ STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS mail_deliveries ("
     "email_id TEXT PRIMARY KEY, channel TEXT NOT NULL, delivered_at TEXT NOT NULL, "
     "file_name TEXT, public_url TEXT)",
-    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
-    "owner TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, "
-    "status INTEGER NOT NULL, body TEXT, headers TEXT, created_at TEXT NOT NULL, "
-    "PRIMARY KEY (owner, key))",
 ]
 
 

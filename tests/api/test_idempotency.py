@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response
+import pytest
 
-from api.idempotency import IdempotencyStore
-from ledger.projections.store import ViewStore
 from ledger.settings import Settings
 from tests.api.conftest import Api, make_api
 from tests.conftest import Clock
-from tests.factories import ADMIN_A, create
+from tests.factories import ADMIN_B, NORTHWIND, create
 
 
 def claim_body(**kwargs: Any) -> dict[str, Any]:
@@ -41,16 +37,88 @@ def test_same_key_other_body_is_422(api: Api) -> None:
     assert other.json()["type"].endswith("/idempotency-key-reused")
 
 
-def test_refusals_are_replayed_too_and_keys_belong_to_their_user(api: Api) -> None:
+def test_a_refusal_records_nothing_and_keys_belong_to_their_user(api: Api) -> None:
     key = {"Idempotency-Key": "k-2"}
     assert api.post("/v1/claims", claim_body(), headers=key).status_code == 201
+    head = api.head()
     refused = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "k-3"})
     assert refused.status_code == 409
-    replayed = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "k-3"})
-    assert (replayed.status_code, replayed.json()) == (409, refused.json())
-    assert replayed.headers["content-type"].startswith("application/problem+json")
+    again = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "k-3"})
+    assert (again.status_code, again.json()) == (409, refused.json())  # ran again, alike
+    assert "idempotent-replayed" not in again.headers
+    assert api.head() == head
     too_long = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "x" * 201})
     assert too_long.json()["type"].endswith("/invalid-idempotency-key")
+    other_user = api.post(
+        "/v1/claims",
+        claim_body(location="LOC-B1", value=NORTHWIND, customer_email="it@northwind.com"),
+        principal=ADMIN_B,
+        headers=key,
+    )  # the same key, another user: a request of its own
+    assert other_user.status_code == 201, other_user.text
+
+
+def test_a_key_of_one_command_is_refused_on_another(api: Api) -> None:
+    created = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "once"})
+    claim_id = created.json()["claims"][0]["claim_id"]
+    cancel = api.post(
+        f"/v1/claims/{claim_id}/cancellation", {}, headers={"Idempotency-Key": "once"}
+    )
+    assert cancel.status_code == 422
+    assert cancel.json()["type"].endswith("/idempotency-key-reused")
+    assert api.get(f"/v1/claims/{claim_id}").json()["state"] == created.json()["claims"][0]["state"]
+
+
+def test_a_crash_between_the_commit_and_the_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the command's transaction committed, before it answered: the
+    client's retry gets the answer the first request would have given, and no new events."""
+    views = api.services.workers.views
+    catch_up = views.catch_up
+
+    def crash(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the process died after the commit")
+
+    key = {"Idempotency-Key": "crash-1"}
+    monkeypatch.setattr(views, "catch_up", crash)
+    assert api.post("/v1/claims", claim_body(), headers=key).status_code == 500
+    head = api.head()
+    assert head > 0  # the claim was saved
+    monkeypatch.setattr(views, "catch_up", catch_up)
+    retry = api.post("/v1/claims", claim_body(), headers=key)
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    [claim] = retry.json()["claims"]
+    assert api.head() == head  # answered from the record: the command did not run again
+    assert [c["claim_id"] for c in api.get("/v1/claims").json()["items"]] == [claim["claim_id"]]
+
+    submit_key = {"Idempotency-Key": "crash-2"}
+    body = {"deal_size_usd": "10.00", "disclaimer_accepted": True}
+    path = f"/v1/claims/{claim['claim_id']}/consent-request"
+    monkeypatch.setattr(views, "catch_up", crash)
+    assert api.post(path, body, headers=submit_key).status_code == 500
+    head = api.head()
+    monkeypatch.setattr(views, "catch_up", catch_up)
+    retry = api.post(path, body, headers=submit_key)
+    assert (retry.status_code, retry.json()["state"], retry.headers["etag"]) == (
+        200,
+        "awaiting_consent",
+        '"2"',
+    )
+    assert api.head() == head
+
+
+def test_racing_requests_with_one_key_make_one_change(api: Api) -> None:
+    """Requests with one key at the same moment: one runs, the others answer its result."""
+    key = {"Idempotency-Key": "race"}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: api.post("/v1/claims", claim_body(), headers=key), range(8))
+        )
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    assert len({a.json()["claims"][0]["claim_id"] for a in answers}) == 1
+    assert len(api.get("/v1/claims").json()["items"]) == 1
 
 
 def test_keys_survive_a_restart(settings: Settings, clock: Clock) -> None:
@@ -69,7 +137,9 @@ def test_keys_survive_a_restart(settings: Settings, clock: Clock) -> None:
     restarted = next(restarted_app)
     head = restarted.head()
     again = restarted.post("/v1/claims", claim_body(), headers=key)
-    assert (again.status_code, again.json()) == (201, first.json())
+    assert (again.status_code, again.headers["location"]) == (201, first.headers["location"])
+    # the same claims, as they are now: the consent request came after
+    assert again.json()["claims"] == [{**first.json()["claims"][0], **sent.json()}]
     resent = restarted.post(
         f"/v1/claims/{claim_id}/consent-request", consent, headers={"Idempotency-Key": "c"}
     )
@@ -110,57 +180,3 @@ def test_a_read_after_a_write_sees_it(api: Api) -> None:
     assert [c["claim_id"] for c in listed] == [created["claim_id"]]
     tab = api.get("/v1/engagements/E-WS/customers").json()["items"]
     assert [i["claim_id"] for i in tab] == [created["claim_id"]]
-
-
-def test_a_key_whose_request_died_is_given_up_after_a_while(api: Api) -> None:
-    store: IdempotencyStore = api.app.state.idempotency
-    with store.store.transaction(commit=True) as tx:  # a request that died while running
-        tx.execute(
-            "INSERT INTO idempotency_keys VALUES (?, 'died', 'x', 0, NULL, NULL, ?)",
-            (ADMIN_A.user_id, "2020-01-01T00:00:00.000000Z"),
-        )
-    response = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "died"})
-    assert response.status_code == 201, response.text
-    fingerprint = "create " + create(["E-WS"], name="Other").model_dump_json()
-    with store.store.transaction(commit=True) as tx:  # and one that is still running
-        tx.execute(
-            "INSERT INTO idempotency_keys VALUES (?, 'running', ?, 0, NULL, NULL, ?)",
-            (
-                ADMIN_A.user_id,
-                hashlib.sha256(fingerprint.encode()).hexdigest(),
-                "2999-01-01T00:00:00.000000Z",
-            ),
-        )
-    running = api.post(
-        "/v1/claims", claim_body(name="Other"), headers={"Idempotency-Key": "running"}
-    )
-    assert running.status_code == 409, running.text
-    assert running.json()["type"].endswith("/idempotency-key-in-use")
-
-
-def test_an_abandoned_key_is_given_up_by_the_injected_clock(
-    settings: Settings, clock: Clock
-) -> None:
-    store = ViewStore.open(settings.eventsourcing_env())
-    keys = IdempotencyStore(store, clock=clock, abandoned_after=timedelta(minutes=10))
-    answers: list[tuple[int, Any]] = []
-
-    def retry() -> None:
-        response = keys.run("ann", "k", "body", lambda: JSONResponse({"run": "retry"}, 201))
-        answers.append((response.status_code, json.loads(bytes(response.body))))
-
-    def first_request() -> Response:
-        retry()  # while the first request runs, the key is in use
-        clock.now += timedelta(minutes=9, seconds=59)
-        retry()  # still in use: not yet abandoned by the test's clock
-        clock.now += timedelta(seconds=2)
-        retry()  # past abandoned_after: the retry runs the command itself
-        return JSONResponse({"run": "first"}, 201)
-
-    try:
-        keys.run("ann", "k", "body", first_request)
-        assert [status for status, _ in answers] == [409, 409, 201]
-        assert answers[0][1]["type"].endswith("/idempotency-key-in-use")
-        assert answers[2][1] == {"run": "retry"}
-    finally:
-        store.close()

@@ -12,12 +12,16 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import bootstrap
 from ledger.errors import ConflictError
-from ledger.policies.consent_email import STUCK_AFTER
+from ledger.projections.claim_queries import ClaimQueries
+from ledger.projections.claims import Status
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.conftest import Clock, Inbox, text_of
 from tests.factories import ADMIN_A, consent_request, create, days
 from tests.pgcluster import free_port
+
+STUCK_AFTER = timedelta(seconds=Settings.model_fields["mail_retry_seconds"].default)
+"""The default LEDGER_MAIL_RETRY_SECONDS."""
 
 
 @pytest.fixture
@@ -147,8 +151,11 @@ def test_an_email_interrupted_while_sending_is_sent_again_with_the_same_message_
     assert len(inbox.messages) == 1
     email_id = mailing.mailer.outbox(claim_id)[0]["email_id"]
     assert [row["email_id"] for row in mailer.stuck()] == [email_id]
+    claims = ClaimQueries(mailing.store, stored_ledger.catalog)
+    assert claims.details(ADMIN_A, claim_id).consent_email is Status.STUCK  # seen meanwhile
     clock.now += STUCK_AFTER + timedelta(seconds=1)
     mailing.run_once()
+    assert claims.details(ADMIN_A, claim_id).consent_email is Status.SENT
     first, again = inbox.messages
     assert first["Message-ID"] == again["Message-ID"] == f"<{email_id}@claim-ledger>"
     assert mailer.stuck() == []
