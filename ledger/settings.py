@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
+    view_page_size: int = Field(default=2000, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod

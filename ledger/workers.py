@@ -31,7 +31,7 @@ class Workers:
     clock: Clock = utc_now
 
     def __post_init__(self) -> None:
-        self.views = ViewRunner(self.ledger, self.store)
+        self.views = ViewRunner(self.ledger, self.store, page_size=self.settings.view_page_size)
         self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
         self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
         self._stop = threading.Event()

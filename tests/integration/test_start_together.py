@@ -1,46 +1,68 @@
-"""Processes started at the same instant on a fresh PostgreSQL database all come up: the
-schema is created under one advisory lock (here: four services of separate connections,
-started together by a barrier, ten fresh databases in a row)."""
+"""Processes started at the same instant on a fresh PostgreSQL database all come up healthy:
+the schema is created under one advisory lock. Two `ledger serve` and two `ledger workers`
+processes, ten fresh databases in a row."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
-from ledger.bootstrap import bootstrap
-from ledger.settings import Settings
-from tests.factories import make_catalog
+from bench.chaos import SECRET, Server, fresh_database
+from tests.pgcluster import free_port
+from tests.serving import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-def start_together(settings: Settings, count: int = 4) -> list[BaseException]:
-    """Start ``count`` services at once on the database ``settings`` names; their failures."""
-    barrier = threading.Barrier(count)
-    failures: list[BaseException] = []
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            services = bootstrap(settings, catalog=make_catalog())
-            services.workers.run_once()
-            services.close()
-        except BaseException as error:
-            failures.append(error)
-
-    threads = [threading.Thread(target=start) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return failures
+def following(process: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether the workers process says it follows the log, or stopped."""
+    return "following the event log" in log.read_text() or process.poll() is not None
 
 
-def test_four_services_started_together_on_a_fresh_database(
-    fresh_database: Callable[[], str],
-) -> None:
+def start_together(database_url: str, folder: Path) -> list[str]:
+    """Two servers and two workers at once on the database; the output of each."""
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_SECRET_KEY": SECRET}
+    servers = [Server(env, free_port(), folder / f"serve-{n}.log") for n in range(2)]
+    logs = [folder / f"workers-{n}.log" for n in range(2)]
+    workers = []
+    for server in servers:
+        server.start()
+    for log in logs:
+        with log.open("wb") as out:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ledger.cli", "workers"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    try:
+        for server in servers:
+            server.wait()
+        for process, log in zip(workers, logs, strict=True):
+            until(functools.partial(following, process, log))
+            assert process.poll() is None, log.read_text()
+        time.sleep(0.5)  # a worker's first rounds: views, policies, deadlines
+        assert all(process.poll() is None for process in workers)
+    finally:
+        for server in servers:
+            server.stop()
+        for process in workers:
+            process.terminate()
+            process.wait(timeout=20)
+    return [path.read_text() for path in [*(s.log for s in servers), *logs]]
+
+
+def test_four_processes_started_together_on_a_fresh_database(postgres_server: str) -> None:
     for _ in range(10):
-        settings = Settings(database_url=fresh_database(), secret_key="k" * 40)
-        assert start_together(settings) == []
+        with tempfile.TemporaryDirectory() as folder:
+            outputs = start_together(fresh_database(postgres_server), Path(folder))
+        assert not [o for o in outputs if "Traceback" in o or "Error" in o], outputs
