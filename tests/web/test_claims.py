@@ -419,6 +419,28 @@ def test_the_same_rendered_form_posted_twice_makes_one_change(site: Site) -> Non
     assert site.events(claim_id).count("ConsentReminderSent") == 1
 
 
+def test_a_form_posted_again_after_a_crash_after_its_commit_makes_one_change(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser's retry of a form whose first post died after the commit (here: while
+    the views caught up) is answered from the record of its key: no second change."""
+    claim_id = site.awaiting()
+    keys = form(site, claim_id, "send_consent_reminder")
+    views = site.services.workers.views
+
+    def crash(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("the process died after the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(views, "catch_up", crash)
+        assert site.post(f"/claims/{claim_id}/consent-reminder", keys).status_code == 500
+    assert site.events(claim_id).count("ConsentReminderSent") == 1
+    again = site.post(f"/claims/{claim_id}/consent-reminder", keys)
+    assert (again.status_code, again.headers["location"]) == (303, f"/claims/{claim_id}")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert site.events(claim_id).count("ConsentReminderSent") == 1
+
+
 def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(site: Site) -> None:
     claim_id = site.new_claim()
     keys = form(site, claim_id, "request_consent", **CONTACTS, deal_size_usd="1000.00")
