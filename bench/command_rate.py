@@ -3,7 +3,9 @@
 Run: ``.venv/bin/python -m bench.command_rate [--lifecycles N]``. Each writer plays whole
 claim lifecycles (create, request consent, answer, submit: four commands, each a read and an
 atomic save); the baseline is eventsourcing's own save of a one-event aggregate on the same
-store with the same writers. Quote the ratio: these machines are shared and noisy.
+store with the same writers (``ratio_library``) and, on PostgreSQL, the raw commit rate of one
+row per transaction with as many connections (``ratio_raw``); the in-memory store gives the
+commands' CPU cost alone. Quote the ratios: these machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -129,9 +131,37 @@ def run_writers(writers: int, per_writer: int, work: Callable[[int], object]) ->
     return time.perf_counter() - started
 
 
+def raw_commits(url: str, writers: int, per_writer: int) -> float:
+    """PostgreSQL's own rate: one row per transaction into a fresh table, one connection per
+    writer; commits per second."""
+    import psycopg
+
+    table = f"raw_{next(_tables)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, data BYTEA NOT NULL)")
+    connections = [psycopg.connect(url) for _ in range(writers)]
+    row = b"x" * 300  # about one stored event
+
+    def commit(i: int) -> None:
+        conn = connections[i // per_writer]
+        conn.execute(f"INSERT INTO {table} (data) VALUES (%s)", (row,))
+        conn.commit()
+
+    try:
+        seconds = run_writers(writers, per_writer, commit)
+    finally:
+        for conn in connections:
+            conn.close()
+    return writers * per_writer / seconds
+
+
+_tables = iter(range(10_000))
+
+
 def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int) -> dict[str, Any]:
     per_writer = lifecycles // writers
-    ledger = open_ledger(settings_for(), bench_catalog(lifecycles))
+    settings = settings_for()
+    ledger = open_ledger(settings, bench_catalog(lifecycles))
     try:
         seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
     finally:
@@ -142,11 +172,23 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
         base_seconds = run_writers(writers, 4 * per_writer, lambda _: baseline_app.save(Counter()))
     finally:
         baseline_app.close()
-    return {
+    result = {
         "commands_per_s": commands / seconds,
-        "baseline_saves_per_s": commands / base_seconds,
-        "ratio": (commands / seconds) / (commands / base_seconds),
+        "library_saves_per_s": commands / base_seconds,
+        "ratio_library": base_seconds / seconds,
     }
+    if not settings.is_sqlite:
+        result["raw_commits_per_s"] = raw_commits(settings.database_url, writers, 4 * per_writer)
+        result["ratio_raw"] = result["commands_per_s"] / result["raw_commits_per_s"]
+    return result
+
+
+def in_memory(writers: int, lifecycles: int) -> dict[str, Any]:
+    """The commands on the library's in-memory store: their CPU cost alone."""
+    per_writer = lifecycles // writers
+    ledger = Ledger(bench_catalog(lifecycles), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
+    return {"commands_per_s": 4 * per_writer * writers / seconds}
 
 
 def main() -> None:
@@ -169,15 +211,20 @@ def main() -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
             return Settings(database_url=server.rsplit("/", 1)[0] + f"/{name}")
 
-        print(f"{'store':<11}{'writers':>8}{'commands/s':>12}{'baseline saves/s':>18}{'ratio':>8}")
+        lines = []
+        popo = in_memory(1, args.lifecycles)
+        lines.append(
+            f"bench command_rate store=memory writers=1 commands_per_s={popo['commands_per_s']:.0f}"
+        )
+        print(lines[-1], flush=True)
         for store, settings_for in (("sqlite", sqlite), ("postgresql", postgres)):
             for writers in (1, 4):
                 result = measure(settings_for, writers, args.lifecycles)
-                print(
-                    f"{store:<11}{writers:>8}{result['commands_per_s']:>12.0f}"
-                    f"{result['baseline_saves_per_s']:>18.0f}{result['ratio']:>8.2f}",
-                    flush=True,
+                figures = " ".join(
+                    f"{k}={v:.2f}" if k.startswith("ratio") else f"{k}={v:.0f}"
+                    for k, v in result.items()
                 )
+                print(f"bench command_rate store={store} writers={writers} {figures}", flush=True)
 
 
 if __name__ == "__main__":
