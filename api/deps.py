@@ -18,6 +18,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels, Services
 from ledger.catalog import Catalog
 from ledger.errors import InvalidInputError, LedgerError
+from ledger.log import written
 from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
 from ledger.tokens import ConsentTokens
@@ -130,7 +131,7 @@ class Commands:
                 result = act()
         except LedgerError as error:
             return from_ledger_error(error)
-        self.views.catch_up()
+        self.views.catch_up(until=written.get())
         response = answer(result)
         if request.replayed:
             response.headers["Idempotent-Replayed"] = "true"

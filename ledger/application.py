@@ -38,10 +38,13 @@ class Ledger(PolicyCommands):
 
     # -- creation (R1-R19) ------------------------------------------------------------------
 
+    @retrying
     def create_claims(
         self, principal: Principal, command: CreateClaims, now: datetime
     ) -> list[UUID]:
-        """Add a customer or claim a known one: one claim per engagement, all or none (R11)."""
+        """Add a customer or claim a known one: one claim per engagement, all or none (R11).
+
+        Every check runs again on a retry: a concurrent save may have changed the facts."""
         return self._make_claims(principal, self._plan(principal, command), aware(now))
 
     def check_claims(self, principal: Principal, command: CreateClaims, now: datetime) -> None:
@@ -61,7 +64,6 @@ class Ledger(PolicyCommands):
     def _seats(self, plan: creation.CreationPlan, now: datetime) -> dict[str, Seat]:
         return {e.id: self._seat(e.id, plan.eligibility_key, now) for e in plan.engagements}
 
-    @retrying
     def _make_claims(
         self, principal: Principal, plan: creation.CreationPlan, now: datetime
     ) -> list[UUID]:

@@ -183,9 +183,9 @@ def _tracked(progress: Progress, description: str) -> Callable[[int, int], None]
     task = progress.add_task(description, total=None, rate="")
     started = time.perf_counter()
 
-    def update(position: int, head: int) -> None:
-        rate = position / max(time.perf_counter() - started, 1e-9)
-        progress.update(task, completed=position, total=head, rate=f"{rate:,.0f}")
+    def update(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
     return update
 

@@ -41,6 +41,7 @@ from ledger.errors import (
     NotFoundError,
     StaleVersionError,
 )
+from ledger.log import EventLog, written
 from ledger.persistence import JsonTranscoder, PydanticMapper
 from ledger.principal import Principal
 
@@ -141,6 +142,7 @@ class LedgerBase(Application[UUID]):
     def __init__(self, catalog: Catalog, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self.catalog = catalog
+        self.event_log = EventLog(self.recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=JsonTranscoder(), mapper_class=PydanticMapper)
@@ -153,10 +155,10 @@ class LedgerBase(Application[UUID]):
         request's record are saved together, so that after any crash a retry with the same
         key and request answers what the first did, and a retry of a request that died
         before its save runs the command. No key: the command runs as itself."""
-        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
             raise InvalidInputError(
                 "invalid-idempotency-key",
-                f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters",
+                f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} printable characters",
                 field="Idempotency-Key",
             )
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
@@ -235,7 +237,7 @@ class LedgerBase(Application[UUID]):
             result=result_type.dump_python(result, mode="json"),
             now=max(times),
         )
-        super().save(*staged, record)
+        self._save_now(*staged, record)
 
     def save(self, *objs: Saved, **kwargs: Any) -> list[Recording[UUID]]:
         """Save now; or, in an idempotent command, stage for the save with its record."""
@@ -243,7 +245,14 @@ class LedgerBase(Application[UUID]):
         if staged is not None:
             staged.extend(objs)
             return []
-        return super().save(*objs, **kwargs)
+        return self._save_now(*objs, **kwargs)
+
+    def _save_now(self, *objs: Saved, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, and note the log position reached (the same client's reads wait for it)."""
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            written.set(self.event_log.position_of(max(r.notification.id for r in recordings)))
+        return recordings
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -330,11 +339,9 @@ class LedgerBase(Application[UUID]):
     ) -> Iterator[Sequence[Notification]]:
         """The whole log (or the ``topics`` of it), in order, a page at a time."""
         position = 0
-        while page := self.recorder.select_notifications(
-            position, page_size, topics=topics, inclusive_of_start=False
-        ):
-            yield page
-            position = page[-1].id
+        while (page := self.event_log.page_after(position, page_size, topics)).notifications:
+            yield page.notifications
+            position = page.position
 
     def claim_ids(self) -> Iterator[UUID]:
         """Every claim's id, in the order the claims were made."""

@@ -25,14 +25,15 @@ def claims_from_events(
 ) -> dict[UUID, Claim]:
     """Every claim, folded from its events as the log holds them (no catalog, no views)."""
     claims: dict[UUID, Claim] = {}
-    head = ledger.recorder.max_notification_id() or 0
+    total, done = ledger.event_log.behind(0), 0
     for page in ledger.notification_pages(page_size):
         for notification in page:
             event = ledger.mapper.to_domain_event(notification)
             if isinstance(event, Claim.Event):
                 claims[event.originator_id] = event.mutate(claims.get(event.originator_id))  # type: ignore[assignment]
+        done += len(page)
         if progress is not None:
-            progress(page[-1].id, head)
+            progress(done, max(total, done))
     return claims
 
 

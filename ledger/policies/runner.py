@@ -44,23 +44,28 @@ class PolicyRunner:
         return f"policy:{policy.name}"
 
     def process_page(self, policy: Policy) -> int:
-        """Handle the next page of the policy's events; how many were handled."""
+        """Handle the next page of the policy's events; how many were handled.
+
+        The position is tracked after each transaction's events (a page holds whole ones):
+        a policy stopped in between runs that transaction's events again, which its
+        idempotent commands make harmless."""
         name = self.tracking_name(policy)
-        page = self.ledger.recorder.select_notifications(
-            self.store.position(name),
-            self.page_size,
-            topics=policy.topics,
-            inclusive_of_start=False,
+        read = self.ledger.event_log.page_after(
+            self.store.position(name), self.page_size, policy.topics
         )
-        for notification in page:
+        page = read.notifications
+        for n, notification in enumerate(page):
             event = self.ledger.mapper.to_domain_event(notification)
             assert isinstance(event, Claim.Event)
             # The policy's own events never predate what caused them.
             policy.handle(self.ledger, event, max(self.clock(), event.timestamp))
+            position = read.positions[n]
+            if n + 1 < len(page) and read.positions[n + 1] == position:
+                continue  # the next event belongs to the same transaction
             with self.store.transaction(commit=True) as tx:
-                if tx.position(name) >= notification.id:
+                if tx.position(name) >= position:
                     break  # another process handled it too (its commands are idempotent)
-                tx.track(name, notification.id)
+                tx.track(name, position)
         return len(page)
 
     def catch_up(self) -> int:

@@ -25,7 +25,7 @@ from ledger.projections.store import ViewStore
 
 VIEW_PROJECTIONS: tuple[type[BatchProjection], ...] = (ClaimViews, DirectoryViews)
 Progress = Callable[[int, int], None]
-"""Called with (position, head) after each page."""
+"""Called with (events applied, events to apply) after each page."""
 
 
 class _PositionMovedError(Exception):
@@ -46,15 +46,15 @@ class ViewRunner:
         self._catching_up = threading.Lock()  # one thread of a process applies pages at a time
 
     def head(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.ledger.event_log.head()
 
     def position(self, generation: int | None = None) -> int:
         gen = self.store.generation() if generation is None else generation
         return self.store.position(tracking_name(gen))
 
     def lag(self) -> int:
-        """Head of the log minus the active views' position: what the views do not show yet."""
-        return max(0, self.head() - self.position())
+        """The events of the log the active views do not show yet."""
+        return self.ledger.event_log.behind(self.position())
 
     def process_page(self, generation: int | None = None) -> int:
         """Apply the next page of events to every view; the number of events applied."""
@@ -64,9 +64,8 @@ class ViewRunner:
 
     def _apply_after(self, generation: int, start: int) -> tuple[int, int]:
         """Apply the page after ``start``: (events applied, the views' position now)."""
-        page = self.ledger.recorder.select_notifications(
-            start, self.page_size, inclusive_of_start=False
-        )
+        read = self.ledger.event_log.page_after(start, self.page_size)
+        page = read.notifications
         if not page:
             return 0, start
         events = [self.ledger.mapper.to_domain_event(n) for n in page]
@@ -77,33 +76,46 @@ class ViewRunner:
                     raise _PositionMovedError
                 for projection in self.projections:
                     projection.process_batch(tx, events)
-                tx.track(name, page[-1].id)
+                tx.track(name, read.position)
         except (IntegrityError, _PositionMovedError):
             # Another runner (of this process or another) applied events of this page first;
             # nothing was written here: carry on from where it is.
             return 0, self.store.position(name)
         with self._changed:
             self._changed.notify_all()
-        return len(page), page[-1].id
+        return len(page), read.position
 
-    def catch_up(self, generation: int | None = None, progress: Progress | None = None) -> int:
-        """Apply pages until the views reach the head of the log; events applied.
+    def catch_up(
+        self,
+        generation: int | None = None,
+        progress: Progress | None = None,
+        until: int | None = None,
+    ) -> int:
+        """Apply pages until the views reach the head of the log (and ``until``, a position
+        a write of this client reached); events applied.
 
         Threads of one process take turns (the API's request threads and its worker), so that
-        they do not all fold the same page only for all but one to roll back.
+        they do not all fold the same page only for all but one to roll back. ``progress``
+        is told (events applied, events to apply).
         """
         gen = self.store.generation() if generation is None else generation
         total = 0
-        head = self.head()
+        head = max(self.head(), until or 0)
+        deadline = time.monotonic() + 5
         with self._catching_up:
             position = self.store.position(tracking_name(gen))
+            expected = self.ledger.event_log.behind(position) if progress else 0
             while position < head:
                 applied, reached = self._apply_after(gen, position)
                 if reached <= position:
-                    break
+                    if until is None or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.001)  # a transaction older than the write is still open
+                    position = self.store.position(tracking_name(gen))
+                    continue
                 total, position = total + applied, reached
                 if progress is not None:
-                    progress(position, head)
+                    progress(total, max(expected, total))
         return total
 
     def wait(self, position: int, timeout: float = 5.0) -> bool:

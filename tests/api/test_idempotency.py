@@ -47,8 +47,9 @@ def test_a_refusal_records_nothing_and_keys_belong_to_their_user(api: Api) -> No
     assert (again.status_code, again.json()) == (409, refused.json())  # ran again, alike
     assert "idempotent-replayed" not in again.headers
     assert api.head() == head
-    too_long = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "x" * 201})
-    assert too_long.json()["type"].endswith("/invalid-idempotency-key")
+    for bad in ("x" * 201, "a\x01b", "tab\there"):
+        refused = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": bad})
+        assert refused.json()["type"].endswith("/invalid-idempotency-key"), bad
     other_user = api.post(
         "/v1/claims",
         claim_body(location="LOC-B1", value=NORTHWIND, customer_email="it@northwind.com"),
@@ -56,6 +57,23 @@ def test_a_refusal_records_nothing_and_keys_belong_to_their_user(api: Api) -> No
         headers=key,
     )  # the same key, another user: a request of its own
     assert other_user.status_code == 201, other_user.text
+
+
+def test_a_create_is_replayed_after_the_customer_became_known(api: Api) -> None:
+    """The retry of a create answers its claim even when creating it again would now be
+    refused (the customer consented since: R15 wants origin "claimed")."""
+    key = {"Idempotency-Key": "create-then-consent"}
+    first = api.post("/v1/claims", claim_body(), headers=key)
+    claim_id = first.json()["claims"][0]["claim_id"]
+    consent = {"deal_size_usd": "10.00", "disclaimer_accepted": True}
+    assert api.post(f"/v1/claims/{claim_id}/consent-request", consent).status_code == 200
+    token = api.consent_token(claim_id)
+    assert api.post(f"/v1/consent/{token}", {"decision": "accept"}, None).status_code == 200
+    head = api.head()
+    again = api.post("/v1/claims", claim_body(), headers=key)
+    assert (again.status_code, again.headers["location"]) == (201, first.headers["location"])
+    assert again.headers["idempotent-replayed"] == "true"
+    assert api.head() == head
 
 
 def test_a_key_of_one_command_is_refused_on_another(api: Api) -> None:

@@ -18,6 +18,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.commands import Review
 from ledger.errors import NotFoundError
+from ledger.log import written
 from ledger.policies.runner import PolicyRunner
 from ledger.principal import Principal, Role
 from ledger.projections.base import BatchProjection
@@ -262,8 +263,8 @@ def test_read_your_writes(stored_ledger: Ledger, workers: Workers, read_models: 
     workers.start()
     try:
         (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
-        head = stored_ledger.recorder.max_notification_id() or 0
-        assert workers.views.wait(head, timeout=10)
+        head = written.get()  # the log position the save reached
+        assert head is not None and workers.views.wait(head, timeout=10)
         assert read_models.claims.details(ADMIN_A, claim_id).state == "customer_claimed"
     finally:
         workers.stop()
@@ -317,8 +318,8 @@ def test_the_worker_thread_survives_a_failed_round(
     thread = threading.Thread(target=workers.run, kwargs={"retry_seconds": 0.01})
     thread.start()
     try:
-        head = stored_ledger.recorder.max_notification_id() or 0
-        assert workers.views.wait(head, timeout=10)
+        head = written.get()  # the log position the save reached
+        assert head is not None and workers.views.wait(head, timeout=10)
     finally:
         workers.stop()
         thread.join(timeout=10)

@@ -1,0 +1,173 @@
+"""The event log as its followers read it: in commit order, never skipping an event.
+
+On PostgreSQL, writers append concurrently (no table lock: commits of different claims
+proceed in parallel and share fsyncs). Notification ids are then handed out in insert order,
+not commit order: a transaction may commit id 11 while id 10 is still uncommitted, and a
+follower reading by id would pass over 10 for ever. So each row records the transaction that
+wrote it (``tx_id xid8 DEFAULT pg_current_xact_id()``), and followers read in (transaction,
+id) order only what is older than the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``): every such transaction has committed or
+aborted, and any later commit has a higher transaction id. A follower's position is the last
+transaction it applied whole; a page never ends inside a transaction.
+
+On SQLite (one writer at a time) and in memory, commit order is id order: the position is the
+notification id, as the library has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "written"]
+
+written: ContextVar[int | None] = ContextVar("written", default=None)
+"""The log position the last save of this context reached (read-your-writes)."""
+
+
+@dataclass(frozen=True)
+class LogPage:
+    notifications: Sequence[Notification]
+    positions: Sequence[int]
+    """Each notification's position: a follower that applied it and everything before it in
+    its transaction is there (on PostgreSQL, its transaction's; else its id)."""
+    position: int
+    """Where a follower is once it applied the page."""
+
+
+class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder without its table lock, each row with its
+    transaction id, and the reads of followers in commit order."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        table = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id {id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "topic text, "
+            "state bytea, "
+            "notification_id bigserial, "
+            "tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (tx_id, notification_id)").format(
+                index=Identifier(f"{self.events_table_name}_tx_idx"), table=table
+            )
+        )
+        self.lock_table_statements = []  # appends of different claims commit in parallel
+        horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        self._page = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "tx_id::text::bigint AS tx FROM {table} "
+            "WHERE tx_id > (%s::bigint)::text::xid8 AND " + horizon + " {topics} "
+            "ORDER BY tx_id, notification_id LIMIT %s"
+        )
+        self._one_tx = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "tx_id::text::bigint AS tx FROM {table} "
+            "WHERE tx_id = (%s::bigint)::text::xid8 {topics} ORDER BY notification_id"
+        )
+        self._table = table
+        self._head = SQL(
+            "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS head FROM {table} WHERE " + horizon
+        ).format(table=table)
+        self._behind = SQL(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} "
+            "WHERE tx_id > (%s::bigint)::text::xid8 LIMIT 1000000) AS later"
+        ).format(table=table)
+        self._tx_of = SQL(
+            "SELECT tx_id::text::bigint AS tx FROM {table} WHERE notification_id = %s"
+        ).format(table=table)
+
+    def _query(self, statement: SQL, topics: Sequence[str]) -> Any:
+        where = SQL("AND topic = ANY(%s)") if topics else SQL("")
+        return statement.format(table=self._table, topics=where)
+
+    def _rows(self, statement: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return list(curs.fetchall())
+
+    def committed_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
+        """Whole transactions after ``position``, in commit order, up to ``limit`` events (or
+        one whole transaction if it alone is longer)."""
+        extra: list[Any] = [list(topics)] if topics else []
+        rows = self._rows(self._query(self._page, topics), [position, *extra, limit + 1])
+        if len(rows) > limit:  # one row more tells whether the page ends inside a transaction
+            rows, after = rows[:limit], rows[limit]
+            last = rows[-1]["tx"]
+            if after["tx"] == last:  # it does: leave that transaction to the next page
+                whole = [r for r in rows if r["tx"] != last]
+                rows = whole or self._rows(self._query(self._one_tx, topics), [last, *extra])
+        if not rows:
+            return LogPage((), (), position)
+        notifications = [
+            Notification(
+                id=r["notification_id"],
+                originator_id=r["originator_id"],
+                originator_version=r["originator_version"],
+                topic=r["topic"],
+                state=bytes(r["state"]),
+            )
+            for r in rows
+        ]
+        return LogPage(notifications, [r["tx"] for r in rows], rows[-1]["tx"])
+
+    def head(self) -> int:
+        """The position of the last transaction a follower may read now."""
+        return int(self._rows(self._head, [])[0]["head"])
+
+    def behind(self, position: int) -> int:
+        """Events after ``position`` (counted up to a million)."""
+        return int(self._rows(self._behind, [position])[0]["n"])
+
+    def position_of(self, notification_id: int) -> int:
+        rows = self._rows(self._tx_of, [notification_id])
+        return int(rows[0]["tx"]) if rows else 0
+
+
+class EventLog:
+    """The log of one application's recorder, as followers read it."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.concurrent = recorder if isinstance(recorder, ConcurrentPostgresRecorder) else None
+
+    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
+        """The next page of the log after ``position`` (of the ``topics`` only, if given)."""
+        if self.concurrent is not None:
+            return self.concurrent.committed_after(position, limit, topics)
+        page = self.recorder.select_notifications(
+            position, limit, topics=topics, inclusive_of_start=False
+        )
+        ids = [n.id for n in page]
+        return LogPage(page, ids, ids[-1] if ids else position)
+
+    def head(self) -> int:
+        """The position a follower that read everything readable now would be at."""
+        if self.concurrent is not None:
+            return self.concurrent.head()
+        return self.recorder.max_notification_id() or 0
+
+    def behind(self, position: int) -> int:
+        """How many events a follower at ``position`` has yet to read."""
+        if self.concurrent is not None:
+            return self.concurrent.behind(position)
+        return max(0, self.head() - position)
+
+    def position_of(self, notification_id: int) -> int:
+        """The position at which a follower has read the event with this notification id."""
+        if self.concurrent is not None:
+            return self.concurrent.position_of(notification_id)
+        return notification_id
