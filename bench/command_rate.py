@@ -196,6 +196,7 @@ def in_memory(writers: int, lifecycles: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lifecycles", type=int, default=400, help="claims per configuration")
+    parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
     args = parser.parse_args()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -220,6 +221,8 @@ def main() -> None:
         )
         print(lines[-1], flush=True)
         for store, settings_for in (("sqlite", sqlite), ("postgresql", postgres)):
+            if args.store not in {"all", store}:
+                continue
             for writers in (1, 4):
                 result = measure(settings_for, writers, args.lifecycles)
                 figures = " ".join(

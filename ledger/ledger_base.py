@@ -251,7 +251,7 @@ class LedgerBase(Application[UUID]):
         """Save, and note the log position reached (the same client's reads wait for it)."""
         recordings = super().save(*objs, **kwargs)
         if recordings:
-            written.set(self.event_log.position_of(max(r.notification.id for r in recordings)))
+            written.set(self.event_log.position_written(max(r.notification.id for r in recordings)))
         return recordings
 
     # -- loading ----------------------------------------------------------------------------

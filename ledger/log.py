@@ -28,6 +28,7 @@ from psycopg.sql import SQL, Identifier
 __all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "written"]
 
 written: ContextVar[int | None] = ContextVar("written", default=None)
+_inserted_tx: ContextVar[int | None] = ContextVar("inserted_tx", default=None)
 """The log position the last save of this context reached (read-your-writes)."""
 
 
@@ -66,6 +67,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             )
         )
         self.lock_table_statements = []  # appends of different claims commit in parallel
+        self.insert_events_statement += SQL(", tx_id::text::bigint AS tx")
         horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
         self._page = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
@@ -89,6 +91,17 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         self._tx_of = SQL(
             "SELECT tx_id::text::bigint AS tx FROM {table} WHERE notification_id = %s"
         ).format(table=table)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        _inserted_tx.set(rows[-1]["tx"] if rows else None)
+        return [row["notification_id"] for row in rows]
+
+    def _notify_channel(self, curs: Any) -> None:
+        """No NOTIFY: it takes a database-wide lock at commit, which would serialise the
+        commits again; followers poll."""
 
     def _query(self, statement: SQL, topics: Sequence[str]) -> Any:
         where = SQL("AND topic = ANY(%s)") if topics else SQL("")
@@ -170,4 +183,10 @@ class EventLog:
         """The position at which a follower has read the event with this notification id."""
         if self.concurrent is not None:
             return self.concurrent.position_of(notification_id)
+        return notification_id
+
+    def position_written(self, notification_id: int) -> int:
+        """The position of this context's last insert, whose last event has this id."""
+        if self.concurrent is not None:
+            return _inserted_tx.get() or self.concurrent.position_of(notification_id)
         return notification_id
