@@ -42,10 +42,6 @@ def _catalog(services: ServicesDep) -> Catalog:
     return services.ledger.catalog
 
 
-def _read_models(services: ServicesDep) -> ReadModels:
-    return services.read_models
-
-
 def _views(services: ServicesDep) -> ViewRunner:
     return services.workers.views
 
@@ -70,7 +66,6 @@ def _metrics(request: Request) -> Metrics:
 
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
-ReadModelsDep = Annotated[ReadModels, Depends(_read_models)]
 ViewsDep = Annotated[ViewRunner, Depends(_views)]
 ConsentTokensDep = Annotated[ConsentTokens, Depends(_consent_tokens)]
 NowDep = Annotated[datetime, Depends(_now)]
@@ -88,6 +83,26 @@ def principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _read_models(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    after: Annotated[
+        int | None,
+        Query(ge=0, description="Answer once the views include this log position"),
+    ] = None,
+    position: Annotated[
+        int | None,
+        Header(alias="Ledger-Position", ge=0, description="As ?after= (a write's answer)"),
+    ] = None,
+) -> ReadModels:
+    """The read models, once they show this user's own writes (and ``after``)."""
+    services.freshness.read(principal.user_id, after if after is not None else position)
+    return services.read_models
+
+
+ReadModelsDep = Annotated[ReadModels, Depends(_read_models)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Repeat a POST safely: same key, same answer"),
@@ -102,17 +117,15 @@ IfMatch = Annotated[
 
 
 class Commands:
-    """Runs a write once per Idempotency-Key, timed, then brings the views up to it, so that
-    the answer (and the same client's next read) shows the write.
+    """Runs a write once per Idempotency-Key, timed; the same user's next read shows it.
 
     The key's record is saved with the command's events (``Ledger.idempotent``): a retry
     after any crash answers from it, with ``Idempotent-Replayed: true`` and no new events.
     """
 
-    def __init__(self, ledger: LedgerDep, metrics: MetricsDep, views: ViewsDep) -> None:
-        self.ledger = ledger
+    def __init__(self, services: ServicesDep, metrics: MetricsDep) -> None:
+        self.services = services
         self.metrics = metrics
-        self.views = views
 
     def run(
         self,
@@ -123,16 +136,21 @@ class Commands:
         act: Callable[[], T],
         answer: Callable[[T], Response],
     ) -> Response:
+        """``answer`` comes from the write model; it carries the log position the write
+        reached (``Ledger-Position``), which the same user's next read waits for."""
         try:
             with (
-                self.ledger.idempotent(owner, key, fingerprint) as request,
+                self.services.ledger.idempotent(owner, key, fingerprint) as request,
                 self.metrics.command(name),
             ):
                 result = act()
         except LedgerError as error:
             return from_ledger_error(error)
-        self.views.catch_up(until=written.get())
         response = answer(result)
+        position = written.get()
+        if position is not None:
+            self.services.freshness.wrote(owner, position)
+            response.headers["Ledger-Position"] = str(position)
         if request.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response

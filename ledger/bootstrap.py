@@ -8,6 +8,7 @@ from ledger.access import AccessTokens
 from ledger.application import Ledger, open_ledger
 from ledger.catalog import Catalog
 from ledger.clock import Clock, utc_now
+from ledger.freshness import Freshness
 from ledger.projections.claim_queries import ClaimQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries
@@ -42,6 +43,7 @@ class Services:
     access_tokens: AccessTokens
     consent_tokens: ConsentTokens
     clock: Clock
+    freshness: Freshness
 
     def close(self) -> None:
         self.workers.stop()
@@ -60,13 +62,15 @@ def bootstrap(
     ledger = ledger or open_ledger(settings, catalog)
     store = ViewStore.open(settings.eventsourcing_env())
     consent_tokens = ConsentTokens(settings.signing_key())
+    workers = Workers(ledger, store, consent_tokens, settings, clock)
     return Services(
         settings=settings,
         ledger=ledger,
         store=store,
-        workers=Workers(ledger, store, consent_tokens, settings, clock),
+        workers=workers,
         read_models=ReadModels.over(store, ledger.catalog),
         access_tokens=AccessTokens(settings.signing_key()),
         consent_tokens=consent_tokens,
         clock=clock,
+        freshness=Freshness(workers.views),
     )

@@ -309,6 +309,14 @@ class LedgerBase(Application[UUID]):
         """A claim as its partner, a reviewer or an auditor may see it."""
         return self._scoped_claim(principal, claim_id, Purpose.READ)
 
+    def claim_events(self, claim_id: UUID) -> list[Claim.Event]:
+        """Every event of the claim, in order, for whoever may read it (the read model
+        decides: ``ClaimQueries.folded``)."""
+        events = [e for e in self.events.get(claim_id) if isinstance(e, Claim.Event)]
+        if not events:
+            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+        return events
+
     def history(self, principal: Principal, claim_id: UUID) -> list[Claim.Event]:
         """Every event of the claim, in order: the audit trail."""
         claim = self._scoped_claim(principal, claim_id, Purpose.HISTORY)

@@ -84,6 +84,9 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         self._head = SQL(
             "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS head FROM {table} WHERE " + horizon
         ).format(table=table)
+        self._last = SQL(
+            "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS last FROM {table}"
+        ).format(table=table)
         self._behind = SQL(
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} "
             "WHERE tx_id > (%s::bigint)::text::xid8 LIMIT 1000000) AS later"
@@ -141,6 +144,10 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """The position of the last transaction a follower may read now."""
         return int(self._rows(self._head, [])[0]["head"])
 
+    def last_written(self) -> int:
+        """The position of the last transaction that committed, open ones before it or not."""
+        return int(self._rows(self._last, [])[0]["last"])
+
     def behind(self, position: int) -> int:
         """Events after ``position`` (counted up to a million)."""
         return int(self._rows(self._behind, [position])[0]["n"])
@@ -171,6 +178,12 @@ class EventLog:
         """The position a follower that read everything readable now would be at."""
         if self.concurrent is not None:
             return self.concurrent.head()
+        return self.recorder.max_notification_id() or 0
+
+    def last_written(self) -> int:
+        """The position of the last write that committed."""
+        if self.concurrent is not None:
+            return self.concurrent.last_written()
         return self.recorder.max_notification_id() or 0
 
     def behind(self, position: int) -> int:

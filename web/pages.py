@@ -83,6 +83,8 @@ class Page:
             request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
         )
         self.session: Session | None = read_session(request, services.access_tokens)
+        if self.session is not None:  # the page shows what this user's forms just did
+            services.freshness.read(self.session.principal.user_id)
 
     @staticmethod
     def action_label(state: ClaimState, action: Action) -> str:

@@ -20,6 +20,7 @@ from api.deps import (
     NowDep,
     PrincipalDep,
     ReadModelsDep,
+    ServicesDep,
     etag,
     expected_version,
     json_response,
@@ -44,7 +45,7 @@ from ledger.commands import (
     Review,
     Submit,
 )
-from ledger.projections.claim_queries import ClaimFilter
+from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 READ = errors(401, 403, 404, 422)
@@ -57,16 +58,21 @@ class ClaimCommands:
     def __init__(
         self,
         commands: CommandsDep,
-        read_models: ReadModelsDep,
+        services: ServicesDep,
         ledger: LedgerDep,
         principal: PrincipalDep,
         now: NowDep,
     ) -> None:
         self.commands = commands
-        self.read_models = read_models
+        self.queries = services.read_models.claims  # its queries that need no views
         self.ledger = ledger
         self.principal = principal
         self.now = now
+
+    def folded(self, claim_id: UUID) -> ClaimRow:
+        """The claim as the command left it, from the write model."""
+        events = self.ledger.claim_events(claim_id)
+        return self.queries.folded(self.principal, events)
 
     def run(
         self,
@@ -81,7 +87,7 @@ class ClaimCommands:
         version = expected_version(if_match)
 
         def answer(_: object) -> Response:
-            row = self.read_models.claims.details(self.principal, claim_id)
+            row = self.folded(claim_id)
             details = presenters.claim_details(row, self.now, self.principal)
             return json_response(details, ETag=etag(row.version))
 
@@ -136,7 +142,7 @@ def create_claims(
     principal, now = cmds.principal, cmds.now
 
     def answer(ids: list[UUID]) -> Response:
-        rows = [cmds.read_models.claims.details(principal, i) for i in ids]
+        rows = [cmds.folded(i) for i in ids]
         made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
         headers = {"Location": f"/v1/claims/{ids[0]}"}
         if len(rows) == 1:  # the one claim made: its ETag, as a read of it would give

@@ -43,7 +43,7 @@ def get_referral(
     return presenters.referral(read_models.referrals.referral(principal, referral_id))
 
 
-@router.get("/co-sell/referrals", response_model=list[ReferralOut], responses=errors(401, 403))
+@router.get("/co-sell/referrals", response_model=list[ReferralOut], responses=errors(401, 403, 422))
 def co_sell_referrals(read_models: ReadModelsDep, principal: PrincipalDep) -> list[ReferralOut]:
     """Referrals upgraded to co-sell (sellers, R42)."""
     return [presenters.referral(row) for row in read_models.referrals.co_sell(principal)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -14,14 +14,14 @@ from uuid import UUID
 
 from ledger import access
 from ledger.access import Purpose
-from ledger.aggregates.claim import ClaimState, DeadlineKind
+from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.values import Contacts, ProofDocument
 from ledger.catalog import Catalog, PayoutModel
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.principal import Principal, Role
 from ledger.projections.base import parse_ts
-from ledger.projections.claims import Status, status
+from ledger.projections.claims import Status, email_id, fold, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 
@@ -188,6 +188,28 @@ class ClaimQueries:
         row = ClaimRow.of(found)
         access.authorize_claim(principal, row.claim_id, row.partner_id, row.location_id, purpose)
         return row
+
+    def folded(self, principal: Principal, events: Sequence[Claim.Event]) -> ClaimRow:
+        """A claim as ``details`` shows it once the views include ``events`` (the claim's
+        first events, from the write model): a command's answer, without waiting for them."""
+        found, link = fold(events)
+        row = ClaimRow.of(found)
+        access.authorize_claim(
+            principal, row.claim_id, row.partner_id, row.location_id, Purpose.READ
+        )
+        submitted = [e for e in events if isinstance(e, Claim.Submitted)]
+        if submitted:
+            row = replace(row, proof=tuple(submitted[-1].proof))
+        if link is None:
+            return row
+        with self.store.transaction() as tx:
+            delivery = tx.one(
+                "SELECT channel FROM mail_deliveries WHERE email_id = ?", (email_id(link),)
+            )
+        waiting = row.state is ClaimState.AWAITING_CONSENT
+        superseded = 0 if waiting or delivery is not None else 1
+        email = {"superseded": superseded, "channel": delivery and delivery["channel"]}
+        return replace(row, consent_email=status(email))
 
     def details(self, principal: Principal, claim_id: UUID) -> ClaimRow:
         """A claim as its partner, a reviewer or an auditor may see it, with its proof."""

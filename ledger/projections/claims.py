@@ -69,6 +69,19 @@ def _new_row(event: Claim.Created) -> dict[str, Any]:
     }
 
 
+def fold(events: Sequence[Claim.Event]) -> tuple[dict[str, Any], UUID | None]:
+    """A claim's row as the claims view holds it after ``events`` (its first ones, in order),
+    folded in memory; and its latest consent link."""
+    assert events and isinstance(events[0], Claim.Created), "a claim's events start with it"
+    row, outbox = _new_row(events[0]), _OutboxPage()
+    link = None
+    for event in events:
+        ClaimViews.apply(row, event, outbox)
+        if isinstance(event, Claim.ConsentRequested | Claim.ConsentReminderSent):
+            link = event.link_id
+    return dict(zip(CLAIM_COLUMNS, ClaimViews.values(row), strict=True)), link
+
+
 class ClaimViews(BatchProjection):
     """Claims, their history and the outbox, folded from the claim's events."""
 
@@ -86,7 +99,7 @@ class ClaimViews(BatchProjection):
             if isinstance(event, Claim.Created):
                 rows[claim_id] = _new_row(event)
             row = rows[claim_id]
-            self._apply(row, event, page)
+            self.apply(row, event, page)
             history.append(
                 (
                     claim_id,
@@ -99,7 +112,7 @@ class ClaimViews(BatchProjection):
             )
         tx.insert_rows("history", history)
         touched = {str(e.originator_id) for e in claim_events}
-        tx.insert_rows("claims", [self._values(rows[c]) for c in sorted(touched)], UPSERT_CLAIM)
+        tx.insert_rows("claims", [self.values(rows[c]) for c in sorted(touched)], UPSERT_CLAIM)
         page.write(tx)
 
     @staticmethod
@@ -116,7 +129,7 @@ class ClaimViews(BatchProjection):
         return rows
 
     @staticmethod
-    def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+    def values(row: dict[str, Any]) -> tuple[Any, ...]:
         state = ClaimState(row["state"])
         kind = GOVERNING_DEADLINE.get(state)
         row["running_deadline_kind"] = None if kind is None else kind.value
@@ -125,7 +138,8 @@ class ClaimViews(BatchProjection):
         values = {**row, "deadlines": dumps(row["deadlines"]), "contacts": dumps(row["contacts"])}
         return tuple(values[c] for c in CLAIM_COLUMNS)
 
-    def _apply(self, row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> None:
+    @staticmethod
+    def apply(row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> None:
         row["version"] = event.originator_version
         row["updated_at"] = ts(event.timestamp)
         if not _apply_consent(row, event, outbox):

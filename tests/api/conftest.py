@@ -39,9 +39,19 @@ class Api:
         )
         return {"Authorization": f"Bearer {token}"}
 
-    def get(self, path: str, principal: Principal | None = ADMIN_A, **kwargs: Any) -> Any:
+    def get(
+        self, path: str, principal: Principal | None = ADMIN_A, settle: bool = True, **kwargs: Any
+    ) -> Any:
+        """GET as ``principal``; first, unless told not to, the views catch up, as the
+        service's workers keep them between requests (the app here runs without them)."""
+        if settle:
+            self.settle()
         headers = {**(self.auth(principal) if principal else {}), **kwargs.pop("headers", {})}
         return self.client.get(path, headers=headers, **kwargs)
+
+    def settle(self) -> None:
+        """What the workers do between requests: views up to date, policies run."""
+        self.services.workers.views.catch_up()
 
     def post(
         self, path: str, body: Any = None, principal: Principal | None = ADMIN_A, **kwargs: Any

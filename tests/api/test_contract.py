@@ -373,6 +373,9 @@ def test_get_referral_and_co_sell_referrals(api: Api) -> None:
 def test_health_readiness_and_metrics(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok", "checks": {}}
     new_claim(api)
+    behind = api.client.get("/readyz")  # the app here runs without its workers
+    assert behind.status_code == 200 and behind.json()["checks"]["projection_lag_events"] == 3
+    api.settle()
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["projection_lag_events"] == 0
     metrics = api.client.get("/metrics").text

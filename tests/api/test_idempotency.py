@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from ledger.principal import Principal
 from ledger.settings import Settings
 from tests.api.conftest import Api, make_api
 from tests.conftest import Clock
-from tests.factories import ADMIN_B, NORTHWIND, create
+from tests.factories import ADMIN_A, ADMIN_B, NORTHWIND, create
 
 
 def claim_body(**kwargs: Any) -> dict[str, Any]:
@@ -92,18 +93,18 @@ def test_a_crash_between_the_commit_and_the_answer(
 ) -> None:
     """The process dies after the command's transaction committed, before it answered: the
     client's retry gets the answer the first request would have given, and no new events."""
-    views = api.services.workers.views
-    catch_up = views.catch_up
+    queries = api.services.read_models.claims
+    folded = queries.folded
 
-    def crash(*args: Any, **kwargs: Any) -> int:
-        raise RuntimeError("the process died after the commit")
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the process died after the commit, before its answer")
 
     key = {"Idempotency-Key": "crash-1"}
-    monkeypatch.setattr(views, "catch_up", crash)
+    monkeypatch.setattr(queries, "folded", crash)
     assert api.post("/v1/claims", claim_body(), headers=key).status_code == 500
     head = api.head()
     assert head > 0  # the claim was saved
-    monkeypatch.setattr(views, "catch_up", catch_up)
+    monkeypatch.setattr(queries, "folded", folded)
     retry = api.post("/v1/claims", claim_body(), headers=key)
     assert retry.status_code == 201, retry.text
     assert retry.headers["idempotent-replayed"] == "true"
@@ -114,10 +115,10 @@ def test_a_crash_between_the_commit_and_the_answer(
     submit_key = {"Idempotency-Key": "crash-2"}
     body = {"deal_size_usd": "10.00", "disclaimer_accepted": True}
     path = f"/v1/claims/{claim['claim_id']}/consent-request"
-    monkeypatch.setattr(views, "catch_up", crash)
+    monkeypatch.setattr(queries, "folded", crash)
     assert api.post(path, body, headers=submit_key).status_code == 500
     head = api.head()
-    monkeypatch.setattr(views, "catch_up", catch_up)
+    monkeypatch.setattr(queries, "folded", folded)
     retry = api.post(path, body, headers=submit_key)
     assert (retry.status_code, retry.json()["state"], retry.headers["etag"]) == (
         200,
@@ -192,9 +193,31 @@ def test_etag_and_if_match(api: Api) -> None:
     assert garbage.status_code == 422
 
 
+def test_a_write_answers_its_position_and_its_user_reads_it(api: Api) -> None:
+    """No views are caught up by the write itself: its answer comes from the write model;
+    its user's next read brings the views up to the write, another user's read is not
+    held up (it sees the views as they are) unless it names the position."""
+    created = api.post("/v1/claims", claim_body())
+    position = int(created.headers["ledger-position"])
+    assert api.services.workers.views.position() < position  # the write caught nothing up
+    colleague = Principal("amy@a.example", "P-A", ADMIN_A.roles)
+    unheld = api.get("/v1/claims", colleague, settle=False).json()["items"]
+    assert unheld == []  # the colleague's read did not wait: the views lag
+    named = api.get("/v1/claims", colleague, settle=False, params={"after": position})
+    assert [c["claim_id"] for c in named.json()["items"]] == [
+        created.json()["claims"][0]["claim_id"]
+    ]
+    too_far = api.get("/v1/claims", colleague, settle=False, params={"after": position + 10**6})
+    assert too_far.status_code == 422 and too_far.json()["type"].endswith("/invalid-position")
+    header = api.get(
+        "/v1/claims", colleague, settle=False, headers={"Ledger-Position": str(position)}
+    )
+    assert header.status_code == 200
+
+
 def test_a_read_after_a_write_sees_it(api: Api) -> None:
     created = api.post("/v1/claims", claim_body()).json()["claims"][0]
-    listed = api.get("/v1/claims").json()["items"]
+    listed = api.get("/v1/claims", settle=False).json()["items"]  # no worker ran meanwhile
     assert [c["claim_id"] for c in listed] == [created["claim_id"]]
-    tab = api.get("/v1/engagements/E-WS/customers").json()["items"]
+    tab = api.get("/v1/engagements/E-WS/customers", settle=False).json()["items"]
     assert [i["claim_id"] for i in tab] == [created["claim_id"]]

@@ -11,6 +11,7 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.aggregates.claim import Claim
 from ledger.application import open_ledger
 from ledger.bootstrap import bootstrap
 from ledger.commands import Cancel, Dispute, Review
@@ -107,5 +108,9 @@ def test_views_equal_a_replay(operations: list[tuple[Any, ...]]) -> None:
             workers.views.replay()
             assert view_snapshot(workers) == live
             assert len(live["claims"]) == len(claims)
+            queries = services.read_models.claims
+            for claim_id, principal in claims:  # a command's answer, from the write model
+                events = [e for e in ledger.events.get(claim_id) if isinstance(e, Claim.Event)]
+                assert queries.folded(principal, events) == queries.details(principal, claim_id)
         finally:
             services.close()

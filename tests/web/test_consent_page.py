@@ -24,11 +24,11 @@ def web(tmp_path: Path, clock: Clock) -> Iterator[Web]:
 
 
 def state(web: Web, claim_id: UUID) -> ClaimState:
-    return web.services.read_models.claims.details(ADMIN_A, claim_id).state
+    return web.read_models.claims.details(ADMIN_A, claim_id).state
 
 
 def events(web: Web, claim_id: UUID) -> list[str]:
-    return [h.event for h in web.services.read_models.claims.history(AUDITOR, claim_id)]
+    return [h.event for h in web.read_models.claims.history(AUDITOR, claim_id)]
 
 
 def no_buttons(html: str) -> bool:
@@ -160,7 +160,7 @@ def test_a_late_link_says_late(web: Web, clock: Clock) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
-    deadline = web.services.read_models.claims.details(ADMIN_A, claim_id).running_deadline
+    deadline = web.read_models.claims.details(ADMIN_A, claim_id).running_deadline
     assert deadline is not None
     clock.now = deadline + timedelta(minutes=1)
     page = web.get(f"/consent/{token}")

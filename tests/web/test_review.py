@@ -26,7 +26,7 @@ START = Review(action="start")
 
 
 def state(web: Web, claim_id: UUID) -> ClaimState:
-    return web.services.read_models.claims.details(REVIEWER, claim_id).state
+    return web.read_models.claims.details(REVIEWER, claim_id).state
 
 
 def test_the_queue_shows_a_submitted_claim_with_its_proof_and_start_review(web: Web) -> None:
@@ -80,7 +80,7 @@ def test_request_information_with_a_reason_moves_the_claim_to_the_partner(web: W
     )
     response = web.post(f"/review/{claim_id}", {**form.fields, "reason": "the invoice is unsigned"})
     assert response.status_code == 303
-    row = web.services.read_models.claims.details(REVIEWER, claim_id)
+    row = web.read_models.claims.details(REVIEWER, claim_id)
     assert row.state is ClaimState.PARTNER_ACTION_REQUIRED
     assert row.last_reason == "the invoice is unsigned"
 
@@ -114,12 +114,12 @@ def test_the_same_form_posted_twice_makes_one_change(web: Web) -> None:
     web.sign_in(REVIEWER)
     start = web.form(web.get("/review").text, f"/review/{claim_id}", f"{claim_id}-start")
     first = web.post(f"/review/{claim_id}", start.fields)
-    version = web.services.read_models.claims.details(REVIEWER, claim_id).version
+    version = web.read_models.claims.details(REVIEWER, claim_id).version
     second = web.post(f"/review/{claim_id}", start.fields)
     assert first.status_code == second.status_code == 303
     assert second.headers["location"] == first.headers["location"]
-    assert web.services.read_models.claims.details(REVIEWER, claim_id).version == version
-    history = web.services.read_models.claims.history(AUDITOR, claim_id)
+    assert web.read_models.claims.details(REVIEWER, claim_id).version == version
+    history = web.read_models.claims.history(AUDITOR, claim_id)
     assert [h.event for h in history].count("ReviewStarted") == 1
 
 

@@ -17,7 +17,7 @@ from httpx import Response
 
 from api.app import create_app
 from ledger.access import AccessTokens
-from ledger.bootstrap import Services
+from ledger.bootstrap import ReadModels, Services
 from ledger.clock import utc_now
 from ledger.principal import Principal
 from ledger.settings import Settings
@@ -84,6 +84,13 @@ class Web:
     def services(self) -> Services:
         found: Services = self.app.state.services
         return found
+
+    @property
+    def read_models(self) -> ReadModels:
+        """The read models once the views caught up, as the service's workers (not running
+        here) keep them between requests."""
+        self.services.workers.views.catch_up()
+        return self.services.read_models
 
     def sign_in(self, principal: Principal) -> None:
         token = AccessTokens(self.settings.signing_key()).mint(
