@@ -13,6 +13,7 @@ from api.headers import ProtectiveHeaders
 from api.metrics import Metrics
 from api.routers import claims, consent, engagements, health, referrals
 from api.safe_input import RefuseControlCharacters
+from ledger import logs
 from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
 from ledger.clock import Clock, utc_now
@@ -73,3 +74,11 @@ def create_app(
     ):
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``ledger serve --processes N``'s API processes: settings from the
+    environment, no workers (one ``ledger workers`` process runs them beside)."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings, run_workers=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -274,6 +276,15 @@ def serve(
     workers: Annotated[
         bool, typer.Option(help="Run projections and policies inside the service.")
     ] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes (PostgreSQL only); the projections and policies then run "
+            "in one `ledger workers` process beside them.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (docs at /docs) on the configured store."""
     import uvicorn
@@ -284,8 +295,14 @@ def serve(
     logs.configure(settings.log_level, settings.log_format)
     if settings.log_level != "DEBUG":  # its start-up lines: the ones printed below say it
         logging.getLogger("uvicorn").setLevel(logging.WARNING)
-    try:
-        application = create_app(settings, clock=utc_now, run_workers=workers)
+    if processes > 1 and settings.is_sqlite:
+        console.print(
+            "[red]cannot start[/red] --processes needs PostgreSQL: a SQLite file is served "
+            "by one process"
+        )
+        raise typer.Exit(2)
+    try:  # one process builds the app first: it checks the settings and creates the schema
+        application = create_app(settings, clock=utc_now, run_workers=workers and processes == 1)
     except (CatalogError, SettingsError) as error:
         console.print(f"[red]cannot start[/red] {error}")
         raise typer.Exit(2) from None
@@ -303,7 +320,44 @@ def serve(
             "list them with: ledger outbox"
         )
     # Our logging only (log_config=None), and our access log instead of uvicorn's.
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    if processes == 1:
+        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        return
+    application.state.services.close()
+    _serve_processes(settings, host, port, processes, workers)
+
+
+def _serve_processes(
+    settings: Settings, host: str, port: int, processes: int, workers: bool
+) -> None:
+    """``processes`` uvicorn workers of the API and one ``ledger workers`` process."""
+    import uvicorn
+
+    os.environ["LEDGER_PUBLIC_URL"] = settings.public_url  # the same links from every process
+    follower = None
+    if workers:
+        follower = subprocess.Popen([sys.executable, "-m", "ledger.cli", "workers"])
+    console.print(
+        f"{processes} API processes"
+        + (", and one process for the projections and policies" if workers else "")
+    )
+    try:
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if follower is not None:
+            follower.terminate()
+            try:
+                follower.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                follower.kill()
 
 
 @app.command()

@@ -1,0 +1,87 @@
+"""`ledger serve --processes N`: N API processes and one process for views and policies, on
+PostgreSQL; refused on SQLite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.chaos import SECRET, chaos_catalog, fresh_database
+from bench.command_rate import PARTNER, claim_body
+from ledger.access import AccessTokens
+from ledger.clock import utc_now
+from ledger.settings import Settings
+from tests.pgcluster import free_port
+from tests.serving import wait_healthy
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
+
+
+def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_path: Path) -> None:
+    catalog = chaos_catalog(tmp_path, 50)
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": fresh_database(postgres_server),
+        "LEDGER_SECRET_KEY": SECRET,
+        "LEDGER_CATALOG": str(catalog),
+    }
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--processes", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, serve, log.read_text, seconds=60)
+        token = AccessTokens(Settings(secret_key=SECRET).signing_key()).mint(
+            PARTNER, timedelta(hours=1), utc_now()
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=auth, timeout=30) as client:
+            for i in range(20):  # requests spread over both processes by the kernel
+                made = client.post("/v1/claims", json=claim_body(i))
+                assert made.status_code == 201, made.text
+                claim_id = made.json()["claims"][0]["claim_id"]
+                position = made.headers["ledger-position"]
+                read = client.get(f"/v1/claims/{claim_id}", headers={"Ledger-Position": position})
+                assert read.status_code == 200, read.text
+        assert len(children(serve.pid)) >= 3  # two API processes and the workers process
+        assert "2 API processes, and one process for the projections" in log.read_text()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def test_sqlite_is_served_by_one_process() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": f"sqlite:///{folder}/ledger.sqlite3",
+            "LEDGER_SECRET_KEY": SECRET,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "ledger.cli", "serve", "--processes", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert "--processes needs PostgreSQL" in done.stdout
