@@ -1,6 +1,7 @@
 """HTTP throughput of POST /v1/claims and a Customers-page GET, against the in-process rate.
 
-Run: ``.venv/bin/python -m bench.http_rate [--seconds 10] [--store sqlite|postgresql]``.
+Run: ``.venv/bin/python -m bench.http_rate [--seconds 10] [--store sqlite|postgresql]
+[--processes N]``.
 Needs ``wrk`` (Debian package ``wrk``). It starts ``ledger serve`` on a fresh store with a
 catalog of many eligible customers, drives it with wrk (2 threads, 8 connections), then
 measures ``Ledger.create_claims`` called in-process on another fresh store in the same run.
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument(
         "--no-workers", action="store_true", help="serve without the workers thread"
     )
+    parser.add_argument("--processes", type=int, default=1, help="API processes (PostgreSQL)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -140,6 +142,7 @@ def main() -> None:
         }
         service = subprocess.Popen(
             [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)]
+            + ["--processes", str(args.processes)]
             + (["--no-workers"] if args.no_workers else []),
             env=env,
             stdout=subprocess.DEVNULL,
@@ -162,12 +165,14 @@ def main() -> None:
             args.seconds,
             None,
         )
+        healthz = wrk(f"{url}/healthz", token, args.seconds, None)
         in_process = in_process_rate(store(), 1000)
-        print(f"store: {args.store}; wrk -t2 -c8 for {args.seconds} s")
-        print(f"POST /v1/claims:          {posts:8.0f} requests/s")
-        print(f"GET customers tab:        {gets:8.0f} requests/s")
-        print(f"in-process create_claims: {in_process:8.0f} commands/s")
-        print(f"POST / in-process = {posts / in_process:.2f}")
+        print(
+            f"bench http_rate store={args.store} processes={args.processes} "
+            f"post_per_s={posts:.0f} in_process_per_s={in_process:.0f} "
+            f"ratio_in_process={posts / in_process:.2f} customers_tab_per_s={gets:.0f} "
+            f"healthz_per_s={healthz:.0f}"
+        )
 
 
 if __name__ == "__main__":
