@@ -126,6 +126,7 @@ class ConsentMailer:
             customer=row["customer_name"],
             expires_at=parse_ts(row["expires_at"]),
             link=self.link(row),
+            requested_at=parse_ts(row["created_at"]),
             reminder=row["kind"] == "consent_reminder",
             language=_language(row.get("claim_contacts")),
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import default
+from email.utils import format_datetime
 from html import escape
 
 from babel.dates import format_date
@@ -52,6 +53,8 @@ class ConsentMail:
     customer: str
     expires_at: datetime
     link: str
+    requested_at: datetime
+    """When the partner asked for it: the e-mail's Date, the same when it is sent again."""
     reminder: bool = False
     language: str = "en"
 
@@ -105,6 +108,7 @@ class ConsentMail:
         message["From"] = sender or DEFAULT_FROM
         message["Subject"] = self.subject
         message["Message-ID"] = f"<{self.email_id}@claim-ledger>"
+        message["Date"] = format_datetime(self.requested_at)
         message.set_content(self.text(), cte="8bit")
         message.add_alternative(self.html(), subtype="html", cte="8bit")
         message["Content-Language"] = self.language  # after the parts: set_content clears it

@@ -23,6 +23,7 @@ def mail(**changes: object) -> ConsentMail:
         "customer": "Fabrikam",
         "expires_at": datetime(2026, 4, 1, 9, 0, tzinfo=UTC),
         "link": LINK,
+        "requested_at": datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
         **changes,
     }
     return ConsentMail(**values)  # type: ignore[arg-type]
@@ -39,6 +40,7 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 
 def test_both_parts_name_the_partner_engagement_customer_and_carry_the_whole_link() -> None:
     message = mail(customer="Société Générale").message("claims@ledger.example")
+    assert message["Date"] == "Mon, 02 Mar 2026 09:00:00 +0000"  # RFC 5322 wants one
     subject = "Contoso Consulting asks for your consent: Azure migration workshop"
     assert message["Subject"] == subject
     raw = message.as_bytes().decode()
