@@ -69,9 +69,16 @@ class ClaimCommands:
         self.principal = principal
         self.now = now
 
-    def folded(self, claim_id: UUID) -> ClaimRow:
-        """The claim as the command left it, from the write model."""
+    def folded(self, claim_id: UUID, result: object = None) -> ClaimRow:
+        """The claim as the command left it, from the write model: up to the version the
+        command reached (its ``result``, or the event of the consent link it made), so that
+        a replayed request answers what the first one did."""
         events = self.ledger.claim_events(claim_id)
+        if isinstance(result, int) and not isinstance(result, bool):
+            events = events[:result]
+        elif isinstance(result, UUID):
+            made = [n for n, e in enumerate(events) if getattr(e, "link_id", None) == result]
+            events = events[: made[-1] + 1] if made else events
         return self.queries.folded(self.principal, events)
 
     def run(
@@ -86,8 +93,8 @@ class ClaimCommands:
         inputs = () if body is None else (body,)
         version = expected_version(if_match)
 
-        def answer(_: object) -> Response:
-            row = self.folded(claim_id)
+        def answer(result: object) -> Response:
+            row = self.folded(claim_id, result)
             details = presenters.claim_details(row, self.now, self.principal)
             return json_response(details, ETag=etag(row.version))
 
@@ -142,7 +149,7 @@ def create_claims(
     principal, now = cmds.principal, cmds.now
 
     def answer(ids: list[UUID]) -> Response:
-        rows = [cmds.folded(i) for i in ids]
+        rows = [cmds.folded(i, 1) for i in ids]  # each as its creation left it
         made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
         headers = {"Location": f"/v1/claims/{ids[0]}"}
         if len(rows) == 1:  # the one claim made: its ETag, as a read of it would give
