@@ -75,10 +75,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "WHERE tx_id > (%s::bigint)::text::xid8 AND " + horizon + " {topics} "
             "ORDER BY tx_id, notification_id LIMIT %s"
         )
-        self._one_tx = SQL(
+        self._rest_of_tx = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
             "tx_id::text::bigint AS tx FROM {table} "
-            "WHERE tx_id = (%s::bigint)::text::xid8 {topics} ORDER BY notification_id"
+            "WHERE tx_id = (%s::bigint)::text::xid8 AND notification_id > %s {topics} "
+            "ORDER BY notification_id"
         )
         self._table = table
         self._head = SQL(
@@ -123,9 +124,12 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         if len(rows) > limit:  # one row more tells whether the page ends inside a transaction
             rows, after = rows[:limit], rows[limit]
             last = rows[-1]["tx"]
-            if after["tx"] == last:  # it does: leave that transaction to the next page
+            if after["tx"] == last:  # it does: leave that transaction to the next page,
                 whole = [r for r in rows if r["tx"] != last]
-                rows = whole or self._rows(self._query(self._one_tx, topics), [last, *extra])
+                if not whole:  # unless it is the page's only one: then the rest of it too
+                    rest = [last, rows[-1]["notification_id"], *extra]
+                    whole = rows + self._rows(self._query(self._rest_of_tx, topics), rest)
+                rows = whole
         if not rows:
             return LogPage((), (), position)
         notifications = [
