@@ -1,7 +1,8 @@
 """HTTP throughput of POST /v1/claims and a Customers-page GET, against the in-process rate.
 
 Run: ``.venv/bin/python -m bench.http_rate [--seconds 10] [--store sqlite|postgresql]
-[--processes N]``.
+[--processes N]``; with ``--claims 100000`` instead: the p50/p99 of a Customers tab page of 50
+rows and of claim details from one connection, on PostgreSQL holding that many claims.
 Needs ``wrk`` (Debian package ``wrk``). It starts ``ledger serve`` on a fresh store with a
 catalog of many eligible customers, drives it with wrk (2 threads, 8 connections), then
 measures ``Ledger.create_claims`` called in-process on another fresh store in the same run.
@@ -33,8 +34,10 @@ from ledger.commands import CreateClaims
 from ledger.settings import Settings
 from tests.factories import T0
 from tests.pgcluster import free_port, throwaway_cluster
+from tests.serving import wait_healthy
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
+SERVE = [sys.executable, "-m", "ledger.cli", "serve"]
 CUSTOMERS = 200_000
 
 
@@ -57,6 +60,76 @@ def wrk(url: str, token: str, seconds: int, script: Path | None) -> float:
         print(f"  ({non_2xx.group(1)} responses were not 2xx)")
     assert match, output
     return float(match.group(1))
+
+
+def latency(url: str, token: str, seconds: int) -> tuple[float, float]:
+    """p50 and p99 in ms of GET ``url`` from one connection (the service's own latency)."""
+    args = ["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency"]
+    output = subprocess.run(
+        [*args, "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def at(percent: str) -> float:
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        assert match, output
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+        return float(match.group(1)) * scale
+
+    return at("50"), at("99")
+
+
+def many_claims(args: argparse.Namespace) -> None:
+    """``--claims N``: reads of a store that holds N approved claims, p50/p99."""
+    from bench.replay_rate import populate
+    from ledger.projections.runner import ViewRunner
+    from ledger.projections.store import ViewStore
+
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        server = stack.enter_context(throwaway_cluster(durable=True))
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "many"')
+        settings = Settings(database_url=server.rsplit("/", 1)[0] + "/many", secret_key=KEY)
+        catalog = folder / "catalog.json"
+        catalog.write_text(bench_catalog(args.claims).model_dump_json())
+        ledger = open_ledger(settings, bench_catalog(args.claims))
+        print(f"writing {args.claims:,} claims and their views ...", flush=True)
+        populate(ledger, args.claims)
+        store = ViewStore.open(settings.eventsourcing_env())
+        ViewRunner(ledger, store).catch_up()
+        store.close()
+        claim_id = next(ledger.claim_ids())
+        ledger.close()
+        port = free_port()
+        env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": settings.database_url,
+            "LEDGER_CATALOG": str(catalog),
+            "LEDGER_SECRET_KEY": KEY,
+        }
+        service = subprocess.Popen(
+            [*SERVE, "--port", str(port), "--processes", str(args.processes)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(service.terminate)
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, service, seconds=120)
+        token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
+        tab = latency(
+            f"{url}/v1/engagements/E-BENCH/customers?tab=completed&limit=50", token, args.seconds
+        )
+        details = latency(f"{url}/v1/claims/{claim_id}", token, args.seconds)
+        healthz = wrk(f"{url}/healthz", token, args.seconds, None)
+        print(
+            f"bench http_rate store=postgresql processes={args.processes} claims={args.claims} "
+            f"tab_p50_ms={tab[0]:.1f} tab_p99_ms={tab[1]:.1f} details_p50_ms={details[0]:.1f} "
+            f"details_p99_ms={details[1]:.1f} healthz_per_s={healthz:.0f}"
+        )
 
 
 def post_script(folder: Path, tenants: Path) -> Path:
@@ -110,9 +183,15 @@ def main() -> None:
         "--no-workers", action="store_true", help="serve without the workers thread"
     )
     parser.add_argument("--processes", type=int, default=1, help="API processes (PostgreSQL)")
+    parser.add_argument(
+        "--claims", type=int, default=0, help="instead: GET latencies with this many claims"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    if args.claims:
+        many_claims(args)
+        return
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         catalog = folder / "catalog.json"
