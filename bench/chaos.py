@@ -8,7 +8,8 @@ serve`` processes at the same instant on one fresh database (each with its own v
 size). ``--clients`` threads play whole claim flows (create, consent request, the customer's
 answer through the link in the e-mail, submission, review start, approval), each POST with an
 Idempotency-Key, retried with the same key on connection errors; some answered requests are
-asked again. Meanwhile ``--kills`` times a random server gets SIGKILL and is restarted. Then
+asked again. Meanwhile ``--kills`` times a random server gets SIGKILL and is restarted (the
+clients make at least ``--requests`` requests, and go on until the last kill). Then
 ``--rounds`` rounds of ``--racers`` creates for one customer race across the servers (one
 may win). Last, the checks, printed as counts that must all be 0:
 
@@ -327,7 +328,7 @@ def run(
 ) -> dict[str, int]:
     """The whole run on a fresh database of the server at ``database_url``; the counts."""
     say = print if progress else (lambda *_: None)
-    flows = requests // 6 + 1
+    flows = 3 * (requests // 6) + 10  # enough for clients that go on until the last kill
     customers = flows + rounds + 1
     tally = Tally()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="ledger-chaos-") as tmp:
@@ -343,10 +344,12 @@ def run(
         next_flow = iter(range(flows))
         flow_lock = threading.Lock()
         done = threading.Event()
+        killed = threading.Event()
 
         def client(n: int) -> None:
+            """Flows until ``requests`` were made and every kill happened meanwhile."""
             me = Client(running, tally, seed * 1000 + n)
-            while tally.requests < requests:
+            while tally.requests < requests or not killed.is_set():
                 with flow_lock:
                     i = next(next_flow, None)
                 if i is None:
@@ -363,6 +366,7 @@ def run(
                 victim.start()
                 victim.wait()
                 say(f"  kill {k + 1}/{kills}: server on :{victim.port} killed and restarted")
+            killed.set()
 
         started = time.monotonic()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]

@@ -120,14 +120,16 @@ def many_claims(args: argparse.Namespace) -> None:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, service, seconds=120)
         token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
-        tab = latency(
-            f"{url}/v1/engagements/E-BENCH/customers?tab=completed&limit=50", token, args.seconds
-        )
+        tabs = f"{url}/v1/engagements/E-BENCH/customers?limit=50&tab="
+        tab = latency(tabs + "completed", token, args.seconds)
+        eligible = latency(tabs + "eligible", token, args.seconds)
         details = latency(f"{url}/v1/claims/{claim_id}", token, args.seconds)
         healthz = wrk(f"{url}/healthz", token, args.seconds, None)
         print(
             f"bench http_rate store=postgresql processes={args.processes} claims={args.claims} "
-            f"tab_p50_ms={tab[0]:.1f} tab_p99_ms={tab[1]:.1f} details_p50_ms={details[0]:.1f} "
+            f"tab_p50_ms={tab[0]:.1f} tab_p99_ms={tab[1]:.1f} "
+            f"eligible_tab_p50_ms={eligible[0]:.1f} eligible_tab_p99_ms={eligible[1]:.1f} "
+            f"details_p50_ms={details[0]:.1f} "
             f"details_p99_ms={details[1]:.1f} healthz_per_s={healthz:.0f}"
         )
 
