@@ -196,12 +196,6 @@ class EventLog:
             return self.concurrent.behind(position)
         return max(0, self.head() - position)
 
-    def position_of(self, notification_id: int) -> int:
-        """The position at which a follower has read the event with this notification id."""
-        if self.concurrent is not None:
-            return self.concurrent.position_of(notification_id)
-        return notification_id
-
     def position_written(self, notification_id: int) -> int:
         """The position of this context's last insert, whose last event has this id."""
         if self.concurrent is not None:
