@@ -229,6 +229,18 @@ def test_claiming_the_known_customer_in_portuguese(page: Page, ledger_web: Ledge
     expect(page.get_by_role("main")).to_contain_text("Fabrikam (segurança)")
     look(page, "24-pt-claimed")
 
+    # Its page in Portuguese; once consent is asked, it says how the e-mail went.
+    with page.expect_navigation():
+        page.get_by_role("main").get_by_role("link", name=re.compile("^[0-9a-f]{8}-")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Fabrikam (segurança)")
+    look(page, "25-pt-claim-details")
+    page.get_by_label("Tamanho estimado do negócio (USD)").fill("25000.00")
+    page.get_by_label("Revisei os detalhes e aceito o aviso de isenção de responsabilidade").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enviar para consentimento").click()
+    expect(page.locator(".consent-email")).to_have_text(re.compile("^(aguardando envio|enviado)$"))
+    look(page, "26-pt-consent-sent")
+
 
 def _consented_fabrikam(ledger_web: LedgerWeb) -> None:
     """Make Fabrikam known to partner A through the API (when the story did not already)."""
