@@ -43,6 +43,18 @@ class Freshness:
                 field="after",
             )
         with self._lock:
-            needed = max(after or 0, self._written.get(user, 0))
-        if needed and self.views.position() < needed:
+            own = self._written.get(user, 0)
+        needed = max(after or 0, own)
+        if not needed:
+            return
+        if self.views.position() < needed:
             self.views.catch_up(until=needed)
+        if own and self.views.position() >= own:
+            self._seen(user, own)
+
+    def _seen(self, user: str, position: int) -> None:
+        """The views show ``user``'s writes up to ``position``: its reads need not look at the
+        views' position again until it writes anew (a read stays one dictionary lookup)."""
+        with self._lock:
+            if self._written.get(user) == position:
+                del self._written[user]
