@@ -46,10 +46,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
-import psycopg
 from aiosmtpd.controller import Controller
 
 from bench.command_rate import PARTNER, bench_catalog, claim_body
@@ -61,7 +60,7 @@ from ledger.principal import Principal, Role
 from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 from tests.factories import view_snapshot
-from tests.pgcluster import free_port, throwaway_cluster
+from tests.pgcluster import create_database, free_port, throwaway_cluster
 from tests.serving import wait_healthy
 
 SECRET = "chaos-signing-key-long-enough-for-hs256-tokens"
@@ -271,13 +270,6 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def fresh_database(server_url: str) -> str:
-    name = f"ledger_chaos_{uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{server_url.rsplit('/', 1)[0]}/{name}"
-
-
 def start_servers(
     database_url: str, count: int, folder: Path, smtp_port: int, catalog: Path
 ) -> list[Server]:
@@ -335,7 +327,7 @@ def run(
         folder = Path(tmp)
         inbox, smtp_port = stack.enter_context(smtp_server())
         catalog = chaos_catalog(folder, customers)
-        url = fresh_database(database_url)
+        url = create_database(database_url)
         say(f"starting {servers} server(s) at once on a fresh database")
         running = start_servers(url, servers, folder, smtp_port, catalog)
         for server in running:

@@ -29,7 +29,7 @@ from ledger.catalog import Catalog
 from ledger.commands import CreateClaims, RequestConsent, Submit
 from ledger.principal import Principal, Role
 from ledger.settings import Settings
-from tests.pgcluster import throwaway_cluster
+from tests.pgcluster import create_database, throwaway_cluster
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 PARTNER = Principal("bench", "P-BENCH", frozenset({Role.INCENTIVES_ADMIN}))
@@ -207,19 +207,10 @@ def main() -> None:
             return Settings(database_url=f"sqlite:///{workdir}/bench-{next(counter)}.sqlite3")
 
         def postgres() -> Settings:
-            import psycopg
+            return Settings(database_url=create_database(server))
 
-            name = f"bench_{next(counter)}"
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return Settings(database_url=server.rsplit("/", 1)[0] + f"/{name}")
-
-        lines = []
-        popo = in_memory(1, args.lifecycles)
-        lines.append(
-            f"bench command_rate store=memory writers=1 commands_per_s={popo['commands_per_s']:.0f}"
-        )
-        print(lines[-1], flush=True)
+        popo = in_memory(1, args.lifecycles)["commands_per_s"]
+        print(f"bench command_rate store=memory writers=1 commands_per_s={popo:.0f}", flush=True)
         for store, settings_for in (("sqlite", sqlite), ("postgresql", postgres)):
             if args.store not in {"all", store}:
                 continue

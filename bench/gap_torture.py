@@ -22,11 +22,10 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import DataError, StoredEvent
 
-from bench.chaos import fresh_database
 from ledger.application import open_ledger
 from ledger.log import ConcurrentPostgresRecorder, LogPage
 from ledger.settings import Settings
-from tests.pgcluster import throwaway_cluster
+from tests.pgcluster import create_database, throwaway_cluster
 
 _chance = threading.local()
 
@@ -52,7 +51,7 @@ class Result:
 
 def run(server_url: str, writers: int = 16, events: int = 25, *, naive: bool = False) -> Result:
     """One run on a fresh database of the server; what the worse of 2 followers saw."""
-    url = fresh_database(server_url)
+    url = create_database(server_url)
     ledger = open_ledger(Settings(database_url=url))
     try:
         recorder = ledger.recorder

@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -41,7 +40,7 @@ from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings
 from tests.factories import T0
-from tests.pgcluster import throwaway_cluster
+from tests.pgcluster import create_database, throwaway_cluster
 
 USER = Actor(kind=ActorKind.USER, id="bench@partner.example", partner_id="P-BENCH")
 EVENTS_PER_CLAIM = 11  # 7 claim events, 3 seat events, 1 known customer
@@ -137,9 +136,7 @@ class Tally(Aggregate):
 
 def library_events(server: str, events: int, batch: int = 200) -> Application[Any]:
     """``events`` events of the library's default kind, in a database of their own."""
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute('CREATE DATABASE "library"')
-    env = Settings(database_url=server.rsplit("/", 1)[0] + "/library").eventsourcing_env()
+    env = Settings(database_url=create_database(server, "library")).eventsourcing_env()
     env.pop("APPLICATION_RECORDER_TOPIC", None)
     app: Application[Any] = Application(env=env)
     pending: list[Tally] = []
@@ -177,10 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     claims = max(1, args.events // EVENTS_PER_CLAIM)
     with throwaway_cluster(durable=True) as server:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "replay"')
         settings = Settings(
-            database_url=server.rsplit("/", 1)[0] + "/replay",
+            database_url=create_database(server, "replay"),
             secret_key="bench-signing-key-long-enough-for-hs256-xx",
         )
         ledger = open_ledger(settings, bench_catalog(claims))

@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import Message
 from typing import Any
-from uuid import uuid4
 
-import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -20,7 +18,7 @@ from ledger.bootstrap import ReadModels, Services, bootstrap
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.factories import days, make_catalog, popo_ledger
-from tests.pgcluster import free_port, throwaway_cluster
+from tests.pgcluster import create_database, drop_database, free_port, throwaway_cluster
 
 
 @pytest.fixture
@@ -43,13 +41,9 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped afterwards."""
-    name = f"ledger_test_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = postgres_server.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = create_database(postgres_server)
+    yield url
+    drop_database(postgres_server, url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -146,16 +140,11 @@ def text_of(message: Message, subtype: str = "plain") -> str:
 def fresh_database(postgres_server: str) -> Iterator[Callable[[], str]]:
     """One database per round: every round starts from no claims at all."""
     created: list[str] = []
-    base = postgres_server.rsplit("/", 1)[0]
 
     def make() -> str:
-        name = f"ledger_race_{uuid4().hex[:10]}"
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"{base}/{name}"
+        created.append(create_database(postgres_server))
+        return created[-1]
 
     yield make
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        for name in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for url in created:
+        drop_database(postgres_server, url)

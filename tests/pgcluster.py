@@ -11,6 +11,10 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+from psycopg import sql
 
 
 def _bindir() -> Path:
@@ -77,3 +81,21 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], as_postgres)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str | None = None) -> str:
+    """A new, empty database on the server at ``server_url`` (a fresh name unless given);
+    its URL."""
+    name = name or f"ledger_{uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop the database ``url`` names, connections and all."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.chaos import SECRET, chaos_catalog, fresh_database
+from bench.chaos import SECRET, chaos_catalog
 from bench.command_rate import PARTNER, claim_body
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.settings import Settings
-from tests.pgcluster import free_port
+from tests.pgcluster import create_database, free_port
 from tests.serving import wait_healthy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -33,7 +33,7 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
     catalog = chaos_catalog(tmp_path, 50)
     env = {
         **os.environ,
-        "LEDGER_DATABASE_URL": fresh_database(postgres_server),
+        "LEDGER_DATABASE_URL": create_database(postgres_server),
         "LEDGER_SECRET_KEY": SECRET,
         "LEDGER_CATALOG": str(catalog),
     }

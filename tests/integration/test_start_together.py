@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import SECRET, Server, fresh_database
-from tests.pgcluster import free_port
+from bench.chaos import SECRET, Server
+from tests.pgcluster import create_database, free_port
 from tests.serving import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -61,8 +61,8 @@ def start_together(database_url: str, folder: Path) -> list[str]:
     return [path.read_text() for path in [*(s.log for s in servers), *logs]]
 
 
-def test_four_processes_started_together_on_a_fresh_database(postgres_server: str) -> None:
+def test_four_processes_started_together_on_a_create_database(postgres_server: str) -> None:
     for _ in range(10):
         with tempfile.TemporaryDirectory() as folder:
-            outputs = start_together(fresh_database(postgres_server), Path(folder))
+            outputs = start_together(create_database(postgres_server), Path(folder))
         assert not [o for o in outputs if "Traceback" in o or "Error" in o], outputs
