@@ -23,9 +23,6 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-import psycopg
-
 from bench.command_rate import PARTNER, bench_catalog, claim_body, tenant
 from ledger.access import AccessTokens
 from ledger.application import open_ledger
@@ -33,7 +30,7 @@ from ledger.clock import utc_now
 from ledger.commands import CreateClaims
 from ledger.settings import Settings
 from tests.factories import T0
-from tests.pgcluster import free_port, throwaway_cluster
+from tests.pgcluster import create_database, free_port, throwaway_cluster
 from tests.serving import wait_healthy
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
@@ -60,6 +57,30 @@ def wrk(url: str, token: str, seconds: int, script: Path | None) -> float:
         print(f"  ({non_2xx.group(1)} responses were not 2xx)")
     assert match, output
     return float(match.group(1))
+
+
+def serve(
+    stack: ExitStack, database_url: str, catalog: Path, processes: int, no_workers: bool = False
+) -> str:
+    """``ledger serve`` on the store, healthy, stopped with ``stack``; its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": database_url,
+        "LEDGER_CATALOG": str(catalog),
+        "LEDGER_SECRET_KEY": KEY,
+    }
+    service = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--processes", str(processes)]
+        + (["--no-workers"] if no_workers else []),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(service.terminate)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, service, seconds=120)
+    return url
 
 
 def latency(url: str, token: str, seconds: int) -> tuple[float, float]:
@@ -90,9 +111,7 @@ def many_claims(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(throwaway_cluster(durable=True))
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "many"')
-        settings = Settings(database_url=server.rsplit("/", 1)[0] + "/many", secret_key=KEY)
+        settings = Settings(database_url=create_database(server), secret_key=KEY)
         catalog = folder / "catalog.json"
         catalog.write_text(bench_catalog(args.claims).model_dump_json())
         ledger = open_ledger(settings, bench_catalog(args.claims))
@@ -103,22 +122,7 @@ def many_claims(args: argparse.Namespace) -> None:
         store.close()
         claim_id = next(ledger.claim_ids())
         ledger.close()
-        port = free_port()
-        env = {
-            **os.environ,
-            "LEDGER_DATABASE_URL": settings.database_url,
-            "LEDGER_CATALOG": str(catalog),
-            "LEDGER_SECRET_KEY": KEY,
-        }
-        service = subprocess.Popen(
-            [*SERVE, "--port", str(port), "--processes", str(args.processes)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(service.terminate)
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, service, seconds=120)
+        url = serve(stack, settings.database_url, catalog, args.processes)
         token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
         tabs = f"{url}/v1/engagements/E-BENCH/customers?limit=50&tab="
         tab = latency(tabs + "completed", token, args.seconds)
@@ -203,10 +207,7 @@ def main() -> None:
         def store() -> Settings:
             if args.store == "sqlite":
                 return Settings(database_url=f"sqlite:///{folder}/{next(databases)}.sqlite3")
-            name = f"bench_{next(databases)}"
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return Settings(database_url=server.rsplit("/", 1)[0] + f"/{name}")
+            return Settings(database_url=create_database(server))
 
         server = (
             stack.enter_context(throwaway_cluster(durable=True))
@@ -214,29 +215,7 @@ def main() -> None:
             else ""
         )
         served = store()
-        port = free_port()
-        env = {
-            **os.environ,
-            "LEDGER_DATABASE_URL": served.database_url,
-            "LEDGER_CATALOG": str(catalog),
-            "LEDGER_SECRET_KEY": KEY,
-        }
-        service = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)]
-            + ["--processes", str(args.processes)]
-            + (["--no-workers"] if args.no_workers else []),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(service.terminate)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        url = serve(stack, served.database_url, catalog, args.processes, args.no_workers)
         token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
         script = post_script(folder, tenants_file(folder))
         posts = wrk(f"{url}/v1/claims", token, args.seconds, script)
