@@ -1,4 +1,5 @@
-"""Settings for logs, the links in e-mails and the mail folder (SPEC 6.1, section 10)."""
+"""Settings for logs, the links in e-mails, the mail folder, the mail retry and the views' page
+(SPEC 6.1, section 10)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from ledger.settings import Settings
 
 @pytest.fixture(autouse=True)
 def _no_ledger_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LEDGER_PUBLIC_URL", "LEDGER_MAIL_DIR", "LEDGER_LOG_LEVEL", "LEDGER_LOG_FORMAT"):
+    for name in (
+        "LEDGER_PUBLIC_URL",
+        "LEDGER_MAIL_DIR",
+        "LEDGER_LOG_LEVEL",
+        "LEDGER_LOG_FORMAT",
+        "LEDGER_MAIL_RETRY_SECONDS",
+        "LEDGER_VIEW_PAGE_SIZE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -51,5 +59,19 @@ def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in (("LEDGER_LOG_LEVEL", "loud"), ("LEDGER_LOG_FORMAT", "xml")):
         monkeypatch.setenv(name, value)
         with pytest.raises(ValidationError):
+            Settings()
+        monkeypatch.delenv(name)
+
+
+def test_the_mail_retry_and_the_view_page_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stuck e-mail is sent again after five minutes by default; the views apply 2,000
+    events a page; both from the environment, and nonsense is refused at start-up."""
+    assert (Settings().mail_retry_seconds, Settings().view_page_size) == (300.0, 2000)
+    monkeypatch.setenv("LEDGER_MAIL_RETRY_SECONDS", "2")
+    monkeypatch.setenv("LEDGER_VIEW_PAGE_SIZE", "7")
+    assert (Settings().mail_retry_seconds, Settings().view_page_size) == (2.0, 7)
+    for name, value in (("LEDGER_MAIL_RETRY_SECONDS", "0"), ("LEDGER_VIEW_PAGE_SIZE", "0")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError, match=name.removeprefix("LEDGER_").lower()):
             Settings()
         monkeypatch.delenv(name)
