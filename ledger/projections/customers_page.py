@@ -13,11 +13,18 @@ from typing import Any, Literal
 from ledger import access
 from ledger.catalog import Catalog, Engagement
 from ledger.customer_ids import CustomerId, IdType
-from ledger.eligibility import assess, resolve
+from ledger.eligibility import Resolution, assess, resolve
 from ledger.errors import LedgerError
 from ledger.principal import Principal
 from ledger.projections.claim_queries import ClaimRow, location_clause
-from ledger.projections.pages import next_offset, offset_of, offset_page, sql_page
+from ledger.projections.pages import (
+    after_cursor,
+    after_of,
+    bad_cursor,
+    next_offset,
+    offset_of,
+    sql_page,
+)
 from ledger.projections.store import Tx, ViewStore
 
 Tab = Literal["eligible", "ineligible", "completed"]
@@ -46,7 +53,19 @@ class CustomersTab:
     """The engagement accepts only MSX opportunity ids: no customer is listed as ineligible."""
 
 
+KNOWN_ORDER = ("friendly_name", "customer_type", "customer_value")
+"""The known customers' order on the tabs, served by the ``known_customers_by_name`` index."""
+MAX_CHUNK = 400
+"""Known customers assessed per read while looking for a page (bound parameters per IN list)."""
+
+
 class CustomersPage:
+    """The tabs read a page's worth of rows, not every claim or known customer of the partner:
+    live and completed claims are paged in SQL in their index's order; known customers are read
+    in name order, in chunks, and assessed against the current catalog until the page is full
+    (so its cost grows with the page and with the known customers skipped on the way, the ones
+    with a live claim here or on the other tab)."""
+
     def __init__(self, store: ViewStore, catalog: Catalog) -> None:
         self.store = store
         self.catalog = catalog
@@ -64,7 +83,9 @@ class CustomersPage:
         where, params = location_clause(principal)
         scope = "partner_id = ? AND engagement_id = ?" + where
         args = [partner_id, engagement.id, *params]
-        offset_of(cursor)  # a bad cursor is refused on every tab
+        after = after_of(cursor)  # a bad cursor is refused on every tab
+        if after is None or tab == "completed":
+            offset_of(cursor)
         if tab == "ineligible" and engagement.accepts_only_msx:
             return CustomersTab([], None, msx_only=True)
         with self.store.transaction() as tx:
@@ -78,88 +99,131 @@ class CustomersPage:
                     limit,
                 )
                 return CustomersTab([ClaimRow.of(r) for r in page.items], page.next_cursor)
-            if tab == "ineligible":
-                _, ineligible = self._known_customers(tx, partner_id, engagement)
-                paged = offset_page(ineligible, cursor, limit)
-                return CustomersTab(list(paged.items), paged.next_cursor)
-            return self._eligible(tx, scope, args, partner_id, engagement, cursor, limit)
+            known = _Known(self, tx, partner_id, engagement, eligible=tab == "eligible")
+            if tab == "eligible" and after is None:
+                return self._live_then_known(tx, scope, args, known, offset_of(cursor), limit)
+            found = known.after(after or (), limit + 1)
+            return CustomersTab(list(found[:limit]), _next(found, limit))
 
-    def _eligible(
+    def _live_then_known(
+        self, tx: Tx, scope: str, args: list[Any], known: _Known, offset: int, limit: int
+    ) -> CustomersTab:
+        """The Eligible tab: the live claims first (nearest deadline first), then the
+        claimable known customers; its cursor is an offset among the claims, then a key."""
+        rows = tx.rows(
+            f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 1 "
+            "ORDER BY running_deadline, claim_id LIMIT ? OFFSET ?",
+            [*args, limit + 1, offset],
+        )
+        claims: list[TabItem] = [ClaimRow.of(r) for r in rows[:limit]]
+        if len(rows) > limit:
+            return CustomersTab(claims, next_offset(offset, limit, True))
+        room = limit - len(claims)
+        found = known.after((), room + 1)
+        if len(found) <= room:
+            return CustomersTab(claims + list(found), None)
+        if room == 0:  # the claims filled the page exactly: the customers start on the next
+            return CustomersTab(claims, after_cursor(()))
+        return CustomersTab(claims + list(found[:room]), _next(found, room))
+
+
+def _key(entry: KnownCustomerEntry) -> tuple[str, str, str]:
+    return entry.friendly_name, entry.customer_id.type.value, entry.customer_id.value
+
+
+def _next(found: list[KnownCustomerEntry], limit: int) -> str | None:
+    """The cursor after a page of ``limit`` entries, when ``found`` holds one more."""
+    return after_cursor(_key(found[limit - 1])) if len(found) > limit else None
+
+
+class _Known:
+    """The partner's known customers without a live claim on the engagement, eligible for it
+    or not (one of the two, as asked), in name order."""
+
+    def __init__(
         self,
+        page: CustomersPage,
         tx: Tx,
-        scope: str,
-        args: list[Any],
         partner_id: str,
         engagement: Engagement,
-        cursor: str | None,
-        limit: int,
-    ) -> CustomersTab:
-        """The live claims first (nearest deadline first), then the claimable customers."""
-        offset = offset_of(cursor)
-        counted = tx.one(f"SELECT COUNT(*) AS n FROM {{p}}claims WHERE {scope} AND live = 1", args)
-        live_count = int(counted["n"]) if counted else 0
-        claims: list[TabItem] = [
-            ClaimRow.of(r)
-            for r in tx.rows(
-                f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 1 "
-                "ORDER BY running_deadline, claim_id LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            )
-        ]
-        eligible: list[KnownCustomerEntry] = []
-        if len(claims) < limit:
-            eligible, _ = self._known_customers(tx, partner_id, engagement)
-        start = max(0, offset - live_count)
-        items = claims + list(eligible[start : start + limit - len(claims)])
-        more = offset + limit < live_count + len(eligible)
-        return CustomersTab(items, next_offset(offset, limit, more))
+        eligible: bool,
+    ) -> None:
+        self.page, self.tx, self.partner_id = page, tx, partner_id
+        self.engagement, self.eligible = engagement, eligible
 
-    def _known_customers(
-        self, tx: Tx, partner_id: str, engagement: Engagement
-    ) -> tuple[list[KnownCustomerEntry], list[KnownCustomerEntry]]:
-        """The partner's known customers without a live claim here: eligible, and not."""
-        known = tx.rows(
-            "SELECT * FROM {p}known_customers WHERE partner_id = ? "
-            "ORDER BY friendly_name, customer_type, customer_value",
-            [partner_id],
-        )
-        if not known:
-            return [], []
-        held = {
-            r["eligibility_key"]: r["n"]
-            for r in tx.rows(
-                "SELECT eligibility_key, COUNT(*) AS n FROM {p}claims WHERE engagement_id = ? "
-                "AND (live = 1 OR state = 'approved') GROUP BY eligibility_key",
-                [engagement.id],
+    def after(self, key: tuple[str, ...], count: int) -> list[KnownCustomerEntry]:
+        """Up to ``count`` of them after ``key`` (from the first with ``()``)."""
+        if key and len(key) != len(KNOWN_ORDER):
+            raise bad_cursor()
+        found: list[KnownCustomerEntry] = []
+        chunk = min(max(count, 10), MAX_CHUNK)
+        order = ", ".join(KNOWN_ORDER)
+        while len(found) < count:
+            later = f" AND ({order}) > (?, ?, ?)" if key else ""
+            rows = self.tx.rows(
+                f"SELECT * FROM {{p}}known_customers WHERE partner_id = ?{later} "
+                f"ORDER BY {order} LIMIT ?",
+                [self.partner_id, *key, chunk],
             )
-        }
-        busy = {
+            found += [e for e in self._assessed(rows) if e.eligible is self.eligible]
+            if len(rows) < chunk:
+                break
+            key = tuple(rows[-1][column] for column in KNOWN_ORDER)
+            chunk = min(chunk * 2, MAX_CHUNK)
+        return found[:count]
+
+    def _assessed(self, rows: list[dict[str, Any]]) -> list[KnownCustomerEntry]:
+        if not rows:
+            return []
+        engagement = self.engagement
+        marks = ", ".join("?" * len(rows))
+        busy = {  # shown as its live claim
             (r["customer_type"], r["customer_value"])
-            for r in tx.rows(
+            for r in self.tx.rows(
                 "SELECT customer_type, customer_value FROM {p}claims WHERE partner_id = ? "
-                "AND engagement_id = ? AND live = 1",
-                [partner_id, engagement.id],
+                f"AND engagement_id = ? AND live = 1 AND customer_value IN ({marks})",
+                [self.partner_id, engagement.id, *(r["customer_value"] for r in rows)],
             )
         }
-        entries = [
-            self._assess(engagement, r, held)
-            for r in known
-            if (r["customer_type"], r["customer_value"]) not in busy  # shown as its live claim
-        ]
-        return [e for e in entries if e.eligible], [e for e in entries if not e.eligible]
+        resolved: list[tuple[str, CustomerId, Resolution | LedgerError]] = []
+        for row in rows:
+            if (row["customer_type"], row["customer_value"]) in busy:
+                continue
+            customer_id = CustomerId.model_construct(
+                type=IdType(row["customer_type"]), value=row["customer_value"]
+            )
+            try:
+                outcome: Resolution | LedgerError = resolve(self.page.catalog, customer_id)
+            except LedgerError as refusal:
+                outcome = refusal
+            resolved.append((row["friendly_name"], customer_id, outcome))
+        keys = sorted({r.subject.key for *_, r in resolved if isinstance(r, Resolution)})
+        held: dict[str, int] = {}
+        if keys:
+            marks = ", ".join("?" * len(keys))
+            held = {
+                r["eligibility_key"]: int(r["n"])
+                for r in self.tx.rows(
+                    "SELECT eligibility_key, COUNT(*) AS n FROM {p}claims "
+                    f"WHERE engagement_id = ? AND eligibility_key IN ({marks}) "
+                    "AND (live = 1 OR state = 'approved') GROUP BY eligibility_key",
+                    [engagement.id, *keys],
+                )
+            }
+        return [_entry(engagement, *r, held) for r in resolved]
 
-    def _assess(
-        self, engagement: Engagement, row: dict[str, Any], held: dict[str, int]
-    ) -> KnownCustomerEntry:
-        customer_id = CustomerId.model_construct(
-            type=IdType(row["customer_type"]), value=row["customer_value"]
-        )
-        name = row["friendly_name"]
-        try:
-            resolution = resolve(self.catalog, customer_id)
-        except LedgerError as refusal:
-            return KnownCustomerEntry(name, customer_id, False, (refusal.slug,), refusal.rule)
-        verdict = assess(engagement, resolution, held.get(resolution.subject.key, 0))
-        return KnownCustomerEntry(
-            name, customer_id, verdict.eligible, verdict.reasons, verdict.rule, verdict.hint
-        )
+
+def _entry(
+    engagement: Engagement,
+    name: str,
+    customer_id: CustomerId,
+    outcome: Resolution | LedgerError,
+    held: dict[str, int],
+) -> KnownCustomerEntry:
+    """A known customer assessed for the engagement (R9, R10), or refused by the directory."""
+    if isinstance(outcome, LedgerError):
+        return KnownCustomerEntry(name, customer_id, False, (outcome.slug,), outcome.rule)
+    verdict = assess(engagement, outcome, held.get(outcome.subject.key, 0))
+    return KnownCustomerEntry(
+        name, customer_id, verdict.eligible, verdict.reasons, verdict.rule, verdict.hint
+    )

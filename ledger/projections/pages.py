@@ -19,7 +19,7 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
-def _bad_cursor() -> InvalidInputError:
+def bad_cursor() -> InvalidInputError:
     return InvalidInputError("invalid-cursor", "the cursor is not one we gave", field="cursor")
 
 
@@ -33,9 +33,9 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise _bad_cursor() from None
+        raise bad_cursor() from None
     if not isinstance(data, dict):
-        raise _bad_cursor()
+        raise bad_cursor()
     return data
 
 
@@ -44,7 +44,7 @@ def offset_of(cursor: str | None) -> int:
     data = _decode_cursor(cursor)
     offset = data.get("offset", 0)
     if not (type(offset) is int and offset >= 0 and set(data) <= {"offset"}):
-        raise _bad_cursor()
+        raise bad_cursor()
     return int(offset)
 
 
@@ -59,7 +59,7 @@ def keyset_of(cursor: str | None) -> tuple[str | int, str] | None:
         return None
     value, claim_id = after.get("v"), after.get("id")
     if not isinstance(value, str | int) or not isinstance(claim_id, str):
-        raise _bad_cursor()
+        raise bad_cursor()
     return value, claim_id
 
 
@@ -67,12 +67,22 @@ def keyset_cursor(value: str | int, claim_id: str) -> str:
     return encode_cursor({"v": value, "id": claim_id})
 
 
-def offset_page(items: list[T], cursor: str | None, limit: int) -> Page[T]:
-    """A page of a list already in memory."""
-    offset = offset_of(cursor)
-    return Page(
-        items[offset : offset + limit], next_offset(offset, limit, offset + limit < len(items))
-    )
+def after_of(cursor: str | None) -> tuple[str, ...] | None:
+    """The sort key a multi-column keyset cursor continues after (``()``: from the start);
+    None when the cursor is not such a cursor (or there is none)."""
+    data = _decode_cursor(cursor)
+    if "after" not in data:
+        return None
+    after = data["after"]
+    if set(data) != {"after"} or not (
+        isinstance(after, list) and all(isinstance(v, str) for v in after)
+    ):
+        raise bad_cursor()
+    return tuple(after)
+
+
+def after_cursor(key: tuple[str, ...]) -> str:
+    return encode_cursor({"after": list(key)})
 
 
 def sql_page(

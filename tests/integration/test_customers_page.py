@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 from uuid import UUID
 
@@ -12,9 +13,9 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.catalog import Catalog
 from ledger.commands import Cancel, Review
-from ledger.errors import NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError
 from ledger.projections.claim_queries import ClaimFilter
-from ledger.projections.customers_page import Tab
+from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry, Tab
 from ledger.workers import Workers
 from tests.factories import (
     ADMIN_A,
@@ -28,6 +29,7 @@ from tests.factories import (
     consented_claim,
     create,
     days,
+    guid,
     proof,
 )
 
@@ -205,3 +207,65 @@ def test_tabs_paginate_with_a_cursor(
             break
         cursor = page.next_cursor
     assert len(seen) == len(set(seen)) == 3
+
+
+def walk(page: CustomersPage, name: Tab, limit: int) -> list[str]:
+    """Every item of a tab, page after page: claim ids and customers' names."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        tab = page.tab(ADMIN_A, "E-WS", name, cursor, limit)
+        assert len(tab.items) <= limit
+        assert tab.items or cursor is None  # a cursor never leads to an empty page
+        seen += [str(getattr(i, "claim_id", i.friendly_name)) for i in tab.items]
+        if tab.next_cursor is None:
+            return seen
+        cursor = tab.next_cursor
+
+
+def test_tabs_read_known_customers_in_chunks_and_lose_none_between_pages(
+    stored_ledger: Ledger,
+    workers: Workers,
+    read_models: ReadModels,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eligible and ineligible known customers interleave in name order; each tab finds its
+    own across chunk and page boundaries, in order, skipping those with a live claim."""
+    for tenant in (FABRIKAM, NORTHWIND, LITWARE):
+        know(stored_ledger, tenant)
+    claim = create(["E-WS"], origin="claimed")
+    (live,) = stored_ledger.create_claims(ADMIN_A, claim, days(2))  # Fabrikam: busy
+    workers.views.catch_up()
+    data = copy.deepcopy(CATALOG_DATA)
+    (workshop,) = [e for e in data["engagements"] if e["id"] == "E-WS"]
+    workshop["eligible_customers"]["tenant_id"] += [guid(f"listed-{n}") for n in range(30)]
+    page = CustomersPage(read_models.customers.store, Catalog.model_validate(data))
+    kinds = [("tenant_id", "listed-{}"), ("tenant_id", "unlisted-{}"), ("domain", "x{}.example")]
+    known_at = "2026-03-02T09:00:00+00:00"
+    extra = [
+        ("P-A", kind, guid(value.format(n)) if kind == "tenant_id" else value.format(n))
+        for n in range(30)
+        for kind, value in [kinds[n % 3]]
+    ]
+    rows = [(*r, f"K{n:02}", str(live), known_at) for n, r in enumerate(extra)]
+    with page.store.transaction(commit=True) as tx:  # known customers as the view holds them
+        tx.insert_rows("known_customers", rows)
+    eligible = ["Northwind"] + [f"K{n:02}" for n in range(0, 30, 3)]
+    ineligible = [f"K{n:02}" for n in range(30) if n % 3] + ["Litware"]
+    monkeypatch.setattr("ledger.projections.customers_page.MAX_CHUNK", 4)
+    for limit in (1, 2, 3, 7, 50):
+        assert walk(page, "eligible", limit) == [str(live), *sorted(eligible)]
+        assert walk(page, "ineligible", limit) == sorted(ineligible)
+    items = page.tab(ADMIN_A, "E-WS", "ineligible").items
+    reasons = {e.friendly_name: e.reasons for e in items if isinstance(e, KnownCustomerEntry)}
+    assert reasons["K01"] == ("criteria-not-met",)
+    assert reasons["K02"] == ("domain-not-resolved",)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["eyJhZnRlciI6IDF9", "eyJhZnRlciI6IFsiYSJdfQ", "eyJhZnRlciI6IFtdLCAieCI6IDF9"]
+)
+def test_a_cursor_that_is_not_ours_is_refused(read_models: ReadModels, cursor: str) -> None:
+    for name in ("eligible", "ineligible", "completed"):
+        with pytest.raises(InvalidInputError):
+            read_models.customers.tab(ADMIN_A, "E-WS", name, cursor)
