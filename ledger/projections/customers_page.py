@@ -157,13 +157,14 @@ class _Known:
             raise bad_cursor()
         found: list[KnownCustomerEntry] = []
         chunk = min(max(count, 10), MAX_CHUNK)
-        order = ", ".join(KNOWN_ORDER)
+        order = ", ".join(f"k.{column}" for column in KNOWN_ORDER)
+        where, args = self._prefilter()
         while len(found) < count:
             later = f" AND ({order}) > (?, ?, ?)" if key else ""
             rows = self.tx.rows(
-                f"SELECT * FROM {{p}}known_customers WHERE partner_id = ?{later} "
+                f"SELECT k.* FROM {{p}}known_customers k WHERE k.partner_id = ?{later}{where} "
                 f"ORDER BY {order} LIMIT ?",
-                [self.partner_id, *key, chunk],
+                [self.partner_id, *key, *args, chunk],
             )
             found += [e for e in self._assessed(rows) if e.eligible is self.eligible]
             if len(rows) < chunk:
@@ -172,23 +173,35 @@ class _Known:
             chunk = min(chunk * 2, MAX_CHUNK)
         return found[:count]
 
+    def _prefilter(self) -> tuple[str, list[Any]]:
+        """What SQL can rule out before the catalog is asked: a live claim here (the customer
+        shows as its claim), and for the Eligible tab an id type the engagement does not take
+        or, for an id that is its own subject (R7: all but domains), the claim limit reached."""
+        engagement = self.engagement
+        where = (
+            " AND NOT EXISTS (SELECT 1 FROM {p}claims c WHERE c.partner_id = k.partner_id "
+            "AND c.customer_type = k.customer_type AND c.customer_value = k.customer_value "
+            "AND c.engagement_id = ? AND c.live = 1)"
+        )
+        args: list[Any] = [engagement.id]
+        if self.eligible:
+            types = [t.value for t in engagement.allowed_id_types]
+            where += (
+                f" AND k.customer_type IN ({', '.join('?' * len(types))}) "
+                "AND (k.customer_type = ? OR (SELECT COUNT(*) FROM {p}claims c "
+                "WHERE c.engagement_id = ? "
+                "AND c.eligibility_key = k.customer_type || ':' || k.customer_value "
+                "AND (c.live = 1 OR c.state = 'approved')) < ?)"
+            )
+            args += [*types, IdType.DOMAIN.value, engagement.id, engagement.customer_claim_limit]
+        return where, args
+
     def _assessed(self, rows: list[dict[str, Any]]) -> list[KnownCustomerEntry]:
         if not rows:
             return []
         engagement = self.engagement
-        marks = ", ".join("?" * len(rows))
-        busy = {  # shown as its live claim
-            (r["customer_type"], r["customer_value"])
-            for r in self.tx.rows(
-                "SELECT customer_type, customer_value FROM {p}claims WHERE partner_id = ? "
-                f"AND engagement_id = ? AND live = 1 AND customer_value IN ({marks})",
-                [self.partner_id, engagement.id, *(r["customer_value"] for r in rows)],
-            )
-        }
         resolved: list[tuple[str, CustomerId, Resolution | LedgerError]] = []
         for row in rows:
-            if (row["customer_type"], row["customer_value"]) in busy:
-                continue
             customer_id = CustomerId.model_construct(
                 type=IdType(row["customer_type"]), value=row["customer_value"]
             )
