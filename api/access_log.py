@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 
+from prometheus_client import Counter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,9 +37,22 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def route_of(scope: Scope) -> str:
+    """The route template a request matched; the path itself for the framework's own fixed
+    routes (the OpenAPI schema); ``unmatched`` for the rest."""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None and "endpoint" in scope and not scope.get("path_params"):
+        route = scope["path"]
+    return str(route or "unmatched")
+
+
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    """The access log line of each request, and its count in ``requests`` (by method, route
+    and status) when given."""
+
+    def __init__(self, app: ASGIApp, requests: Counter | None = None) -> None:
         self.app = app
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +73,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = route_of(scope)
+            if self.requests is not None:
+                self.requests.labels(scope["method"], route, str(status)).inc()
             milliseconds = round((time.perf_counter() - started) * 1000, 1)
             log.info(
                 "%s %s %s %.1f ms request_id=%s",

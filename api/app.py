@@ -60,10 +60,9 @@ def create_app(
     app.state.metrics = metrics
     problems.install(app)
     docs.install(app)
-    metrics.install(app)
     app.add_middleware(RefuseControlCharacters)
     app.add_middleware(ProtectiveHeaders)
-    app.add_middleware(AccessLog)  # outermost: its line times and counts every request
+    app.add_middleware(AccessLog, requests=metrics.requests)  # outermost: times, counts all
     web.install(app)  # the page, on the same port (after the API's own error handlers)
     for router in (
         engagements.router,

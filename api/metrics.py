@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ledger.application import Ledger
@@ -45,14 +44,3 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-    def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def count_requests(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.requests.labels(request.method, path, str(response.status_code)).inc()
-            return response

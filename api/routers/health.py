@@ -14,8 +14,8 @@ READY_LAG = 1000
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is alive."""
+async def healthz() -> Health:
+    """The process is alive (answered on the event loop: no thread, no store)."""
     return Health(status="ok")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -378,10 +379,18 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     api.settle()
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["projection_lag_events"] == 0
+    api.client.get("/openapi.json")
+    api.get(f"/v1/claims/{uuid4()}")
+    api.client.get("/nowhere")
     metrics = api.client.get("/metrics").text
-    assert (
-        'ledger_http_requests_total{method="POST",route="/v1/claims",status="201"} 1.0' in metrics
-    )
+    counted = [
+        '{method="POST",route="/v1/claims",status="201"} 1.0',
+        '{method="GET",route="/openapi.json",status="200"} 1.0',
+        '{method="GET",route="/v1/claims/{claim_id}",status="404"} 1.0',
+        '{method="GET",route="unmatched",status="404"} 1.0',
+    ]
+    for line in counted:
+        assert f"ledger_http_requests_total{line}" in metrics
     assert 'ledger_command_seconds_count{command="create_claims"} 1.0' in metrics
     assert "ledger_projection_lag_events 0.0" in metrics
     assert "ledger_events_appended 3.0" in metrics
