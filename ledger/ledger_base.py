@@ -41,7 +41,7 @@ from ledger.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from ledger.log import EventLog, written
+from ledger.log import event_log, written
 from ledger.persistence import JsonTranscoder, PydanticMapper
 from ledger.principal import Principal
 
@@ -142,7 +142,7 @@ class LedgerBase(Application[UUID]):
     def __init__(self, catalog: Catalog, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self.catalog = catalog
-        self.event_log = EventLog(self.recorder)
+        self.event_log = event_log(self.recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=JsonTranscoder(), mapper_class=PydanticMapper)

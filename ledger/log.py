@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "written"]
+__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "event_log", "written"]
 
 written: ContextVar[int | None] = ContextVar("written", default=None)
 _inserted_tx: ContextVar[int | None] = ContextVar("inserted_tx", default=None)
@@ -116,7 +116,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(statement, params, prepare=True)
             return list(curs.fetchall())
 
-    def committed_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
+    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
         """Whole transactions after ``position``, in commit order, up to ``limit`` events (or
         one whole transaction if it alone is longer)."""
         extra: list[Any] = [list(topics)] if topics else []
@@ -156,22 +156,41 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """Events after ``position`` (counted up to a million)."""
         return int(self._rows(self._behind, [position])[0]["n"])
 
-    def position_of(self, notification_id: int) -> int:
+    def position_written(self, notification_id: int) -> int:
+        """The position of this context's last insert, whose last event has this id."""
+        if (tx := _inserted_tx.get()) is not None:
+            return tx
         rows = self._rows(self._tx_of, [notification_id])
         return int(rows[0]["tx"]) if rows else 0
 
 
-class EventLog:
+class EventLog(Protocol):
     """The log of one application's recorder, as followers read it."""
-
-    def __init__(self, recorder: ApplicationRecorder) -> None:
-        self.recorder = recorder
-        self.concurrent = recorder if isinstance(recorder, ConcurrentPostgresRecorder) else None
 
     def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
         """The next page of the log after ``position`` (of the ``topics`` only, if given)."""
-        if self.concurrent is not None:
-            return self.concurrent.committed_after(position, limit, topics)
+
+    def head(self) -> int:
+        """The position a follower that read everything readable now would be at."""
+
+    def last_written(self) -> int:
+        """The position of the last write that committed."""
+
+    def behind(self, position: int) -> int:
+        """How many events a follower at ``position`` has yet to read."""
+
+    def position_written(self, notification_id: int) -> int:
+        """The position of this context's last insert, whose last event has this id."""
+
+
+class IdOrderLog:
+    """The log of a recorder whose commit order is its id order (SQLite, memory): a
+    follower's position is a notification id, as the library has it."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+
+    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
         page = self.recorder.select_notifications(
             position, limit, topics=topics, inclusive_of_start=False
         )
@@ -179,25 +198,20 @@ class EventLog:
         return LogPage(page, ids, ids[-1] if ids else position)
 
     def head(self) -> int:
-        """The position a follower that read everything readable now would be at."""
-        if self.concurrent is not None:
-            return self.concurrent.head()
         return self.recorder.max_notification_id() or 0
 
     def last_written(self) -> int:
-        """The position of the last write that committed."""
-        if self.concurrent is not None:
-            return self.concurrent.last_written()
-        return self.recorder.max_notification_id() or 0
+        return self.head()
 
     def behind(self, position: int) -> int:
-        """How many events a follower at ``position`` has yet to read."""
-        if self.concurrent is not None:
-            return self.concurrent.behind(position)
         return max(0, self.head() - position)
 
     def position_written(self, notification_id: int) -> int:
-        """The position of this context's last insert, whose last event has this id."""
-        if self.concurrent is not None:
-            return _inserted_tx.get() or self.concurrent.position_of(notification_id)
         return notification_id
+
+
+def event_log(recorder: ApplicationRecorder) -> EventLog:
+    """How followers read this recorder's log."""
+    if isinstance(recorder, ConcurrentPostgresRecorder):
+        return recorder
+    return IdOrderLog(recorder)
