@@ -23,7 +23,9 @@ def ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    """The time ``ts`` wrote (``fromisoformat``: some fifty times faster than ``strptime``)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def money(value: Decimal | None) -> str | None:
