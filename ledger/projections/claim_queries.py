@@ -15,7 +15,7 @@ from uuid import UUID
 from ledger import access
 from ledger.access import Purpose
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
-from ledger.aggregates.values import Contacts, ProofDocument
+from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
 from ledger.catalog import Catalog, PayoutModel
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
@@ -98,7 +98,7 @@ class ClaimRow:
             deadlines={
                 DeadlineKind(k): parse_ts(v) for k, v in json.loads(row["deadlines"]).items()
             },
-            contacts=Contacts.model_validate_json(row["contacts"]),
+            contacts=Contacts.model_validate_json(row["contacts"], context=TRUSTED),  # ours
             deal_size_usd=_money(row["deal_size_usd"]),
             payout_model=PayoutModel(row["payout_model"]),
             fixed_payout_usd=_money(row["fixed_payout_usd"]),
