@@ -4,13 +4,16 @@ Run: ``.venv/bin/python -m bench.command_rate [--lifecycles N]``. Each writer pl
 claim lifecycles (create, request consent, answer, submit: four commands, each a read and an
 atomic save); the baseline is eventsourcing's own save of a one-event aggregate on the same
 store with the same writers (``ratio_library``) and, on PostgreSQL, the raw commit rate of one
-row per transaction with as many connections (``ratio_raw``); the in-memory store gives the
-commands' CPU cost alone. Quote the ratios: these machines are shared and noisy.
+row per transaction with as many connections (``ratio_raw``); writers are threads of one
+process, and on PostgreSQL also 4 processes (``processes=4``, as ``ledger serve --processes``
+runs); the in-memory store gives the commands' CPU cost alone. Quote the ratios: these
+machines are shared and noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 import threading
 import time
@@ -185,6 +188,56 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
     return result
 
 
+def _process_writer(url: str, lifecycles: int, first: int, count: int, barrier: Any) -> None:
+    """One writer process: its own Ledger on the store, ``count`` lifecycles from ``first``."""
+    ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles))
+    try:
+        barrier.wait()
+        for i in range(first, first + count):
+            lifecycle(ledger, i)
+        barrier.wait()
+    finally:
+        ledger.close()
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (busy, all) CPU ticks so far, from /proc/stat (Linux)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_since(before: tuple[int, int]) -> float:
+    """The share of all cores that were busy since ``before`` (1.0: the machine was full)."""
+    busy, total = cpu_ticks()
+    return (busy - before[0]) / max(1, total - before[1])
+
+
+def in_processes(url: str, writers: int, lifecycles: int) -> tuple[float, float]:
+    """The lifecycles played by ``writers`` processes (each with its own GIL, as
+    ``ledger serve --processes N`` runs); commands per second."""
+    per_writer = lifecycles // writers
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(writers + 1)
+    processes = [
+        spawn.Process(
+            target=_process_writer, args=(url, lifecycles, w * per_writer, per_writer, barrier)
+        )
+        for w in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait(timeout=120)  # all have opened their ledger
+    started, ticks = time.perf_counter(), cpu_ticks()
+    barrier.wait(timeout=600)  # all are done
+    seconds, busy = time.perf_counter() - started, busy_since(ticks)
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a writer process failed (exit code {process.exitcode})")
+    return 4 * per_writer * writers / seconds, busy
+
+
 def in_memory(writers: int, lifecycles: int) -> dict[str, Any]:
     """The commands on the library's in-memory store: their CPU cost alone."""
     per_writer = lifecycles // writers
@@ -221,6 +274,17 @@ def main() -> None:
                     for k, v in result.items()
                 )
                 print(f"bench command_rate store={store} writers={writers} {figures}", flush=True)
+            if store == "postgresql":
+                rate, busy = in_processes(create_database(server), 4, args.lifecycles)
+                ticks = cpu_ticks()
+                raw = raw_commits(create_database(server), 4, args.lifecycles)
+                raw_busy = busy_since(ticks)
+                print(
+                    "bench command_rate store=postgresql writers=4 processes=4 "
+                    f"commands_per_s={rate:.0f} cpu_busy={busy:.2f} raw_commits_per_s={raw:.0f} "
+                    f"raw_cpu_busy={raw_busy:.2f} ratio_raw={rate / raw:.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import hashlib
 import random
 import time
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -259,7 +259,7 @@ class LedgerBase(Application[UUID]):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate with this id if it exists and is a ``kind``; else None."""
         try:
-            aggregate: object = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
@@ -384,3 +384,11 @@ class LedgerBase(Application[UUID]):
             )
             for e in engagements
         ]
+
+
+def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's projector without its per-event ``isinstance`` check against a runtime
+    protocol (slow before Python 3.12: a tenth of a command's CPU); all our events mutate."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
