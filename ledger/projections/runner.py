@@ -14,10 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
+from ledger.log import LogPage
 from ledger.projections.base import BatchProjection
 from ledger.projections.claims import ClaimViews
 from ledger.projections.directory import DirectoryViews
@@ -62,13 +66,19 @@ class ViewRunner:
         applied, _ = self._apply_after(gen, self.store.position(tracking_name(gen)))
         return applied
 
-    def _apply_after(self, generation: int, start: int) -> tuple[int, int]:
-        """Apply the page after ``start``: (events applied, the views' position now)."""
+    def _read(self, start: int) -> tuple[LogPage, list[Any]]:
+        """The page after ``start``, and its events decoded."""
         read = self.ledger.event_log.page_after(start, self.page_size)
-        page = read.notifications
-        if not page:
+        return read, [self.ledger.mapper.to_domain_event(n) for n in read.notifications]
+
+    def _apply_after(
+        self, generation: int, start: int, read: tuple[LogPage, list[Any]] | None = None
+    ) -> tuple[int, int]:
+        """Apply the page after ``start`` (read here unless given): (events applied, the
+        views' position now)."""
+        page, events = read or self._read(start)
+        if not events:
             return 0, start
-        events = [self.ledger.mapper.to_domain_event(n) for n in page]
         name = tracking_name(generation)
         try:
             with self.store.transaction(generation, commit=True) as tx:
@@ -76,14 +86,14 @@ class ViewRunner:
                     raise _PositionMovedError
                 for projection in self.projections:
                     projection.process_batch(tx, events)
-                tx.track(name, read.position)
+                tx.track(name, page.position)
         except (IntegrityError, _PositionMovedError):
             # Another runner (of this process or another) applied events of this page first;
             # nothing was written here: carry on from where it is.
             return 0, self.store.position(name)
         with self._changed:
             self._changed.notify_all()
-        return len(page), read.position
+        return len(events), page.position
 
     def catch_up(
         self,
@@ -96,17 +106,27 @@ class ViewRunner:
 
         Threads of one process take turns (the API's request threads and its worker), so that
         they do not all fold the same page only for all but one to roll back. ``progress``
-        is told (events applied, events to apply).
+        is told (events applied, events to apply). Behind by more than a page, the next page
+        is read and decoded in a thread while this one is written.
         """
         gen = self.store.generation() if generation is None else generation
         total = 0
         head = max(self.head(), until or 0)
         deadline = time.monotonic() + 5
-        with self._catching_up:
+        with self._catching_up, ExitStack() as stack:
             position = self.store.position(tracking_name(gen))
             expected = self.ledger.event_log.behind(position) if progress else 0
+            reader: ThreadPoolExecutor | None = None
+            ahead: tuple[int, Future[tuple[LogPage, list[Any]]]] | None = None
             while position < head:
-                applied, reached = self._apply_after(gen, position)
+                read = ahead[1].result() if ahead and ahead[0] == position else self._read(position)
+                ahead = None
+                page = read[0]
+                if len(page.notifications) >= self.page_size and page.position < head:
+                    if reader is None:
+                        reader = stack.enter_context(ThreadPoolExecutor(1, "views-read-ahead"))
+                    ahead = (page.position, reader.submit(self._read, page.position))
+                applied, reached = self._apply_after(gen, position, read)
                 if reached <= position:
                     if until is None or time.monotonic() > deadline:
                         break
