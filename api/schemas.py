@@ -287,3 +287,31 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class Health(Out):
     status: str
     checks: dict[str, Any] = {}
+
+
+class EraseContact(BaseModel):
+    """Whose personal data to erase: the contact's e-mail address (any case)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"email": "cio@fabrikam.com"}]}
+    )
+
+    email: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=320,
+            pattern=r"^[^\x00-\x1f\x7f]+@.+$",
+            description="The contact's e-mail address, as any claim named it (any case)",
+        ),
+    ]
+
+
+class ErasureOut(Out):
+    """What an erasure did, named by the contact's key id (never its name or address)."""
+
+    key_id: str
+    erased_at: str
+    erased_by: str
+    claims: list[UUID]
+    mail_files_removed: int

@@ -6,8 +6,9 @@ atomic save); the baseline is eventsourcing's own save of a one-event aggregate 
 store with the same writers (``ratio_library``) and, on PostgreSQL, the raw commit rate of one
 row per transaction with as many connections (``ratio_raw``); writers are threads of one
 process, and on PostgreSQL also 4 processes (``processes=4``, as ``ledger serve --processes``
-runs); the in-memory store gives the commands' CPU cost alone. Quote the ratios: these
-machines are shared and noisy.
+runs); the in-memory store gives the commands' CPU cost alone. ``ratio_sealed`` is the rate
+with the contacts' personal data sealed (as always) against the same commands without. Quote
+the ratios: these machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -134,6 +135,18 @@ def run_writers(writers: int, per_writer: int, work: Callable[[int], object]) ->
     return time.perf_counter() - started
 
 
+def commands_seconds(
+    settings: Settings, writers: int, lifecycles: int, *, seal_contacts: bool
+) -> float:
+    """Seconds the writers take to play the lifecycles on a fresh store; with the contacts
+    sealed (as always) or, to measure what sealing costs, not."""
+    ledger = open_ledger(settings, bench_catalog(lifecycles), seal_contacts=seal_contacts)
+    try:
+        return run_writers(writers, lifecycles // writers, lambda i: lifecycle(ledger, i))
+    finally:
+        ledger.close()
+
+
 def raw_commits(url: str, writers: int, per_writer: int) -> float:
     """PostgreSQL's own rate: one row per transaction into a fresh table, one connection per
     writer; commits per second."""
@@ -164,11 +177,8 @@ _tables = iter(range(10_000))
 def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int) -> dict[str, Any]:
     per_writer = lifecycles // writers
     settings = settings_for()
-    ledger = open_ledger(settings, bench_catalog(lifecycles))
-    try:
-        seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
-    finally:
-        ledger.close()
+    seconds = commands_seconds(settings, writers, lifecycles, seal_contacts=True)
+    plain = commands_seconds(settings_for(), writers, lifecycles, seal_contacts=False)
     commands = 4 * per_writer * writers
     library_env = settings_for().eventsourcing_env()
     library_env.pop("APPLICATION_RECORDER_TOPIC", None)  # the library's own recorder
@@ -179,6 +189,8 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
         baseline_app.close()
     result = {
         "commands_per_s": commands / seconds,
+        "unsealed_commands_per_s": commands / plain,
+        "ratio_sealed": plain / seconds,
         "library_saves_per_s": commands / base_seconds,
         "ratio_library": base_seconds / seconds,
     }

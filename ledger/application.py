@@ -224,12 +224,17 @@ class Ledger(PolicyCommands):
         return self._save_claim(claim, now)
 
 
-def open_ledger(settings: Settings, catalog: Catalog | None = None) -> Ledger:
-    """The Ledger on the configured store, with the configured (or demo) catalog."""
+def open_ledger(
+    settings: Settings, catalog: Catalog | None = None, *, seal_contacts: bool = True
+) -> Ledger:
+    """The Ledger on the configured store, with the configured (or demo) catalog; contacts'
+    names and addresses sealed (``seal_contacts=False`` only to measure what that costs)."""
     if settings.is_sqlite:  # a new SQLite file may name a folder that does not exist yet
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
     env = settings.eventsourcing_env()
     with schema_lock(env):  # the library creates its tables as the application starts
-        return Ledger(catalog or load_catalog(settings.catalog), env=env)
+        return Ledger(
+            catalog or load_catalog(settings.catalog), env=env, seal_contacts=seal_contacts
+        )

@@ -34,6 +34,7 @@ from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError
 from ledger.clock import Clock, utc_now
+from ledger.erasure import forget as erasure_forget
 from ledger.errors import NotFoundError
 from ledger.policies import deadlines
 from ledger.policies.consent_message import ConsentMail
@@ -206,6 +207,32 @@ def replay() -> None:
         f"events/s); the views now read generation {views.store.generation()}"
     )
     views.store.close()
+
+
+@app.command()
+def forget(
+    email: Annotated[str, typer.Option("--email", help="The contact's e-mail address (any case).")],
+) -> None:
+    """Erase a contact's personal data: its name and e-mail address read [erased] everywhere
+    from now on (history, views, exports, replays), its consent e-mail files are removed, and
+    the erasure is recorded (by whom, when; not what). The events stay as they are."""
+    settings = settings_or_exit()
+    ledger = _ledger()
+    views = _views(ledger)
+    try:
+        erasure = erasure_forget(
+            ledger, views, settings.mail_directory(), OPERATOR, email, utc_now()
+        )
+    except NotFoundError as error:
+        console.print(f"[red]{error.slug}[/red]: {error.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        views.store.close()
+    console.print(
+        f"erased the contact of key {erasure.key_id} at {erasure.erased_at.isoformat()}: "
+        f"{len(erasure.claims)} claim(s) held it; {erasure.mail_files_removed} e-mail file(s) "
+        "removed"
+    )
 
 
 @app.command()

@@ -24,7 +24,10 @@ from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 from pydantic_core import from_json
 
-from ledger.aggregates.values import TRUSTED
+from ledger.aggregates.values import SEAL, TRUSTED
+from ledger.personal import JSON_MARK, KeyRing
+
+JSON_MARK_BYTES = JSON_MARK.encode()
 
 
 class JsonTranscoder(Transcoder):
@@ -41,11 +44,20 @@ class JsonTranscoder(Transcoder):
 
 
 class PydanticMapper(Mapper[UUID]):
-    """Pydantic events as JSON; encode, compress, encrypt in; decrypt, decompress, decode out."""
+    """Pydantic events as JSON; encode, compress, encrypt in; decrypt, decompress, decode out.
+
+    With a ``keyring``, contacts' names and addresses are sealed under each contact's key on
+    the way in, and opened on the way out (``[erased]`` once the key is gone) unless the
+    reader asks for them ``sealed`` (the views keep them sealed, and open them when read).
+    """
+
+    keyring: KeyRing | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = cast(BaseModel, domain_event).model_dump(
-            mode="json", exclude={"originator_id", "originator_version"}
+            mode="json",
+            exclude={"originator_id", "originator_version"},
+            context=None if self.keyring is None else {SEAL: self.keyring},
         )
         stored_state = self.transcoder.encode(state)
         if self.compressor:
@@ -59,7 +71,9 @@ class PydanticMapper(Mapper[UUID]):
             state=stored_state,
         )
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+    def to_domain_event(
+        self, stored_event: StoredEvent, *, sealed: bool = False
+    ) -> DomainEventProtocol[UUID]:
         stored_state = stored_event.state
         try:
             if self.cipher:
@@ -67,6 +81,8 @@ class PydanticMapper(Mapper[UUID]):
             if self.compressor:
                 stored_state = self.compressor.decompress(stored_state)
             state = self.transcoder.decode(stored_state)
+            if not sealed and self.keyring is not None and JSON_MARK_BYTES in stored_state:
+                state = self.keyring.open_json(state)
         except Exception as error:
             raise MapperDeserialisationError(
                 f"cannot read the state of stored event {stored_event.topic!r} of "

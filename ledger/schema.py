@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import psycopg
 
@@ -19,12 +20,27 @@ tell which tables it finds and change them safely."""
 LOCK = "claim-ledger:schema"
 
 
+_held: ContextVar[frozenset[str]] = ContextVar("schema_locks_held", default=frozenset())
+
+
 @contextmanager
 def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
-    """Hold the schema lock (PostgreSQL) while the tables are created."""
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+    """Hold the schema lock (PostgreSQL) while the tables are created; taken again inside
+    itself (the ledger's tables, then its keys'), it is already held."""
+    database = f"{env.get('POSTGRES_HOST')}:{env.get('POSTGRES_PORT')}/{env.get('POSTGRES_DBNAME')}"
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or database in _held.get():
         yield
         return
+    token = _held.set(_held.get() | {database})
+    try:
+        with _locked(env):
+            yield
+    finally:
+        _held.reset(token)
+
+
+@contextmanager
+def _locked(env: Mapping[str, str]) -> Iterator[None]:
     with psycopg.connect(
         host=env.get("POSTGRES_HOST", "localhost"),
         port=int(env.get("POSTGRES_PORT", "5432")),

@@ -7,7 +7,9 @@ from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, FieldSerializationInfo, field_serializer
+
+from ledger.aggregates.values import sealed
 
 
 class ActorKind(StrEnum):
@@ -25,6 +27,11 @@ class Actor(BaseModel):
     id: str
     partner_id: str | None = None
     roles: tuple[str, ...] = ()
+
+    @field_serializer("id")
+    def _sealed(self, value: str, info: FieldSerializationInfo) -> str:
+        """A customer is recorded by its contact's address: personal data, stored sealed."""
+        return sealed(value, value, info) if self.kind is ActorKind.CUSTOMER else value
 
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, id="system")

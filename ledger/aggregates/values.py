@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, cast
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    FieldSerializationInfo,
     StringConstraints,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_serializer,
 )
 
 from ledger.catalog import ProofItem
@@ -45,6 +47,27 @@ def _checked_unless_trusted(
 
 Email = Annotated[EmailStr, WrapValidator(_checked_unless_trusted)]
 Text100 = Annotated[str, text(100)]
+Name = Annotated[Text100, WrapValidator(_checked_unless_trusted)]
+"""A person's name: read back from our store as it is (sealed, or erased; see below)."""
+
+
+class Sealer(Protocol):
+    def seal(self, email: str, value: str) -> str: ...
+
+
+SEAL = "seal"
+"""The serialisation context key under which the event store passes its ``Sealer``: a
+contact's name and address are stored sealed under that contact's own key, so that deleting
+the key erases them (``ledger.personal``); every other dump shows them as they are."""
+
+
+def sealed(email: str, value: str, info: FieldSerializationInfo) -> str:
+    """``value`` sealed for the contact ``email`` when the event store dumps it; else as is."""
+    context = info.context
+    sealer = context.get(SEAL) if isinstance(context, dict) else None
+    return value if sealer is None else cast(Sealer, sealer).seal(email, value)
+
+
 Reason = Annotated[str, text(2000)]
 Usd = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 
@@ -54,12 +77,16 @@ class _Value(BaseModel):
 
 
 class Contact(_Value):
-    name: Annotated[Text100, Field(description="The person's name (1-100 characters)")]
+    name: Annotated[Name, Field(description="The person's name (1-100 characters)")]
     email: Annotated[Email, Field(description="The person's e-mail address (R13)")]
     language: Annotated[
         Literal["en", "pt-BR"],
         Field(description="The language e-mails to this person are written in"),
     ] = "en"
+
+    @field_serializer("name", "email")
+    def _sealed(self, value: str, info: FieldSerializationInfo) -> str:
+        return sealed(self.email, value, info)
 
     @property
     def email_domain(self) -> str:

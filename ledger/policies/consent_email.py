@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.catalog import Catalog
+from ledger.personal import ERASED
 from ledger.policies.consent_message import ConsentMail
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, status
@@ -173,7 +174,11 @@ class ConsentMailer:
         for row in self.pending(now):
             if not self._claim(row["email_id"], now):
                 continue
-            channel, file_name = self._deliver(self.mail(row), now)
+            mail = self.mail(row)
+            if mail.recipient == ERASED:  # the contact was erased: never sent, never retried
+                self._mark(row["email_id"], "erased", now)
+                continue
+            channel, file_name = self._deliver(mail, now)
             self._mark(row["email_id"], channel, now, file_name)
             delivered += channel is not None
         return delivered
@@ -196,12 +201,12 @@ class ConsentMailer:
         """The e-mail as an .eml file in the mail folder, and one readable log line; its name."""
         name = f"{now:%Y%m%d-%H%M%S}-{mail.email_id}.eml"
         path = write_eml(self.settings.mail_directory(), name, message)
-        log.info(
-            "e-mail to %s (SMTP not configured, saved as %s): %s; link: %s",
-            mail.recipient,
+        log.info(  # not the address: personal data stays out of the logs
+            "e-mail %s (SMTP not configured, saved as %s): %s; link: %s",
+            mail.email_id,
             path,
             mail.subject,
             mail.link,
-            extra={"mail_to": mail.recipient, "subject": mail.subject, "link": mail.link},
+            extra={"email_id": mail.email_id, "subject": mail.subject, "link": mail.link},
         )
         return name

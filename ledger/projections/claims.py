@@ -221,6 +221,8 @@ def status(row: dict[str, Any]) -> Status:
     """The delivery status of an outbox row (joined with its delivery)."""
     if row.get("channel") is None:
         return Status.SUPERSEDED if row["superseded"] else Status.PENDING
+    if row["channel"] == "erased":  # its recipient's personal data was erased before it went
+        return Status.SUPERSEDED
     return Status.STUCK if row["channel"] == "sending" else Status.SENT
 
 

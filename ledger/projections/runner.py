@@ -44,6 +44,7 @@ class ViewRunner:
     def __init__(self, ledger: Ledger, store: ViewStore, *, page_size: int = 2000) -> None:
         self.ledger = ledger
         self.store = store
+        store.keyring = ledger.keyring  # the views keep contacts sealed; reads open them
         self.page_size = page_size
         self.projections = [projection(store) for projection in VIEW_PROJECTIONS]
         self._changed = threading.Condition()
@@ -69,7 +70,7 @@ class ViewRunner:
     def _read(self, start: int) -> tuple[LogPage, list[Any]]:
         """The page after ``start``, and its events decoded."""
         read = self.ledger.event_log.page_after(start, self.page_size)
-        return read, [self.ledger.mapper.to_domain_event(n) for n in read.notifications]
+        return read, [self.ledger.sealed_event(n) for n in read.notifications]
 
     def _apply_after(
         self, generation: int, start: int, read: tuple[LogPage, list[Any]] | None = None

@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
+from ledger.personal import KeyRing
 from ledger.schema import SCHEMA_VERSION, schema_lock
 
 VIEW_TABLES: dict[str, str] = {
@@ -122,10 +123,14 @@ class Cursor(Protocol):
 class Tx:
     """A transaction on the view store, in our SQL dialect: ``?`` params, ``{p}`` prefix."""
 
-    def __init__(self, store: ViewStore, cursor: Cursor, generation: int) -> None:
+    def __init__(
+        self, store: ViewStore, cursor: Cursor, generation: int, opener: KeyRing | None = None
+    ) -> None:
         self.store = store
         self.cursor = cursor
         self.generation = generation
+        self.opener = opener
+        """Set on reads: the contacts' sealed strings in the rows come back opened."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
@@ -165,12 +170,20 @@ class Tx:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.execute(sql, params)
-        return [dict(row) for row in self.cursor.fetchall()]
+        return [self._opened(row) for row in self.cursor.fetchall()]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         self.execute(sql, params)
         row = self.cursor.fetchone()
-        return None if row is None else dict(row)
+        return None if row is None else self._opened(row)
+
+    def _opened(self, row: Any) -> dict[str, Any]:
+        values = dict(row)
+        if self.opener is not None:
+            for column, value in values.items():
+                if isinstance(value, str) and "sealed:" in value:
+                    values[column] = self.opener.open_text(value)
+        return values
 
     def position(self, name: str) -> int:
         """The tracked position of ``name`` as this transaction sees it, held until it ends:
@@ -191,6 +204,9 @@ class Tx:
 
 class ViewStore:
     """The tracking recorder of the read models, with generations and our dialect."""
+
+    keyring: KeyRing | None = None
+    """The contacts' keys (the views keep names and addresses sealed, as the events do)."""
 
     def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
         self.recorder = recorder
@@ -240,7 +256,11 @@ class ViewStore:
         return re.sub(r"\?", "%s", sql.replace("%", "%%")) if self.is_postgres else sql
 
     @contextmanager
-    def transaction(self, generation: int | None = None, *, commit: bool = False) -> Iterator[Tx]:
+    def transaction(
+        self, generation: int | None = None, *, commit: bool = False, sealed: bool = False
+    ) -> Iterator[Tx]:
+        """A transaction on the views; a read (not ``commit``, not ``sealed``) opens the
+        contacts' sealed strings, a write sees them as stored."""
         gen = self.generation() if generation is None else generation
         with self.recorder.datastore.transaction(commit=commit) as cursor:
             raw = cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
@@ -248,7 +268,8 @@ class ViewStore:
                 # Take SQLite's write lock first (waiting for it if need be): a transaction that
                 # reads and then writes would otherwise fail at once while another one writes.
                 raw.execute("UPDATE view_state SET value = value WHERE key = 'generation'")
-            yield Tx(self, cast(Cursor, raw), gen)
+            opener = None if commit or sealed else self.keyring
+            yield Tx(self, cast(Cursor, raw), gen, opener)
 
     def generation(self) -> int:
         """The generation queries read; another process's switch shows within a second."""

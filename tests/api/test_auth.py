@@ -50,6 +50,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/v1/referrals", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/referrals/00000000-0000-0000-0000-000000000000", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/co-sell/referrals", None, {Role.SELLER}),
+    ("POST", "/v1/audit/erasures", {"email": "nobody@x.example"}, {Role.AUDITOR}),
 ]  # fmt: skip
 
 

@@ -169,3 +169,23 @@ def test_token_prints_a_bearer_token_the_api_accepts(tmp_path: Path) -> None:
         settings, "token", "--user", "u", "--role", "incentives_admin", cwd=tmp_path
     )
     assert refused.returncode != 0 and "--partner" in refused.stdout + refused.stderr
+
+
+def test_forget_erases_a_contact_of_the_demo(settings: Settings, tmp_path: Path) -> None:
+    demo = ledger_cli(settings, "demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    claim_id = demo.stdout.split("ledger history ")[1].split()[0]
+    history = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path)
+    given = next(json.loads(line) for line in history.stdout.splitlines() if "ConsentGiven" in line)
+    email = given["actor"]["id"]
+    assert "@" in email
+
+    forgotten = ledger_cli(settings, "forget", "--email", email.upper(), cwd=tmp_path)
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert "erased the contact of key" in forgotten.stdout and email not in forgotten.stdout
+    after = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path).stdout
+    assert email not in after and '"id": "[erased]"' in after
+
+    again = ledger_cli(settings, "forget", "--email", email, cwd=tmp_path)
+    assert again.returncode == 1 and "contact-not-found" in again.stdout
+    assert "Traceback" not in again.stderr
