@@ -42,8 +42,9 @@ JSON_MARK = "\\u0001sealed:"
 _SEALED = re.compile(r"\x01sealed:[0-9a-f]{32}:[A-Za-z0-9_-]+")
 _JSON_SEALED = re.compile(r"\\u0001sealed:[0-9a-f]{32}:[A-Za-z0-9_-]+")
 ERASURES_TTL_SECONDS = 1.0
-"""How long this process trusts its cache of keys before it looks whether another process
-erased one (an erasure made here shows at once)."""
+"""How long a process trusts its cache of keys before it looks whether another process
+erased one (an erasure made here shows at once); an erasure waits this long before it
+answers, so that once it has, every process seals that person's data under a new key."""
 
 TABLES = [
     "CREATE TABLE IF NOT EXISTS contact_keys (key_id TEXT PRIMARY KEY, "
@@ -65,6 +66,7 @@ class KeyRing:
         self.datastore: Any = getattr(recorder, "datastore", None)
         self.is_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         self._keys: dict[str, bytes | None] = {}  # key id -> key (None: erased)
+        self._by_lookup: dict[str, tuple[str, bytes]] = {}  # lookup -> (key id, key)
         self._erasures: tuple[float, int] = (0.0, -1)
         self._lock = threading.Lock()
         if self.datastore is None:  # in memory: keys in memory
@@ -93,13 +95,16 @@ class KeyRing:
                 if lookup not in self._memory:
                     self._memory[lookup] = (uuid4().hex, AESGCM.generate_key(bit_length=256))
                 return self._memory[lookup]
+        self._forget_stale()
+        if (cached := self._by_lookup.get(lookup)) is not None:
+            return cached
         select = self._sql("SELECT key_id, secret FROM contact_keys WHERE lookup = ?")
         with self._cursor() as cursor:
             cursor.execute(select, (lookup,))
             row = cursor.fetchone()
         if row is None:
             key_id, secret = uuid4().hex, AESGCM.generate_key(bit_length=256)
-            with self._cursor(commit=True) as cursor:
+            with self._cursor(commit=True) as cursor:  # the key is durable before its data
                 cursor.execute(
                     self._sql(
                         "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
@@ -107,10 +112,12 @@ class KeyRing:
                     ),
                     (key_id, lookup, secret, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
                 )
-            with self._cursor() as cursor:  # ours, or the one another writer made first
-                cursor.execute(select, (lookup,))
+                cursor.execute(select, (lookup,))  # ours, or the one another writer made first
                 row = cursor.fetchone()
-        return str(row["key_id"]), bytes(row["secret"])
+        found = str(row["key_id"]), bytes(row["secret"])
+        self._by_lookup[lookup] = found
+        self._keys[found[0]] = found[1]
+        return found
 
     def _key(self, key_id: str) -> bytes | None:
         """The key of that id; None once it was erased."""
@@ -140,7 +147,7 @@ class KeyRing:
             cursor.execute("SELECT COUNT(*) AS n FROM contact_erasures")
             count = int(cursor.fetchone()["n"])
         if count != seen:
-            self._keys = {}
+            self._keys, self._by_lookup = {}, {}
         self._erasures = (time.monotonic(), count)
 
     # -- sealing and opening -----------------------------------------------------------------
@@ -215,8 +222,9 @@ class KeyRing:
 
     def erase(self, key_id: str, erased_at: str) -> bool:
         """Delete the key (every string sealed under it reads ``[erased]``); False if it was
-        already gone."""
+        already gone. Other processes drop their copy within ``ERASURES_TTL_SECONDS``."""
         self._keys[key_id] = None
+        self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
         if self._memory is not None:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:

@@ -15,6 +15,8 @@ import psycopg
 import pytest
 
 from ledger.aggregates.erasure import ContactErasure
+from ledger.aggregates.values import Contact
+from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import Services
 from ledger.erasure import forget
 from ledger.errors import ForbiddenError, NotFoundError
@@ -29,6 +31,7 @@ from tests.factories import (
     consent_request,
     create,
     days,
+    make_catalog,
     view_snapshot,
 )
 
@@ -208,3 +211,37 @@ def test_the_events_hold_sealed_strings_the_views_open(services: Services) -> No
     key_ids = ledger.keyring.key_ids([stored.state.decode()])
     assert key_ids == {ledger.keyring.key_id_of(EMAIL), ledger.keyring.key_id_of("pat@a.example")}
     assert isinstance(claim_id, UUID)
+
+
+def customer_of(ledger: Ledger, claim_id: UUID) -> Contact:
+    """The customer contact as a command of this Ledger would see it (from the events)."""
+    return ledger._claim(claim_id).contacts.customer
+
+
+def test_another_process_drops_its_copy_of_the_key_before_the_erasure_answers(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ledger on the same store (as another process) that opened the contact's data
+    reads [erased] once the erasure has answered, and seals a new claim under a new key."""
+    monkeypatch.setattr("ledger.personal.ERASURES_TTL_SECONDS", 0.2)
+    monkeypatch.setattr("ledger.erasure.ERASURES_TTL_SECONDS", 0.2)
+    ledger = services.ledger
+    (claim_id,) = ledger.create_claims(ADMIN_A, create(contacts=contacts(NAME, EMAIL)), days(0))
+    other = open_ledger(settings, make_catalog())
+    try:
+        assert customer_of(other, claim_id).email == EMAIL
+        old_key = other.keyring.key_id_of(EMAIL)
+        forget(ledger, services.workers.views, settings.mail_directory(), AUDITOR, EMAIL, days(1))
+        assert customer_of(other, claim_id).email == ERASED
+        made = create(
+            ["E-AS"],
+            value=NORTHWIND,
+            name="Northwind",
+            contacts=contacts(NAME, EMAIL),
+            tenant_mismatch_reason="she works for both",
+        )
+        (new,) = other.create_claims(ADMIN_A, made, days(2))
+        assert customer_of(ledger, new).name == NAME
+        assert ledger.keyring.key_id_of(EMAIL) not in (None, old_key)
+    finally:
+        other.close()
