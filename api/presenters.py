@@ -33,6 +33,12 @@ from ledger.projections.customers_page import KnownCustomerEntry
 from ledger.projections.customers_page import TabItem as TabEntry
 from ledger.projections.referral_queries import ReferralRow
 
+AS_OF_NOTE = (
+    "As of {at}: the claims as they stood then, each folded from its events up to that time "
+    "(no commands: nothing can be done in the past); the known customers are those "
+    "recognised by then, listed with their eligibility by today's catalog and today's claim "
+    "counts, not as they were then."
+)
 MSX_ONLY_NOTE = (
     "This engagement accepts only MSX opportunity ids: eligibility is decided per "
     "opportunity when a claim is made, so no customer is listed as ineligible."
@@ -164,9 +170,14 @@ def claim_details(
     )
 
 
-def tab_item(item: TabEntry, now: datetime, principal: Principal, completed: bool) -> TabItem:
+def tab_item(
+    item: TabEntry, now: datetime, principal: Principal, completed: bool, past: bool = False
+) -> TabItem:
+    """A tab's row; ``past``: the tab as it stood at ``now``, a time gone by (no commands)."""
     if isinstance(item, KnownCustomerEntry):
         base = {"kind": "customer", "friendly_name": item.friendly_name}
+        if item.eligible and past:
+            return TabItem.model_validate({**base, "customer_id": _customer(item.customer_id)})
         if item.eligible:
             return TabItem.model_validate(
                 {
@@ -185,7 +196,7 @@ def tab_item(item: TabEntry, now: datetime, principal: Principal, completed: boo
                 "hint": item.hint,
             }
         )
-    fields = {**summary_fields(item, now, principal), "kind": "claim"}
+    fields = {**summary_fields(item, now, principal, past), "kind": "claim"}
     if completed:
         fields["payout_usd"] = _money(item.payout_usd)
     return TabItem.model_validate(fields)

@@ -155,6 +155,9 @@ class TabPage(Out):
     items: list[TabItem]
     next_cursor: str | None
     note: str | None
+    as_of: str | None = Field(
+        default=None, description="Set on an answer to ?as_of=: the time the tab is shown at"
+    )
 
 
 class HistoryEntry(Out):

@@ -177,6 +177,13 @@ def location_clause(principal: Principal) -> tuple[str, list[Any]]:
     return f" AND location_id IN ({', '.join('?' for _ in locations) or 'NULL'})", locations
 
 
+def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None:
+    """The claim as it stood at ``moment``, folded from its events up to then (``fold``, as
+    the claims view folds them); None before it existed. No access check: the caller's."""
+    until = events_until(events, moment)
+    return ClaimRow.of(fold(until)[0]) if until else None
+
+
 class ClaimQueries:
     def __init__(self, store: ViewStore, catalog: Catalog) -> None:
         self.store = store
