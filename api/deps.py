@@ -111,6 +111,15 @@ Cursor = Annotated[
     str | None, Query(max_length=500, description="The next_cursor of the page before")
 ]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
+AsOf = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="An ISO-8601 date-time with a time zone (e.g. 2026-03-02T09:00:00Z): "
+        "the answer as it stood then, folded from the events up to that time (a later time "
+        "is now)",
+    ),
+]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The claim's ETag; 412 when stale")
 ]

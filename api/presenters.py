@@ -24,6 +24,7 @@ from api.schemas import (
 from ledger import access
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.aggregates.values import usd_text
+from ledger.as_of import moment_text
 from ledger.customer_ids import CustomerId
 from ledger.principal import Principal
 from ledger.projections.base import ts
@@ -32,6 +33,12 @@ from ledger.projections.customers_page import KnownCustomerEntry
 from ledger.projections.customers_page import TabItem as TabEntry
 from ledger.projections.referral_queries import ReferralRow
 
+AS_OF_NOTE = (
+    "As of {at}: the claims as they stood then, each folded from its events up to that time "
+    "(no commands: nothing can be done in the past); the known customers are those "
+    "recognised by then, listed with their eligibility by today's catalog and today's claim "
+    "counts, not as they were then."
+)
 MSX_ONLY_NOTE = (
     "This engagement accepts only MSX opportunity ids: eligibility is decided per "
     "opportunity when a claim is made, so no customer is listed as ineligible."
@@ -83,8 +90,11 @@ def _customer(customer_id: CustomerId) -> CustomerIdOut:
     return CustomerIdOut(type=customer_id.type.value, value=customer_id.value)
 
 
-def summary_fields(row: ClaimRow, now: datetime, principal: Principal) -> dict[str, object]:
-    allowed = commands(row, principal)
+def summary_fields(
+    row: ClaimRow, now: datetime, principal: Principal, past: bool = False
+) -> dict[str, object]:
+    """``past``: the claim as it stood at ``now``, a time gone by: nothing can be done there."""
+    allowed = [] if past else commands(row, principal)
     return {
         "claim_id": row.claim_id,
         "engagement_id": row.engagement_id,
@@ -122,7 +132,11 @@ def queue_item(row: ClaimRow, now: datetime, principal: Principal) -> QueueItem:
     )
 
 
-def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDetails:
+def claim_details(
+    row: ClaimRow, now: datetime, principal: Principal, as_of: datetime | None = None
+) -> ClaimDetails:
+    """The claim's details; ``as_of``: as it stood at that time (no commands, days left
+    then)."""
     referral = None
     if row.referral_id is not None:
         referral = ReferralLink(
@@ -133,7 +147,7 @@ def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDe
         )
     return ClaimDetails.model_validate(
         {
-            **summary_fields(row, now, principal),
+            **summary_fields(row, now if as_of is None else as_of, principal, as_of is not None),
             "partner_id": row.partner_id,
             "resolved_tenant_id": row.resolved_tenant_id,
             "deadlines": {kind.value: ts(at) for kind, at in row.deadlines.items()},
@@ -151,13 +165,19 @@ def claim_details(row: ClaimRow, now: datetime, principal: Principal) -> ClaimDe
             "referral": referral,
             "proof": _proof(row),
             "consent_email": None if row.consent_email is None else row.consent_email.value,
+            "as_of": None if as_of is None else moment_text(as_of),
         }
     )
 
 
-def tab_item(item: TabEntry, now: datetime, principal: Principal, completed: bool) -> TabItem:
+def tab_item(
+    item: TabEntry, now: datetime, principal: Principal, completed: bool, past: bool = False
+) -> TabItem:
+    """A tab's row; ``past``: the tab as it stood at ``now``, a time gone by (no commands)."""
     if isinstance(item, KnownCustomerEntry):
         base = {"kind": "customer", "friendly_name": item.friendly_name}
+        if item.eligible and past:
+            return TabItem.model_validate({**base, "customer_id": _customer(item.customer_id)})
         if item.eligible:
             return TabItem.model_validate(
                 {
@@ -176,7 +196,7 @@ def tab_item(item: TabEntry, now: datetime, principal: Principal, completed: boo
                 "hint": item.hint,
             }
         )
-    fields = {**summary_fields(item, now, principal), "kind": "claim"}
+    fields = {**summary_fields(item, now, principal, past), "kind": "claim"}
     if completed:
         fields["payout_usd"] = _money(item.payout_usd)
     return TabItem.model_validate(fields)

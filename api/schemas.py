@@ -104,6 +104,11 @@ class ClaimDetails(ClaimSummary):
         "interrupted; it is sent again shortly with the same Message-ID), or superseded; "
         "null before consent is requested"
     )
+    as_of: str | None = Field(
+        default=None,
+        description="Set on an answer to ?as_of=: the time the claim is shown as it stood "
+        "at (folded from its events up to then); null for the claim as it is now",
+    )
 
 
 class CreatedClaims(Out):
@@ -150,6 +155,9 @@ class TabPage(Out):
     items: list[TabItem]
     next_cursor: str | None
     note: str | None
+    as_of: str | None = Field(
+        default=None, description="Set on an answer to ?as_of=: the time the tab is shown at"
+    )
 
 
 class HistoryEntry(Out):

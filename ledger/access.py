@@ -16,7 +16,7 @@ from ledger.aggregates.claim import (
     ClaimState,
 )
 from ledger.catalog import Catalog, Engagement, Partner
-from ledger.errors import ForbiddenError, NotFoundError, RuleRefusedError
+from ledger.errors import ForbiddenError, InvalidInputError, NotFoundError, RuleRefusedError
 from ledger.principal import Principal, Role
 
 ALGORITHM = "HS256"
@@ -127,6 +127,25 @@ def engagement(catalog: Catalog, engagement_id: str) -> Engagement:
     if found is None:
         raise NotFoundError("engagement-not-found", f"no engagement {engagement_id[:100]}")
     return found
+
+
+def partner_as_of(principal: Principal, partner_id: str | None) -> tuple[str, bool]:
+    """Whose Customers page a read as of a time shows, and whether at every location: an
+    auditor names any partner (``partner_id``), at every location; a partner role reads its
+    own, at its locations (R1), and may not name another partner (403)."""
+    if principal.is_partner_user and partner_id in (None, principal.partner_id):
+        return principal.require_partner_role(), False
+    if Role.AUDITOR not in principal.roles:
+        if partner_id is None:
+            principal.require_partner_role()
+        principal.require_role(Role.AUDITOR)
+    if partner_id is None:
+        raise InvalidInputError(
+            "partner-required",
+            "an auditor names the partner whose Customers page to read: partner_id=...",
+            field="partner_id",
+        )
+    return partner_id, True
 
 
 def authorize_claim(

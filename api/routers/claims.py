@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api import presenters
 from api.deps import (
+    AsOf,
     CommandsDep,
     Cursor,
     IdempotencyKey,
@@ -36,6 +37,7 @@ from api.schemas import (
     errors,
 )
 from ledger.aggregates.claim import ClaimState
+from ledger.as_of import parse_as_of
 from ledger.commands import (
     Cancel,
     CreateClaims,
@@ -213,9 +215,19 @@ def list_claims(
 
 @router.get("/claims/{claim_id}", response_model=ClaimDetails, responses=READ)
 def get_claim(
-    claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep, now: NowDep
+    claim_id: UUID,
+    read_models: ReadModelsDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    ledger: LedgerDep,
+    as_of: AsOf = None,
 ) -> Response:
-    """Claim details: state, label, actions, deadlines, contacts, payout, referral link."""
+    """Claim details: state, label, actions, deadlines, contacts, payout, referral link.
+    With `as_of`: the claim as it stood then, folded from its events, without an ETag."""
+    if as_of is not None:
+        at = parse_as_of(as_of, now)
+        past = read_models.claims.as_of(principal, ledger.claim_events(claim_id), at)
+        return json_response(presenters.claim_details(past, now, principal, as_of=at))
     row = read_models.claims.details(principal, claim_id)
     return json_response(presenters.claim_details(row, now, principal), ETag=etag(row.version))
 

@@ -7,9 +7,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api import presenters
-from api.deps import CatalogDep, Cursor, Limit, NowDep, PrincipalDep, ReadModelsDep
+from api.deps import (
+    AsOf,
+    CatalogDep,
+    Cursor,
+    LedgerDep,
+    Limit,
+    NowDep,
+    PrincipalDep,
+    ReadModelsDep,
+)
 from api.schemas import EngagementDetail, EngagementSummary, RateTierOut, TabPage, errors
 from ledger import access
+from ledger.as_of import moment_text, parse_as_of
 from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
 
@@ -71,19 +81,46 @@ def customers_tab(
     read_models: ReadModelsDep,
     principal: PrincipalDep,
     now: NowDep,
+    ledger: LedgerDep,
     tab: Annotated[
         Literal["eligible", "ineligible", "completed"], Query(description="Which tab")
     ] = "eligible",
     cursor: Cursor = None,
     limit: Limit = 50,
+    as_of: AsOf = None,
+    partner_id: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Auditors: the partner whose tab to show as of a time (as_of, or "
+            "now); partner roles may name only their own",
+        ),
+    ] = None,
 ) -> TabPage:
-    """The Customers page tab: Eligible, Ineligible or Completed (cursor pagination)."""
-    page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)
+    """The Customers page tab: Eligible, Ineligible or Completed (cursor pagination).
+    With `as_of` (auditors: and `partner_id`): the tab as it stood then."""
+    if as_of is None and partner_id is None:
+        page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)
+        return TabPage(
+            tab=tab,
+            items=[
+                presenters.tab_item(item, now, principal, tab == "completed") for item in page.items
+            ],
+            next_cursor=page.next_cursor,
+            note=presenters.MSX_ONLY_NOTE if page.msx_only else None,
+        )
+    at = now if as_of is None else parse_as_of(as_of, now)
+    page = read_models.customers.tab_as_of(
+        principal, ledger.claim_events, engagement_id, tab, at, partner_id, cursor, limit
+    )
+    note = presenters.AS_OF_NOTE.format(at=moment_text(at))
     return TabPage(
         tab=tab,
         items=[
-            presenters.tab_item(item, now, principal, tab == "completed") for item in page.items
+            presenters.tab_item(item, at, principal, tab == "completed", past=True)
+            for item in page.items
         ],
         next_cursor=page.next_cursor,
-        note=presenters.MSX_ONLY_NOTE if page.msx_only else None,
+        note=f"{note} {presenters.MSX_ONLY_NOTE}" if page.msx_only else note,
+        as_of=moment_text(at),
     )

@@ -16,6 +16,7 @@ from ledger import access
 from ledger.access import Purpose
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
+from ledger.as_of import events_until, moment_text
 from ledger.catalog import Catalog, PayoutModel
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
@@ -176,6 +177,13 @@ def location_clause(principal: Principal) -> tuple[str, list[Any]]:
     return f" AND location_id IN ({', '.join('?' for _ in locations) or 'NULL'})", locations
 
 
+def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None:
+    """The claim as it stood at ``moment``, folded from its events up to then (``fold``, as
+    the claims view folds them); None before it existed. No access check: the caller's."""
+    until = events_until(events, moment)
+    return ClaimRow.of(fold(until)[0]) if until else None
+
+
 class ClaimQueries:
     def __init__(self, store: ViewStore, catalog: Catalog) -> None:
         self.store = store
@@ -189,9 +197,15 @@ class ClaimQueries:
         access.authorize_claim(principal, row.claim_id, row.partner_id, row.location_id, purpose)
         return row
 
-    def folded(self, principal: Principal, events: Sequence[Claim.Event]) -> ClaimRow:
+    def folded(
+        self,
+        principal: Principal,
+        events: Sequence[Claim.Event],
+        delivered_by: datetime | None = None,
+    ) -> ClaimRow:
         """A claim as ``details`` shows it once the views include ``events`` (the claim's
-        first events, from the write model): a command's answer, without waiting for them."""
+        first events, from the write model): a command's answer, without waiting for them.
+        With ``delivered_by``, a consent e-mail counts as delivered only if it was by then."""
         found, link = fold(events)
         row = ClaimRow.of(found)
         access.authorize_claim(
@@ -204,12 +218,34 @@ class ClaimQueries:
             return row
         with self.store.transaction() as tx:
             delivery = tx.one(
-                "SELECT channel FROM mail_deliveries WHERE email_id = ?", (email_id(link),)
+                "SELECT channel, delivered_at FROM mail_deliveries WHERE email_id = ?",
+                (email_id(link),),
             )
+        if delivery and delivered_by and parse_ts(delivery["delivered_at"]) > delivered_by:
+            delivery = None
         waiting = row.state is ClaimState.AWAITING_CONSENT
         superseded = 0 if waiting or delivery is not None else 1
         email = {"superseded": superseded, "channel": delivery and delivery["channel"]}
         return replace(row, consent_email=status(email))
+
+    def as_of(
+        self, principal: Principal, events: Sequence[Claim.Event], moment: datetime
+    ) -> ClaimRow:
+        """The claim as it stood at ``moment``, as ``details`` would have shown it then:
+        folded from ``events`` (all of the claim's, from the write model) up to ``moment``,
+        with the same access rules; not found before the claim existed."""
+        created = events[0]
+        assert isinstance(created, Claim.Created), "a claim's events start with it"
+        access.authorize_claim(
+            principal, created.originator_id, created.partner_id, created.location_id, Purpose.READ
+        )
+        until = events_until(events, moment)
+        if not until:
+            raise NotFoundError(
+                "claim-not-found",
+                f"claim {created.originator_id} did not exist yet at {moment_text(moment)}",
+            )
+        return self.folded(principal, until, delivered_by=moment)
 
     def details(self, principal: Principal, claim_id: UUID) -> ClaimRow:
         """A claim as its partner, a reviewer or an auditor may see it, with its proof."""

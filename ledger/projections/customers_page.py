@@ -7,16 +7,21 @@ the claims view and the current catalog, so that a catalog change shows without 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from ledger import access
+from ledger.aggregates.claim import Claim
+from ledger.as_of import moment_text
 from ledger.catalog import Catalog, Engagement
 from ledger.customer_ids import CustomerId, IdType
 from ledger.eligibility import Resolution, assess, resolve
 from ledger.errors import LedgerError
 from ledger.principal import Principal
-from ledger.projections.claim_queries import ClaimRow, location_clause
+from ledger.projections.claim_queries import ClaimRow, claim_at, location_clause
 from ledger.projections.pages import (
     after_cursor,
     after_of,
@@ -105,6 +110,69 @@ class CustomersPage:
             found = known.after(after or (), limit + 1)
             return CustomersTab(list(found[:limit]), _next(found, limit))
 
+    def tab_as_of(
+        self,
+        principal: Principal,
+        events_of: Callable[[UUID], Sequence[Claim.Event]],
+        engagement_id: str,
+        tab: Tab,
+        moment: datetime,
+        partner_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> CustomersTab:
+        """The tab as it stood at ``moment``: the claims the view holds that were made by
+        then, each folded from its events (``events_of``: the write model's) up to
+        ``moment``; the known customers recognised by then, assessed by today's catalog and
+        today's claim counts. Every such claim is read (auditors' reads are rare), then paged
+        with the tab's cursors. An auditor names the partner; a partner role reads its own."""
+        partner, every_location = access.partner_as_of(principal, partner_id)
+        engagement = access.engagement(self.catalog, engagement_id)
+        where, params = ("", []) if every_location else location_clause(principal)
+        after = after_of(cursor)
+        if after is None or tab == "completed":
+            offset_of(cursor)
+        if tab == "ineligible" and engagement.accepts_only_msx:
+            return CustomersTab([], None, msx_only=True)
+        bound = moment_text(moment)
+        with self.store.transaction() as tx:
+            made = tx.rows(
+                "SELECT claim_id FROM {p}claims WHERE partner_id = ? AND engagement_id = ?"
+                f"{where} AND created_at <= ? ORDER BY claim_id",
+                [partner, engagement.id, *params, bound],
+            )
+        folded = (claim_at(events_of(UUID(r["claim_id"])), moment) for r in made)
+        claims = [row for row in folded if row is not None]
+        if tab == "completed":
+            done = sorted(
+                (r for r in claims if r.state.terminal and r.had_consent),
+                key=lambda r: str(r.claim_id),
+            )
+            done.sort(key=lambda r: r.updated_at, reverse=True)  # the view's order
+            offset = offset_of(cursor)
+            more = len(done) > offset + limit
+            return CustomersTab(
+                list(done[offset : offset + limit]), next_offset(offset, limit, more)
+            )
+        live = sorted(
+            (r for r in claims if not r.state.terminal),
+            key=lambda r: (
+                r.running_deadline is None,
+                r.running_deadline or moment,
+                str(r.claim_id),
+            ),
+        )
+        held = frozenset((r.customer_id.type.value, r.customer_id.value) for r in live)
+        with self.store.transaction() as tx:
+            known = _Known(
+                self, tx, partner, engagement, eligible=tab == "eligible", as_of=(bound, held)
+            )
+            if tab == "eligible" and after is None:
+                offset = offset_of(cursor)
+                return claims_then_known(live[offset : offset + limit + 1], known, offset, limit)
+            found = known.after(after or (), limit + 1)
+            return CustomersTab(list(found[:limit]), _next(found, limit))
+
     def _live_then_known(
         self, tx: Tx, scope: str, args: list[Any], known: _Known, offset: int, limit: int
     ) -> CustomersTab:
@@ -115,16 +183,24 @@ class CustomersPage:
             "ORDER BY running_deadline, claim_id LIMIT ? OFFSET ?",
             [*args, limit + 1, offset],
         )
-        claims: list[TabItem] = [ClaimRow.of(r) for r in rows[:limit]]
-        if len(rows) > limit:
-            return CustomersTab(claims, next_offset(offset, limit, True))
-        room = limit - len(claims)
-        found = known.after((), room + 1)
-        if len(found) <= room:
-            return CustomersTab(claims + list(found), None)
-        if room == 0:  # the claims filled the page exactly: the customers start on the next
-            return CustomersTab(claims, after_cursor(()))
-        return CustomersTab(claims + list(found[:room]), _next(found, room))
+        return claims_then_known([ClaimRow.of(r) for r in rows], known, offset, limit)
+
+
+def claims_then_known(
+    found: list[ClaimRow], known: _Known, offset: int, limit: int
+) -> CustomersTab:
+    """The Eligible tab's page from ``found``, its live claims from ``offset`` on (up to
+    ``limit + 1`` of them), then the claimable known customers."""
+    claims: list[TabItem] = list(found[:limit])
+    if len(found) > limit:
+        return CustomersTab(claims, next_offset(offset, limit, True))
+    room = limit - len(claims)
+    customers = known.after((), room + 1)
+    if len(customers) <= room:
+        return CustomersTab(claims + list(customers), None)
+    if room == 0:  # the claims filled the page exactly: the customers start on the next
+        return CustomersTab(claims, after_cursor(()))
+    return CustomersTab(claims + list(customers[:room]), _next(customers, room))
 
 
 def _key(entry: KnownCustomerEntry) -> tuple[str, str, str]:
@@ -147,9 +223,13 @@ class _Known:
         partner_id: str,
         engagement: Engagement,
         eligible: bool,
+        as_of: tuple[str, frozenset[tuple[str, str]]] | None = None,
     ) -> None:
         self.page, self.tx, self.partner_id = page, tx, partner_id
         self.engagement, self.eligible = engagement, eligible
+        self.as_of = as_of
+        """For a tab as of a time: the time (as the views write times), and the customers
+        (type, value) with a live claim here then; None for the tab as it is now."""
 
     def after(self, key: tuple[str, ...], count: int) -> list[KnownCustomerEntry]:
         """Up to ``count`` of them after ``key`` (from the first with ``()``)."""
@@ -166,17 +246,24 @@ class _Known:
                 f"ORDER BY {order} LIMIT ?",
                 [self.partner_id, *key, *args, chunk],
             )
-            found += [e for e in self._assessed(rows) if e.eligible is self.eligible]
+            found += [e for e in self._assessed(rows) if self._shown(e)]
             if len(rows) < chunk:
                 break
             key = tuple(rows[-1][column] for column in KNOWN_ORDER)
             chunk = min(chunk * 2, MAX_CHUNK)
         return found[:count]
 
+    def _shown(self, entry: KnownCustomerEntry) -> bool:
+        if entry.eligible is not self.eligible:
+            return False
+        key = (entry.customer_id.type.value, entry.customer_id.value)
+        return self.as_of is None or key not in self.as_of[1]
+
     def _prefilter(self) -> tuple[str, list[Any]]:
         """What SQL can rule out before the catalog is asked: a live claim here (the customer
         shows as its claim), and for the Eligible tab an id type the engagement does not take
-        or, for an id that is its own subject (R7: all but domains), the claim limit reached."""
+        or, for an id that is its own subject (R7: all but domains), the claim limit reached.
+        As of a time: a customer recognised later (the live claims then are ``_shown``'s)."""
         engagement = self.engagement
         where = (
             " AND NOT EXISTS (SELECT 1 FROM {p}claims c WHERE c.partner_id = k.partner_id "
@@ -184,6 +271,8 @@ class _Known:
             "AND c.engagement_id = ? AND c.live = 1)"
         )
         args: list[Any] = [engagement.id]
+        if self.as_of is not None:
+            where, args = " AND k.recognised_at <= ?", [self.as_of[0]]
         if self.eligible:
             types = [t.value for t in engagement.allowed_id_types]
             where += (
