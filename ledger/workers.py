@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from ledger.application import Ledger
+from ledger.audit import LogDigests, UnverifiableStoreError
 from ledger.clock import Clock, utc_now
 from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
@@ -18,11 +19,13 @@ from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.workers")
+DIGEST_RETRY_SECONDS = 60.0
 
 
 @dataclass
 class Workers:
-    """Everything that follows the log: views, policies, e-mails and deadlines."""
+    """Everything that follows the log: views, policies, e-mails, deadlines, and the
+    running log digest."""
 
     ledger: Ledger
     store: ViewStore
@@ -37,6 +40,8 @@ class Workers:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_deadline_run = 0.0
+        self._digests: LogDigests | None = None
+        self._next_digest = 0.0
 
     def run_once(self, deadlines: bool | None = None) -> int:
         """One round: views, policies, views again, e-mails, and the deadlines when their
@@ -51,7 +56,24 @@ class Workers:
         if deadlines:
             self._last_deadline_run = time.monotonic()
             work += len(expire_due(self.ledger, self.views, self.clock()))
+        if work or time.monotonic() >= self._next_digest:
+            self.digest_log()
         return work
+
+    def digest_log(self) -> None:
+        """Extend the running log digest to the log's head (``ledger.audit``); a failure is
+        logged and retried a minute later, never in the way of the views."""
+        self._next_digest = time.monotonic() + 1.0
+        try:
+            if self._digests is None:
+                self._digests = LogDigests.of(self.ledger)
+            self._digests.extend()
+        except UnverifiableStoreError as error:
+            log.warning("the log digest is not kept: %s", error)
+            self._next_digest = float("inf")
+        except Exception:
+            log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+            self._next_digest = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
         while not self._stop.is_set():
