@@ -11,7 +11,7 @@ from api import docs, problems
 from api.access_log import AccessLog
 from api.headers import ProtectiveHeaders
 from api.metrics import Metrics
-from api.routers import claims, consent, engagements, health, referrals
+from api.routers import audit, claims, consent, engagements, health, referrals
 from api.safe_input import RefuseControlCharacters
 from ledger import logs
 from ledger.bootstrap import bootstrap
@@ -69,6 +69,7 @@ def create_app(
         claims.router,
         consent.router,
         referrals.router,
+        audit.router,
         health.router,
     ):
         app.include_router(router)
