@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from ledger.chain import DIGESTS_TABLE, ZERO, HashedSQLiteRecorder, digest_step, event_hash
-from ledger.log import ConcurrentPostgresRecorder, EventLog
+from ledger.log import ConcurrentPostgresRecorder, EventLog, LogPage
 from ledger.principal import Principal, Role
 
 log = logging.getLogger("ledger.audit")
@@ -284,29 +284,10 @@ def current_digest(ledger: Any, principal: Principal) -> Digest:
     return LogDigests.of(ledger).extend()
 
 
-@dataclass
-class _Chain:
-    version: int
-    stored: bytes | None
-    """The stored hash of the aggregate's last event read."""
-    true: bytes
-    """The hash its events recompute to, chained from version 1."""
-
-
-class _RecordedRows:
-    """The stored digest rows up to ``recorded`` (those there when verification began), read
-    a page at a time as the log is."""
-
-    def __init__(self, tables: AuditTables, recorded: int, page_size: int) -> None:
-        self.tables, self.recorded, self.page_size = tables, recorded, page_size
-        self.buffer: deque[DigestRow] = deque()
-        self.read = 0
-
-    def next(self) -> DigestRow | None:
-        if not self.buffer and self.read < self.recorded:
-            self.buffer.extend(self.tables.digest_rows(self.read, self.recorded, self.page_size))
-            self.read = self.buffer[-1].seq if self.buffer else self.recorded
-        return self.buffer.popleft() if self.buffer else None
+Chain = tuple[int, bytes | None, bytes]
+"""An aggregate's chain so far: its last version read, that event's stored hash, and the
+hash its events recompute to from version 1."""
+NEW: Chain = (0, ZERO, ZERO)
 
 
 def verify(
@@ -325,7 +306,8 @@ def verify(
     The running digest is recomputed over the hashes the events' contents chain to (not the
     stored ones), so a digest taken earlier proves the content of every event up to it.
     When all matches, the stored digests are extended to the log's head (``extend``): verify
-    never digests further a log that does not verify.
+    never digests further a log that does not verify. The next page (and its digest rows)
+    is read in a thread while this one is checked.
     """
     tables = AuditTables(ledger.recorder)
     event_log: EventLog = ledger.event_log
@@ -340,46 +322,77 @@ def verify(
             f"id (the stored digests end at {ending})"
         )
     total = max(event_log.behind(0), 1)
-    result = Verification()
-    chains: dict[UUID, _Chain] = {}
-    digest, seq, position, last_id = ZERO, 0, 0, 0
-    rows = _RecordedRows(tables, recorded, page_size)
-    aligned = True  # the digest rows are compared while they follow the log
-    while position < head:
+
+    def read(position: int, seq: int) -> tuple[LogPage, list[DigestRow]]:
+        """A page of the log after ``position`` and the digest rows of its places."""
         page = event_log.page_after(position, page_size, hashes=True)
-        if not page.notifications:
-            break
-        for notification, stored in zip(page.notifications, page.hashes, strict=True):
-            seq += 1
-            where = _Where(
-                notification.id,
-                UUID(str(notification.originator_id)),
-                notification.originator_version,
-            )
-            chain = chains.get(where.originator_id)
-            topic, state = _as_stored(notification.topic, notification.state)
-            true, own = _check_event(chain, topic, state, stored, where)
-            chains[where.originator_id] = _Chain(where.version, stored, true)
-            digest = digest_step(digest, true)
-            last_id = notification.id
-            if at is not None and notification.id == at:
-                result.proof = Proof(at, expected or b"", digest)
-            found = None
-            if aligned and seq <= recorded:
-                aligned, found = _compare_row(tables, rows.next(), seq, digest, where)
-            # In log order: a deleted event came before this one; this one's own mismatch
-            # comes before what it makes of the digest rows.
-            ordered = [found, own] if found and found.originator_id is None else [own, found]
-            for finding in ordered:
-                if finding is not None:
-                    result.add(finding)
-        position = page.position
-        result.events = seq
-        if progress:
-            progress(seq, max(total, seq))
+        length = len(page.notifications)
+        upto = min(seq + length, recorded)
+        return page, tables.digest_rows(seq, upto, length) if upto > seq else []
+
+    result = Verification()
+    chains: dict[UUID, Chain] = {}
+    digest, seq, last_id = ZERO, 0, 0
+    aligned = True  # the digest rows are compared while they follow the log
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as reader:
+        pending: Future[tuple[LogPage, list[DigestRow]]] | None = reader.submit(read, 0, 0)
+        while pending is not None:
+            page, rows = pending.result()
+            if not page.notifications:
+                break
+            first = seq
+            pending = None
+            if page.position < head:
+                pending = reader.submit(read, page.position, seq + len(page.notifications))
+            for notification, stored in zip(page.notifications, page.hashes, strict=True):
+                seq += 1
+                originator = notification.originator_id
+                if type(originator) is not UUID:
+                    originator = UUID(str(originator))
+                version, topic, state = (
+                    notification.originator_version,
+                    notification.topic,
+                    notification.state,
+                )
+                if type(state) is not bytes or type(topic) is not str:
+                    topic, state = _as_stored(topic, state)
+                chain = chains.get(originator, NEW)
+                true = event_hash(chain[2], originator, version, topic, state)
+                own = None
+                if version != chain[0] + 1 or stored != true or chain[1] != chain[2]:
+                    where = _Where(notification.id, originator, version)
+                    own = _check_event(chain, true, topic, state, stored, where)
+                chains[originator] = (version, stored, true)
+                digest = digest_step(digest, true)
+                last_id = notification.id
+                if at is not None and notification.id == at:
+                    result.proof = Proof(at, expected or b"", digest)
+                if not aligned or seq > recorded:
+                    if own is not None:
+                        result.add(own)
+                    continue
+                index = seq - first - 1
+                row = rows[index] if index < len(rows) else None
+                if row is not None and (row.notification_id, row.digest) == (
+                    notification.id,
+                    digest,
+                ):
+                    if own is not None:
+                        result.add(own)
+                    continue
+                where = _Where(notification.id, originator, version)
+                aligned, found = _compare_row(tables, row, seq, digest, where)
+                # In log order: a deleted event came before this one; this one's own mismatch
+                # comes before what it makes of the digest rows.
+                ordered = [found, own] if found and found.originator_id is None else [own, found]
+                for finding in ordered:
+                    if finding is not None:
+                        result.add(finding)
+            result.events = seq
+            if progress:
+                progress(seq, max(total, seq))
     if aligned and seq < recorded:  # digest rows beyond the log's last event
-        row = rows.next()
-        assert row is not None
+        (row,) = tables.digest_rows(seq, recorded, 1)
         gone = not tables.has_event(row.notification_id)
         result.add(
             Finding(
@@ -419,16 +432,13 @@ class _Where:
 
 
 def _check_event(
-    chain: _Chain | None, topic: str, state: bytes, stored: bytes | None, where: _Where
-) -> tuple[bytes, Finding | None]:
-    """Check one event against its aggregate's chain: the hash its content chains to, and
-    what does not match.
+    chain: Chain, true: bytes, topic: str, state: bytes, stored: bytes | None, where: _Where
+) -> Finding | None:
+    """What does not match in one event (``true``: the hash its content chains to).
 
     Its stored hash is compared with its content chained on the previous event's *stored*
     hash, so that one changed event is named alone, not with every event after it."""
-    before = chain.version if chain else 0
-    true_previous = chain.true if chain else ZERO
-    true = event_hash(true_previous, where.originator_id, where.version, topic, state)
+    before, stored_previous, true_previous = chain
     if where.version != before + 1:
         if where.version <= before:
             detail = f"version {where.version} comes again after version {before}"
@@ -443,18 +453,19 @@ def _check_event(
                 f"{'s' if where.version > before + 2 else ''} {before + 1}"
                 f"{' to ' + str(where.version - 1) if where.version > before + 2 else ''} missing"
             )
-        return true, where.finding("chain broken", detail)
+        return where.finding("chain broken", detail)
     if stored is None:
-        return true, where.finding("event without hash", "its hash column is empty")
-    stored_previous = (chain.stored if chain else ZERO) or true_previous
-    if stored_previous == true_previous:
-        recomputed = true
-    else:
-        recomputed = event_hash(stored_previous, where.originator_id, where.version, topic, state)
+        return where.finding("event without hash", "its hash column is empty")
+    previous = stored_previous or true_previous
+    recomputed = (
+        true
+        if previous == true_previous
+        else event_hash(previous, where.originator_id, where.version, topic, state)
+    )
     if recomputed == stored:
-        return true, None
+        return None
     on = f"version {before}'s stored hash" if before else "32 zero bytes (it is version 1)"
-    return true, where.finding(
+    return where.finding(
         "hash mismatch", f"its stored hash is not the SHA-256 of its stored content chained on {on}"
     )
 
