@@ -230,16 +230,22 @@ class LogDigests:
         self.event_log = event_log
         self.tables = tables
         self.page_size = page_size
+        self.caught_up = False
+        """Whether the last ``extend`` reached the head it aimed at."""
+        self._warned: set[int] = set()
 
     @classmethod
     def of(cls, ledger: Any) -> LogDigests:
         """The digests of the ledger's store (UnverifiableStoreError if it keeps no hashes)."""
         return cls(ledger.event_log, AuditTables(ledger.recorder))
 
-    def extend(self) -> Digest:
+    def extend(self, max_events: int | None = None) -> Digest:
         """Extend the stored digests from their last row to the log's readable head (as it
-        was when this began); the digest at the last event they cover."""
+        was when this began), or by about ``max_events``; the digest at the last event they
+        cover. A page of the log per transaction."""
         target = self.event_log.head()
+        done = 0
+        self.caught_up = False
         while True:
             last = self.tables.last()
             seq, at, position, digest = (
@@ -248,6 +254,9 @@ class LogDigests:
                 else (0, 0, 0, ZERO)
             )
             if position >= target:
+                self.caught_up = True
+                return Digest(at, digest)
+            if max_events is not None and done >= max_events:
                 return Digest(at, digest)
             page = self.event_log.page_after(position, self.page_size, hashes=True)
             rows: list[DigestRow] = []
@@ -265,7 +274,9 @@ class LogDigests:
                 rows.append(DigestRow(seq, notification.id, after, digest))
             if rows and not self.tables.append(rows):
                 continue  # another process extended them first: go on from its last row
-            if unhashed is not None:
+            done += len(rows)
+            if unhashed is not None and unhashed.id not in self._warned:
+                self._warned.add(unhashed.id)
                 log.warning(
                     "the log digest stops before notification %s (%s, version %s), which "
                     "has no hash; ledger verify tells more",
@@ -290,6 +301,20 @@ hash its events recompute to from version 1."""
 NEW: Chain = (0, ZERO, ZERO)
 
 
+def check_verifiable(ledger: Any, at: int | None = None) -> AuditTables:
+    """The audit's tables of a store that can be verified (UnverifiableStoreError), with
+    ``at`` in its log if given (AtNotInLogError)."""
+    tables = AuditTables(ledger.recorder)
+    if at is not None and tables.digest_of(at) is None and not tables.has_event(at):
+        last = tables.last()
+        ending = f"notification {last.notification_id}" if last else "the empty log"
+        raise AtNotInLogError(
+            f"notification {at} is not in the log: neither an event nor a digest row has that "
+            f"id (the stored digests end at {ending})"
+        )
+    return tables
+
+
 def verify(
     ledger: Any,
     *,
@@ -309,18 +334,12 @@ def verify(
     never digests further a log that does not verify. The next page (and its digest rows)
     is read in a thread while this one is checked.
     """
-    tables = AuditTables(ledger.recorder)
-    event_log: EventLog = ledger.event_log
     started = time.perf_counter()
+    tables = check_verifiable(ledger, at)
+    event_log: EventLog = ledger.event_log
     last_row = tables.last()
     recorded = last_row.seq if last_row else 0  # rows appended meanwhile are not compared
     head = max(event_log.head(), last_row.position if last_row else 0)
-    if at is not None and tables.digest_of(at) is None and not tables.has_event(at):
-        ending = f"notification {last_row.notification_id}" if last_row else "the empty log"
-        raise AtNotInLogError(
-            f"notification {at} is not in the log: neither an event nor a digest row has that "
-            f"id (the stored digests end at {ending})"
-        )
     total = max(event_log.behind(0), 1)
 
     def read(position: int, seq: int) -> tuple[LogPage, list[DigestRow]]:

@@ -3,6 +3,7 @@ Ledger's back is found by ``verify`` and named; an untouched log verifies."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from ledger import workers as workers_module
 from ledger.application import Ledger, open_ledger
 from ledger.audit import (
     AuditTables,
@@ -339,6 +341,36 @@ def test_the_workers_keep_the_digest_current(services: Services, table: Table) -
     services.workers.run_once()
     (last,) = table.execute("SELECT notification_id FROM log_digests ORDER BY seq DESC LIMIT 1")
     assert last[0] == table.rows()[-1].notification_id
+
+
+def test_the_workers_digest_a_backlog_a_part_a_round(
+    services: Services, table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table.execute("DELETE FROM log_digests")
+    monkeypatch.setattr(workers_module, "DIGEST_EVENTS_PER_ROUND", 4)
+    ledger = services.ledger
+    services.workers.digests = LogDigests(ledger.event_log, AuditTables(ledger.recorder), 2)
+    digested = []
+    for _ in range(40):
+        services.workers.run_once(deadlines=False)
+        digested.append(len(table.execute("SELECT seq FROM log_digests")))
+        if digested[-1] == len(table.rows()):
+            break
+    assert digested[-1] == len(table.rows()) and len(digested) > 2
+    assert all(b - a <= 4 + 3 for a, b in itertools.pairwise([0, *digested]))  # a page more
+    assert verify(services.ledger).ok
+
+
+def test_a_failing_digest_never_holds_the_views_up(
+    services: Services, table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    table.execute("DROP TABLE log_digests")
+    more(services.ledger)
+    services.workers.run_once(deadlines=False)
+    services.workers.run_once(deadlines=False)
+    assert services.workers.views.lag() == 0
+    failures = [r for r in caplog.records if "extending the log digest failed" in r.message]
+    assert len(failures) == 1  # and retried a minute later, not every round
 
 
 @pytest.fixture
