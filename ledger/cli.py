@@ -277,6 +277,7 @@ def verify(
         raise typer.BadParameter("--digest and --at go together", param_hint="--digest/--at")
     ledger = _ledger()
     try:
+        audit.check_verifiable(ledger, at)
         with _progress_bar("verify") as progress:
             result = audit.verify(
                 ledger, at=at, expected=expected, progress=_tracked(progress, "verifying events")
