@@ -50,29 +50,37 @@ def originator_bytes(originator_id: UUID | str) -> bytes:
     return (originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))).bytes
 
 
+_sha256 = hashlib.sha256
+_topics: dict[str, bytes] = {}
+
+
+def _topic_field(topic: str) -> bytes:
+    """len(topic) (4 bytes, big-endian) || topic (UTF-8); the few topics kept once made."""
+    found = _topics.get(topic)
+    if found is None:
+        name = topic.encode()
+        found = len(name).to_bytes(4, "big") + name
+        if len(_topics) < 10_000:
+            _topics[topic] = found
+    return found
+
+
 def event_hash(
     previous: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
 ) -> bytes:
     """The hash of one stored event, chained on ``previous`` (its aggregate's previous
     event's hash, or ``ZERO`` for version 1)."""
-    name = topic.encode()
-    return hashlib.sha256(
-        b"".join(
-            (
-                previous,
-                originator_bytes(originator_id),
-                version.to_bytes(8, "big"),
-                len(name).to_bytes(4, "big"),
-                name,
-                state,
-            )
-        )
+    originator = (
+        originator_id.bytes if type(originator_id) is UUID else originator_bytes(originator_id)
+    )
+    return _sha256(
+        b"".join((previous, originator, version.to_bytes(8, "big"), _topic_field(topic), state))
     ).digest()
 
 
 def digest_step(digest: bytes, event_hash: bytes) -> bytes:
     """The running log digest after one more event: SHA-256(digest before || its hash)."""
-    return hashlib.sha256(digest + event_hash).digest()
+    return _sha256(digest + event_hash).digest()
 
 
 def previous_versions(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
