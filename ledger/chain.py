@@ -135,9 +135,10 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
             "VALUES (?,?,?,?,?)"
         )
         self._write_lock = f"UPDATE {table} SET hash = hash WHERE 0"
-        self._previous = (
-            f"SELECT originator_id, hash FROM {table} "
-            "WHERE (originator_id, originator_version) IN (VALUES {pairs})"
+        self._previous = (  # the pairs first, then the primary key's index for each
+            "SELECT e.originator_id, e.hash FROM (VALUES {pairs}) AS p "
+            f"CROSS JOIN {table} AS e "
+            "ON e.originator_id = p.column1 AND e.originator_version = p.column2"
         )
         self._hashed = (
             f"SELECT rowid, originator_id, originator_version, topic, state, hash FROM {table} "
