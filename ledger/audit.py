@@ -10,7 +10,7 @@ place in the log, means another did it: it reads the new last row and goes on fr
 
 ``verify`` recomputes every aggregate's chain and the running digest from the stored events
 and compares them with the stored hashes and digests; the findings name each event that does
-not match, the first first.
+not match, in log order.
 """
 
 from __future__ import annotations
