@@ -323,3 +323,17 @@ class ErasureOut(Out):
     erased_by: str
     claims: list[UUID]
     mail_files_removed: int
+
+
+class LogDigestOut(Out):
+    """The running log digest: SHA-256 chained over every stored event's hash, in the order
+    followers read the log, up to and including notification ``at`` (docs/audit.md)."""
+
+    at: int = Field(
+        ge=0, description="The notification id of the last event the digest covers; 0: none"
+    )
+    digest: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="The digest in hex; 64 zeros for the empty log. `ledger verify --digest "
+        "D --at N` proves later that the log up to N is still the one digested D",
+    )

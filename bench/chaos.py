@@ -22,6 +22,8 @@ may win). Last, the checks, printed as counts that must all be 0:
 - referrals_doubled: a claim with two referrals;
 - unmailed: a consent link never delivered to the SMTP server;
 - view_differences: rows of the views that differ from a replay of the log;
+- chain_mismatches: what ``ledger verify`` finds (the hash chains and the log digest kept by
+  the workers while they were killed);
 - tracebacks: tracebacks in the servers' logs.
 """
 
@@ -55,6 +57,7 @@ from bench.command_rate import PARTNER, bench_catalog, claim_body
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.referral import Referral
+from ledger.audit import verify
 from ledger.bootstrap import bootstrap
 from ledger.principal import Principal, Role
 from ledger.settings import Settings
@@ -452,6 +455,9 @@ def check(
         differences = sum(
             len(_rows(live[t]) ^ _rows(replayed[t])) for t in set(live) | set(replayed)
         )
+        verified = verify(ledger, extend=False)
+        for finding in verified.findings[:3]:
+            say(f"  ! {finding}")
         counts = {
             "requests": tally.requests,
             "acknowledged": tally.acknowledged,
@@ -466,6 +472,7 @@ def check(
             "referrals_doubled": sum(1 for n in referrals.values() if n > 1),
             "unmailed": unmailed,
             "view_differences": differences,
+            "chain_mismatches": len(verified.findings) + verified.unlisted,
         }
         for line in (tally.refused + tally.mismatched + tally.races_broken)[:10]:
             say(f"  ! {line[:300]}")

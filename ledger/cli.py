@@ -1,4 +1,4 @@
-"""The ``ledger`` command line: serve, workers, demo, tokens, history, replay, report."""
+"""The ``ledger`` command line: serve, workers, demo, tokens, history, replay, report, verify."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger import logs
+from ledger import audit, logs
 from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.values import usd_text
@@ -370,6 +370,87 @@ def report(
             f"{row.payout_usd:,.2f}",
         )
     console.print(table)
+
+
+def _digest_option(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise typer.BadParameter(
+            "a log digest is 64 hexadecimal digits (as GET /v1/audit/digest gives it)"
+        )
+    return bytes.fromhex(text)
+
+
+@app.command()
+def verify(
+    digest: Annotated[
+        str | None,
+        typer.Option(help="A log digest taken earlier (64 hex digits), to prove with --at."),
+    ] = None,
+    at: Annotated[
+        int | None,
+        typer.Option(min=1, help="The notification id the --digest was taken at."),
+    ] = None,
+) -> None:
+    """Recompute every event's chained hash and the running log digest from the stored
+    events and compare them with the stored ones (exit 1 naming the first that does not
+    match); with --digest D --at N, also prove that the log up to N is the one digested D."""
+    expected = _digest_option(digest)
+    if (expected is None) != (at is None):
+        raise typer.BadParameter("--digest and --at go together", param_hint="--digest/--at")
+    ledger = _ledger()
+    try:
+        audit.check_verifiable(ledger, at)
+        with _progress_bar("verify") as progress:
+            result = audit.verify(
+                ledger, at=at, expected=expected, progress=_tracked(progress, "verifying events")
+            )
+    except (audit.UnverifiableStoreError, audit.AtNotInLogError) as error:
+        console.print(f"[red]cannot verify[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    rate = result.events / max(result.seconds, 1e-9)
+    console.print(
+        f"verified {result.events:,} events of {result.aggregates:,} aggregates in "
+        f"{result.seconds:.1f} s ({rate:,.0f} events/s)",
+        highlight=False,
+    )
+    for finding in result.findings:
+        console.print(f"[red]MISMATCH[/red] {finding}", highlight=False, soft_wrap=True)
+    if result.unlisted:
+        console.print(f"... and {result.unlisted} more", highlight=False)
+    if result.proof is not None:
+        proof = result.proof
+        if proof.holds:
+            console.print(
+                f"the log up to notification {proof.at} is the one whose log digest was "
+                f"{proof.expected.hex()}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            found = (
+                f"the events up to it recompute to the log digest {proof.found.hex()}"
+                if proof.found is not None
+                else "that notification is no longer in the log"
+            )
+            console.print(
+                f"[red]NOT PROVEN[/red] the log up to notification {proof.at} is not the one "
+                f"whose log digest was {proof.expected.hex()}: {found}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not result.ok:
+        raise typer.Exit(1)
+    console.print(
+        "every event's stored hash is the SHA-256 of its content chained on its aggregate's "
+        "previous event, and every stored log digest matches",
+        highlight=False,
+    )
+    console.print(result.digest.describe(), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -12,6 +12,9 @@ transaction it applied whole; a page never ends inside a transaction.
 
 On SQLite (one writer at a time) and in memory, commit order is id order: the position is the
 notification id, as the library has it.
+
+Each row also carries its event's hash, chained over its aggregate's previous event
+(``ledger.chain``, docs/audit.md); followers that ask (``hashes=True``) read it with the page.
 """
 
 from __future__ import annotations
@@ -20,10 +23,19 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
+
+from ledger.chain import (
+    DIGESTS_DDL,
+    DIGESTS_TABLE,
+    HashedSQLiteRecorder,
+    chained_hashes,
+    previous_versions,
+)
 
 __all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "event_log", "written"]
 
@@ -40,11 +52,13 @@ class LogPage:
     its transaction is there (on PostgreSQL, its transaction's; else its id)."""
     position: int
     """Where a follower is once it applied the page."""
+    hashes: Sequence[bytes | None] = ()
+    """Each notification's stored hash (None if it has none), when asked for."""
 
 
 class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder without its table lock, each row with its
-    transaction id, and the reads of followers in commit order."""
+    transaction id and its chained hash, and the reads of followers in commit order."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
@@ -59,25 +73,45 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "state bytea, "
             "notification_id bigserial, "
             "tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "hash bytea, "
             "PRIMARY KEY (originator_id, originator_version))"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+        if self.datastore.enable_db_functions:  # its insert function writes no hash
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
         self.sql_create_statements.append(
             SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (tx_id, notification_id)").format(
                 index=Identifier(f"{self.events_table_name}_tx_idx"), table=table
             )
         )
+        self.sql_create_statements.append(
+            SQL(DIGESTS_DDL.format(table="{table}", blob="bytea")).format(
+                table=SQL("{0}.{1}").format(
+                    Identifier(self.datastore.schema), Identifier(DIGESTS_TABLE)
+                )
+            )
+        )
         self.lock_table_statements = []  # appends of different claims commit in parallel
-        self.insert_events_statement += SQL(", tx_id::text::bigint AS tx")
+        id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
+        self.insert_events_statement = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
+            "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
+            "RETURNING notification_id, tx_id::text::bigint AS tx"
+        ).format(table=table, ids=id_array)
+        self._previous = SQL(
+            "SELECT e.originator_id, e.hash FROM {table} AS e "
+            "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
+            "ON e.originator_id = p.id AND e.originator_version = p.version"
+        ).format(table=table, ids=id_array)
         horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
         self._page = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
-            "tx_id::text::bigint AS tx FROM {table} "
+            "tx_id::text::bigint AS tx {hash} FROM {table} "
             "WHERE tx_id > (%s::bigint)::text::xid8 AND " + horizon + " {topics} "
             "ORDER BY tx_id, notification_id LIMIT %s"
         )
         self._rest_of_tx = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
-            "tx_id::text::bigint AS tx FROM {table} "
+            "tx_id::text::bigint AS tx {hash} FROM {table} "
             "WHERE tx_id = (%s::bigint)::text::xid8 AND notification_id > %s {topics} "
             "ORDER BY notification_id"
         )
@@ -96,6 +130,31 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "SELECT tx_id::text::bigint AS tx FROM {table} WHERE notification_id = %s"
         ).format(table=table)
 
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:
+        """Insert the save's events with their chained hashes: one query first for the
+        stored hash before each aggregate's first new version (in the same transaction)."""
+        previous: dict[UUID, bytes] = {}
+        if wanted := previous_versions(stored_events):
+            keys, versions = zip(*wanted, strict=True)
+            curs.execute(self._previous, (list(keys), list(versions)), prepare=True)
+            previous = {
+                UUID(str(row["originator_id"])): bytes(row["hash"])
+                for row in curs.fetchall()
+                if row["hash"] is not None
+            }
+        hashes = chained_hashes(stored_events, previous)
+        curs.execute(
+            self.insert_events_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                hashes,
+            ),
+            prepare=True,
+        )
+
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -107,20 +166,23 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """No NOTIFY: it takes a database-wide lock at commit, which would serialise the
         commits again; followers poll."""
 
-    def _query(self, statement: SQL, topics: Sequence[str]) -> Any:
+    def _query(self, statement: SQL, topics: Sequence[str], hashes: bool = False) -> Any:
         where = SQL("AND topic = ANY(%s)") if topics else SQL("")
-        return statement.format(table=self._table, topics=where)
+        column = SQL(", hash") if hashes else SQL("")
+        return statement.format(table=self._table, topics=where, hash=column)
 
     def _rows(self, statement: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params, prepare=True)
             return list(curs.fetchall())
 
-    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
         """Whole transactions after ``position``, in commit order, up to ``limit`` events (or
-        one whole transaction if it alone is longer)."""
+        one whole transaction if it alone is longer); with their hashes if asked."""
         extra: list[Any] = [list(topics)] if topics else []
-        rows = self._rows(self._query(self._page, topics), [position, *extra, limit + 1])
+        rows = self._rows(self._query(self._page, topics, hashes), [position, *extra, limit + 1])
         if len(rows) > limit:  # one row more tells whether the page ends inside a transaction
             rows, after = rows[:limit], rows[limit]
             last = rows[-1]["tx"]
@@ -128,7 +190,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 whole = [r for r in rows if r["tx"] != last]
                 if not whole:  # unless it is the page's only one: then the rest of it too
                     rest = [last, rows[-1]["notification_id"], *extra]
-                    whole = rows + self._rows(self._query(self._rest_of_tx, topics), rest)
+                    whole = rows + self._rows(self._query(self._rest_of_tx, topics, hashes), rest)
                 rows = whole
         if not rows:
             return LogPage((), (), position)
@@ -142,7 +204,8 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             )
             for r in rows
         ]
-        return LogPage(notifications, [r["tx"] for r in rows], rows[-1]["tx"])
+        stored = [None if r["hash"] is None else bytes(r["hash"]) for r in rows] if hashes else []
+        return LogPage(notifications, [r["tx"] for r in rows], rows[-1]["tx"], stored)
 
     def head(self) -> int:
         """The position of the last transaction a follower may read now."""
@@ -167,8 +230,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
 class EventLog(Protocol):
     """The log of one application's recorder, as followers read it."""
 
-    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
-        """The next page of the log after ``position`` (of the ``topics`` only, if given)."""
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
+        """The next page of the log after ``position`` (of the ``topics`` only, if given;
+        with each event's stored hash if ``hashes``, on a store that keeps them)."""
 
     def head(self) -> int:
         """The position a follower that read everything readable now would be at."""
@@ -190,7 +256,15 @@ class IdOrderLog:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.recorder = recorder
 
-    def page_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> LogPage:
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
+        if hashes:
+            if topics or not isinstance(self.recorder, HashedSQLiteRecorder):
+                raise TypeError("hashes are read from the whole log of a hashed SQLite store")
+            hashed, stored = self.recorder.select_hashed(position, limit)
+            ids = [n.id for n in hashed]
+            return LogPage(hashed, ids, ids[-1] if ids else position, stored)
         page = self.recorder.select_notifications(
             position, limit, topics=topics, inclusive_of_start=False
         )

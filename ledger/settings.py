@@ -92,6 +92,7 @@ class Settings(BaseSettings):
             path = self.database_url.removeprefix("sqlite:///")
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "APPLICATION_RECORDER_TOPIC": "ledger.chain:HashedSQLiteRecorder",
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": "30",
             }

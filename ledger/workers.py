@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from ledger.application import Ledger
+from ledger.audit import LogDigests, UnverifiableStoreError
 from ledger.clock import Clock, utc_now
 from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
@@ -18,11 +19,15 @@ from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.workers")
+DIGEST_RETRY_SECONDS = 60.0
+DIGEST_EVENTS_PER_ROUND = 10_000
+"""A backlog is digested this much a round, so that the views' next page is not held up."""
 
 
 @dataclass
 class Workers:
-    """Everything that follows the log: views, policies, e-mails and deadlines."""
+    """Everything that follows the log: views, policies, e-mails, deadlines, and the
+    running log digest."""
 
     ledger: Ledger
     store: ViewStore
@@ -37,6 +42,9 @@ class Workers:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_deadline_run = 0.0
+        self.digests: LogDigests | None = None  # made at the first round (if the store hashes)
+        self._next_digest = 0.0  # at least once a second, and after each round with work
+        self._digest_blocked_until = 0.0  # after a failure
 
     def run_once(self, deadlines: bool | None = None) -> int:
         """One round: views, policies, views again, e-mails, and the deadlines when their
@@ -51,7 +59,27 @@ class Workers:
         if deadlines:
             self._last_deadline_run = time.monotonic()
             work += len(expire_due(self.ledger, self.views, self.clock()))
+        now = time.monotonic()
+        if now >= self._digest_blocked_until and (work or now >= self._next_digest):
+            self.digest_log()
         return work
+
+    def digest_log(self) -> None:
+        """Extend the running log digest towards the log's head (``ledger.audit``), a bounded
+        part of it a round; a failure is logged and retried a minute later, never in the way
+        of the views."""
+        try:
+            if self.digests is None:
+                self.digests = LogDigests.of(self.ledger)
+            self.digests.extend(max_events=DIGEST_EVENTS_PER_ROUND)
+            behind = not self.digests.caught_up  # a backlog: the next round goes on with it
+            self._next_digest = time.monotonic() + (0.0 if behind else 1.0)
+        except UnverifiableStoreError as error:
+            log.warning("the log digest is not kept: %s", error)
+            self._digest_blocked_until = float("inf")
+        except Exception:
+            log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+            self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
         while not self._stop.is_set():

@@ -18,6 +18,7 @@ MUST_BE_ZERO = (
     "referrals_doubled",
     "unmailed",
     "view_differences",
+    "chain_mismatches",
     "tracebacks",
 )
 

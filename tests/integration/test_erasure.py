@@ -17,6 +17,7 @@ import pytest
 from ledger.aggregates.erasure import ContactErasure
 from ledger.aggregates.values import Contact
 from ledger.application import Ledger, open_ledger
+from ledger.audit import current_digest, verify
 from ledger.bootstrap import Services
 from ledger.erasure import forget
 from ledger.errors import ForbiddenError, NotFoundError
@@ -125,6 +126,7 @@ def test_forget_erases_a_contact_everywhere_and_changes_nothing_else(
     before = view_snapshot(workers)
 
     caplog.set_level(logging.DEBUG)
+    digest = current_digest(ledger, AUDITOR)  # an auditor keeps it before the erasure
     erasure = forget(ledger, workers.views, mail, AUDITOR, "Zoe.Erasable@Fabrikam.COM", days(2))
     workers.run_once()
     assert erasure.claims == (answered,) and erasure.mail_files_removed == 1
@@ -153,6 +155,10 @@ def test_forget_erases_a_contact_everywhere_and_changes_nothing_else(
         erasure.key_id,
         (answered,),
     )
+
+    # The chain covers the events as stored, which the erasure did not touch.
+    checked = verify(ledger, at=digest.at, expected=digest.digest)
+    assert checked.ok and checked.events > 0, checked.findings
 
     # A replay rebuilds the same views from the events, still erased.
     with workers.store.transaction(sealed=True) as tx:

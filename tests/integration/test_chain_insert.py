@@ -1,0 +1,55 @@
+"""The hashes at insert: racing saves of one aggregate leave one intact chain, and the
+hashes before a save are found through the primary key."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+
+from ledger.application import Ledger, open_ledger
+from ledger.audit import verify
+from ledger.chain import HashedSQLiteRecorder
+from ledger.errors import LedgerError
+from ledger.settings import Settings
+from tests.factories import ADMIN_A, consent_request, create, days, make_catalog
+
+
+def test_racing_saves_of_one_claim_leave_one_intact_chain(stored_ledger: Ledger) -> None:
+    """Eight threads send reminders for one claim at once: each save chains on the version
+    it loaded; the losers of each race retry on fresh state (the primary key refuses them)."""
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0))
+    errors: list[Exception] = []
+
+    def remind() -> None:
+        for _ in range(3):
+            try:
+                stored_ledger.send_consent_reminder(ADMIN_A, claim_id, days(1))
+            except LedgerError as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=remind) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert stored_ledger.get_claim(ADMIN_A, claim_id).version == 2 + 8 * 3
+    result = verify(stored_ledger)
+    assert result.ok, [str(f) for f in result.findings]
+
+
+def test_sqlite_finds_the_hashes_before_a_save_by_the_primary_key(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.sqlite3")
+    ledger = open_ledger(settings, make_catalog())
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, HashedSQLiteRecorder)
+        query = recorder._previous.format(pairs="(?, ?), (?, ?)")
+    finally:
+        ledger.close()
+    with closing(sqlite3.connect(settings.sqlite_path)) as conn:
+        plan = " ".join(str(row) for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", "ab12"))
+    assert "SEARCH e USING INDEX" in plan and "SCAN e" not in plan
