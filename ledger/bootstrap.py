@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ledger.access import AccessTokens
 from ledger.application import Ledger, open_ledger
@@ -27,9 +28,17 @@ class ReadModels:
     referrals: ReferralQueries
 
     @classmethod
-    def over(cls, store: ViewStore, catalog: Catalog) -> ReadModels:
+    def over(
+        cls,
+        store: ViewStore,
+        catalog: Catalog,
+        clock: Clock = utc_now,
+        stuck_after: timedelta = timedelta(seconds=300),
+    ) -> ReadModels:
         return cls(
-            ClaimQueries(store, catalog), CustomersPage(store, catalog), ReferralQueries(store)
+            ClaimQueries(store, catalog, clock, stuck_after),
+            CustomersPage(store, catalog),
+            ReferralQueries(store),
         )
 
 
@@ -68,7 +77,9 @@ def bootstrap(
         ledger=ledger,
         store=store,
         workers=workers,
-        read_models=ReadModels.over(store, ledger.catalog),
+        read_models=ReadModels.over(
+            store, ledger.catalog, clock, timedelta(seconds=settings.mail_retry_seconds)
+        ),
         access_tokens=AccessTokens(settings.signing_key()),
         consent_tokens=consent_tokens,
         clock=clock,

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -18,10 +18,11 @@ from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
 from ledger.as_of import events_until, moment_text
 from ledger.catalog import Catalog, PayoutModel
+from ledger.clock import Clock, utc_now
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.principal import Principal, Role
-from ledger.projections.base import parse_ts
+from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, email_id, fold, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
@@ -185,9 +186,22 @@ def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None
 
 
 class ClaimQueries:
-    def __init__(self, store: ViewStore, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        store: ViewStore,
+        catalog: Catalog,
+        clock: Clock = utc_now,
+        stuck_after: timedelta = timedelta(seconds=300),
+    ) -> None:
         self.store = store
         self.catalog = catalog
+        self.clock = clock
+        self.stuck_after = stuck_after
+        """A consent e-mail taken for sending longer ago than this is stuck (the mailer's
+        retry window); a younger one is still on its way."""
+
+    def _stuck_before(self) -> str:
+        return ts(self.clock() - self.stuck_after)
 
     def _row(self, tx: Tx, principal: Principal, claim_id: UUID, purpose: Purpose) -> ClaimRow:
         found = tx.one("SELECT * FROM {p}claims WHERE claim_id = ?", (str(claim_id),))
@@ -225,8 +239,12 @@ class ClaimQueries:
             delivery = None
         waiting = row.state is ClaimState.AWAITING_CONSENT
         superseded = 0 if waiting or delivery is not None else 1
-        email = {"superseded": superseded, "channel": delivery and delivery["channel"]}
-        return replace(row, consent_email=status(email))
+        email = {
+            "superseded": superseded,
+            "channel": delivery and delivery["channel"],
+            "delivered_at": delivery and delivery["delivered_at"],
+        }
+        return replace(row, consent_email=status(email, self._stuck_before()))
 
     def as_of(
         self, principal: Principal, events: Sequence[Claim.Event], moment: datetime
@@ -252,13 +270,13 @@ class ClaimQueries:
         with self.store.transaction() as tx:
             row = self._row(tx, principal, claim_id, Purpose.READ)
             latest = tx.one(
-                "SELECT o.superseded, d.channel FROM {p}outbox o "
+                "SELECT o.superseded, d.channel, d.delivered_at FROM {p}outbox o "
                 "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id WHERE o.claim_id = ? "
                 "ORDER BY o.created_at DESC, o.email_id DESC LIMIT 1",
                 (str(claim_id),),
             )
             if latest is not None:
-                row = replace(row, consent_email=status(latest))
+                row = replace(row, consent_email=status(latest, self._stuck_before()))
             return self._with_proof(tx, [row])[0]
 
     @staticmethod

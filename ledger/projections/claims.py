@@ -217,13 +217,19 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"
 
 
-def status(row: dict[str, Any]) -> Status:
-    """The delivery status of an outbox row (joined with its delivery)."""
+def status(row: dict[str, Any], stuck_before: str | None = None) -> Status:
+    """The delivery status of an outbox row (joined with its delivery). An e-mail a worker
+    took for sending is stuck once it was taken before ``stuck_before`` (with no time given,
+    at once); until then it is still on its way, pending."""
     if row.get("channel") is None:
         return Status.SUPERSEDED if row["superseded"] else Status.PENDING
     if row["channel"] == "erased":  # its recipient's personal data was erased before it went
         return Status.SUPERSEDED
-    return Status.STUCK if row["channel"] == "sending" else Status.SENT
+    if row["channel"] == "sending":
+        taken = row.get("delivered_at")
+        on_its_way = stuck_before is not None and taken is not None and taken >= stuck_before
+        return Status.PENDING if on_its_way else Status.STUCK
+    return Status.SENT
 
 
 class _OutboxPage:
