@@ -19,6 +19,7 @@ from ledger.aggregates.base import Actor, ActorKind
 from ledger.aggregates.claim import Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
+from ledger.audit import AuditTables, UnverifiableStoreError
 from ledger.catalog import Catalog, load_catalog
 from ledger.commands import Cancel, CreateClaims, Dispute, RequestConsent, Review
 from ledger.commands import Submit as SubmitCommand
@@ -26,7 +27,7 @@ from ledger.ledger_base import ConsentRequest, aware, check_version, retrying
 from ledger.policy_commands import PolicyCommands
 from ledger.principal import Principal, Role
 from ledger.schema import schema_lock
-from ledger.settings import Settings
+from ledger.settings import Settings, SettingsError
 
 __all__ = ["ConsentRequest", "Ledger", "open_ledger"]
 
@@ -235,6 +236,12 @@ def open_ledger(
         )
     env = settings.eventsourcing_env()
     with schema_lock(env):  # the library creates its tables as the application starts
-        return Ledger(
+        ledger = Ledger(
             catalog or load_catalog(settings.catalog), env=env, seal_contacts=seal_contacts
         )
+    try:
+        AuditTables(ledger.recorder)  # a store made before events carried hashes is refused
+    except UnverifiableStoreError as error:
+        ledger.close()
+        raise SettingsError(str(error)) from None
+    return ledger

@@ -145,8 +145,8 @@ class AuditTables:
         if not self._has_hash_column():
             raise UnverifiableStoreError(
                 f"this store was made before events carried hashes (its table "
-                f"{recorder.events_table_name} has no hash column): replay its events into "
-                "a new database to verify it (docs/audit.md)"
+                f"{recorder.events_table_name} has no hash column): copy its events into a "
+                "new database with `ledger migrate --to DATABASE_URL` (docs/audit.md)"
             )
 
     def _sql(self, sql: str) -> str:

@@ -34,10 +34,11 @@ from ledger.aggregates.values import usd_text
 from ledger.application import Ledger, open_ledger
 from ledger.as_of import events_until, moment_text, parse_as_of
 from ledger.bootstrap import Services, bootstrap
-from ledger.catalog import CatalogError
+from ledger.catalog import CatalogError, load_catalog
 from ledger.clock import Clock, utc_now
 from ledger.erasure import forget as erasure_forget
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.migrate import copy_events, open_source
 from ledger.policies import deadlines
 from ledger.policies.consent_message import ConsentMail
 from ledger.principal import PARTNER_ROLES, Principal, Role
@@ -70,7 +71,9 @@ def _ledger() -> Ledger:
         return open_ledger(settings)
     except CatalogError as error:
         console.print(f"[red]catalog error[/red] {error}")
-        raise typer.Exit(2) from None
+    except SettingsError as error:
+        console.print(f"[red]settings error[/red] {error}")
+    raise typer.Exit(2)
 
 
 def _parse_now(now: str | None) -> datetime:
@@ -330,6 +333,43 @@ def forget(
         f"erased the contact of key {erasure.key_id} at {erasure.erased_at.isoformat()}: "
         f"{len(erasure.claims)} claim(s) held it; {erasure.mail_files_removed} e-mail file(s) "
         "removed"
+    )
+
+
+@app.command()
+def migrate(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The database URL of the new, empty store (sqlite:/// or postgresql://)."
+        ),
+    ],
+) -> None:
+    """Copy every event of this store (LEDGER_DATABASE_URL), in the order they were written,
+    into a new, empty store of this release's layout (hash chain, commit order, contacts
+    sealed), with progress; then point LEDGER_DATABASE_URL at it and run `ledger replay`."""
+    settings = settings_or_exit()
+    try:
+        target_settings = Settings(database_url=to)
+        catalog = load_catalog(settings.catalog)
+        source = open_source(settings, catalog)
+        target = open_ledger(target_settings, catalog)
+    except (ValidationError, SettingsError, CatalogError) as error:
+        console.print(f"[red]cannot migrate[/red]: {error}")
+        raise typer.Exit(2) from None
+    try:
+        with _progress_bar("migrate") as progress:
+            copied = copy_events(source, target, _tracked(progress, "copying events"))
+    except ValueError as error:
+        console.print(f"[red]cannot migrate[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        source.close()
+        target.close()
+    console.print(
+        f"copied {copied:,} events into the new store; set LEDGER_DATABASE_URL to it and run "
+        "`ledger replay` (keep LEDGER_SECRET_KEY, or the SQLite key file, so that consent "
+        "links and tokens stay valid)"
     )
 
 

@@ -30,7 +30,7 @@ from ledger.audit import (
 from ledger.bootstrap import Services
 from ledger.chain import ZERO, event_hash
 from ledger.commands import Cancel, Review
-from ledger.settings import Settings
+from ledger.settings import Settings, SettingsError
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,
@@ -380,7 +380,9 @@ def unhashed_ledger(settings: Settings) -> Iterator[Ledger]:
     consented_claim(made)
     Table(made, settings).execute(f"ALTER TABLE {Table(made, settings).name} DROP COLUMN hash")
     made.close()
-    ledger = open_ledger(settings, make_catalog())
+    with pytest.raises(SettingsError, match="made before events carried hashes"):
+        open_ledger(settings, make_catalog())  # the service refuses to start on it
+    ledger = Ledger(make_catalog(), env=settings.eventsourcing_env())  # as an old one would
     yield ledger
     ledger.close()
 
@@ -388,5 +390,5 @@ def unhashed_ledger(settings: Settings) -> Iterator[Ledger]:
 def test_a_store_made_before_the_hashes_is_refused(unhashed_ledger: Ledger) -> None:
     with pytest.raises(UnverifiableStoreError, match="no hash column"):
         verify(unhashed_ledger)
-    with pytest.raises(UnverifiableStoreError, match="replay its events into a new database"):
+    with pytest.raises(UnverifiableStoreError, match="ledger migrate --to DATABASE_URL"):
         LogDigests.of(unhashed_ledger)

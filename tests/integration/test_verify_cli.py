@@ -106,5 +106,5 @@ def test_a_store_made_before_the_hashes_is_refused(settings: Settings, tmp_path:
     run = ledger_cli(settings, "verify", cwd=tmp_path)
     assert run.returncode == 2
     assert "was made before events carried hashes" in run.stdout
-    assert "replay its events into a new database" in run.stdout
+    assert "ledger migrate --to DATABASE_URL" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
