@@ -6,56 +6,22 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import Ledger, open_ledger
+from ledger.application import open_ledger
 from ledger.audit import Digest, LogDigests, verify
 from ledger.bootstrap import bootstrap
-from ledger.commands import Cancel, Dispute, Review
 from ledger.errors import LedgerError
 from ledger.settings import Settings
-from tests.factories import REVIEWER, consent_request, create, days, make_catalog, proof
-from tests.property.test_views_equal_replay import CUSTOMERS, PARTNERS, operation
+from tests.factories import days, make_catalog
+from tests.property.test_views_equal_replay import operation, play
 
 with_digests = st.one_of(operation, st.just(("digest",)), st.just(("workers",)))
-
-
-def run(
-    ledger: Ledger,
-    op: tuple[Any, ...],
-    claims: list[tuple[UUID, Any]],
-    links: dict[UUID, UUID],
-    now: datetime,
-) -> None:
-    """One of ``test_views_equal_replay``'s operations, as a command of the Ledger."""
-    kind = op[0]
-    if kind == "create":
-        (customer, email), (principal, location) = CUSTOMERS[op[1]], PARTNERS[op[2]]
-        command = create([op[3]], value=customer, customer_email=email, location=location)
-        claims += [(c, principal) for c in ledger.create_claims(principal, command, now)]
-    elif kind == "wait":
-        ledger.expire_due(now + timedelta(days=op[1]))
-    elif claims and kind not in {"views", "policies"}:
-        claim_id, principal = claims[op[1] % len(claims)]
-        if kind == "consent":
-            links[claim_id] = ledger.request_consent(principal, claim_id, consent_request(), now)
-        elif kind == "remind":
-            links[claim_id] = ledger.send_consent_reminder(principal, claim_id, now)
-        elif kind in {"accept", "decline"} and claim_id in links:
-            ledger.answer_consent(claim_id, links[claim_id], kind == "accept", now)
-        elif kind == "submit":
-            ledger.submit(principal, claim_id, proof(), now)
-        elif kind == "cancel":
-            ledger.cancel(principal, claim_id, Cancel(), now)
-        elif kind == "dispute":
-            ledger.dispute(principal, claim_id, Dispute(reason="see"), now)
-        elif kind == "review":
-            ledger.review(REVIEWER, claim_id, Review(action=op[2], reason="r"), now)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,7 +46,7 @@ def test_the_untouched_log_always_verifies(operations: list[tuple[Any, ...]]) ->
                     services.workers.run_once(deadlines=False)
                 else:
                     with suppress(LedgerError):
-                        run(ledger, op, claims, links, now)
+                        play(ledger, op, claims, links, now)
             services.workers.policies.catch_up()  # the policies' own events are chained too
             result = verify(ledger, extend=False)
             assert result.ok, [str(f) for f in result.findings]
