@@ -18,6 +18,7 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -157,10 +158,15 @@ def _print_events(events: list[Claim.Event]) -> None:
         console.print(
             f"[bold]#{event.originator_version}[/bold] "
             f"{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC  [cyan]{type(event).__name__}[/cyan]  "
-            f"by {event.actor.kind.value}:{event.actor.id}"
+            f"by {event.actor.kind.value}:{escape(event.actor.id)}"
         )
-        for key, value in _flatten(event_details(event)):
-            console.print(f"    {key}: {value}", highlight=False, soft_wrap=True)
+        _print_fields(event_details(event))
+
+
+def _print_fields(data: object) -> None:
+    """Recorded values as they are: text such as ``[erased]`` or ``[/x]`` is not markup."""
+    for key, value in _flatten(data):
+        console.print(f"    {key}: {value}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _parse_as_of(text: str) -> datetime:
@@ -197,8 +203,7 @@ def _history_as_of(
     console.print(
         f"[bold]As of {moment:%Y-%m-%d %H:%M:%S} UTC[/bold]: [cyan]{claim.state.label}[/cyan]"
     )
-    for key, value in _flatten(record):
-        console.print(f"    {key}: {value}", highlight=False, soft_wrap=True)
+    _print_fields(record)
 
 
 def _claim_record(claim: ClaimRow, moment: datetime) -> dict[str, object]:
@@ -655,7 +660,7 @@ def _print_outbox(rows: list[dict[str, Any]], mails: list[ConsentMail]) -> None:
         if row["status"] == Status.SENT:
             delivered = f"{minute(row['delivered_at'])} {row['file_name'] or row['channel']}"
         table.add_row(
-            str(number), str(row["status"]), mail.recipient, mail.subject,
+            str(number), str(row["status"]), escape(mail.recipient), escape(mail.subject),
             minute(row["created_at"]), delivered,
         )  # fmt: skip
     console.print(table)

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from ledger.access import AccessTokens
+from ledger.application import open_ledger
 from ledger.principal import Role
 from ledger.settings import Settings
+from tests.factories import ADMIN_A, FABRIKAM, create, days, make_catalog
 
 
 def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -185,7 +187,23 @@ def test_forget_erases_a_contact_of_the_demo(settings: Settings, tmp_path: Path)
     assert "erased the contact of key" in forgotten.stdout and email not in forgotten.stdout
     after = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path).stdout
     assert email not in after and '"id": "[erased]"' in after
+    readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path).stdout
+    assert "by customer:[erased]" in readable and "customer.email: [erased]" in readable
 
     again = ledger_cli(settings, "forget", "--email", email, cwd=tmp_path)
     assert again.returncode == 1 and "contact-not-found" in again.stdout
     assert "Traceback" not in again.stderr
+
+
+def test_history_prints_recorded_text_as_it_is(settings: Settings, tmp_path: Path) -> None:
+    """Brackets in what a partner typed are text, not terminal markup."""
+    ledger = open_ledger(settings, make_catalog())
+    try:
+        (claim_id,) = ledger.create_claims(
+            ADMIN_A, create(name="Litware [/x] [bold]", value=FABRIKAM), days(0)
+        )
+    finally:
+        ledger.close()
+    run = ledger_cli(settings, "history", str(claim_id), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "friendly_name: Litware [/x] [bold]" in run.stdout

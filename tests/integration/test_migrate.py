@@ -4,9 +4,6 @@ its views rebuilt from the copy show the same claims."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
@@ -26,6 +23,7 @@ from tests.factories import (
     make_catalog,
     view_snapshot,
 )
+from tests.integration.test_cli import ledger_cli
 from tests.integration.test_tamper import Table
 
 
@@ -96,24 +94,9 @@ def test_ledger_migrate_on_the_command_line(settings: Settings, tmp_path: Path) 
         pytest.skip("the function is tested on both stores above; the command once")
     old_store(settings)
     target = tmp_path / "new.sqlite3"
-    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url}
-    run = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "migrate", "--to", f"sqlite:///{target}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = ledger_cli(settings, "migrate", "--to", f"sqlite:///{target}", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "copied" in run.stdout and "ledger replay" in run.stdout
-    env["LEDGER_DATABASE_URL"] = f"sqlite:///{target}"
-    checked = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    migrated = Settings(database_url=f"sqlite:///{target}")
+    checked = ledger_cli(migrated, "verify", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -26,11 +26,7 @@ from ledger.projections.claim_queries import ClaimQueries, ClaimRow
 from ledger.settings import Settings
 from tests.conftest import Clock
 from tests.factories import (
-    ADMIN_A,
-    ADMIN_B,
     AUDITOR,
-    FABRIKAM,
-    NORTHWIND,
     REVIEWER,
     consent_request,
     create,
@@ -38,9 +34,8 @@ from tests.factories import (
     make_catalog,
     proof,
 )
+from tests.property.test_views_equal_replay import CUSTOMERS, PARTNERS
 
-CUSTOMERS = [(FABRIKAM, "cio@fabrikam.com"), (NORTHWIND, "it@northwind.com")]
-PARTNERS = [(ADMIN_A, "LOC-A1"), (ADMIN_B, "LOC-B1")]
 WEIGHTS = {Action.CANCEL: 1, Action.SEND_CONSENT_REMINDER: 1, Action.REJECT_FINAL: 1}
 """How often a step takes each action the claim's state allows, against 4 for the others:
 the lifecycle mostly moves on."""
