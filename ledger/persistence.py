@@ -80,9 +80,9 @@ class PydanticMapper(Mapper[UUID]):
                 stored_state = self.cipher.decrypt(stored_state)
             if self.compressor:
                 stored_state = self.compressor.decompress(stored_state)
-            state = self.transcoder.decode(stored_state)
             if not sealed and self.keyring is not None and JSON_MARK_BYTES in stored_state:
-                state = self.keyring.open_json(state)
+                stored_state = self.keyring.open_text(stored_state.decode()).encode()
+            state = self.transcoder.decode(stored_state)
         except Exception as error:
             raise MapperDeserialisationError(
                 f"cannot read the state of stored event {stored_event.topic!r} of "

@@ -46,6 +46,9 @@ ERASURES_TTL_SECONDS = 1.0
 erased one (an erasure made here shows at once); an erasure waits this long before it
 answers, so that once it has, every process seals that person's data under a new key."""
 
+OPENED_CACHE = 100_000
+"""Sealed strings this process keeps opened (dropped whole when full, and on any erasure)."""
+
 TABLES = [
     "CREATE TABLE IF NOT EXISTS contact_keys (key_id TEXT PRIMARY KEY, "
     "lookup TEXT NOT NULL UNIQUE, secret {blob} NOT NULL, created_at TEXT NOT NULL)",
@@ -67,6 +70,7 @@ class KeyRing:
         self.is_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         self._keys: dict[str, bytes | None] = {}  # key id -> key (None: erased)
         self._by_lookup: dict[str, tuple[str, bytes]] = {}  # lookup -> (key id, key)
+        self._opened: dict[str, str] = {}  # sealed string -> its value (a claim is read often)
         self._erasures: tuple[float, int] = (0.0, -1)
         self._lock = threading.Lock()
         if self.datastore is None:  # in memory: keys in memory
@@ -147,7 +151,7 @@ class KeyRing:
             cursor.execute("SELECT COUNT(*) AS n FROM contact_erasures")
             count = int(cursor.fetchone()["n"])
         if count != seen:
-            self._keys, self._by_lookup = {}, {}
+            self._keys, self._by_lookup, self._opened = {}, {}, {}
         self._erasures = (time.monotonic(), count)
 
     # -- sealing and opening -----------------------------------------------------------------
@@ -165,15 +169,22 @@ class KeyRing:
         """A sealed string's value (``[erased]`` once its key is gone); other text as it is."""
         if not text.startswith(MARK):
             return text
+        self._forget_stale()
+        if (value := self._opened.get(text)) is not None:
+            return value
         key_id, _, sealed = text[len(MARK) :].partition(":")
         secret = self._key(key_id)
         if secret is None:
             return ERASED
         raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
         try:
-            return AESGCM(secret).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+            value = AESGCM(secret).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
         except InvalidTag:  # not what was sealed under this key: say so rather than guess
             return ERASED
+        if len(self._opened) >= OPENED_CACHE:
+            self._opened.clear()
+        self._opened[text] = value
+        return value
 
     def open_text(self, text: str) -> str:
         """Every sealed string inside ``text`` opened: a column value, or JSON text (where
@@ -185,16 +196,6 @@ class KeyRing:
                 lambda m: json.dumps(self.open("\x01" + m.group(0)[6:]))[1:-1], text
             )
         return text
-
-    def open_json(self, value: Any) -> Any:
-        """A parsed JSON value with every sealed string in it opened."""
-        if isinstance(value, str):
-            return self.open(value)
-        if isinstance(value, dict):
-            return {k: self.open_json(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.open_json(v) for v in value]
-        return value
 
     @staticmethod
     def key_ids(texts: Iterable[str]) -> set[str]:
@@ -225,6 +226,7 @@ class KeyRing:
         already gone. Other processes drop their copy within ``ERASURES_TTL_SECONDS``."""
         self._keys[key_id] = None
         self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
+        self._opened = {}
         if self._memory is not None:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:
