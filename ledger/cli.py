@@ -322,6 +322,8 @@ def forget(
     """Erase a contact's personal data: its name and e-mail address read [erased] everywhere
     from now on (history, views, exports, replays), its consent e-mail files are removed, and
     the erasure is recorded (by whom, when; not what). The events stay as they are."""
+    if "@" not in email or not email.isprintable():
+        raise typer.BadParameter(f"{email!r} is not an e-mail address", param_hint="--email")
     settings = settings_or_exit()
     ledger = _ledger()
     views = _views(ledger)

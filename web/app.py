@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api import problems
+from ledger.commands import field_problems, invalid_input
 from ledger.errors import LedgerError
 from web.pages import Page, Templates
 from web.routes import auth, claims, consent, customers, review, sales, wizard
@@ -50,6 +52,14 @@ def install(app: FastAPI) -> None:
             "error.html", error.status_code, error=None, title="", code=error.status_code
         )
 
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        """A page's query that does not parse (a tab that is not one, a control character):
+        the error page, as a refusal of the ledger's own would be, not the API's JSON."""
+        if not is_page(request):
+            return await problems.invalid_request(request, error)
+        refusal = invalid_input(field_problems(list(error.errors()), strip=1))
+        return _page(request).render("error.html", 422, error=refusal, title=refusal.slug, code=422)
+
     async def sign_in_required(request: Request, error: SignInRequiredError) -> Response:
         return RedirectResponse(sign_in_url(error.next_path), status_code=303)
 
@@ -58,5 +68,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(SignInRequiredError, sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefusedError, csrf_refused)  # type: ignore[arg-type]

@@ -193,6 +193,8 @@ def test_forget_erases_a_contact_of_the_demo(settings: Settings, tmp_path: Path)
     again = ledger_cli(settings, "forget", "--email", email, cwd=tmp_path)
     assert again.returncode == 1 and "contact-not-found" in again.stdout
     assert "Traceback" not in again.stderr
+    wrong = ledger_cli(settings, "forget", "--email", "not-an-address", cwd=tmp_path)
+    assert wrong.returncode == 2 and "is not an e-mail address" in wrong.stderr
 
 
 def test_history_prints_recorded_text_as_it_is(settings: Settings, tmp_path: Path) -> None:

@@ -452,3 +452,13 @@ def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(site: Site
     del confirm["csrf"]
     assert site.post(f"/claims/{claim_id}/cancellation", confirm).status_code == 403
     assert site.events(claim_id) == ["Added"]
+
+
+def test_a_page_query_that_does_not_parse_is_an_html_error_page(site: Site) -> None:
+    """A tab that is not one: the page's own error page (422), not the API's JSON."""
+    answer = site.get("/engagements/E-WS/customers?tab=nope")
+    assert answer.status_code == 422
+    assert "text/html" in answer.headers["content-type"] and "completed" in answer.text
+    assert "Content-Security-Policy" in answer.headers
+    api = site.get("/v1/engagements/E-WS/customers?tab=nope")
+    assert api.headers["content-type"].startswith("application/problem+json")
