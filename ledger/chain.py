@@ -14,7 +14,9 @@ one is ``ledger.log.ConcurrentPostgresRecorder``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -122,6 +124,58 @@ def chained_hashes(
     return hashes
 
 
+class CommittedHashes:
+    """The last hash of each aggregate this process saw committed. A committed event never
+    changes, so a later save of that aggregate chains on it without asking the database;
+    a hash becomes known only once its transaction committed (``staged`` until then)."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._last: dict[UUID, tuple[int, bytes]] = {}
+        self._staged: ContextVar[dict[UUID, tuple[int, bytes]] | None] = ContextVar(
+            "staged_hashes", default=None
+        )
+
+    def split(self, wanted: list[tuple[UUID, int]]) -> tuple[dict[UUID, bytes], list[Any]]:
+        """Of the (aggregate, version) pairs a save chains on: the hashes known here, and
+        the pairs to read from the table."""
+        found: dict[UUID, bytes] = {}
+        missing = []
+        for key, version in wanted:
+            last = self._last.get(key)
+            if last is not None and last[0] == version:
+                found[key] = last[1]
+            else:
+                missing.append((key, version))
+        return found, missing
+
+    def stage(self, stored_events: Sequence[StoredEvent], hashes: Sequence[bytes]) -> None:
+        staged: dict[UUID, tuple[int, bytes]] = {}
+        for event, digest in zip(stored_events, hashes, strict=True):
+            staged[UUID(bytes=originator_bytes(event.originator_id))] = (
+                event.originator_version,
+                digest,
+            )
+        self._staged.set(staged)
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """Around a save's transaction: what it staged is known once it committed."""
+        self._staged.set(None)
+        try:
+            yield
+        except BaseException:
+            self._staged.set(None)
+            raise
+        staged = self._staged.get()
+        self._staged.set(None)
+        if staged:
+            if len(self._last) > self.LIMIT:
+                self._last = {}
+            self._last.update(staged)
+
+
 class HashedSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder with each event's chained hash in a ``hash`` column,
     and the log digests' table beside it. Its readers are the library's (they ignore the
@@ -129,6 +183,7 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
+        self.committed = CommittedHashes()
         table = self.events_table_name
         self.insert_events_statement = (
             f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
@@ -144,6 +199,12 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
             f"SELECT rowid, originator_id, originator_version, topic, state, hash FROM {table} "
             "WHERE rowid > ? ORDER BY rowid LIMIT ?"
         )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.committed.committing():
+            return super().insert_events(stored_events, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -166,6 +227,7 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
         # at once, without waiting, if another writer committed in between.
         c.execute(self._write_lock)
         hashes = chained_hashes(stored_events, self._previous_hashes(c, stored_events))
+        self.committed.stage(stored_events, hashes)
         returning = []
         for event, digest in zip(stored_events, hashes, strict=True):
             originator = event.originator_id
@@ -185,8 +247,7 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
     def _previous_hashes(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
     ) -> dict[UUID, bytes]:
-        wanted = previous_versions(stored_events)
-        found: dict[UUID, bytes] = {}
+        found, wanted = self.committed.split(previous_versions(stored_events))
         per_query = 10_000  # pairs: under SQLite's limit of parameters; one query per save
         for start in range(0, len(wanted), per_query):
             chunk = wanted[start : start + per_query]

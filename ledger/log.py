@@ -32,6 +32,7 @@ from psycopg.sql import SQL, Identifier
 from ledger.chain import (
     DIGESTS_DDL,
     DIGESTS_TABLE,
+    CommittedHashes,
     HashedSQLiteRecorder,
     chained_hashes,
     previous_versions,
@@ -62,6 +63,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self.committed = CommittedHashes()
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
@@ -133,16 +135,19 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:
         """Insert the save's events with their chained hashes: one query first for the
         stored hash before each aggregate's first new version (in the same transaction)."""
-        previous: dict[UUID, bytes] = {}
-        if wanted := previous_versions(stored_events):
+        previous, wanted = self.committed.split(previous_versions(stored_events))
+        if wanted:
             keys, versions = zip(*wanted, strict=True)
             curs.execute(self._previous, (list(keys), list(versions)), prepare=True)
-            previous = {
-                UUID(str(row["originator_id"])): bytes(row["hash"])
-                for row in curs.fetchall()
-                if row["hash"] is not None
-            }
+            previous.update(
+                {
+                    UUID(str(row["originator_id"])): bytes(row["hash"])
+                    for row in curs.fetchall()
+                    if row["hash"] is not None
+                }
+            )
         hashes = chained_hashes(stored_events, previous)
+        self.committed.stage(stored_events, hashes)
         curs.execute(
             self.insert_events_statement,
             (
@@ -154,6 +159,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             ),
             prepare=True,
         )
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        with self.committed.committing():  # a hash is known once its save committed
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any

@@ -7,6 +7,11 @@ import sqlite3
 import threading
 from contextlib import closing
 from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.application import Ledger, open_ledger
 from ledger.audit import verify
@@ -53,3 +58,34 @@ def test_sqlite_finds_the_hashes_before_a_save_by_the_primary_key(tmp_path: Path
     with closing(sqlite3.connect(settings.sqlite_path)) as conn:
         plan = " ".join(str(row) for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", "ab12"))
     assert "SEARCH e USING INDEX" in plan and "SCAN e" not in plan
+
+
+def test_a_save_chains_on_the_hash_it_saw_committed_and_never_on_a_refused_one(
+    stored_ledger: Ledger,
+) -> None:
+    """The last committed hash of an aggregate is known without a query; a save the store
+    refused (its version taken) leaves the known hash as it was."""
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(), days(0))
+    recorder: Any = stored_ledger.recorder
+    (stored,) = recorder.select_events(claim_id)
+    found, missing = recorder.committed.split([(claim_id, 1)])
+    assert missing == [] and found[claim_id] == stored_hash(stored_ledger, claim_id, 1)
+    forged = StoredEvent(claim_id, 1, stored.topic, stored.state + b" ")  # version 1 is taken
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([forged])
+    assert recorder.committed.split([(claim_id, 1)])[0][claim_id] == found[claim_id]
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0))
+    assert verify(stored_ledger).ok
+
+
+def stored_hash(ledger: Ledger, claim_id: UUID, version: int) -> bytes:
+    recorder: Any = ledger.recorder
+    with recorder.datastore.transaction(commit=False) as cursor:
+        mark = "?" if isinstance(recorder, HashedSQLiteRecorder) else "%s"
+        key = claim_id.hex if isinstance(recorder, HashedSQLiteRecorder) else claim_id
+        cursor.execute(
+            f"SELECT hash FROM {recorder.events_table_name} "
+            f"WHERE originator_id = {mark} AND originator_version = {mark}",
+            (key, version),
+        )
+        return bytes(cursor.fetchone()["hash"])
