@@ -10,7 +10,7 @@ from ledger.application import Ledger, open_ledger
 from ledger.catalog import Catalog
 from ledger.clock import Clock, utc_now
 from ledger.freshness import Freshness
-from ledger.projections.claim_queries import ClaimQueries
+from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
@@ -33,7 +33,7 @@ class ReadModels:
         store: ViewStore,
         catalog: Catalog,
         clock: Clock = utc_now,
-        stuck_after: timedelta = timedelta(seconds=300),
+        stuck_after: timedelta = STUCK_AFTER,
     ) -> ReadModels:
         return cls(
             ClaimQueries(store, catalog, clock, stuck_after),

@@ -10,7 +10,6 @@ waiting to be sent is never sent (its recipient reads ``[erased]``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,6 @@ from uuid import UUID
 from ledger.aggregates.erasure import ContactErasure
 from ledger.application import Ledger
 from ledger.errors import NotFoundError
-from ledger.personal import ERASURES_TTL_SECONDS
 from ledger.principal import Principal, Role
 from ledger.projections.base import ts
 from ledger.projections.runner import ViewRunner
@@ -72,8 +70,7 @@ def forget(
         now=now,
     )
     ledger.save(record)
-    if ledger.keyring.datastore is not None:  # a store other processes may share
-        time.sleep(ERASURES_TTL_SECONDS)  # every other process has dropped its copy of the key
+    ledger.keyring.await_other_processes()  # from now on, every process seals anew
     return Erasure(key_id, now, principal.user_id, claims, removed)
 
 

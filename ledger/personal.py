@@ -221,6 +221,12 @@ class KeyRing:
             row = cursor.fetchone()
         return None if row is None else str(row["key_id"])
 
+    def await_other_processes(self) -> None:
+        """Wait until every other process on this store has dropped its copy of the keys
+        erased so far (in memory there are no other processes)."""
+        if self._memory is None:
+            time.sleep(ERASURES_TTL_SECONDS)
+
     def erase(self, key_id: str, erased_at: str) -> bool:
         """Delete the key (every string sealed under it reads ``[erased]``); False if it was
         already gone. Other processes drop their copy within ``ERASURES_TTL_SECONDS``."""

@@ -185,13 +185,17 @@ def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None
     return ClaimRow.of(fold(until)[0]) if until else None
 
 
+STUCK_AFTER = timedelta(seconds=300)
+"""The mailer's retry window by default (``LEDGER_MAIL_RETRY_SECONDS``)."""
+
+
 class ClaimQueries:
     def __init__(
         self,
         store: ViewStore,
         catalog: Catalog,
         clock: Clock = utc_now,
-        stuck_after: timedelta = timedelta(seconds=300),
+        stuck_after: timedelta = STUCK_AFTER,
     ) -> None:
         self.store = store
         self.catalog = catalog

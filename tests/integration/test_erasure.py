@@ -230,7 +230,6 @@ def test_another_process_drops_its_copy_of_the_key_before_the_erasure_answers(
     """A second Ledger on the same store (as another process) that opened the contact's data
     reads [erased] once the erasure has answered, and seals a new claim under a new key."""
     monkeypatch.setattr("ledger.personal.ERASURES_TTL_SECONDS", 0.2)
-    monkeypatch.setattr("ledger.erasure.ERASURES_TTL_SECONDS", 0.2)
     ledger = services.ledger
     (claim_id,) = ledger.create_claims(ADMIN_A, create(contacts=contacts(NAME, EMAIL)), days(0))
     other = open_ledger(settings, make_catalog())

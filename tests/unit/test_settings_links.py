@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from ledger.projections.claim_queries import STUCK_AFTER
 from ledger.settings import Settings
 
 
@@ -67,6 +68,7 @@ def test_the_mail_retry_and_the_view_page_size(monkeypatch: pytest.MonkeyPatch) 
     """A stuck e-mail is sent again after five minutes by default; the views apply 2,000
     events a page; both from the environment, and nonsense is refused at start-up."""
     assert (Settings().mail_retry_seconds, Settings().view_page_size) == (300.0, 2000)
+    assert STUCK_AFTER.total_seconds() == Settings().mail_retry_seconds  # the queries' default
     monkeypatch.setenv("LEDGER_MAIL_RETRY_SECONDS", "2")
     monkeypatch.setenv("LEDGER_VIEW_PAGE_SIZE", "7")
     assert (Settings().mail_retry_seconds, Settings().view_page_size) == (2.0, 7)
