@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -162,26 +163,35 @@ def library_read_and_decode(app: Application[Any], page_size: int = 2000) -> int
     return count
 
 
-def timed(run: object) -> tuple[int, float]:
+def timed(run: Callable[[], int]) -> tuple[int, float]:
+    """What ``run`` counted, and the seconds it took."""
     started = time.perf_counter()
-    count = run()  # type: ignore[operator]
+    count = run()
     return int(count), time.perf_counter() - started
+
+
+def filled_store(server: str, name: str, events: int) -> tuple[Settings, Ledger, int]:
+    """A new durable database on ``server`` holding claim lifecycles that add up to about
+    ``events`` events, written through the aggregates: its settings, its Ledger (open), and
+    the events written."""
+    claims = max(1, events // EVENTS_PER_CLAIM)
+    settings = Settings(
+        database_url=create_database(server, name),
+        secret_key="bench-signing-key-long-enough-for-hs256-xx",
+    )
+    ledger = open_ledger(settings, bench_catalog(claims))
+    print(f"writing {claims:,} claim lifecycles ...", flush=True)
+    written, seconds = timed(lambda: populate(ledger, claims))
+    print(f"  {written:,} events in {seconds:.1f} s", flush=True)
+    return settings, ledger, written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
-    claims = max(1, args.events // EVENTS_PER_CLAIM)
     with throwaway_cluster(durable=True) as server:
-        settings = Settings(
-            database_url=create_database(server, "replay"),
-            secret_key="bench-signing-key-long-enough-for-hs256-xx",
-        )
-        ledger = open_ledger(settings, bench_catalog(claims))
-        print(f"writing {claims:,} claim lifecycles ...", flush=True)
-        events, seconds = timed(lambda: populate(ledger, claims))
-        print(f"  {events:,} events in {seconds:.1f} s", flush=True)
+        settings, ledger, events = filled_store(server, "replay", args.events)
 
         library = library_events(server, events)
         raw, raw_seconds = timed(lambda: read_and_decode(ledger))

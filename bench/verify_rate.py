@@ -15,16 +15,12 @@ throwaway PostgreSQL, writes claims whose lifecycles add up to the asked number 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
-from bench.command_rate import bench_catalog
-from bench.replay_rate import EVENTS_PER_CLAIM, populate
-from ledger.application import Ledger, open_ledger
+from bench.replay_rate import filled_store, timed
+from ledger.application import Ledger
 from ledger.audit import LogDigests, verify
 from ledger.log import ConcurrentPostgresRecorder
-from ledger.settings import Settings
-from tests.pgcluster import create_database, throwaway_cluster
+from tests.pgcluster import throwaway_cluster
 
 PAGE = 2000
 
@@ -50,27 +46,13 @@ def raw_read(ledger: Ledger, page_size: int = PAGE) -> int:
             after = rows[-1]["notification_id"]
 
 
-def timed(run: Callable[[], int]) -> tuple[int, float]:
-    started = time.perf_counter()
-    count = run()
-    return count, time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
-    claims = max(1, args.events // EVENTS_PER_CLAIM)
     with throwaway_cluster(durable=True) as server:
-        settings = Settings(
-            database_url=create_database(server, "verify"),
-            secret_key="bench-signing-key-long-enough-for-hs256-xx",
-        )
-        ledger = open_ledger(settings, bench_catalog(claims))
+        _, ledger, events = filled_store(server, "verify", args.events)
         try:
-            print(f"writing {claims:,} claim lifecycles ...", flush=True)
-            events, seconds = timed(lambda: populate(ledger, claims))
-            print(f"  {events:,} events in {seconds:.1f} s", flush=True)
             # As autovacuum does after a bulk load: without statistics the planner reads the
             # followers' pages (tx_id order) by a bitmap scan and a sort of the whole rest.
             with ledger.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
