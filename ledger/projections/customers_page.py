@@ -176,11 +176,11 @@ class CustomersPage:
     def _live_then_known(
         self, tx: Tx, scope: str, args: list[Any], known: _Known, offset: int, limit: int
     ) -> CustomersTab:
-        """The Eligible tab: the live claims first (nearest deadline first), then the
-        claimable known customers; its cursor is an offset among the claims, then a key."""
+        """The Eligible tab: the live claims first (nearest deadline first, none last), then
+        the claimable known customers; its cursor is an offset among the claims, then a key."""
         rows = tx.rows(
             f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 1 "
-            "ORDER BY running_deadline, claim_id LIMIT ? OFFSET ?",
+            "ORDER BY running_deadline NULLS LAST, claim_id LIMIT ? OFFSET ?",
             [*args, limit + 1, offset],
         )
         return claims_then_known([ClaimRow.of(r) for r in rows], known, offset, limit)

@@ -269,3 +269,23 @@ def test_a_cursor_that_is_not_ours_is_refused(read_models: ReadModels, cursor: s
     for name in ("eligible", "ineligible", "completed"):
         with pytest.raises(InvalidInputError):
             read_models.customers.tab(ADMIN_A, "E-WS", name, cursor)
+
+
+def test_live_claims_without_a_running_deadline_come_after_those_with_one(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
+    """Nearest deadline first (SPEC 5) on both stores: a claim under no deadline (submitted)
+    after one whose consent deadline runs, whatever each store's order of NULLs."""
+    submitted = consented_claim(
+        stored_ledger, engagements=["E-AS"], value=FABRIKAM, customer_email=EMAIL[FABRIKAM]
+    )
+    stored_ledger.submit(ADMIN_A, submitted, proof(["poe_document"]), days(2))
+    (waiting,) = stored_ledger.create_claims(
+        ADMIN_A,
+        create(["E-AS"], value=NORTHWIND, name="Northwind", customer_email=EMAIL[NORTHWIND]),
+        days(2),
+    )
+    workers.views.catch_up()
+    page = read_models.customers.tab(ADMIN_A, "E-AS", "eligible")
+    ids = [getattr(i, "claim_id", None) for i in page.items]
+    assert ids[:2] == [waiting, submitted]
