@@ -28,6 +28,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.chain import DIGESTS_TABLE, ZERO, HashedSQLiteRecorder, digest_step, event_hash
 from ledger.log import ConcurrentPostgresRecorder, EventLog, LogPage
 from ledger.principal import Principal, Role
+from ledger.schema import placeholders
 
 log = logging.getLogger("ledger.audit")
 PAGE_SIZE = 2000
@@ -150,7 +151,7 @@ class AuditTables:
             )
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.is_postgres else sql
+        return placeholders(sql, self.is_postgres)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.recorder.datastore.transaction(commit=False) as cursor:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import AggregateRecorder
 from eventsourcing.sqlite import SQLiteCursor
 
-from ledger.schema import schema_lock
+from ledger.schema import placeholders, schema_lock
 
 ERASED = "[erased]"
 """What a sealed string whose key was deleted reads as."""
@@ -89,7 +89,7 @@ class KeyRing:
             yield cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
 
     def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.is_postgres else statement
+        return placeholders(statement, self.is_postgres)
 
     def _key_for(self, email: str) -> tuple[str, bytes]:
         """The contact's key id and key, made the first time the contact is written."""

@@ -20,6 +20,12 @@ tell which tables it finds and change them safely."""
 LOCK = "claim-ledger:schema"
 
 
+def placeholders(sql: str, postgres: bool) -> str:
+    """Our SQL is written with ``?`` parameters (SQLite's); psycopg takes ``%s``, and a
+    literal ``%`` (as in ``LIKE``) must be doubled for it."""
+    return sql.replace("%", "%%").replace("?", "%s") if postgres else sql
+
+
 _held: ContextVar[frozenset[str]] = ContextVar("schema_locks_held", default=frozenset())
 
 

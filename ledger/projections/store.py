@@ -20,7 +20,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 from ledger.personal import KeyRing
-from ledger.schema import SCHEMA_VERSION, schema_lock
+from ledger.schema import SCHEMA_VERSION, placeholders, schema_lock
 
 VIEW_TABLES: dict[str, str] = {
     "claims": """
@@ -252,8 +252,7 @@ class ViewStore:
             return cls(recorder)
 
     def dialect(self, sql: str, generation: int) -> str:
-        sql = sql.replace("{p}", prefix(generation))
-        return re.sub(r"\?", "%s", sql.replace("%", "%%")) if self.is_postgres else sql
+        return placeholders(sql.replace("{p}", prefix(generation)), self.is_postgres)
 
     @contextmanager
     def transaction(
