@@ -9,10 +9,12 @@ from fastapi import FastAPI
 
 from api import docs, problems
 from api.access_log import AccessLog
+from api.body_limit import LimitBodySize
 from api.headers import ProtectiveHeaders
 from api.metrics import Metrics
 from api.routers import audit, claims, consent, engagements, health, referrals
 from api.safe_input import RefuseControlCharacters
+from api.serving import uvicorn_options
 from ledger import logs
 from ledger.bootstrap import bootstrap
 from ledger.catalog import Catalog
@@ -60,9 +62,7 @@ def create_app(
     app.state.metrics = metrics
     problems.install(app)
     docs.install(app)
-    app.add_middleware(RefuseControlCharacters)
-    app.add_middleware(ProtectiveHeaders)
-    app.add_middleware(AccessLog, requests=metrics.requests)  # outermost: times, counts all
+    install_middleware(app, settings, metrics)
     web.install(app)  # the page, on the same port (after the API's own error handlers)
     for router in (
         engagements.router,
@@ -76,9 +76,19 @@ def create_app(
     return app
 
 
+def install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Innermost first: the body limit, the control characters, the headers, the access log
+    (outermost: it times and counts every answer, refusals included)."""
+    app.add_middleware(LimitBodySize, limit=settings.max_body_bytes)
+    app.add_middleware(RefuseControlCharacters)
+    app.add_middleware(ProtectiveHeaders)
+    app.add_middleware(AccessLog, requests=metrics.requests)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one of ``ledger serve --processes N``'s API processes: settings from the
     environment, no workers (one ``ledger workers`` process runs them beside)."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    uvicorn_options(settings)  # this process's header deadline
     return create_app(settings, run_workers=False)

@@ -1,8 +1,12 @@
-"""Protective headers on every response: no sniffing anywhere; no caching of what a principal
-or a consent link sees; on the web page's HTML a Content-Security-Policy without any script
-and no framing; and no Referer from the consent page, whose URL is a secret."""
+"""Protective headers on every response: no sniffing and no framing anywhere; no caching of what
+a principal or a consent link sees; on the web page's HTML a Content-Security-Policy without any
+script (the API docs keep their own scripts, not framing); and no Referer from the consent
+page, whose URL is a secret. A redirect to our own host names only the path: the Host header is
+the client's word, never echoed back as a place to go."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +16,7 @@ PAGE_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 DOCS = ("/docs", "/redoc")  # Swagger UI and ReDoc run their own scripts (served by us)
+DOCS_POLICY = "frame-ancestors 'none'"
 CONSENT = ("/consent/", "/v1/consent/")
 
 
@@ -37,11 +42,23 @@ class ProtectiveHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 if private:
                     headers["Cache-Control"] = "no-store"
-                html = headers.get("content-type", "").startswith("text/html")
-                if html and not path.startswith(DOCS):
-                    headers["Content-Security-Policy"] = PAGE_POLICY
+                headers["X-Frame-Options"] = "DENY"
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = (
+                        DOCS_POLICY if path.startswith(DOCS) else PAGE_POLICY
+                    )
                 if path.startswith(CONSENT):
                     headers["Referrer-Policy"] = "no-referrer"
+                if "location" in headers:
+                    headers["Location"] = local_location(headers["location"], request)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def local_location(location: str, request: Headers) -> str:
+    """An absolute redirect to the host the request named becomes a path on this site."""
+    target = urlsplit(location)
+    if not target.netloc or target.netloc != request.get("host"):
+        return location
+    return (target.path or "/") + (f"?{target.query}" if target.query else "")

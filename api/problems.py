@@ -110,7 +110,9 @@ async def invalid_request(request: Request, error: RequestValidationError) -> JS
 async def http_error(request: Request, error: HTTPException) -> JSONResponse:
     if error.status_code == 400:  # a body that is not even text: invalid input like the rest
         return problem(422, "invalid-input", "Invalid input", f"body: {error.detail}")
-    slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        error.status_code, "http-error"
+    )
     return problem(
         error.status_code,
         slug,

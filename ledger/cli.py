@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from ledger.as_of import events_until, moment_text, parse_as_of
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError, load_catalog
 from ledger.clock import Clock, utc_now
+from ledger.csv_cells import csv_text
 from ledger.erasure import forget as erasure_forget
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.migrate import copy_events, open_source
@@ -392,18 +392,12 @@ def report(
         with _progress_bar("report") as progress:
             rows = build_report(ledger, _tracked(progress, "reading events"))
     if as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"])
-        for row in rows:
-            writer.writerow(
-                [
-                    row.engagement_id,
-                    row.state,
-                    row.claims,
-                    usd_text(row.deal_size_usd),
-                    usd_text(row.payout_usd),
-                ]
-            )
+        header = ["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"]
+        cells = [
+            [r.engagement_id, r.state, r.claims, usd_text(r.deal_size_usd), usd_text(r.payout_usd)]
+            for r in rows
+        ]
+        sys.stdout.write(csv_text(header, cells))
         return
     table = Table(title="Claims by engagement and state")
     for column in ("engagement", "state", "claims", "deal size (USD)", "payout (USD)"):
@@ -543,6 +537,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.serving import uvicorn_options
 
     settings = settings_or_exit().serving(host, port)
     logs.configure(settings.log_level, settings.log_format)
@@ -559,7 +554,16 @@ def serve(
     except (CatalogError, SettingsError) as error:
         console.print(f"[red]cannot start[/red] {error}")
         raise typer.Exit(2) from None
-    url = f"http://{host}:{port}"
+    _say_where(settings, f"http://{host}:{port}")
+    # Our logging only (log_config=None), and our access log instead of uvicorn's.
+    if processes == 1:
+        uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
+        return
+    application.state.services.close()
+    _serve_processes(settings, host, port, processes, workers)
+
+
+def _say_where(settings: Settings, url: str) -> None:
     console.print(f"Claim Ledger on {url} (API docs: {url}/docs; store: {settings.database_url})")
     console.print(
         "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
@@ -572,12 +576,6 @@ def serve(
             f"E-mails are written to {settings.mail_directory()} (LEDGER_SMTP_HOST unset); "
             "list them with: ledger outbox"
         )
-    # Our logging only (log_config=None), and our access log instead of uvicorn's.
-    if processes == 1:
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
-        return
-    application.state.services.close()
-    _serve_processes(settings, host, port, processes, workers)
 
 
 def _serve_processes(
@@ -585,6 +583,8 @@ def _serve_processes(
 ) -> None:
     """``processes`` uvicorn workers of the API and one ``ledger workers`` process."""
     import uvicorn
+
+    from api.serving import uvicorn_options
 
     os.environ["LEDGER_PUBLIC_URL"] = settings.public_url  # the same links from every process
     follower = None
@@ -601,8 +601,7 @@ def _serve_processes(
             host=host,
             port=port,
             workers=processes,
-            log_config=None,
-            access_log=False,
+            **uvicorn_options(settings),
         )
     finally:
         if follower is not None:

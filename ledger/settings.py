@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=10, ge=1)
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
     view_page_size: int = Field(default=2000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """The largest request body read; a larger one is refused (413) before it is read."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's headers before its connection closes."""
 
     @field_validator("database_url")
     @classmethod

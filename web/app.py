@@ -40,13 +40,10 @@ def install(app: FastAPI) -> None:
     async def ledger_error(request: Request, error: LedgerError) -> Response:
         if not is_page(request):
             return await problems.ledger_error(request, error)
-        status = problems.status_of(error)
-        return _page(request).render(
-            "error.html", status, error=error, title=error.slug, code=status
-        )
+        return _page(request).error_page(error)
 
     async def http_error(request: Request, error: HTTPException) -> Response:
-        if not is_page(request) or error.status_code not in {404, 405}:
+        if not is_page(request) or error.status_code not in {404, 405, 413}:
             return await problems.http_error(request, error)
         return _page(request).render(
             "error.html", error.status_code, error=None, title="", code=error.status_code

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.api.conftest import Api
 from tests.api.helpers import consent_body, new_claim
 from tests.factories import ADMIN_A
+from tests.web.web_client import sign_in_with
 
 
 def test_every_response_says_nosniff_and_private_ones_are_not_stored(api: Api) -> None:
@@ -32,8 +33,21 @@ def test_pages_forbid_scripts_and_framing_but_the_api_docs_keep_theirs(api: Api)
     page = api.client.get("/sign-in")
     policy = page.headers["content-security-policy"]
     assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy
-    assert "content-security-policy" not in api.client.get("/docs").headers
+    for docs in ("/docs", "/redoc"):  # their own scripts run, but nobody frames them
+        headers = api.client.get(docs).headers
+        assert headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert headers["x-frame-options"] == "DENY"
     token = api.auth(ADMIN_A)["Authorization"].split()[1]
-    signed_in = api.client.post("/sign-in", data={"token": token})
+    assert sign_in_with(api.client, token).status_code == 303
+    signed_in = api.client.get("/")
     assert signed_in.status_code == 200
     assert signed_in.headers["cache-control"] == "no-store"
+
+
+def test_a_redirect_never_sends_the_client_to_the_host_it_named(api: Api) -> None:
+    for host in ("evil.example", "testserver"):
+        response = api.client.get(
+            "/v1/claims/?customer=a", headers={"Host": host}, follow_redirects=False
+        )
+        assert response.status_code == 307
+        assert response.headers["location"] == "/v1/claims?customer=a"

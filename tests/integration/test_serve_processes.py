@@ -4,6 +4,7 @@ PostgreSQL; refused on SQLite."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
         "LEDGER_DATABASE_URL": create_database(postgres_server),
         "LEDGER_SECRET_KEY": SECRET,
         "LEDGER_CATALOG": str(catalog),
+        "LEDGER_HEADER_TIMEOUT_SECONDS": "1",
     }
     port = free_port()
     log = tmp_path / "serve.log"
@@ -61,6 +63,9 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
                 position = made.headers["ledger-position"]
                 read = client.get(f"/v1/claims/{claim_id}", headers={"Ledger-Position": position})
                 assert read.status_code == 200, read.text
+        for _ in range(4):  # each API process closes a connection whose headers never come
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as silent:
+                assert silent.recv(1024) == b""
         assert len(children(serve.pid)) >= 3  # two API processes and the workers process
         assert "2 API processes, and one process for the projections" in log.read_text()
     finally:
