@@ -144,9 +144,11 @@ class Commands:
         fingerprint: str,
         act: Callable[[], T],
         answer: Callable[[T], Response],
+        refused: Callable[[LedgerError], Response] = from_ledger_error,
     ) -> Response:
         """``answer`` comes from the write model; it carries the log position the write
-        reached (``Ledger-Position``), which the same user's next read waits for."""
+        reached (``Ledger-Position``), which the same user's next read waits for. A refusal
+        answers ``refused`` (the API's problem+json unless told otherwise)."""
         try:
             with (
                 self.services.ledger.idempotent(owner, key, fingerprint) as request,
@@ -154,7 +156,7 @@ class Commands:
             ):
                 result = act()
         except LedgerError as error:
-            return from_ledger_error(error)
+            return refused(error)
         response = answer(result)
         position = written.get()
         if position is not None:

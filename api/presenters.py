@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +23,7 @@ from ledger import access
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.aggregates.values import usd_text
 from ledger.as_of import moment_text
+from ledger.csv_cells import csv_text
 from ledger.customer_ids import CustomerId
 from ledger.principal import Principal
 from ledger.projections.base import ts
@@ -234,17 +233,14 @@ def referral(row: ReferralRow) -> ReferralOut:
 
 def claims_csv(rows: Iterable[ClaimRow]) -> str:
     """The claim list as CSV, one row per claim, the columns of ``CSV_COLUMNS``."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                row.claim_id, row.engagement_id, row.friendly_name, row.customer_id.type.value,
-                row.customer_id.value, row.state.value, row.state.label, row.origin,
-                row.location_id, ts(row.created_at), ts(row.updated_at),
-                _text(row.running_deadline) or "", _money(row.deal_size_usd) or "",
-                _money(row.payout_usd) or "", row.referral_id or "",
-            ]
-        )  # fmt: skip
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, (_csv_row(row) for row in rows))
+
+
+def _csv_row(row: ClaimRow) -> list[object]:
+    return [
+        row.claim_id, row.engagement_id, row.friendly_name, row.customer_id.type.value,
+        row.customer_id.value, row.state.value, row.state.label, row.origin,
+        row.location_id, ts(row.created_at), ts(row.updated_at),
+        _text(row.running_deadline) or "", _money(row.deal_size_usd) or "",
+        _money(row.payout_usd) or "", row.referral_id or "",
+    ]  # fmt: skip

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ledger.aggregates.values import Contacts, ProofDocument, Reason, Text100, Usd, text
+from ledger.aggregates.values import (
+    ONE_LINE,
+    PRINTABLE,
+    Contacts,
+    OneLine100,
+    ProofDocument,
+    Reason,
+    Usd,
+    text,
+)
 from ledger.customer_ids import IdType
 from ledger.errors import InvalidInputError
 
@@ -72,7 +81,9 @@ class CreateClaims(Command):
         Literal["added", "claimed"],
         Field(description="added: a customer new to you; claimed: a known one (R15)"),
     ]
-    friendly_name: Annotated[Text100, Field(description="The customer's name as you know it")]
+    friendly_name: Annotated[
+        OneLine100, Field(description="The customer's name as you know it, on one line")
+    ]
     location_id: LocationId
     customer_id: Annotated[CustomerIdInput, Field(description="The customer, by one of its ids")]
     engagement_ids: EngagementIds
@@ -174,6 +185,13 @@ FIELD_RULES = {
 }
 
 
+OUR_PATTERNS = {
+    ONE_LINE: "must be one line, without line breaks",
+    PRINTABLE: "must be text, without control characters",
+}
+"""What our text patterns ask, in words (pydantic would quote the regular expression)."""
+
+
 class FieldProblem(TypedDict):
     field: str | None
     message: str
@@ -188,6 +206,9 @@ def field_problems(errors: Sequence[Mapping[str, Any]], strip: int = 0) -> list[
     for error in errors:
         location = [str(part) for part in error.get("loc", ())][strip:]
         message = str(error["msg"])
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if pattern in OUR_PATTERNS:
+            message = OUR_PATTERNS[pattern]
         if error.get("type") == "json_invalid":
             location, message = [], "malformed JSON"
         problems.append(

@@ -137,6 +137,8 @@ class ConsentRequest:
     expires_at: datetime
     state: ClaimState
     refusal: LedgerError | None
+    answer: bool | None = None
+    """What was answered through this link (True: accepted); None while nothing was."""
 
     @property
     def answerable(self) -> bool:
@@ -362,6 +364,7 @@ class LedgerBase(Application[UUID]):
             expires_at=claim.deadlines[DeadlineKind.CONSENT],
             state=claim.state,
             refusal=claim.consent_refusal(link_id, aware(now)),
+            answer=claim.answer_through(link_id),
         )
 
     def notification_pages(

@@ -29,6 +29,18 @@ class ConsentTokens:
 
     def read(self, token: str, now: datetime) -> tuple[UUID, UUID]:
         """The claim and link a token names; refused when forged, malformed or expired."""
+        claim_id, link_id, expires_at = self.names(token)
+        if now >= expires_at:
+            raise ConflictError(
+                "consent-link-expired",
+                "this consent link expired with the consent deadline",
+                rule="R23",
+            )
+        return claim_id, link_id
+
+    def names(self, token: str) -> tuple[UUID, UUID, datetime]:
+        """The claim, link and expiry a token names, expired or not; refused when forged or
+        malformed (what was answered through a link stays true after it expires)."""
         try:
             payload = jwt.decode(
                 token,
@@ -44,10 +56,4 @@ class ConsentTokens:
             raise NotFoundError(
                 "consent-link-invalid", "this consent link is not valid", rule="R23"
             ) from None
-        if now >= expires_at:
-            raise ConflictError(
-                "consent-link-expired",
-                "this consent link expired with the consent deadline",
-                rule="R23",
-            )
-        return claim_id, link_id
+        return claim_id, link_id, expires_at

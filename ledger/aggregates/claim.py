@@ -290,6 +290,7 @@ class Claim(Aggregate):
         def evolve(self, claim: Claim) -> None:
             claim.state = S.CONSENT_RECEIVED
             claim.consent_link_id = None
+            claim.consent_answer = (self.link_id, True)
             claim.consent_given_at = self.timestamp
             claim.deadlines[DeadlineKind.SUBMISSION] = self.submission_deadline
             claim.deadlines[DeadlineKind.POST_SUBMISSION] = self.review_deadline
@@ -300,6 +301,7 @@ class Claim(Aggregate):
         def evolve(self, claim: Claim) -> None:
             claim.state = S.CONSENT_DECLINED
             claim.consent_link_id = None
+            claim.consent_answer = (self.link_id, False)
 
     class Expired(Event):
         deadline: DeadlineKind
@@ -385,6 +387,8 @@ class Claim(Aggregate):
         self.deal_size_usd: Decimal | None = None
         self.consent_link_id: UUID | None = None
         self.consent_given_at: datetime | None = None
+        self.consent_answer: tuple[UUID, bool] | None = None
+        """The link the customer answered through, and whether they accepted."""
         self.submissions = 0
         self.proof: tuple[ProofDocument, ...] = ()
         self.disputed = False
@@ -538,6 +542,12 @@ class Claim(Aggregate):
         except LedgerError as refusal:
             return refusal
         return None
+
+    def answer_through(self, link_id: UUID) -> bool | None:
+        """What the customer answered through this link (True: accepted); None: nothing."""
+        if self.consent_answer is None or self.consent_answer[0] != link_id:
+            return None
+        return self.consent_answer[1]
 
     def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
         """The customer accepts or declines through the latest link (R23, R24)."""

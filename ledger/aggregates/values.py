@@ -23,11 +23,23 @@ from ledger.catalog import ProofItem
 # Printable text only: control characters (NUL above all, which PostgreSQL text refuses) would
 # be stored in events for ever and break every view that shows them.
 PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+"""A name is one line: a line break in it would start a paragraph of its own in an e-mail or
+a row of its own in a file. Events are read back without this check (names recorded before
+it keep their line breaks; whatever shows a name puts it on one line: ``one_line``)."""
 
 
-def text(max_length: int) -> StringConstraints:
+def one_line(value: str) -> str:
+    """``value`` with every run of white space (line breaks too) as one space."""
+    return " ".join(value.split())
+
+
+def text(max_length: int, *, one_line: bool = False) -> StringConstraints:
     return StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=max_length, pattern=PRINTABLE
+        strip_whitespace=True,
+        min_length=1,
+        max_length=max_length,
+        pattern=ONE_LINE if one_line else PRINTABLE,
     )
 
 
@@ -46,8 +58,9 @@ def _checked_unless_trusted(
 
 
 Email = Annotated[EmailStr, WrapValidator(_checked_unless_trusted)]
-Text100 = Annotated[str, text(100)]
-Name = Annotated[Text100, WrapValidator(_checked_unless_trusted)]
+OneLine100 = Annotated[str, text(100, one_line=True)]
+"""Up to 100 characters on one line: what a command takes for a name."""
+Name = Annotated[OneLine100, WrapValidator(_checked_unless_trusted)]
 """A person's name: read back from our store as it is (sealed, or erased; see below)."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger.aggregates.values import one_line
 from ledger.catalog import Catalog
 from ledger.personal import ERASED
 from ledger.policies.consent_message import ConsentMail
@@ -116,15 +117,16 @@ class ConsentMailer:
         return f"{base.rstrip('/')}/consent/{token}"
 
     def mail(self, row: dict[str, Any]) -> ConsentMail:
-        """What the e-mail of an outbox row says: names from the catalog, a fresh link."""
+        """What the e-mail of an outbox row says: names from the catalog, a fresh link; every
+        name on one line (a line break in a name starts no paragraph of its own)."""
         engagement = self.catalog.engagement(row["engagement_id"])
         partner = self.catalog.partner(row["partner_id"]) if row.get("partner_id") else None
         return ConsentMail(
             email_id=row["email_id"],
             recipient=row["recipient"],
-            partner=partner.name if partner else (row.get("partner_id") or "A partner"),
-            engagement=engagement.name if engagement else row["engagement_id"],
-            customer=row["customer_name"],
+            partner=one_line(partner.name if partner else (row.get("partner_id") or "A partner")),
+            engagement=one_line(engagement.name if engagement else row["engagement_id"]),
+            customer=one_line(row["customer_name"]),
             expires_at=parse_ts(row["expires_at"]),
             link=self.link(row),
             requested_at=parse_ts(row["created_at"]),

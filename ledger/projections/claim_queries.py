@@ -189,6 +189,11 @@ STUCK_AFTER = timedelta(seconds=300)
 """The mailer's retry window by default (``LEDGER_MAIL_RETRY_SECONDS``)."""
 
 
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern, matching itself: its ``%``, ``_`` and ``\\`` escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ClaimQueries:
     def __init__(
         self,
@@ -315,8 +320,9 @@ class ClaimQueries:
         if where.state:
             sql, args = sql + " AND state = ?", [*args, where.state]
         if where.customer:
-            needle = f"%{where.customer.lower()}%"
-            sql += " AND (LOWER(friendly_name) LIKE ? OR customer_value LIKE ?)"
+            needle = f"%{like_literal(where.customer.lower())}%"
+            sql += " AND (LOWER(friendly_name) LIKE ? ESCAPE '\\'"
+            sql += " OR customer_value LIKE ? ESCAPE '\\')"
             args += [needle, needle]
         key, op = where.key, "<" if where.descending else ">"
         after = keyset_of(cursor)

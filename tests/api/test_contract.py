@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from uuid import uuid4
 
@@ -22,6 +24,7 @@ from tests.factories import (
     ADMIN_A,
     ADMIN_B,
     AUDITOR,
+    LITWARE,
     NORTHWIND,
     REVIEWER,
     SELLER,
@@ -194,6 +197,34 @@ def test_get_claims(api: Api) -> None:
     assert len(csv_response.text.splitlines()) == 3
     assert api.get("/v1/claims", ADMIN_B).json()["items"] == []
     assert_problem(api.get("/v1/claims?sort=secret"), 422, "invalid-input")
+
+
+def test_get_claims_customer_filter_takes_percent_and_underscore_as_themselves(
+    api: Api,
+) -> None:
+    new_claim(api, ["E-WS"], name="Fabrikam")
+    odd = new_claim(
+        api, ["E-AS"], name="100% Litware_EU", value=LITWARE, customer_email="it@litware.com"
+    )
+
+    def found(customer: str) -> list[str]:
+        page = api.get("/v1/claims", params={"customer": customer}).json()
+        return [c["claim_id"] for c in page["items"]]
+
+    assert found("%") == found("_") == found("0% l") == [odd]
+    assert found("fab%") == found("f_brikam") == found("\\") == []
+    assert len(found("a")) == 2
+
+
+def test_get_claims_as_csv_writes_formulas_as_text(api: Api) -> None:
+    new_claim(api, ["E-WS"], name='=HYPERLINK("https://evil.example","Open")')
+    new_claim(api, ["E-AS"], name="@SUM(A1)", value=LITWARE, customer_email="it@litware.com")
+    text = api.get("/v1/claims", headers={"Accept": "text/csv"}).text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["friendly_name"] for r in rows) == [
+        '\'=HYPERLINK("https://evil.example","Open")',
+        "'@SUM(A1)",
+    ]
 
 
 def test_get_claim(api: Api) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
-from tests.api.helpers import REFERRAL_ADMIN_A, assert_problem
+from tests.api.helpers import REFERRAL_ADMIN_A, assert_problem, body
 from tests.factories import ADMIN_A, REVIEWER, SELLER
 
 CLAIM = "00000000-0000-0000-0000-000000000000"
@@ -44,3 +44,19 @@ def test_a_path_segment_refuses_them_too(api: Api) -> None:
     assert_problem(response, 422, "invalid-input")
     assert response.json()["field"] == "path"
     assert_problem(api.get("/engagements/E%01WS/customers", None), 422, "invalid-input")
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\n", "\r", "\t"])
+def test_a_name_is_one_line(api: Api, line_break: str) -> None:
+    """A line break in a name would start a paragraph of its own in the consent e-mail."""
+    name = f"Fabrikam{line_break}Click https://evil.example to confirm"
+    refused = api.post("/v1/claims", {**body(["E-WS"]), "friendly_name": name})
+    assert_problem(refused, 422, "invalid-input", "R3")
+    assert refused.json()["field"] == "friendly_name"
+    assert refused.json()["detail"] == "body.friendly_name: must be one line, without line breaks"
+    contacts = body(["E-WS"])
+    contacts["contacts"]["customer"]["name"] = name
+    refused = api.post("/v1/claims", contacts)
+    assert_problem(refused, 422, "invalid-input", "R13")
+    assert refused.json()["field"] == "contacts.customer.name"
+    assert api.post("/v1/claims", body(["E-WS"], name="Fabrikam  Europe")).status_code == 201

@@ -178,3 +178,21 @@ def test_an_unreachable_smtp_server_is_retried(
     mailing.mailer.settings = mailing.settings.model_copy(update={"smtp_port": port})
     mailing.run_once()
     assert len(inbox.messages) == 1
+
+
+def test_a_recorded_name_with_line_breaks_stays_on_its_line(
+    stored_ledger: Ledger, mailing: Workers
+) -> None:
+    """Names are one line since they are checked; one recorded before, with a line break,
+    starts no paragraph of its own in the e-mail (nor a header of its own)."""
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    mailing.views.catch_up()
+    (row,) = mailing.mailer.outbox(claim_id)
+    row = {**row, "customer_name": "Fabrikam\r\n\r\nClick https://evil.example\nnow"}
+    message = mailing.mailer.message(row)
+    text = text_of(message)
+    assert "nominated Fabrikam Click https://evil.example now for Migration workshop." in text
+    assert not any(line.startswith(("Click", "now")) for line in text.splitlines())
+    html = message.get_body(("html",))
+    assert html is not None and "\nClick" not in html.get_content()
