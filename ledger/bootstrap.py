@@ -14,6 +14,7 @@ from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
+from ledger.sessions import SignIns
 from ledger.settings import Settings
 from ledger.tokens import ConsentTokens
 from ledger.workers import Workers
@@ -53,6 +54,7 @@ class Services:
     consent_tokens: ConsentTokens
     clock: Clock
     freshness: Freshness
+    sign_ins: SignIns
 
     def close(self) -> None:
         self.workers.stop()
@@ -84,4 +86,5 @@ def bootstrap(
         consent_tokens=consent_tokens,
         clock=clock,
         freshness=Freshness(workers.views),
+        sign_ins=SignIns(store),
     )

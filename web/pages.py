@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+from babel.support import NullTranslations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from api.deps import CommandsDep, NowDep, ServicesDep
 from api.problems import status_of
@@ -18,9 +20,34 @@ from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.errors import LedgerError
 from ledger.principal import Principal
 from web import i18n, labels
-from web.session import Session, SignInRequiredError, read_session
+from web.session import (
+    CsrfRefusedError,
+    Session,
+    SignInRequiredError,
+    read_session,
+    same_origin,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def install_text_translations(environment: Environment, translations: NullTranslations) -> None:
+    """``_()`` and ``ngettext()`` whose translations are text, never markup.
+
+    Jinja2's newstyle gettext marks a translation safe (so that ``%(name)s`` can be escaped
+    into it); a message id that came from a request would then reach the page as HTML. Here
+    the translation is escaped first, so whatever ``_()`` is given shows as the text it is.
+    """
+
+    def gettext(message: str) -> Markup:
+        return escape(translations.gettext(message))
+
+    def ngettext(singular: str, plural: str, count: int) -> Markup:
+        return escape(translations.ngettext(singular, plural, count))
+
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, ngettext, newstyle=True
+    )
 
 
 class Templates:
@@ -36,9 +63,7 @@ class Templates:
                 trim_blocks=True,
                 lstrip_blocks=True,
             )
-            environment.install_gettext_translations(  # type: ignore[attr-defined]
-                i18n.compile_catalog(language), newstyle=True
-            )
+            install_text_translations(environment, i18n.compile_catalog(language))
             environment.globals["id_type_labels"] = labels.ID_TYPES
             environment.globals["reason_labels"] = labels.REASONS
             environment.globals["kind_labels"] = labels.KINDS
@@ -82,7 +107,7 @@ class Page:
         self.language = i18n.negotiate(
             request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
         )
-        self.session: Session | None = read_session(request, services.access_tokens)
+        self.session: Session | None = read_session(request, services.sign_ins, now)
         if self.session is not None:  # the page shows what this user's forms just did
             services.freshness.read(self.session.principal.user_id)
 
@@ -105,9 +130,19 @@ class Page:
     def principal(self) -> Principal:
         return self.require_session().principal
 
-    def new_form(self) -> tuple[str, str]:
-        """A fresh form key and its CSRF token, for each form a page renders."""
-        return self.session.new_form() if self.session else ("", "")
+    def new_form(self, action: str) -> tuple[str, str]:
+        """A fresh form key and its CSRF token, for each form a page renders (posting to
+        ``action``: the token fits no other form)."""
+        return self.session.new_form(action) if self.session else ("", "")
+
+    def check_form(self, form: Fields) -> Session:
+        """The session a POST belongs to, once its form proves it was rendered here, for this
+        session and this address; otherwise the 403 page (CsrfRefusedError), nothing done."""
+        session = self.require_session()
+        if not same_origin(self.request, self.services.settings.public_url):
+            raise CsrfRefusedError()
+        session.check(self.request.url.path, form.get("form_key"), form.get("csrf"))
+        return session
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         templates: Templates = self.request.app.state.templates
@@ -128,6 +163,11 @@ class Page:
         )
         return HTMLResponse(html, status_code=status)
 
+    def error_page(self, error: LedgerError) -> HTMLResponse:
+        """The page of a refusal that has no form to show it in, with the API's status."""
+        status = status_of(error)
+        return self.render("error.html", status, error=error, title=error.slug, code=status)
+
     def refused(self, name: str, error: LedgerError, **context: Any) -> HTMLResponse:
         """The form again, as typed, with the refusal next to its field and in the summary."""
         return self.render(name, status_of(error), errors=FieldErrors.of(error), **context)
@@ -141,8 +181,7 @@ class Page:
     ) -> Response:
         """Run a form's change once per rendered form (its key), then 303 to what ``act``
         names; a refusal answers ``refused`` with the API's status code."""
-        session = self.require_session()
-        session.check(form.get("form_key", ""), form.get("csrf", ""))
+        session = self.check_form(form)
 
         def run() -> Response:
             try:
@@ -159,6 +198,7 @@ class Page:
             fingerprint,
             run,
             lambda response: response,
+            self.error_page,
         )
 
 

@@ -83,6 +83,12 @@ STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS mail_deliveries ("
     "email_id TEXT PRIMARY KEY, channel TEXT NOT NULL, delivered_at TEXT NOT NULL, "
     "file_name TEXT, public_url TEXT)",
+    # The web page's sign-ins (ledger.sessions): a digest of each session id, never the id.
+    "CREATE TABLE IF NOT EXISTS web_sessions (session_hash TEXT PRIMARY KEY, "
+    "principal TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at)",
+    "CREATE TABLE IF NOT EXISTS sign_in_failures (client TEXT NOT NULL, failed_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sign_in_failures_client ON sign_in_failures (client, failed_at)",
 ]
 
 

@@ -113,7 +113,9 @@ class Site:
         token = AccessTokens(self.settings.signing_key()).mint(
             principal, timedelta(hours=1), utc_now()
         )
-        response = self.client.post("/sign-in", data={"token": token, "next": "/"})
+        self.client.cookies.clear()
+        form = self.form(self.client.get("/sign-in"), "/sign-in")
+        response = self.post("/sign-in", form.data(None, {"token": token, "next": "/"}))
         assert response.status_code == 303, response.text
 
     @staticmethod

@@ -40,6 +40,7 @@ from tests.factories import (
     make_catalog,
     proof,
 )
+from tests.web.web_client import read_session, sign_in_with
 
 ADMIN_AND_REFERRALS_A = Principal(
     "ria@a.example", "P-A", frozenset({Role.INCENTIVES_ADMIN, Role.REFERRAL_ADMIN})
@@ -66,11 +67,10 @@ class Site:
         return found
 
     def sign_in(self, principal: Principal) -> None:
-        self.client.cookies.clear()
         token = AccessTokens(self.settings.signing_key()).mint(
             principal, timedelta(hours=1), utc_now()
         )
-        response = self.client.post("/sign-in", data={"token": token}, follow_redirects=False)
+        response = sign_in_with(self.client, token)
         assert response.status_code == 303, response.text
 
     def get(self, path: str) -> Any:
@@ -284,8 +284,14 @@ def test_another_partners_claim_is_a_404_page_and_cannot_be_changed(site: Site) 
     assert site.get("/claims/not-a-claim").status_code == 404
 
     mine = site.new_claim()
-    keys = form(site, mine, "cancel")
+    keys = form(site, mine, "cancel")  # a form of my claim fits no other claim's address
     posted = site.post(f"/claims/{theirs}/cancellation", {**keys, "confirm": "yes"})
+    assert posted.status_code == 403 and "text/html" in posted.headers["content-type"]
+    # Keys minted for that address (as if the page had rendered them): the claim is unknown.
+    session = read_session(site.client, site.services)
+    path = f"/claims/{theirs}/cancellation"
+    keys = {"form_key": "k", "csrf": session.csrf_for(path, "k"), "confirm": "yes"}
+    posted = site.post(path, keys)
     assert posted.status_code == 404 and "text/html" in posted.headers["content-type"]
     assert site.state(theirs) == "customer_claimed"
 
@@ -462,3 +468,13 @@ def test_a_page_query_that_does_not_parse_is_an_html_error_page(site: Site) -> N
     assert "Content-Security-Policy" in answer.headers
     api = site.get("/v1/engagements/E-WS/customers?tab=nope")
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_name_that_a_spreadsheet_would_run_is_written_as_text(site: Site) -> None:
+    formula = '=HYPERLINK("https://evil.example","Open")'
+    site.new_claim(name=formula)
+    site.new_claim(["E-AS"], name="-1+2", value=LITWARE, customer_email="it@litware.com")
+    rows = list(csv.reader(io.StringIO(site.get("/claims.csv").text)))
+    names = {r[CSV_COLUMNS.index("friendly_name")] for r in rows[1:]}
+    assert names == {"'" + formula, "'-1+2"}
+    assert formula in site.get("/claims").text.replace("&#34;", '"')  # the page shows it as is

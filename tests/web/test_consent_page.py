@@ -70,7 +70,7 @@ def test_accept_then_the_confirmation_and_the_claim_is_consent_received(web: Web
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
     answered = web.post(f"/consent/{token}", accept.fields)
     assert answered.status_code == 303, answered.text
-    assert answered.headers["location"] == f"/consent/{token}/done?decision=accept"
+    assert answered.headers["location"] == f"/consent/{token}/done"
     assert state(web, claim_id) is ClaimState.CONSENT_RECEIVED
     done = web.get(answered.headers["location"])
     assert done.status_code == 200
@@ -87,9 +87,34 @@ def test_decline(web: Web) -> None:
     token = web.consent_token(claim_id)
     decline = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "decline")
     answered = web.post(f"/consent/{token}", decline.fields)
-    assert answered.headers["location"] == f"/consent/{token}/done?decision=decline"
+    assert answered.headers["location"] == f"/consent/{token}/done"
     assert state(web, claim_id) is ClaimState.CONSENT_DECLINED
     assert "You declined" in web.get(answered.headers["location"]).text
+
+
+def test_the_thanks_say_only_what_was_recorded_through_the_link(web: Web) -> None:
+    """The confirmation reads the claim, not the address: before an answer it sends the
+    customer back to the question, and a decision in the address changes nothing."""
+    claim_id = consent_requested(web)
+    token = web.consent_token(claim_id)
+    for address in (f"/consent/{token}/done", f"/consent/{token}/done?decision=accept"):
+        early = web.get(address)
+        assert early.status_code == 303 and early.headers["location"] == f"/consent/{token}"
+    assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
+
+    decline = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "decline")
+    web.post(f"/consent/{token}", decline.fields)
+    shown = web.get(f"/consent/{token}/done?decision=accept")
+    assert shown.status_code == 200 and "You declined" in shown.text
+    assert "You accepted" not in shown.text
+
+    other = consent_requested(
+        web, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com"
+    )
+    other_token = web.consent_token(other)
+    web.services.ledger.cancel(ADMIN_A, other, Cancel(), web.clock.now)
+    closed = web.get(f"/consent/{other_token}/done")
+    assert closed.status_code == 409 and "withdrawn" in closed.text and no_buttons(closed.text)
 
 
 def test_the_same_form_posted_twice_makes_one_change(web: Web) -> None:
@@ -180,7 +205,7 @@ def test_a_tampered_token_says_not_valid(web: Web) -> None:
     middle = len(token) // 2
     tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
     for path in (f"/consent/{tampered}", "/consent/not-a-token", f"/consent/{tampered}/done"):
-        page = web.get(path + ("?decision=accept" if path.endswith("/done") else ""))
+        page = web.get(path)
         assert page.status_code == 404, path
         assert "This link is not valid" in page.text and no_buttons(page.text)
 

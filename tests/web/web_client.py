@@ -23,6 +23,7 @@ from ledger.principal import Principal
 from ledger.settings import Settings
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, consent_request, create, make_catalog, proof
+from web.session import COOKIE, Session
 
 
 @dataclass
@@ -67,6 +68,26 @@ class _Forms(HTMLParser):
             self._open = None
 
 
+def sign_in_with(client: TestClient, token: str) -> Response:
+    """Sign in as a browser does: the form (its CSRF token and cookie), then the token."""
+    client.cookies.clear()
+    page = client.get("/sign-in")
+    (form,) = [f for f in forms(page.text) if f.action == "/sign-in"]
+    response: Response = client.post(
+        "/sign-in", data={**form.fields, "token": token}, follow_redirects=False
+    )
+    return response
+
+
+def read_session(client: TestClient, services: Services) -> Session:
+    """The server's session of the client's cookie (to mint keys the page would render)."""
+    session_id = client.cookies.get(COOKIE)
+    assert session_id, "not signed in"
+    found = services.sign_ins.find(session_id, utc_now())
+    assert found is not None, "the session ended"
+    return Session(found.principal, session_id, found.expires_at)
+
+
 def forms(html: str) -> list[Form]:
     parser = _Forms()
     parser.feed(html)
@@ -96,8 +117,7 @@ class Web:
         token = AccessTokens(self.settings.signing_key()).mint(
             principal, timedelta(hours=1), utc_now()
         )
-        self.client.cookies.clear()
-        response = self.client.post("/sign-in", data={"token": token}, follow_redirects=False)
+        response = sign_in_with(self.client, token)
         assert response.status_code == 303, response.text
 
     def sign_out(self) -> None:

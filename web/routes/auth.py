@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import jwt
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ledger.access import InvalidTokenError
+from ledger.sessions import SignedIn
 from web import i18n
-from web.pages import FormDep, PageDep
-from web.session import end_session, safe_next, start_session
+from web.pages import Fields, FormDep, PageDep
+from web.session import (
+    end_session,
+    keep_sign_in_nonce,
+    safe_next,
+    same_origin,
+    sign_in_form_is_ours,
+    sign_in_form_keys,
+    start_session,
+)
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("ledger.sign_in")
 
 
 def _secure(page: PageDep) -> bool:
@@ -20,31 +33,80 @@ def _secure(page: PageDep) -> bool:
     return page.services.settings.public_url.startswith("https://")
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _form(page: PageDep, status: int = 200, **context: object) -> Response:
+    """The sign-in form with its CSRF token (bound to the browser's sign-in cookie)."""
+    nonce, csrf = sign_in_form_keys(page.request, page.services.settings.signing_key())
+    response = page.render("sign_in.html", status, csrf=csrf, **context)
+    return keep_sign_in_nonce(response, nonce, _secure(page))
+
+
 @router.get("/sign-in")
 def sign_in_form(page: PageDep, next: Annotated[str | None, Query()] = None) -> Response:
-    return page.render("sign_in.html", next=safe_next(next))
+    return _form(page, next=safe_next(next))
 
 
 @router.post("/sign-in")
 def sign_in(page: PageDep, form: FormDep) -> Response:
-    target = safe_next(form.get("next"))
+    """Start a session for a valid token posted by our own form; a client that keeps failing
+    waits (429) before its next try is read."""
+    target, client = safe_next(form.get("next")), _client(page.request)
+    refused = _refused_before_the_token(page, form, target, client)
+    if refused is not None:
+        return refused
+    sign_ins, token = page.services.sign_ins, form.get("token").strip()
     try:
-        return start_session(
-            target,
-            form.get("token").strip(),
-            page.services.access_tokens,
-            _secure(page),
-            page.now,
-        )
+        principal = page.services.access_tokens.principal(token)
     except InvalidTokenError as error:
-        return page.render("sign_in.html", 401, next=target, token_error=str(error))
+        sign_ins.failed(client, page.now)
+        log.warning(
+            "sign-in refused: user=%s client=%s reason=%s", _claimed_user(token), client, error
+        )
+        return _form(page, 401, next=target, problem="token", token_error=str(error))
+    sign_ins.succeeded(client)
+    log.info("signed in: user=%s client=%s", principal.user_id, client)
+    expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
+    signed_in = SignedIn(principal, datetime.fromtimestamp(expires, page.now.tzinfo))
+    return start_session(target, signed_in, sign_ins, _secure(page), page.now)
+
+
+def _refused_before_the_token(
+    page: PageDep, form: Fields, target: str, client: str
+) -> Response | None:
+    """A client locked out by its failures (429), or a form that is not ours (403)."""
+    waiting = page.services.sign_ins.locked_for(client, page.now)
+    if waiting is not None:
+        log.warning("sign-in refused: user=- client=%s reason=too many failures", client)
+        minutes = max(1, round(waiting.total_seconds() / 60))
+        response = _form(page, 429, next=target, problem="locked", minutes=minutes)
+        response.headers["Retry-After"] = str(int(waiting.total_seconds()))
+        return response
+    settings = page.services.settings
+    if same_origin(page.request, settings.public_url) and sign_in_form_is_ours(
+        page.request, settings.signing_key(), form.get("csrf")
+    ):
+        return None
+    log.warning("sign-in refused: user=- client=%s reason=the form is not ours (CSRF)", client)
+    return _form(page, 403, next=target, problem="form")
+
+
+def _claimed_user(token: str) -> str:
+    """Who a refused token says it is (unverified: for the log line only)."""
+    try:
+        claimed = jwt.decode(token, options={"verify_signature": False}).get("sub", "-")
+    except jwt.PyJWTError:
+        return "-"
+    return str(claimed).replace("\n", " ").replace("\r", " ")[:200]
 
 
 @router.post("/sign-out")
 def sign_out(page: PageDep, form: FormDep) -> Response:
-    session = page.require_session()
-    session.check(form.get("form_key"), form.get("csrf"))
-    return end_session(_secure(page))
+    session = page.check_form(form)
+    log.info("signed out: user=%s client=%s", session.principal.user_id, _client(page.request))
+    return end_session(session, page.services.sign_ins, _secure(page))
 
 
 @router.get("/language")

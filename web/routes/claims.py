@@ -324,7 +324,7 @@ def dispute(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) 
 def cancel(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
     """Two steps: the first post asks "Are you sure?"; only the confirmation cancels."""
     if form.get("confirm") != "yes":
-        page.require_session().check(form.get("form_key"), form.get("csrf"))
+        page.check_form(form)
         return _show(page, _uuid(claim_id), active=Action.CANCEL.value, typed=form, confirming=True)
     ledger = page.services.ledger
     return _act(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import CommandsDep
@@ -20,7 +20,7 @@ from api.problems import status_of
 from api.schemas import ConsentAnswer
 from ledger.aggregates.claim import ClaimState
 from ledger.commands import parse
-from ledger.errors import LedgerError, NotFoundError
+from ledger.errors import LedgerError
 from ledger.ledger_base import ConsentRequest
 from web.pages import FormDep, PageDep
 
@@ -103,7 +103,7 @@ def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> R
             page.services.ledger.answer_consent(claim_id, link_id, chosen == "accept", page.now)
         except LedgerError as error:
             return _closed(page, error)
-        return RedirectResponse(f"/consent/{token}/done?decision={chosen}", status_code=303)
+        return RedirectResponse(f"/consent/{token}/done", status_code=303)
 
     return commands.run(
         "answer_consent",
@@ -112,21 +112,22 @@ def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> R
         f"consent {decision}",
         act,
         lambda response: response,
+        lambda error: _closed(page, error),
     )
 
 
 @router.get("/consent/{token}/done")
-def done(
-    page: PageDep, token: str, decision: Annotated[str, Query(max_length=20)] = ""
-) -> Response:
-    """Thank you: the answer was recorded."""
-    request: ConsentRequest | None = None
+def done(page: PageDep, token: str) -> Response:
+    """Thank you, for the answer recorded through this link; a link answered through nothing
+    (yet) is sent back to its question, one closed another way gets the page that says so."""
     try:
-        request = _request(page, token)
-    except NotFoundError as error:
+        claim_id, link_id, _ = page.services.consent_tokens.names(token)
+        request = page.services.ledger.consent_request(claim_id, link_id, page.now)
+    except LedgerError as error:
         return _closed(page, error)
-    except LedgerError:  # read after the deadline: the thanks stand without the names
-        request = None
-    if decision not in {"accept", "decline"}:
-        raise HTTPException(status_code=404)
+    if request.answer is None:
+        if request.refusal is not None:
+            return _closed(page, request.refusal, request=request)
+        return RedirectResponse(f"/consent/{token}", status_code=303)
+    decision = "accept" if request.answer else "decline"
     return page.render("consent_done.html", request=request, decision=decision)

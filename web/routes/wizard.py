@@ -99,9 +99,9 @@ class Wizard:
         return [(n, v) for n in carried for v in self.answers.get(n, [])]
 
     def id_type_name(self) -> str:
-        """The customer id type's name as a form gives it (in English: the page translates)."""
-        kind = self.value("customer_id.type")
-        return ID_TYPES.get(kind, kind)
+        """The customer id type's name (in English: the page translates); nothing for a type
+        that is not one of ours (the query's text is never shown as a type)."""
+        return ID_TYPES.get(self.value("customer_id.type"), "")
 
     # -- the command, as far as it is answered ----------------------------------------------
 
@@ -223,7 +223,7 @@ class Wizard:
         at = next((i for i, s in enumerate(self.steps) if s.name == form.get("step")), 0)
         if form.get("go") == "add" and self.steps[at] is REVIEW:
             return self.page.submit(commands, form, self.add, lambda e: self.refused(e, at))
-        self.page.require_session().check(form.get("form_key"), form.get("csrf"))
+        self.page.check_form(form)
         if form.get("go") == "back":
             return self.show(max(0, at - 1))
         following = min(at + 1, len(self.steps) - 1)
