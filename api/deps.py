@@ -18,6 +18,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels, Services
 from ledger.catalog import Catalog
 from ledger.errors import InvalidInputError, LedgerError
+from ledger.ledger_base import RequestKey
 from ledger.log import written
 from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
@@ -143,12 +144,13 @@ class Commands:
         key: str | None,
         fingerprint: str,
         act: Callable[[], T],
-        answer: Callable[[T], Response],
+        answer: Callable[[T, RequestKey], Response],
         refused: Callable[[LedgerError], Response] = from_ledger_error,
     ) -> Response:
-        """``answer`` comes from the write model; it carries the log position the write
-        reached (``Ledger-Position``), which the same user's next read waits for. A refusal
-        answers ``refused`` (the API's problem+json unless told otherwise)."""
+        """``answer`` comes from the write model (the result, and the request with the versions
+        the command saved: on a replay, those of the first run); it carries the log position
+        the write reached (``Ledger-Position``), which the same user's next read waits for. A
+        refusal answers ``refused`` (the API's problem+json unless told otherwise)."""
         try:
             with (
                 self.services.ledger.idempotent(owner, key, fingerprint) as request,
@@ -157,7 +159,7 @@ class Commands:
                 result = act()
         except LedgerError as error:
             return refused(error)
-        response = answer(result)
+        response = answer(result, request)
         position = written.get()
         if position is not None:
             self.services.freshness.wrote(owner, position)

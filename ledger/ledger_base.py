@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -65,12 +65,15 @@ MAX_KEY_LENGTH = 200
 
 @dataclass
 class RequestKey:
-    """The Idempotency-Key a command runs under, and whether it answered from its record."""
+    """The Idempotency-Key a command runs under ("": none, nothing is recorded), whether it
+    answered from its record, and the version each aggregate reached in the command's save
+    (the first run's, on a replay): what the answer shows, whatever happened since."""
 
     owner: str
     key: str
     request_hash: str
     replayed: bool = False
+    versions: dict[UUID, int] = field(default_factory=dict)
 
 
 _request: ContextVar[RequestKey | None] = ContextVar("request", default=None)
@@ -187,7 +190,7 @@ class LedgerBase(Application[UUID]):
             )
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
         request = RequestKey(owner=owner, key=key or "", request_hash=request_hash)
-        token = _request.set(None if key is None else request)
+        token = _request.set(request)
         try:
             yield request
         finally:
@@ -195,7 +198,9 @@ class LedgerBase(Application[UUID]):
 
     def _request_record(self, request: RequestKey, command: str) -> IdempotentRequest | None:
         """The record of this request's first run, if it ran; 422 when the key was used for
-        another request."""
+        another request. No key: no record."""
+        if not request.key:
+            return None
         record = self.find(IdempotentRequest.id_for(request.owner, request.key), IdempotentRequest)
         if record is not None and (record.request_hash, record.command) != (
             request.request_hash,
@@ -232,6 +237,7 @@ class LedgerBase(Application[UUID]):
             finally:
                 _staged.reset(token)
         request.replayed = True
+        request.versions = {UUID(id_): version for id_, version in record.versions.items()}
         return result_type.validate_python(record.result)
 
     def _save_with_record(
@@ -242,16 +248,16 @@ class LedgerBase(Application[UUID]):
         result_type: TypeAdapter[T],
         result: T,
     ) -> None:
-        """Save what the command staged and the request's record, in one transaction; the
-        record's time is the command's ``now`` (that of its events). A command that changed
-        nothing has nothing to record: a retry runs it again, as harmless as the first."""
-        times = [
-            event.timestamp
-            for aggregate in staged
-            if isinstance(aggregate, Aggregate)
-            for event in aggregate.pending_events
-        ]
-        if not times:
+        """Save what the command staged and the request's record (with the versions saved),
+        in one transaction; the record's time is the command's ``now`` (that of its events).
+        A command that changed nothing has nothing to record: a retry runs it again, as
+        harmless as the first. Without a key, only the command's aggregates are saved."""
+        changed = [a for a in staged if isinstance(a, Aggregate) and a.pending_events]
+        if not changed:
+            return
+        request.versions = {aggregate.id: aggregate.version for aggregate in changed}
+        if not request.key:
+            self._save_now(*staged)
             return
         record = IdempotentRequest.done(
             owner=request.owner,
@@ -259,7 +265,8 @@ class LedgerBase(Application[UUID]):
             command=command,
             request_hash=request.request_hash,
             result=result_type.dump_python(result, mode="json"),
-            now=max(times),
+            versions={str(id_): version for id_, version in request.versions.items()},
+            now=max(e.timestamp for a in changed for e in a.pending_events),
         )
         self._save_now(*staged, record)
 

@@ -197,7 +197,7 @@ class Page:
             "form:" + form.get("form_key"),
             fingerprint,
             run,
-            lambda response: response,
+            lambda response, _request: response,
             self.error_page,
         )
 

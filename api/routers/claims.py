@@ -47,6 +47,7 @@ from ledger.commands import (
     Review,
     Submit,
 )
+from ledger.ledger_base import RequestKey
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 
 router = APIRouter(prefix="/v1", tags=["claims"])
@@ -71,17 +72,11 @@ class ClaimCommands:
         self.principal = principal
         self.now = now
 
-    def folded(self, claim_id: UUID, result: object = None) -> ClaimRow:
-        """The claim as the command left it, from the write model: up to the version the
-        command reached (its ``result``, or the event of the consent link it made), so that
-        a replayed request answers what the first one did."""
+    def folded(self, claim_id: UUID, version: int | None) -> ClaimRow:
+        """The claim as a command left it, from the write model: up to the ``version`` its
+        save reached (the first run's, on a replay), whatever happened since; None: now."""
         events = self.ledger.claim_events(claim_id)
-        if isinstance(result, int) and not isinstance(result, bool):
-            events = events[:result]
-        elif isinstance(result, UUID):
-            made = [n for n, e in enumerate(events) if getattr(e, "link_id", None) == result]
-            events = events[: made[-1] + 1] if made else events
-        return self.queries.folded(self.principal, events)
+        return self.queries.folded(self.principal, events[:version])
 
     def run(
         self,
@@ -95,8 +90,8 @@ class ClaimCommands:
         inputs = () if body is None else (body,)
         version = expected_version(if_match)
 
-        def answer(result: object) -> Response:
-            row = self.folded(claim_id, result)
+        def answer(result: object, request: RequestKey) -> Response:
+            row = self.folded(claim_id, saved_version(claim_id, result, request))
             details = presenters.claim_details(row, self.now, self.principal)
             return json_response(details, ETag=etag(row.version))
 
@@ -112,6 +107,14 @@ class ClaimCommands:
 
 
 ClaimCommandsDep = Annotated[ClaimCommands, Depends()]
+
+
+def saved_version(claim_id: UUID, result: object, request: RequestKey) -> int | None:
+    """The claim's version in the command's save; for a replay of a record made before the
+    records kept it, the version the command returned (None: the claim as it is now)."""
+    if claim_id in request.versions:
+        return request.versions[claim_id]
+    return result if isinstance(result, int) and not isinstance(result, bool) else None
 
 
 @router.post(
@@ -150,7 +153,7 @@ def create_claims(
     """Add a customer (origin "added") or claim a known one ("claimed"), per engagement."""
     principal, now = cmds.principal, cmds.now
 
-    def answer(ids: list[UUID]) -> Response:
+    def answer(ids: list[UUID], _request: RequestKey) -> Response:
         rows = [cmds.folded(i, 1) for i in ids]  # each as its creation left it
         made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
         headers = {"Location": f"/v1/claims/{ids[0]}"}

@@ -15,6 +15,7 @@ from api.deps import (
 from api.schemas import ConsentAnswer, ConsentResult, ConsentView, errors
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.values import usd_text
+from ledger.ledger_base import RequestKey
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")
@@ -56,7 +57,7 @@ def answer_consent(
     def act() -> ClaimState:
         return ledger.answer_consent(claim_id, link_id, body.decision == "accept", now)
 
-    def answer(state: ClaimState) -> Response:
+    def answer(state: ClaimState, _request: RequestKey) -> Response:
         return json_response(ConsentResult(claim_id=claim_id, state=state.value, label=state.label))
 
     owner = "consent:" + token[-40:]

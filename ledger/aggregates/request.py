@@ -1,7 +1,8 @@
 """A request made with an Idempotency-Key: recorded in the same save as the command's events.
 
 Its id follows from (owner, key), so a second save of the same request fails as any lost race
-does; its event keeps what the command answered, so a retry after any crash gets it again.
+does; its event keeps what the command answered and the version each aggregate reached in that save,
+so a retry after any crash answers the same, however the aggregates changed since.
 """
 
 from __future__ import annotations
@@ -24,15 +25,22 @@ class IdempotentRequest(Aggregate):
         command: str
         request_hash: str
         result: JsonValue
+        versions: dict[str, int] = {}
+        """Aggregate id -> the version the command's save reached (empty in records made before
+        it was kept)."""
 
     command: str
     request_hash: str
     result: JsonValue
+    versions: dict[str, int]
 
-    def __init__(self, command: str, request_hash: str, result: JsonValue) -> None:
+    def __init__(
+        self, command: str, request_hash: str, result: JsonValue, versions: dict[str, int]
+    ) -> None:
         self.command = command
         self.request_hash = request_hash
         self.result = result
+        self.versions = versions
 
     @staticmethod
     def id_for(owner: str, key: str) -> UUID:
@@ -47,6 +55,7 @@ class IdempotentRequest(Aggregate):
         command: str,
         request_hash: str,
         result: JsonValue,
+        versions: dict[str, int],
         now: datetime,
     ) -> Self:
         return cls._create(
@@ -56,4 +65,5 @@ class IdempotentRequest(Aggregate):
             command=command,
             request_hash=request_hash,
             result=result,
+            versions=versions,
         )

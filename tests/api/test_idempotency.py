@@ -77,6 +77,29 @@ def test_a_create_is_replayed_after_the_customer_became_known(api: Api) -> None:
     assert api.head() == head
 
 
+def test_a_replay_answers_the_first_answer_whatever_happened_since(api: Api) -> None:
+    """The consent request's retry, after the customer accepted through its link, answers
+    the claim as that request left it (awaiting consent, its ETag), not as it is now."""
+    claim_id = api.post("/v1/claims", claim_body()).json()["claims"][0]["claim_id"]
+    path = f"/v1/claims/{claim_id}/consent-request"
+    consent = {"deal_size_usd": "10.00", "disclaimer_accepted": True}
+    key = {"Idempotency-Key": "ask-once"}
+    first = api.post(path, consent, headers=key)
+    assert (first.status_code, first.json()["state"]) == (200, "awaiting_consent")
+    remind_key = {"Idempotency-Key": "remind-once"}
+    reminded = api.post(f"/v1/claims/{claim_id}/consent-reminder", headers=remind_key)
+    assert reminded.status_code == 200, reminded.text
+    token = api.consent_token(claim_id)
+    assert api.post(f"/v1/consent/{token}", {"decision": "accept"}, None).status_code == 200
+    for earlier, again in (
+        (first, api.post(path, consent, headers=key)),
+        (reminded, api.post(f"/v1/claims/{claim_id}/consent-reminder", headers=remind_key)),
+    ):
+        assert again.headers["idempotent-replayed"] == "true"
+        assert (again.json(), again.headers["etag"]) == (earlier.json(), earlier.headers["etag"])
+    assert api.get(f"/v1/claims/{claim_id}").json()["state"] == "consent_received"
+
+
 def test_a_key_of_one_command_is_refused_on_another(api: Api) -> None:
     created = api.post("/v1/claims", claim_body(), headers={"Idempotency-Key": "once"})
     claim_id = created.json()["claims"][0]["claim_id"]

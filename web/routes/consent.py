@@ -111,7 +111,7 @@ def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> R
         "form:" + form_key,
         f"consent {decision}",
         act,
-        lambda response: response,
+        lambda response, _request: response,
         lambda error: _closed(page, error),
     )
 
