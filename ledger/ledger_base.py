@@ -36,7 +36,7 @@ from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.request import IdempotentRequest
 from ledger.aggregates.seat import Seat
-from ledger.catalog import Catalog
+from ledger.catalog import Catalog, ProofItem
 from ledger.commands import EligibilityCheck
 from ledger.creation import EligibilityPreview
 from ledger.customer_ids import CustomerId
@@ -352,6 +352,11 @@ class LedgerBase(Application[UUID]):
         """Every event of the claim, in order: the audit trail."""
         claim = self._scoped_claim(principal, claim_id, Purpose.HISTORY)
         return [e for e in self.events.get(claim.id) if isinstance(e, Claim.Event)]
+
+    def required_proof(self, principal: Principal, claim_id: UUID) -> tuple[ProofItem, ...]:
+        """The proof a submission of the claim must carry: the list recorded when the claim
+        was made (R30), whatever the catalog asks of new claims since."""
+        return self._scoped_claim(principal, claim_id, Purpose.READ).terms.required_proof
 
     def consent_request(self, claim_id: UUID, link_id: UUID, now: datetime) -> ConsentRequest:
         """What a consent link shows the customer (R23, R24); no account needed."""

@@ -3,6 +3,7 @@ details, history and referral link; the partner's actions as forms, refused and 
 
 from __future__ import annotations
 
+import copy
 import csv
 import html
 import io
@@ -21,6 +22,7 @@ from api.app import create_app
 from api.presenters import CSV_COLUMNS
 from ledger.access import AccessTokens
 from ledger.bootstrap import Services
+from ledger.catalog import Catalog
 from ledger.clock import utc_now
 from ledger.commands import Review
 from ledger.principal import Principal, Role
@@ -30,6 +32,7 @@ from tests.factories import (
     ADMIN_A,
     ADMIN_B,
     AUDITOR,
+    CATALOG_DATA,
     LITWARE,
     NORTHWIND,
     REVIEWER,
@@ -363,6 +366,32 @@ def test_submit_needs_every_required_proof_item(site: Site) -> None:
     assert done.status_code == 303
     shown = site.get(f"/claims/{claim_id}").text
     assert "<strong>Submitted</strong>" in shown and "survey.pdf" in shown
+
+
+def test_the_proof_form_asks_what_the_claim_recorded_after_a_catalog_change(
+    site: Site, clock: Clock
+) -> None:
+    """R30 holds a claim to the proof recorded when it was made: after the catalog asks
+    new claims for less, the page still offers (and submits) every recorded kind."""
+    claim_id = site.consented()
+    data = copy.deepcopy(CATALOG_DATA)
+    workshop = next(e for e in data["engagements"] if e["id"] == "E-WS")
+    workshop["required_proof"] = ["invoice"]
+    changed = create_app(
+        site.settings, catalog=Catalog.model_validate(data), clock=clock, run_workers=False
+    )
+    with TestClient(changed, raise_server_exceptions=False) as client:
+        later = Site(client, site.settings, clock)
+        later.sign_in(ADMIN_A)
+        later.services.workers.views.catch_up()
+        page = section(later.get(f"/claims/{claim_id}").text, "submit")
+        offered = re.findall(r'name="(proof\.\d\.reference)"', page)
+        assert offered == [f"proof.{i}.reference" for i in range(4)]
+        keys = hidden(page)
+        typed = {f"proof.{i}.reference": f"doc-{i}.pdf" for i in range(4)}
+        done = later.post(f"/claims/{claim_id}/submission", {**keys, **typed})
+        assert done.status_code == 303, done.text
+        assert later.state(claim_id) == "submitted"
 
 
 def test_a_rejected_claim_is_disputed_and_resubmitted(site: Site) -> None:

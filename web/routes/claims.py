@@ -7,7 +7,7 @@ what they answer (a refusal next to its field, with the API's status code).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -30,6 +30,7 @@ from ledger.errors import (
     NotFoundError,
     StaleVersionError,
 )
+from ledger.event_fields import recorded_fields
 from ledger.principal import Principal
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
 from web.pages import Fields, FormDep, PageDep
@@ -127,26 +128,8 @@ def _partner_actions(principal: Principal, row: ClaimRow) -> tuple[Action, ...]:
 
 
 def _required_proof(page: PageDep, row: ClaimRow) -> list[ProofItem]:
-    """The proof the claim's engagement asks for now (every kind if it left the catalog)."""
-    engagement = page.services.ledger.catalog.engagement(row.engagement_id)
-    return list(engagement.required_proof) if engagement is not None else list(ProofItem)
-
-
-def fields_of(data: object, prefix: str = "") -> list[tuple[str, object]]:
-    """An event's recorded fields as (dotted name, value) pairs, nested ones spelled out."""
-    if isinstance(data, dict):
-        return [
-            item
-            for key, value in data.items()
-            for item in fields_of(value, f"{prefix}.{key}" if prefix else str(key))
-        ]
-    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
-        return [item for i, value in enumerate(data) for item in fields_of(value, f"{prefix}.{i}")]
-    if isinstance(data, list):
-        return [(prefix, ", ".join(str(v) for v in data))]
-    if isinstance(data, bool):
-        return [(prefix, "true" if data else "false")]
-    return [] if data is None else [(prefix, data)]
+    """The proof the claim's submission must carry, as recorded on the claim (R30)."""
+    return list(page.services.ledger.required_proof(page.principal, row.claim_id))
 
 
 def _show(
@@ -171,7 +154,7 @@ def _show(
     context: dict[str, Any] = {
         "row": row,
         "history": history,
-        "fields_of": fields_of,
+        "fields_of": recorded_fields,
         "actions": _partner_actions(principal, row),
         "required_proof": _required_proof(page, row),
         "may_open_referrals": access.may_open_referrals(principal),
@@ -246,7 +229,7 @@ def _consent(form: Fields) -> RequestConsent:
     )
 
 
-def _proof(form: Fields, kinds: list[ProofItem]) -> Submit:
+def _proof(form: Fields, kinds: Sequence[ProofItem]) -> Submit:
     """The proof typed for each required kind; a blank reference is an item left out, which
     the claim refuses by name (R30). A problem of the n-th item is named by its field."""
     items = [
@@ -299,7 +282,7 @@ def submit(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -
     ledger = page.services.ledger
 
     def run(who: Principal, uuid: UUID, now: datetime, version: int) -> object:
-        kinds = _required_proof(page, page.services.read_models.claims.details(who, uuid))
+        kinds = ledger.required_proof(who, uuid)
         return ledger.submit(who, uuid, _proof(form, kinds), now, version)
 
     return _act(page, commands, form, claim_id, Action.SUBMIT, run)
