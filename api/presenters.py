@@ -22,7 +22,6 @@ from api.schemas import (
 from ledger import access
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.aggregates.values import usd_text
-from ledger.as_of import moment_text
 from ledger.csv_cells import csv_text
 from ledger.customer_ids import CustomerId
 from ledger.principal import Principal
@@ -164,7 +163,7 @@ def claim_details(
             "referral": referral,
             "proof": _proof(row),
             "consent_email": None if row.consent_email is None else row.consent_email.value,
-            "as_of": None if as_of is None else moment_text(as_of),
+            "as_of": None if as_of is None else ts(as_of),
         }
     )
 

@@ -41,13 +41,6 @@ def parse_as_of(text: str, now: datetime, field: str = "as_of") -> datetime:
     return min(moment, now.astimezone(UTC))
 
 
-def moment_text(moment: datetime) -> str:
-    """A UTC time in the views' fixed-width text form (``ts``), its year always four digits
-    (``strftime`` writes the year 999 as ``999``, which would sort after 2026)."""
-    moment = moment.astimezone(UTC)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
-
-
 def events_until(events: Sequence[E], moment: datetime) -> list[E]:
     """The events up to ``moment``: from the first, as long as each happened at or before it.
 

@@ -289,6 +289,16 @@ class Catalog(_Model):
     def partner(self, partner_id: str) -> Partner | None:
         return self._partners.get(partner_id)
 
+    def engagement_name(self, engagement_id: str) -> str:
+        """The engagement's name; its id once it has left the catalog."""
+        engagement = self._engagements.get(engagement_id)
+        return engagement.name if engagement else engagement_id
+
+    def partner_name(self, partner_id: str) -> str:
+        """The partner's name; its id once it has left the catalog."""
+        partner = self._partners.get(partner_id)
+        return partner.name if partner else partner_id
+
 
 class CatalogError(Exception):
     """A catalog that does not load: names the file, the path of the bad field and why."""

@@ -32,17 +32,19 @@ from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.values import usd_text
 from ledger.application import Ledger, open_ledger
-from ledger.as_of import events_until, moment_text, parse_as_of
+from ledger.as_of import events_until, parse_as_of
 from ledger.bootstrap import Services, bootstrap
 from ledger.catalog import CatalogError, load_catalog
 from ledger.clock import Clock, utc_now
 from ledger.csv_cells import csv_text
 from ledger.erasure import forget as erasure_forget
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.event_fields import event_details, recorded_fields
 from ledger.migrate import copy_events, open_source
 from ledger.policies import deadlines
 from ledger.policies.consent_message import ConsentMail
 from ledger.principal import PARTNER_ROLES, Principal, Role
+from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, claim_at
 from ledger.projections.claims import Status
 from ledger.projections.runner import ViewRunner
@@ -85,26 +87,6 @@ def _parse_now(now: str | None) -> datetime:
     except ValueError:
         raise typer.BadParameter(f"{now!r} is not an ISO-8601 date-time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def event_details(event: Claim.Event) -> dict[str, object]:
-    """An event's own fields, as the audit trail shows them."""
-    return event.model_dump(
-        mode="json",
-        exclude={"originator_id", "originator_version", "timestamp", "originator_topic", "actor"},
-    )
-
-
-def _flatten(data: object, prefix: str = "") -> list[tuple[str, object]]:
-    if isinstance(data, dict):
-        return [
-            item
-            for key, value in data.items()
-            for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-        ]
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        return [item for i, value in enumerate(data) for item in _flatten(value, f"{prefix}[{i}]")]
-    return [] if data is None else [(prefix, data)]
 
 
 @app.command()
@@ -165,7 +147,7 @@ def _print_events(events: list[Claim.Event]) -> None:
 
 def _print_fields(data: object) -> None:
     """Recorded values as they are: text such as ``[erased]`` or ``[/x]`` is not markup."""
-    for key, value in _flatten(data):
+    for key, value in recorded_fields(data):
         console.print(f"    {key}: {value}", highlight=False, soft_wrap=True, markup=False)
 
 
@@ -193,7 +175,7 @@ def _history_as_of(
     if as_json:
         for event in until:
             sys.stdout.write(json.dumps(_event_record(event)) + "\n")
-        sys.stdout.write(json.dumps({"as_of": moment_text(moment), "claim": record}) + "\n")
+        sys.stdout.write(json.dumps({"as_of": ts(moment), "claim": record}) + "\n")
         return
     console.print(
         f"[bold]Claim {claim_id}[/bold] as of {moment:%Y-%m-%d %H:%M:%S} UTC: "
@@ -223,10 +205,10 @@ def _claim_record(claim: ClaimRow, moment: datetime) -> dict[str, object]:
         "label": claim.state.label,
         "terminal": claim.state.terminal,
         "version": claim.version,
-        "updated_at": moment_text(claim.updated_at),
-        "deadlines": {kind.value: moment_text(at) for kind, at in claim.deadlines.items()},
+        "updated_at": ts(claim.updated_at),
+        "deadlines": {kind.value: ts(at) for kind, at in claim.deadlines.items()},
         "running_deadline_kind": claim.running_deadline_kind and claim.running_deadline_kind.value,
-        "running_deadline": claim.running_deadline and moment_text(claim.running_deadline),
+        "running_deadline": claim.running_deadline and ts(claim.running_deadline),
         "days_left": claim.days_left(moment),
         "deal_size_usd": money(claim.deal_size_usd),
         "payout_model": claim.payout_model.value,

@@ -365,13 +365,11 @@ class LedgerBase(Application[UUID]):
             raise NotFoundError(
                 "consent-link-invalid", "this consent link is not valid", rule="R23"
             )
-        engagement = self.catalog.engagement(claim.engagement_id)
-        partner = self.catalog.partner(claim.partner_id)
         return ConsentRequest(
             claim_id=claim.id,
             customer_name=claim.terms.friendly_name,
-            engagement_name=engagement.name if engagement else claim.engagement_id,
-            partner_name=partner.name if partner else claim.partner_id,
+            engagement_name=self.catalog.engagement_name(claim.engagement_id),
+            partner_name=self.catalog.partner_name(claim.partner_id),
             deal_size_usd=claim.deal_size_usd,
             expires_at=claim.deadlines[DeadlineKind.CONSENT],
             state=claim.state,

@@ -7,9 +7,8 @@ from uuid import UUID
 
 import jwt
 
+from ledger.access import ALGORITHM
 from ledger.errors import ConflictError, NotFoundError
-
-ALGORITHM = "HS256"
 
 
 class ConsentTokens:

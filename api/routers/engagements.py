@@ -19,9 +19,10 @@ from api.deps import (
 )
 from api.schemas import EngagementDetail, EngagementSummary, RateTierOut, TabPage, errors
 from ledger import access
-from ledger.as_of import moment_text, parse_as_of
+from ledger.as_of import parse_as_of
 from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
+from ledger.projections.base import ts
 
 router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
 
@@ -113,7 +114,7 @@ def customers_tab(
     page = read_models.customers.tab_as_of(
         principal, ledger.claim_events, engagement_id, tab, at, partner_id, cursor, limit
     )
-    note = presenters.AS_OF_NOTE.format(at=moment_text(at))
+    note = presenters.AS_OF_NOTE.format(at=ts(at))
     return TabPage(
         tab=tab,
         items=[
@@ -122,5 +123,5 @@ def customers_tab(
         ],
         next_cursor=page.next_cursor,
         note=f"{note} {presenters.MSX_ONLY_NOTE}" if page.msx_only else note,
-        as_of=moment_text(at),
+        as_of=ts(at),
     )

@@ -225,8 +225,12 @@ class ClaimTerms(BaseModel):
     referral_terms: ReferralTerms
 
 
+REASON_REQUIRED = frozenset({Action.REQUEST_INFORMATION, Action.REJECT, Action.REJECT_FINAL})
+"""R32: the reviewer's actions that state a reason (every one but start and approve)."""
+
+
 def _require_reason(reason: str | None, action: Action) -> str:
-    """R32: every reviewer action but approve (and start) states a reason."""
+    """R32: a reviewer's action of ``REASON_REQUIRED`` states a reason."""
     if reason is None or not reason.strip():
         raise RuleRefusedError(
             "reason-required", f"{action.value} needs a reason", rule="R32", field="reason"

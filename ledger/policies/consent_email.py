@@ -119,13 +119,12 @@ class ConsentMailer:
     def mail(self, row: dict[str, Any]) -> ConsentMail:
         """What the e-mail of an outbox row says: names from the catalog, a fresh link; every
         name on one line (a line break in a name starts no paragraph of its own)."""
-        engagement = self.catalog.engagement(row["engagement_id"])
-        partner = self.catalog.partner(row["partner_id"]) if row.get("partner_id") else None
+        partner = self.catalog.partner_name(row["partner_id"]) if row.get("partner_id") else None
         return ConsentMail(
             email_id=row["email_id"],
             recipient=row["recipient"],
-            partner=one_line(partner.name if partner else (row.get("partner_id") or "A partner")),
-            engagement=one_line(engagement.name if engagement else row["engagement_id"]),
+            partner=one_line(partner or "A partner"),
+            engagement=one_line(self.catalog.engagement_name(row["engagement_id"])),
             customer=one_line(row["customer_name"]),
             expires_at=parse_ts(row["expires_at"]),
             link=self.link(row),

@@ -14,12 +14,13 @@ from eventsourcing.projection import Projection
 
 from ledger.projections.store import Tx, ViewStore
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 
 def ts(moment: datetime) -> str:
-    """A fixed-width UTC text time: sorts as it should in SQLite and PostgreSQL alike."""
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    """A fixed-width UTC text time: sorts as it should in SQLite and PostgreSQL alike, its
+    year always four digits (``strftime`` writes the year 999 as ``999``, which would sort
+    after 2026)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_ts(text: str) -> datetime:

@@ -16,7 +16,7 @@ from ledger import access
 from ledger.access import Purpose
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
-from ledger.as_of import events_until, moment_text
+from ledger.as_of import events_until
 from ledger.catalog import Catalog, PayoutModel
 from ledger.clock import Clock, utc_now
 from ledger.customer_ids import CustomerId, IdType
@@ -270,7 +270,7 @@ class ClaimQueries:
         if not until:
             raise NotFoundError(
                 "claim-not-found",
-                f"claim {created.originator_id} did not exist yet at {moment_text(moment)}",
+                f"claim {created.originator_id} did not exist yet at {ts(moment)}",
             )
         return self.folded(principal, until, delivered_by=moment)
 

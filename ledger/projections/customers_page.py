@@ -15,12 +15,12 @@ from uuid import UUID
 
 from ledger import access
 from ledger.aggregates.claim import Claim
-from ledger.as_of import moment_text
 from ledger.catalog import Catalog, Engagement
 from ledger.customer_ids import CustomerId, IdType
 from ledger.eligibility import Resolution, assess, resolve
 from ledger.errors import LedgerError
 from ledger.principal import Principal
+from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, claim_at, location_clause
 from ledger.projections.pages import (
     after_cursor,
@@ -134,7 +134,7 @@ class CustomersPage:
             offset_of(cursor)
         if tab == "ineligible" and engagement.accepts_only_msx:
             return CustomersTab([], None, msx_only=True)
-        bound = moment_text(moment)
+        bound = ts(moment)
         with self.store.transaction() as tx:
             made = tx.rows(
                 "SELECT claim_id FROM {p}claims WHERE partner_id = ? AND engagement_id = ?"

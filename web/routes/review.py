@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import CommandsDep
 from api.problems import status_of
 from ledger import access
-from ledger.aggregates.claim import REVIEW_ACTIONS, Action
+from ledger.aggregates.claim import REASON_REQUIRED, REVIEW_ACTIONS, Action
 from ledger.commands import Review, parse
 from ledger.errors import LedgerError, NotFoundError
 from ledger.principal import Principal, Role
@@ -20,9 +20,8 @@ from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
 
-# Which review forms carry a reason field: where R32 asks for one. The aggregate decides (it
-# refuses a missing reason with R32 reason-required); this only lays the forms out.
-REASON_ASKED = frozenset({Action.REQUEST_INFORMATION, Action.REJECT, Action.REJECT_FINAL})
+# Which review forms carry a reason field: where R32 asks for one (the aggregate's list).
+REASON_ASKED = REASON_REQUIRED
 
 
 def _claim_id(text: str) -> UUID:
@@ -42,19 +41,11 @@ def _context(page: PageDep, principal: Principal) -> dict[str, Any]:
         allowed = access.allowed_commands(principal, row.state, row.partner_id, row.location_id)
         return [a for a in allowed if a in REVIEW_ACTIONS]
 
-    def partner_name(partner_id: str) -> str:
-        partner = catalog.partner(partner_id)
-        return partner.name if partner else partner_id
-
-    def engagement_name(engagement_id: str) -> str:
-        engagement = catalog.engagement(engagement_id)
-        return engagement.name if engagement else engagement_id
-
     return {
         "forms": forms,
         "reason_asked": REASON_ASKED,
-        "partner_name": partner_name,
-        "engagement_name": engagement_name,
+        "partner_name": catalog.partner_name,
+        "engagement_name": catalog.engagement_name,
         "new_form": session.new_form,  # one key per form: each is its own change
     }
 

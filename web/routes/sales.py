@@ -19,16 +19,7 @@ router = APIRouter(include_in_schema=False)
 def _names(page: PageDep) -> dict[str, Any]:
     """The catalog's names for the ids a referral row carries."""
     catalog = page.services.ledger.catalog
-
-    def partner_name(partner_id: str) -> str:
-        partner = catalog.partner(partner_id)
-        return partner.name if partner else partner_id
-
-    def engagement_name(engagement_id: str) -> str:
-        engagement = catalog.engagement(engagement_id)
-        return engagement.name if engagement else engagement_id
-
-    return {"partner_name": partner_name, "engagement_name": engagement_name}
+    return {"partner_name": catalog.partner_name, "engagement_name": catalog.engagement_name}
 
 
 @router.get("/referrals")
