@@ -13,6 +13,9 @@ writes, then writes, into ``tests/golden/`` unless ``--out`` names another folde
 - ``views.json``: what the views show once the log is replayed into a fresh store with the
   current code (``golden.what_the_views_show``).
 
+``--views`` rewrites ``views.json`` alone, from the committed log: for a change to what the
+views show that is meant (review its diff). It never touches the events or the keys.
+
 Ids, contact keys and their nonces come from a seeded generator, so that the same code makes
 the same bytes on SQLite (the default: a file in a temporary folder) and on PostgreSQL.
 
@@ -253,10 +256,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--database-url", help="an EMPTY store (default: a new SQLite file)")
     parser.add_argument("--out", type=Path, default=golden.HERE, help="where the files go")
+    parser.add_argument(
+        "--views",
+        action="store_true",
+        help="rewrite views.json only, from the committed log replayed with the current code",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        make(settings_for(args.database_url, Path(folder)), args.out, Path(folder))
-    print(f"golden log written to {args.out}")
+        if args.views:
+            shown = replayed(settings_for(None, Path(folder)), args.out)
+            golden.write_json(golden.VIEWS, shown, args.out)
+        else:
+            make(settings_for(args.database_url, Path(folder)), args.out, Path(folder))
+    print(f"golden {'views' if args.views else 'log'} written to {args.out}")
 
 
 if __name__ == "__main__":
