@@ -7,6 +7,8 @@ events no longer decode into their classes, or the views they replay into differ
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -106,14 +108,31 @@ def test_every_golden_aggregate_folds_from_its_events(
         )
 
 
+def differences(shown: dict[str, Any], expected: dict[str, Any]) -> str:
+    """The views that differ, each as a short unified diff of its JSON."""
+    parts = []
+    for part in ("tables", "reads"):
+        for name in sorted(set(shown[part]) | set(expected[part])):
+            was, now = expected[part].get(name), shown[part].get(name)
+            if was != now:
+                lines = difflib.unified_diff(
+                    json.dumps(was, indent=1, sort_keys=True).splitlines(),
+                    json.dumps(now, indent=1, sort_keys=True).splitlines(),
+                    f"views.json {part}/{name}",
+                    "replayed now",
+                    n=1,
+                    lineterm="",
+                )
+                parts.append("\n".join(list(lines)[:30]))
+    return "\n".join(parts)
+
+
 def test_the_golden_log_replays_into_the_committed_views(loaded: Services) -> None:
     loaded.workers.views.catch_up()
-    expected = golden.read_json(golden.VIEWS)
-    shown = golden.what_the_views_show(loaded)
-    hint = (
+    found = differences(golden.what_the_views_show(loaded), golden.read_json(golden.VIEWS))
+    assert not found, (
         "the golden log replays into other views. If that change is meant (a new field shown "
         "in the history, say), rewrite tests/golden/views.json with "
-        "`python -m tests.golden.make_golden --views` and review its diff (docs/events.md)"
+        "`python -m tests.golden.make_golden --views` and review its diff (docs/events.md):\n"
+        + found
     )
-    assert shown["tables"] == expected["tables"], hint
-    assert shown["reads"] == expected["reads"], hint
