@@ -14,7 +14,7 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.factories import ADMIN_A, ADMIN_B, create, days
 
 PROBLEM = "application/problem+json"
