@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.principal import Principal, Role
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.factories import ALL_PROOF, create
 
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))

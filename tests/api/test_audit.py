@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger.audit import verify
 from ledger.principal import Principal, Role
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import assert_problem, new_claim
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, SELLER
 

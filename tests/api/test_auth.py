@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.factories import ADMIN_A, ADMIN_B, create, days
 
 PROBLEM = "application/problem+json"
@@ -50,8 +51,11 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/v1/referrals", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/referrals/00000000-0000-0000-0000-000000000000", None, {Role.REFERRAL_ADMIN}),
     ("GET", "/v1/co-sell/referrals", None, {Role.SELLER}),
+    ("GET", "/v1/audit/digest", None, {Role.AUDITOR}),
     ("POST", "/v1/audit/erasures", {"email": "nobody@x.example"}, {Role.AUDITOR}),
 ]  # fmt: skip
+PUBLIC = {("GET", "/v1/consent/{token}"), ("POST", "/v1/consent/{token}")}
+"""The consent link's page: the customer has no account, the link's token is the key."""
 
 
 def call(api: Api, method: str, path: str, payload: Any, headers: dict[str, str]) -> Any:
@@ -83,15 +87,51 @@ def test_every_role_against_every_endpoint(
     assert unauthenticated.status_code == 401
 
 
+def operations(api: Api) -> set[tuple[str, str]]:
+    """Every (method, path) of the app's API, from its routes."""
+    paths: dict[str, dict[str, Any]] = api.app.openapi()["paths"]
+    return {
+        (method.upper(), path)
+        for path, methods in paths.items()
+        if path.startswith("/v1/")
+        for method in methods
+    }
+
+
+def test_the_table_lists_every_endpoint_that_needs_a_token(api: Api) -> None:
+    listed = {(method, path.replace(CLAIM, "{claim_id}")) for method, path, _, _ in ENDPOINTS}
+    assert len(listed) == len(ENDPOINTS)
+    routes = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in operations(api) - PUBLIC}
+    assert routes == {(m, re.sub(r"E-WS|\{claim_id\}|0{8}-[0-9-]+", "{}", p)) for m, p in listed}
+    assert len(routes) == 20
+
+
+def claim_operations(api: Api) -> set[tuple[str, str]]:
+    """Every (method, path) of the app that names a claim, from its routes."""
+    paths: dict[str, dict[str, Any]] = api.app.openapi()["paths"]
+    return {
+        (method.upper(), path.replace("{claim_id}", CLAIM))
+        for path, operations in paths.items()
+        if "{claim_id}" in path
+        for method in operations
+    }
+
+
 def test_cross_partner_claims_are_not_found(api: Api) -> None:
     (claim_id,) = api.services.ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
     api.services.workers.views.catch_up()
-    for method, path, payload, allowed in ENDPOINTS:
-        if CLAIM not in path or Role.INCENTIVES_ADMIN not in allowed:
-            continue
+    listed = {(method, path) for method, path, _, _ in ENDPOINTS if CLAIM in path}
+    assert listed == claim_operations(api), "ENDPOINTS must list every claim endpoint"
+    partners = [e for e in ENDPOINTS if CLAIM in e[1] and Role.INCENTIVES_ADMIN in e[3]]
+    # Every claim endpoint but the review, which is the reviewers' (they see every partner).
+    assert len(partners) == len(claim_operations(api)) - 1 == 7
+    tried = 0
+    for method, path, payload, _ in partners:
         response = call(api, method, path.replace(CLAIM, str(claim_id)), payload, api.auth(ADMIN_B))
         assert response.status_code == 404, (path, response.text)
         assert response.json()["type"].endswith("/claim-not-found")
+        tried += 1
+    assert tried == 7
 
 
 def _tamper(token: str) -> str:

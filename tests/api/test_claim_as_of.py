@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ledger.projections.base import ts
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import assert_problem, consent_body, new_claim, proof_body
 from tests.conftest import Clock
 from tests.factories import (

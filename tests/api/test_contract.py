@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from ledger.principal import Principal, Role
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import (
     REFERRAL_ADMIN_A,
     assert_problem,

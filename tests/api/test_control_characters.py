@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import REFERRAL_ADMIN_A, assert_problem, body
 from tests.factories import ADMIN_A, REVIEWER, SELLER
 

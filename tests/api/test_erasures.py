@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import assert_problem, consented
 from tests.factories import ADMIN_A, AUDITOR
 

@@ -3,10 +3,10 @@ without script and framing on the page's HTML, no Referer from the consent page.
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import consent_body, new_claim
 from tests.factories import ADMIN_A
-from tests.web.web_client import sign_in_with
+from tests.web.client import sign_in_with
 
 
 def test_every_response_says_nosniff_and_private_ones_are_not_stored(api: Api) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.principal import Principal
 from ledger.settings import Settings
-from tests.api.conftest import Api, make_api
+from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, ADMIN_B, NORTHWIND, create
 

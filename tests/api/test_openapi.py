@@ -56,29 +56,43 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
 
 
+BODIES = 9
+"""The operations that take a request body: the 6 claim commands but the reminder, the
+eligibility check, creation, the consent answer and the erasure."""
+
+
 def test_every_field_a_client_sends_is_described(document: dict[str, Any]) -> None:
     undescribed = []
+    fields, parameters = 0, 0
     for method, path, operation in operations(document):
         content = operation.get("requestBody", {}).get("content", {})
         for media in content.values():
             for name, prop in properties(document, media["schema"]):
+                fields += 1
                 if not (prop.get("description") or resolve(document, prop).get("description")):
                     undescribed.append(f"{method.upper()} {path} {name}")
         for parameter in operation.get("parameters", []):
-            if parameter["in"] in {"query", "header"} and not parameter.get("description"):
-                undescribed.append(f"{method.upper()} {path} {parameter['in']} {parameter['name']}")
+            if parameter["in"] in {"query", "header"}:
+                parameters += 1
+                if not parameter.get("description"):
+                    name = parameter["name"]
+                    undescribed.append(f"{method.upper()} {path} {parameter['in']} {name}")
     assert undescribed == []
+    assert fields >= 3 * BODIES and parameters >= 40  # the checks saw the fields
 
 
 def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
     missing = []
+    bodies = []
     for method, path, operation in operations(document):
         for media in operation.get("requestBody", {}).get("content", {}).values():
+            bodies.append(f"{method.upper()} {path}")
             schema = media["schema"]
             candidates = [schema, *schema.get("anyOf", [])]
             if not any(resolve(document, c).get("examples") for c in candidates):
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
+    assert len(bodies) == BODIES, bodies
 
 
 def test_closed_values_are_enums(document: dict[str, Any]) -> None:
@@ -92,13 +106,18 @@ def test_closed_values_are_enums(document: dict[str, Any]) -> None:
 
 
 def test_reads_answer_no_conflict_and_commands_name_theirs(document: dict[str, Any]) -> None:
+    reads, commands = 0, 0
     for method, path, operation in operations(document):
         codes = set(operation["responses"])
         if method == "get":  # a late consent link is a 409, nothing else a read conflicts with
+            reads += 1
             assert "412" not in codes, path
             assert "409" not in codes or path == "/v1/consent/{token}", path
         if path.startswith("/v1/claims/{claim_id}/") and method == "post":
+            commands += 1
             assert {"404", "409", "412", "422"} <= codes, path
+    assert commands == 6  # consent request and reminder, submission, dispute, cancel, review
+    assert reads >= 15
     (engagements,) = [
         op for m, p, op in operations(document) if (m, p) == ("get", "/v1/engagements")
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.settings import Settings
-from tests.api.conftest import Api, make_api
+from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import create
 

@@ -16,7 +16,7 @@ from schemathesis.checks import (
 )
 
 from ledger.settings import Settings
-from tests.api.conftest import Api, make_api
+from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, create, days
 

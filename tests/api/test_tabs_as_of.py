@@ -8,7 +8,7 @@ import pytest
 
 from ledger.principal import Principal, Role
 from ledger.projections.base import ts
-from tests.api.conftest import Api
+from tests.api.client import Api
 from tests.api.helpers import assert_problem, consent_body, new_claim, proof_body
 from tests.api.test_claim_as_of import BAD_AS_OF, accept, assert_invalid_as_of, at, ok, review
 from tests.conftest import Clock

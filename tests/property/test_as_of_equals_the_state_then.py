@@ -6,7 +6,6 @@ counted at that time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -20,7 +19,7 @@ from ledger.application import Ledger, open_ledger
 from ledger.as_of import parse_as_of
 from ledger.bootstrap import Services, bootstrap
 from ledger.commands import Cancel, Dispute, Review, parse
-from ledger.errors import LedgerError, NotFoundError
+from ledger.errors import InvalidTransitionError, LedgerError, NotFoundError
 from ledger.principal import Principal
 from ledger.projections.claim_queries import ClaimQueries, ClaimRow
 from ledger.settings import Settings
@@ -34,7 +33,7 @@ from tests.factories import (
     make_catalog,
     proof,
 )
-from tests.property.test_views_equal_replay import CUSTOMERS, PARTNERS
+from tests.property.commands import CUSTOMERS, PARTNERS, REFUSALS
 
 WEIGHTS = {Action.CANCEL: 1, Action.SEND_CONSENT_REMINDER: 1, Action.REJECT_FINAL: 1}
 """How often a step takes each action the claim's state allows, against 4 for the others:
@@ -55,6 +54,10 @@ operation = st.tuples(
     st.integers(0, 99),  # which of the actions the claim's state allows (step)
     st.timedeltas(timedelta(days=1), timedelta(days=40)),  # how long (wait)
 )
+operations = st.tuples(
+    operation.map(lambda op: (0, *op[1:])), st.lists(operation, min_size=9, max_size=39)
+).map(lambda first_and_rest: [first_and_rest[0], *first_and_rest[1]])
+"""10 to 40 operations, the first a create (which a fresh store cannot refuse)."""
 
 
 def days_left_at(deadline: datetime, moment: datetime) -> int:
@@ -69,6 +72,18 @@ def assert_is_the_aggregate_then(
     row: ClaimRow, claim: Claim, events: list[Claim.Event], moment: datetime
 ) -> None:
     """The as-of row shows the aggregate ``claim`` (the claim after ``events``) at ``moment``."""
+    assert (row.claim_id, row.origin) == (claim.id, claim.origin)
+    assert (row.partner_id, row.location_id, row.engagement_id) == (
+        claim.partner_id,
+        claim.terms.location_id,
+        claim.engagement_id,
+    )
+    assert (row.friendly_name, row.customer_id, row.resolved_tenant_id) == (
+        claim.terms.friendly_name,
+        claim.terms.customer_id,
+        claim.terms.resolved_tenant_id,
+    )
+    assert (row.payout_model, row.hours) == (claim.terms.payout_model, claim.terms.hours)
     assert (row.state, row.version) == (claim.state, claim.version)
     assert row.deadlines == claim.deadlines
     running = claim.running_deadline()
@@ -125,29 +140,41 @@ def run(
     """Play the operations, each after its gap on the clock; the claims made, in order."""
     ledger, workers = services.ledger, services.workers
     claims: list[tuple[UUID, Any]] = []
+    succeeded = 0
     clock.now = days(0)
-    for op in operations:
+    for n, op in enumerate(operations):
         clock.now += gaps.draw(gap)
         now = clock.now
         what, which, partner, engagement, choice, wait = op
-        with suppress(LedgerError):
+        refusal: LedgerError | None = None
+        try:
             if what <= 2:
                 (customer, email), (principal, location) = CUSTOMERS[which % 2], PARTNERS[partner]
                 command = create(
                     [engagement], value=customer, customer_email=email, location=location
                 )
                 claims += [(c, principal) for c in ledger.create_claims(principal, command, now)]
+                succeeded += 1
             elif what <= 15 and claims:
                 claim_id, principal = claims[which % len(claims)]
                 allowed = ledger.get_claim(AUDITOR, claim_id).allowed_actions
                 weighted = [a for a in allowed for _ in range(WEIGHTS.get(a, 4))]
                 if weighted:
                     act(ledger, claim_id, principal, weighted[choice % len(weighted)], choice, now)
+                    succeeded += 1
             elif what in {16, 17}:
                 clock.now += wait
                 ledger.expire_due(clock.now, iter([c for c, _ in claims]))
             elif what > 17:
                 workers.policies.catch_up()
+        except REFUSALS as refused:  # a deadline passed, or the customer's seats are taken
+            refusal = refused
+        # The first create cannot be refused, nor an action the claim's state allows.
+        assert refusal is None or (n > 0 and not isinstance(refusal, InvalidTransitionError)), (
+            op,
+            refusal,
+        )
+    assert claims and succeeded >= 1
     clock.now += gaps.draw(gap)
     workers.policies.catch_up()  # the policies' events too, at the clock's time
     return [c for c, _ in claims]
@@ -185,7 +212,7 @@ def new_store(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(operations=st.lists(operation, min_size=10, max_size=40), data=st.data())
+@given(operations=operations, data=st.data())
 def test_the_claim_as_of_each_event_is_the_claim_after_it(
     new_store: Callable[[], Settings], operations: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
@@ -199,27 +226,41 @@ def test_the_claim_as_of_each_event_is_the_claim_after_it(
 
 def check(services: Services, claims: list[UUID], data: st.DataObject) -> None:
     ledger, queries = services.ledger, services.read_models.claims
+    services.workers.views.catch_up()
+    assert claims
     for claim_id in claims:
         events = ledger.claim_events(claim_id)
         times = [e.timestamp for e in events]
         assert times == sorted(times)  # the clock only moves forward
+        assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
+        # The claims view's fold of the first n events is the aggregate at version n, for
+        # every version, and its stored row is the aggregate now.
+        for n in range(1, len(events) + 1):
+            then: object = ledger.repository.get(claim_id, version=n)
+            assert isinstance(then, Claim)
+            assert then.version == n
+            folded = queries.folded(AUDITOR, events[:n])
+            assert_is_the_aggregate_then(folded, then, events[:n], times[n - 1])
+        latest: object = ledger.repository.get(claim_id)
+        assert isinstance(latest, Claim)
+        assert latest.version == len(events)
+        stored = queries.details(AUDITOR, claim_id)
+        assert_is_the_aggregate_then(stored, latest, events, times[-1])
         zone = data.draw(ZONES)
         with pytest.raises(NotFoundError):  # before the claim existed
             as_of(queries, events, times[0] - timedelta(microseconds=1), zone)
         for n, event in enumerate(events, start=1):
             # At an event's time: the claim right after it (and after any event recorded at
             # the very same time, as a policy's two are).
-            then = max(v for v, t in enumerate(times, start=1) if t <= event.timestamp)
-            claim: object = ledger.repository.get(claim_id, version=then)
+            at = max(v for v, t in enumerate(times, start=1) if t <= event.timestamp)
+            claim: object = ledger.repository.get(claim_id, version=at)
             assert isinstance(claim, Claim)
             row = as_of(queries, events, event.timestamp, zone)
-            assert row == queries.folded(AUDITOR, events[:then])
-            assert_is_the_aggregate_then(row, claim, events[:then], event.timestamp)
+            assert_is_the_aggregate_then(row, claim, events[:at], event.timestamp)
             if n < len(events) and times[n] > event.timestamp:  # between this one and the next
                 between = event.timestamp + (times[n] - event.timestamp) / 2
                 if between > event.timestamp:
                     row = as_of(queries, events, between, zone)
-                    assert_is_the_aggregate_then(row, claim, events[:then], between)
-        services.workers.views.catch_up()  # a time after the last event: the claim now
+                    assert_is_the_aggregate_then(row, claim, events[:at], between)
         now = as_of(queries, events, times[-1] + timedelta(days=1), zone)
-        assert now == queries.details(AUDITOR, claim_id)
+        assert now == stored  # a time after the last event: the claim now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from ledger.customer_ids import IdType, parse_customer_id
@@ -68,10 +68,45 @@ def test_r4_unknown_id_type_names_the_type_field() -> None:
     assert refused.value.field == "customer_id.type"
 
 
-@given(st.sampled_from(list(IdType)), st.text(max_size=400))
-def test_r4_any_text_is_either_normalised_or_refused_cleanly(id_type: IdType, raw: str) -> None:
+WELL_FORMED = {
+    IdType.DOMAIN: st.from_regex(r"[a-z][a-z0-9]{0,20}\.[a-z]{2,10}", fullmatch=True),
+    IdType.TENANT_ID: st.uuids().map(str),
+    IdType.AZURE_SUBSCRIPTION_ID: st.uuids().map(lambda u: f" {{{u.hex.upper()}}} "),
+    IdType.TPID: st.from_regex(r"[0-9]{1,15}", fullmatch=True),
+    IdType.MSX_OPPORTUNITY_ID: st.from_regex(r"7-[A-Za-z0-9]{8,12}", fullmatch=True),
+}
+"""Per type, values it takes (each type's form, with the case and spacing it tolerates)."""
+
+
+@given(st.sampled_from(list(IdType)).flatmap(lambda t: st.tuples(st.just(t), WELL_FORMED[t])))
+def test_r4_well_formed_values_are_normalised_once_and_for_all(
+    typed: tuple[IdType, str],
+) -> None:
+    id_type, raw = typed
+    customer_id = parse_customer_id(id_type.value, raw)
+    assert customer_id.type is id_type
+    assert parse_customer_id(id_type.value, customer_id.value) == customer_id
+
+
+@given(
+    st.sampled_from(list(IdType)).flatmap(
+        lambda t: st.tuples(st.just(t), st.one_of(st.text(max_size=400), WELL_FORMED[t]))
+    )
+)
+def test_r4_any_text_is_either_normalised_or_refused_cleanly(typed: tuple[IdType, str]) -> None:
+    id_type, raw = typed
+    refusal: InvalidInputError | None = None
     try:
         customer_id = parse_customer_id(id_type.value, raw)
-    except InvalidInputError:
+    except InvalidInputError as refused:
+        refusal = refused
+    if refusal is not None:  # cleanly: R4's problem, naming the value's field
+        event("refused")
+        assert (refusal.slug, refusal.rule, refusal.field) == (
+            "invalid-customer-id",
+            "R4",
+            "customer_id.value",
+        )
         return
+    event("normalised")
     assert parse_customer_id(id_type.value, customer_id.value) == customer_id

@@ -29,14 +29,17 @@ def test_every_partner_and_kind_of_user_has_a_demo_user() -> None:
 
 def test_the_demo_users_locations_are_enrolled_locations_of_their_partner() -> None:
     catalog = load_catalog()
-    for user in DEMO_USERS:
-        if user.principal.partner_id is None:
-            continue
-        partner = catalog.partner(user.principal.partner_id)
+    partner_users = [u for u in DEMO_USERS if u.principal.partner_id is not None]
+    assert len(partner_users) == 4  # of 7: the reviewer, the auditor and the seller have none
+    checked = 0
+    for user in partner_users:
+        partner = catalog.partner(str(user.principal.partner_id))
         assert partner is not None, user
         for location_id in user.principal.locations:
             location = partner.location(location_id)
             assert location is not None and location.enrolled, (user, location_id)
+            checked += 1
+    assert checked == 1  # one user is limited to one location; the others have every one
 
 
 def test_the_listed_commands_are_the_users_commands() -> None:

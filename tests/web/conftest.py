@@ -1,20 +1,35 @@
-"""Fixtures of the web page's tests in a real browser (marked ``browser``): one ``ledger serve``
-and one headless Chromium for the whole session, a fresh JavaScript-less context per test."""
+"""Fixtures of the web page's tests: the app with a browser-like client (``site``, signed in as
+ADMIN_A; ``web``, nobody signed in); and in a real browser (marked ``browser``): one ``ledger
+serve`` and one headless Chromium for the whole session, a fresh JavaScript-less context per
+test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.conftest import Inbox
+from tests.conftest import Clock, Inbox
+from tests.factories import ADMIN_A
 from tests.pgcluster import free_port
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LedgerWeb, ledger_serve
-from tests.web.site_client import site  # the signed-in TestClient of the page tests
+from tests.web.client import Site, make_site
 
-__all__ = ["site"]
+
+@pytest.fixture
+def web(tmp_path: Path, clock: Clock) -> Iterator[Site]:
+    """The app on a fresh SQLite file, the test catalog and clock; nobody signed in."""
+    yield from make_site(tmp_path, clock)
+
+
+@pytest.fixture
+def site(web: Site) -> Site:
+    """The same, signed in as ADMIN_A."""
+    web.sign_in(ADMIN_A)
+    return web
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,6 @@ import csv
 import html
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -20,13 +16,9 @@ from fastapi.testclient import TestClient
 import web.routes.claims
 from api.app import create_app
 from api.presenters import CSV_COLUMNS
-from ledger.access import AccessTokens
-from ledger.bootstrap import Services
 from ledger.catalog import Catalog
-from ledger.clock import utc_now
 from ledger.commands import Review
 from ledger.principal import Principal, Role
-from ledger.settings import Settings
 from tests.conftest import Clock
 from tests.factories import (
     ADMIN_A,
@@ -37,13 +29,10 @@ from tests.factories import (
     NORTHWIND,
     REVIEWER,
     USER_A1,
-    consent_request,
-    create,
     days,
-    make_catalog,
     proof,
 )
-from tests.web.web_client import read_session, sign_in_with
+from tests.web.client import Form, Site, read_session
 
 ADMIN_AND_REFERRALS_A = Principal(
     "ria@a.example", "P-A", frozenset({Role.INCENTIVES_ADMIN, Role.REFERRAL_ADMIN})
@@ -56,74 +45,6 @@ CONTACTS = {
 }
 
 
-@dataclass
-class Site:
-    """The app on a SQLite file, a browser-like client, and the store behind them."""
-
-    client: TestClient
-    settings: Settings
-    clock: Clock
-
-    @property
-    def services(self) -> Services:
-        found: Services = self.client.app.state.services  # type: ignore[attr-defined]
-        return found
-
-    def sign_in(self, principal: Principal) -> None:
-        token = AccessTokens(self.settings.signing_key()).mint(
-            principal, timedelta(hours=1), utc_now()
-        )
-        response = sign_in_with(self.client, token)
-        assert response.status_code == 303, response.text
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path, follow_redirects=False)
-
-    def post(self, path: str, data: dict[str, str]) -> Any:
-        return self.client.post(path, data=data, follow_redirects=False)
-
-    def new_claim(
-        self, engagements: list[str] | None = None, principal: Principal = ADMIN_A, **kwargs: Any
-    ) -> UUID:
-        (claim_id,) = self.services.ledger.create_claims(
-            principal, create(engagements, **kwargs), self.clock()
-        )
-        self.services.workers.views.catch_up()
-        return claim_id
-
-    def awaiting(self, **kwargs: Any) -> UUID:
-        claim_id = self.new_claim(**kwargs)
-        self.services.ledger.request_consent(ADMIN_A, claim_id, consent_request(), self.clock())
-        self.services.workers.views.catch_up()
-        return claim_id
-
-    def consented(self, **kwargs: Any) -> UUID:
-        claim_id = self.new_claim(**kwargs)
-        ledger = self.services.ledger
-        link = ledger.request_consent(ADMIN_A, claim_id, consent_request(), self.clock())
-        ledger.answer_consent(claim_id, link, True, self.clock())
-        self.services.workers.views.catch_up()
-        return claim_id
-
-    def events(self, claim_id: UUID) -> list[str]:
-        self.services.workers.views.catch_up()
-        return [h.event for h in self.services.read_models.claims.history(AUDITOR, claim_id)]
-
-    def state(self, claim_id: UUID) -> str:
-        self.services.workers.views.catch_up()
-        return self.services.read_models.claims.details(AUDITOR, claim_id).state.value
-
-
-@pytest.fixture
-def site(tmp_path: Any, clock: Clock) -> Iterator[Site]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    app = create_app(settings, catalog=make_catalog(), clock=clock, run_workers=False)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        found = Site(client, settings, clock)
-        found.sign_in(ADMIN_A)
-        yield found
-
-
 def section(page: str, name: str) -> str:
     """The ``<section class="action" id=name>`` of a page."""
     found = re.search(rf'<section class="action" id="{name}".*?</section>', page, re.S)
@@ -131,17 +52,16 @@ def section(page: str, name: str) -> str:
     return found.group(0)
 
 
-def hidden(part: str) -> dict[str, str]:
-    """The hidden fields of a form (its keys and the claim version)."""
-    pairs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', part)
-    return {name: html.unescape(value) for name, value in pairs}
+def action_form(page: str, name: str) -> Form:
+    """The form of the ``<section class="action" id=name>`` of a page."""
+    return Site.form(section(page, name))
 
 
-def form(site: Site, claim_id: UUID, action: str, **fields: str) -> dict[str, str]:
-    """The action's form on the claim's page, as rendered now, with ``fields`` typed in."""
+def form(site: Site, claim_id: UUID, action: str) -> Form:
+    """The action's form on the claim's page, as rendered now."""
     page = site.get(f"/claims/{claim_id}")
     assert page.status_code == 200, page.text
-    return {**hidden(section(page.text, action)), **fields}
+    return action_form(page.text, action)
 
 
 def error_of(page: str, field_id: str) -> str:
@@ -287,8 +207,10 @@ def test_another_partners_claim_is_a_404_page_and_cannot_be_changed(site: Site) 
     assert site.get("/claims/not-a-claim").status_code == 404
 
     mine = site.new_claim()
-    keys = form(site, mine, "cancel")  # a form of my claim fits no other claim's address
-    posted = site.post(f"/claims/{theirs}/cancellation", {**keys, "confirm": "yes"})
+    mine_cancel = form(site, mine, "cancel")  # a form of my claim fits no other claim's address
+    posted = site.post(
+        f"/claims/{theirs}/cancellation", mine_cancel.data(answers={"confirm": "yes"})
+    )
     assert posted.status_code == 403 and "text/html" in posted.headers["content-type"]
     # Keys minted for that address (as if the page had rendered them): the claim is unknown.
     session = read_session(site.client, site.services)
@@ -306,23 +228,22 @@ def test_send_consent_refused_keeps_what_was_typed_then_sent(site: Site) -> None
     claim_id = site.new_claim()
     typed = {**CONTACTS, "deal_size_usd": "25000.00"}  # the disclaimer left unchecked
     refused = site.post(
-        f"/claims/{claim_id}/consent-request", form(site, claim_id, "request_consent", **typed)
+        f"/claims/{claim_id}/consent-request",
+        form(site, claim_id, "request_consent").data(answers=typed),
     )
     assert refused.status_code == 422
     assert "(R21)" in error_of(refused.text, "disclaimer_accepted")
     assert 'href="#disclaimer_accepted"' in refused.text  # the summary links to it
     consent = section(refused.text, "request_consent")
     assert 'name="deal_size_usd" type="text" value="25000.00"' in consent
+    assert Site.form(consent).value("deal_size_usd") == "25000.00"
     assert site.state(claim_id) == "customer_claimed"
 
     malformed = site.post(
         f"/claims/{claim_id}/consent-request",
-        {
-            **hidden(consent),
-            **typed,
-            "deal_size_usd": "lots",
-            "disclaimer_accepted": "true",
-        },
+        Site.form(consent).data(
+            answers={**typed, "deal_size_usd": "lots", "disclaimer_accepted": "true"}
+        ),
     )
     assert malformed.status_code == 422
     assert "(R21)" in error_of(malformed.text, "deal_size_usd")
@@ -330,11 +251,9 @@ def test_send_consent_refused_keeps_what_was_typed_then_sent(site: Site) -> None
 
     sent = site.post(
         f"/claims/{claim_id}/consent-request",
-        {
-            **hidden(section(malformed.text, "request_consent")),
-            **typed,
-            "disclaimer_accepted": "true",
-        },
+        action_form(malformed.text, "request_consent").data(
+            answers={**typed, "disclaimer_accepted": "true"}
+        ),
     )
     assert sent.status_code == 303
     assert sent.headers["location"] == f"/claims/{claim_id}"
@@ -346,23 +265,24 @@ def test_send_consent_refused_keeps_what_was_typed_then_sent(site: Site) -> None
 
 def test_submit_needs_every_required_proof_item(site: Site) -> None:
     claim_id = site.consented()
-    keys = form(site, claim_id, "submit")
+    submit = form(site, claim_id, "submit")
     typed = {f"proof.{i}.reference": f"doc-{i}.pdf" for i in range(3)}  # the 4th left blank
-    refused = site.post(f"/claims/{claim_id}/submission", {**keys, **typed})
+    assert submit.get("proof.3.reference") == [""]
+    refused = site.post(f"/claims/{claim_id}/submission", submit.data(answers=typed))
     assert refused.status_code == 422
     assert "(R30)" in error_of(refused.text, "proof") and "partner_survey" in refused.text
     assert 'value="doc-2.pdf"' in section(refused.text, "submit")
     assert site.state(claim_id) == "consent_received"
 
     too_long = {"proof.1.reference": "x" * 501}  # after a blank one: named by its own field
-    keys = hidden(section(refused.text, "submit"))
-    named = site.post(f"/claims/{claim_id}/submission", {**keys, **too_long})
+    again = action_form(refused.text, "submit")
+    named = site.post(f"/claims/{claim_id}/submission", again.data(answers=too_long))
     assert named.status_code == 422
     assert "(R30)" in error_of(named.text, "proof-1-reference")
 
     every = {**typed, "proof.3.reference": "survey.pdf"}
-    keys = hidden(section(named.text, "submit"))
-    done = site.post(f"/claims/{claim_id}/submission", {**keys, **every})
+    last = action_form(named.text, "submit")
+    done = site.post(f"/claims/{claim_id}/submission", last.data(answers=every))
     assert done.status_code == 303
     shown = site.get(f"/claims/{claim_id}").text
     assert "<strong>Submitted</strong>" in shown and "survey.pdf" in shown
@@ -380,16 +300,14 @@ def test_the_proof_form_asks_what_the_claim_recorded_after_a_catalog_change(
     changed = create_app(
         site.settings, catalog=Catalog.model_validate(data), clock=clock, run_workers=False
     )
-    with TestClient(changed, raise_server_exceptions=False) as client:
-        later = Site(client, site.settings, clock)
+    with TestClient(changed, raise_server_exceptions=False, follow_redirects=False) as client:
+        later = Site(changed, client, site.settings, clock)
         later.sign_in(ADMIN_A)
-        later.services.workers.views.catch_up()
         page = section(later.get(f"/claims/{claim_id}").text, "submit")
         offered = re.findall(r'name="(proof\.\d\.reference)"', page)
         assert offered == [f"proof.{i}.reference" for i in range(4)]
-        keys = hidden(page)
         typed = {f"proof.{i}.reference": f"doc-{i}.pdf" for i in range(4)}
-        done = later.post(f"/claims/{claim_id}/submission", {**keys, **typed})
+        done = later.post(f"/claims/{claim_id}/submission", Site.form(page).data(answers=typed))
         assert done.status_code == 303, done.text
         assert later.state(claim_id) == "submitted"
 
@@ -404,8 +322,8 @@ def test_a_rejected_claim_is_disputed_and_resubmitted(site: Site) -> None:
     page = site.get(f"/claims/{claim_id}").text
     assert "no invoice" in page  # the reviewer's reason
 
-    keys = hidden(section(page, "dispute"))
-    assert site.post(f"/claims/{claim_id}/dispute", {**keys, "reason": "see it"}).status_code == 303
+    dispute = action_form(page, "dispute").data(answers={"reason": "see it"})
+    assert site.post(f"/claims/{claim_id}/dispute", dispute).status_code == 303
     page = site.get(f"/claims/{claim_id}").text
     assert "<strong>Disputed</strong>" in page
     resubmit = section(page, "submit")
@@ -415,14 +333,16 @@ def test_a_rejected_claim_is_disputed_and_resubmitted(site: Site) -> None:
 
 def test_cancel_asks_for_confirmation_first(site: Site) -> None:
     claim_id = site.new_claim()
-    asked = site.post(f"/claims/{claim_id}/cancellation", form(site, claim_id, "cancel"))
+    asked = site.post(f"/claims/{claim_id}/cancellation", form(site, claim_id, "cancel").data())
     assert asked.status_code == 200 and "Are you sure?" in asked.text
     assert site.state(claim_id) == "customer_claimed"
     assert "Are you sure?" in site.get(f"/claims/{claim_id}?confirm=cancel").text
 
-    confirm = hidden(section(asked.text, "cancel"))
-    assert confirm["confirm"] == "yes"
-    done = site.post(f"/claims/{claim_id}/cancellation", {**confirm, "reason": "wrong customer"})
+    confirm = action_form(asked.text, "cancel")
+    assert confirm.value("confirm") == "yes"
+    done = site.post(
+        f"/claims/{claim_id}/cancellation", confirm.data(answers={"reason": "wrong customer"})
+    )
     assert done.status_code == 303
     assert "<strong>Canceled</strong>" in site.get(f"/claims/{claim_id}").text
     assert site.events(claim_id)[-1] == "Cancelled"
@@ -433,20 +353,20 @@ def test_a_stale_form_is_412_and_changes_nothing(site: Site) -> None:
     stale = form(site, claim_id, "send_consent_reminder")
     site.clock.now = days(0.1)
     site.services.ledger.send_consent_reminder(ADMIN_A, claim_id, site.clock())  # meanwhile
-    answer = site.post(f"/claims/{claim_id}/consent-reminder", stale)
+    answer = site.post(f"/claims/{claim_id}/consent-reminder", stale.data())
     assert answer.status_code == 412
     assert "The claim changed meanwhile" in answer.text
     assert site.events(claim_id).count("ConsentReminderSent") == 1
 
-    fresh = hidden(section(answer.text, "send_consent_reminder"))
-    assert int(fresh["version"]) > int(stale["version"])
-    assert site.post(f"/claims/{claim_id}/consent-reminder", fresh).status_code == 303
+    fresh = action_form(answer.text, "send_consent_reminder")
+    assert int(fresh.value("version")) > int(stale.value("version"))
+    assert site.post(f"/claims/{claim_id}/consent-reminder", fresh.data()).status_code == 303
     assert site.events(claim_id).count("ConsentReminderSent") == 2
 
 
 def test_the_same_rendered_form_posted_twice_makes_one_change(site: Site) -> None:
     claim_id = site.awaiting()
-    keys = form(site, claim_id, "send_consent_reminder")
+    keys = form(site, claim_id, "send_consent_reminder").data()
     first = site.post(f"/claims/{claim_id}/consent-reminder", keys)
     again = site.post(f"/claims/{claim_id}/consent-reminder", keys)
     assert first.status_code == again.status_code == 303
@@ -460,7 +380,7 @@ def test_a_form_posted_again_after_a_crash_after_its_commit_makes_one_change(
     """The browser's retry of a form whose first post died after the commit (here: before
     its answer) is answered from the record of its key: no second change."""
     claim_id = site.awaiting()
-    keys = form(site, claim_id, "send_consent_reminder")
+    keys = form(site, claim_id, "send_consent_reminder").data()
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the process died after the commit")
@@ -477,14 +397,14 @@ def test_a_form_posted_again_after_a_crash_after_its_commit_makes_one_change(
 
 def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(site: Site) -> None:
     claim_id = site.new_claim()
-    keys = form(site, claim_id, "request_consent", **CONTACTS, deal_size_usd="1000.00")
-    keys["disclaimer_accepted"] = "true"
-    without = {k: v for k, v in keys.items() if k != "csrf"}
-    for sent in (without, {**keys, "csrf": "forged"}):
+    consent = form(site, claim_id, "request_consent")
+    typed = {**CONTACTS, "deal_size_usd": "1000.00", "disclaimer_accepted": "true"}
+    without = consent.data(answers=typed, without={"csrf"})
+    for sent in (without, consent.data(answers={**typed, "csrf": "forged"})):
         answer = site.post(f"/claims/{claim_id}/consent-request", sent)
         assert answer.status_code == 403 and "This form has expired" in answer.text
-    confirm = {**hidden(section(site.get(f"/claims/{claim_id}").text, "cancel")), "confirm": "yes"}
-    del confirm["csrf"]
+    cancel = action_form(site.get(f"/claims/{claim_id}").text, "cancel")
+    confirm = cancel.data(answers={"confirm": "yes"}, without={"csrf"})
     assert site.post(f"/claims/{claim_id}/cancellation", confirm).status_code == 403
     assert site.events(claim_id) == ["Added"]
 

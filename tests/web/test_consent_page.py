@@ -3,31 +3,22 @@ forms bound to the link, and a page that says why a link cannot be answered."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from uuid import UUID
-
-import pytest
 
 from ledger.aggregates.claim import ClaimState
 from ledger.commands import Cancel
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, AUDITOR, NORTHWIND
-from tests.web.web_client import Web, consent_requested, forms, make_web
+from tests.web.client import Site, consent_requested, forms
 from web.i18n import Formats
 
 
-@pytest.fixture
-def web(tmp_path: Path, clock: Clock) -> Iterator[Web]:
-    yield from make_web(tmp_path, clock)
-
-
-def state(web: Web, claim_id: UUID) -> ClaimState:
+def state(web: Site, claim_id: UUID) -> ClaimState:
     return web.read_models.claims.details(ADMIN_A, claim_id).state
 
 
-def events(web: Web, claim_id: UUID) -> list[str]:
+def events(web: Site, claim_id: UUID) -> list[str]:
     return [h.event for h in web.read_models.claims.history(AUDITOR, claim_id)]
 
 
@@ -37,7 +28,7 @@ def no_buttons(html: str) -> bool:
     ]
 
 
-def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Web) -> None:
+def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     page = web.get(f"/consent/{token}")  # no session
@@ -51,24 +42,24 @@ def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Web) -> None:
         assert text in html
     accept = web.form(html, f"/consent/{token}", "accept")
     decline = web.form(html, f"/consent/{token}", "decline")
-    assert accept.fields["decision"] == "accept" and decline.fields["decision"] == "decline"
-    assert accept.fields["form_key"] != decline.fields["form_key"]
+    assert accept.value("decision") == "accept" and decline.value("decision") == "decline"
+    assert accept.value("form_key") != decline.value("form_key")
     assert ">Accept</button>" in html and ">Decline</button>" in html
     assert "Sign out" not in html
 
 
-def test_the_page_follows_the_browsers_language(web: Web) -> None:
+def test_the_page_follows_the_browsers_language(web: Site) -> None:
     token = web.consent_token(consent_requested(web))
     page = web.get(f"/consent/{token}", headers={"Accept-Language": "pt-BR,pt;q=0.9"})
     assert page.status_code == 200 and '<html lang="pt-BR">' in page.text
     assert "US$" in page.text  # the deal size as a Brazilian reads it
 
 
-def test_accept_then_the_confirmation_and_the_claim_is_consent_received(web: Web) -> None:
+def test_accept_then_the_confirmation_and_the_claim_is_consent_received(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
-    answered = web.post(f"/consent/{token}", accept.fields)
+    answered = web.post(f"/consent/{token}", accept.data())
     assert answered.status_code == 303, answered.text
     assert answered.headers["location"] == f"/consent/{token}/done"
     assert state(web, claim_id) is ClaimState.CONSENT_RECEIVED
@@ -82,17 +73,17 @@ def test_accept_then_the_confirmation_and_the_claim_is_consent_received(web: Web
     assert "This link was already used" in again.text and no_buttons(again.text)
 
 
-def test_decline(web: Web) -> None:
+def test_decline(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     decline = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "decline")
-    answered = web.post(f"/consent/{token}", decline.fields)
+    answered = web.post(f"/consent/{token}", decline.data())
     assert answered.headers["location"] == f"/consent/{token}/done"
     assert state(web, claim_id) is ClaimState.CONSENT_DECLINED
     assert "You declined" in web.get(answered.headers["location"]).text
 
 
-def test_the_thanks_say_only_what_was_recorded_through_the_link(web: Web) -> None:
+def test_the_thanks_say_only_what_was_recorded_through_the_link(web: Site) -> None:
     """The confirmation reads the claim, not the address: before an answer it sends the
     customer back to the question, and a decision in the address changes nothing."""
     claim_id = consent_requested(web)
@@ -103,7 +94,7 @@ def test_the_thanks_say_only_what_was_recorded_through_the_link(web: Web) -> Non
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
 
     decline = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "decline")
-    web.post(f"/consent/{token}", decline.fields)
+    web.post(f"/consent/{token}", decline.data())
     shown = web.get(f"/consent/{token}/done?decision=accept")
     assert shown.status_code == 200 and "You declined" in shown.text
     assert "You accepted" not in shown.text
@@ -117,32 +108,32 @@ def test_the_thanks_say_only_what_was_recorded_through_the_link(web: Web) -> Non
     assert closed.status_code == 409 and "withdrawn" in closed.text and no_buttons(closed.text)
 
 
-def test_the_same_form_posted_twice_makes_one_change(web: Web) -> None:
+def test_the_same_form_posted_twice_makes_one_change(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     page = web.get(f"/consent/{token}").text
     accept = web.form(page, f"/consent/{token}", "accept")
-    first = web.post(f"/consent/{token}", accept.fields)
-    second = web.post(f"/consent/{token}", accept.fields)
+    first = web.post(f"/consent/{token}", accept.data())
+    second = web.post(f"/consent/{token}", accept.data())
     assert first.status_code == second.status_code == 303
     assert second.headers["location"] == first.headers["location"]
     assert events(web, claim_id).count("ConsentGiven") == 1
 
     # the other button of the same page, afterwards: refused by the claim, nothing changes
     decline = web.form(page, f"/consent/{token}", "decline")
-    late = web.post(f"/consent/{token}", decline.fields)
+    late = web.post(f"/consent/{token}", decline.data())
     assert late.status_code == 409 and "This link was already used" in late.text
     assert state(web, claim_id) is ClaimState.CONSENT_RECEIVED
     assert "Declined" not in events(web, claim_id)
 
 
-def test_a_post_without_the_hidden_token_is_403_and_changes_nothing(web: Web) -> None:
+def test_a_post_without_the_hidden_token_is_403_and_changes_nothing(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
-    without = {k: v for k, v in accept.fields.items() if k != "csrf"}
-    forged = {**accept.fields, "csrf": "0" * 64}
-    other_key = {**accept.fields, "form_key": "another-key"}
+    without = accept.data(without={"csrf"})
+    forged = accept.data(answers={"csrf": "0" * 64})
+    other_key = accept.data(answers={"form_key": "another-key"})
     for data in (without, forged, other_key, {"decision": "accept"}):
         response = web.post(f"/consent/{token}", data)
         assert response.status_code == 403
@@ -151,12 +142,12 @@ def test_a_post_without_the_hidden_token_is_403_and_changes_nothing(web: Web) ->
     other = web.consent_token(
         consent_requested(web, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
     )
-    assert web.post(f"/consent/{other}", accept.fields).status_code == 403
+    assert web.post(f"/consent/{other}", accept.data()).status_code == 403
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
     assert "ConsentGiven" not in events(web, claim_id)
 
 
-def test_a_reminders_older_link_says_superseded(web: Web) -> None:
+def test_a_reminders_older_link_says_superseded(web: Site) -> None:
     claim_id = consent_requested(web)
     old = web.consent_token(claim_id)
     web.services.ledger.send_consent_reminder(ADMIN_A, claim_id, web.clock.now)
@@ -170,18 +161,18 @@ def test_a_reminders_older_link_says_superseded(web: Web) -> None:
     assert web.get(f"/consent/{new}").status_code == 200
 
 
-def test_a_superseded_form_posted_is_refused(web: Web) -> None:
+def test_a_superseded_form_posted_is_refused(web: Site) -> None:
     claim_id = consent_requested(web)
     old = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{old}").text, f"/consent/{old}", "accept")
     web.services.ledger.send_consent_reminder(ADMIN_A, claim_id, web.clock.now)
     web.services.workers.run_once()
-    refused = web.post(f"/consent/{old}", accept.fields)
+    refused = web.post(f"/consent/{old}", accept.data())
     assert refused.status_code == 409 and "replaced by a newer e-mail" in refused.text
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
 
 
-def test_a_late_link_says_late(web: Web, clock: Clock) -> None:
+def test_a_late_link_says_late(web: Site, clock: Clock) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
@@ -191,7 +182,7 @@ def test_a_late_link_says_late(web: Web, clock: Clock) -> None:
     page = web.get(f"/consent/{token}")
     assert page.status_code == 409
     assert "This link has expired" in page.text and no_buttons(page.text)
-    refused = web.post(f"/consent/{token}", accept.fields)
+    refused = web.post(f"/consent/{token}", accept.data())
     assert refused.status_code == 409 and "This link has expired" in refused.text
     web.services.workers.run_once(deadlines=True)  # the claim expires: the link is still late
     web.services.workers.views.catch_up()
@@ -200,7 +191,7 @@ def test_a_late_link_says_late(web: Web, clock: Clock) -> None:
     assert state(web, claim_id) is ClaimState.CONSENT_EXPIRED
 
 
-def test_a_tampered_token_says_not_valid(web: Web) -> None:
+def test_a_tampered_token_says_not_valid(web: Site) -> None:
     token = web.consent_token(consent_requested(web))
     middle = len(token) // 2
     tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
@@ -210,7 +201,7 @@ def test_a_tampered_token_says_not_valid(web: Web) -> None:
         assert "This link is not valid" in page.text and no_buttons(page.text)
 
 
-def test_a_cancelled_claims_link_says_withdrawn(web: Web) -> None:
+def test_a_cancelled_claims_link_says_withdrawn(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     web.services.ledger.cancel(ADMIN_A, claim_id, Cancel(), web.clock.now)
@@ -219,10 +210,10 @@ def test_a_cancelled_claims_link_says_withdrawn(web: Web) -> None:
     assert "This consent request was withdrawn" in page.text and no_buttons(page.text)
 
 
-def test_a_hidden_token_that_is_not_ascii_is_403(web: Web) -> None:
+def test_a_hidden_token_that_is_not_ascii_is_403(web: Site) -> None:
     claim_id = consent_requested(web)
     token = web.consent_token(claim_id)
     accept = web.form(web.get(f"/consent/{token}").text, f"/consent/{token}", "accept")
-    response = web.post(f"/consent/{token}", {**accept.fields, "csrf": "é" * 64})
+    response = web.post(f"/consent/{token}", accept.data(answers={"csrf": "é" * 64}))
     assert response.status_code == 403
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT

@@ -3,8 +3,6 @@ co-sell referrals (sellers, R42)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -13,33 +11,27 @@ import pytest
 from ledger.principal import Principal, Role
 from ledger.projections.pages import Page
 from ledger.projections.referral_queries import ReferralRow
-from tests.conftest import Clock
 from tests.factories import ADMIN_A, ADMIN_B, NORTHWIND, REVIEWER, SELLER
-from tests.web.web_client import Web, consent_requested, make_web
+from tests.web.client import Site, consent_requested
 
 REFERRALS_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))
 REFERRALS_B = Principal("rob@b.example", "P-B", frozenset({Role.REFERRAL_ADMIN}))
 
 
-@pytest.fixture
-def web(tmp_path: Path, clock: Clock) -> Iterator[Web]:
-    yield from make_web(tmp_path, clock)
-
-
-def referral_of(web: Web, claim_id: UUID) -> UUID:
+def referral_of(web: Site, claim_id: UUID) -> UUID:
     referral_id = web.services.read_models.claims.details(ADMIN_A, claim_id).referral_id
     assert referral_id is not None
     return referral_id
 
 
-def consented(web: Web, claim_id: UUID) -> None:
+def consented(web: Site, claim_id: UUID) -> None:
     token = web.consent_token(claim_id)
     claim, link = web.services.consent_tokens.read(token, web.clock.now)
     web.services.ledger.answer_consent(claim, link, True, web.clock.now)
     web.services.workers.run_once()  # the co-sell policy
 
 
-def test_the_referral_list_and_one_referral(web: Web) -> None:
+def test_the_referral_list_and_one_referral(web: Site) -> None:
     claim_id = consent_requested(web)  # Fabrikam, a $20,000.00 deal: a partner-led referral
     referral_id = referral_of(web, claim_id)
     web.sign_in(REFERRALS_A)
@@ -59,7 +51,7 @@ def test_the_referral_list_and_one_referral(web: Web) -> None:
 
 
 def test_the_referral_list_pages_with_a_next_link(
-    web: Web, monkeypatch: pytest.MonkeyPatch
+    web: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     consent_requested(web)
     consent_requested(web, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
@@ -80,7 +72,7 @@ def test_the_referral_list_pages_with_a_next_link(
     assert ("Northwind" in first) != ("Northwind" in second)
 
 
-def test_another_partners_referral_is_a_404_page(web: Web) -> None:
+def test_another_partners_referral_is_a_404_page(web: Site) -> None:
     referral_id = referral_of(web, consent_requested(web))
     web.sign_in(REFERRALS_B)
     for path in (f"/referrals/{referral_id}", "/referrals/not-a-referral"):
@@ -91,7 +83,7 @@ def test_another_partners_referral_is_a_404_page(web: Web) -> None:
     assert "Fabrikam" not in web.get("/referrals").text  # nor is it listed
 
 
-def test_the_co_sell_page_for_sellers(web: Web) -> None:
+def test_the_co_sell_page_for_sellers(web: Site) -> None:
     claim_id = consent_requested(web)
     web.sign_in(SELLER)
     assert "No co-sell referral yet." in web.get("/co-sell").text
@@ -105,7 +97,7 @@ def test_the_co_sell_page_for_sellers(web: Web) -> None:
     assert "Pending seller engagement" in html
 
 
-def test_each_page_is_for_its_role(web: Web) -> None:
+def test_each_page_is_for_its_role(web: Site) -> None:
     referral_id = referral_of(web, consent_requested(web))
     for principal, paths in (
         (SELLER, ["/referrals", f"/referrals/{referral_id}", "/referrals/nope"]),

@@ -5,9 +5,7 @@ refusal answered as the API's JSON."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 from uuid import UUID
 
@@ -19,24 +17,18 @@ from ledger.aggregates.claim import ClaimState
 from ledger.clock import utc_now
 from ledger.principal import Principal
 from ledger.sessions import FAILURES_ALLOWED
-from tests.conftest import Clock
 from tests.factories import ADMIN_A, FABRIKAM, REVIEWER, USER_A1
-from tests.web.web_client import Web, consent_requested, forms, make_web, sign_in_with
+from tests.web.client import Site, consent_requested, sign_in_with
 from web.session import COOKIE, SIGN_IN_COOKIE
 
 INJECTED = '<h1 id="injected">Injected</h1><form id="evil" method="post"></form>'
 
 
-@pytest.fixture
-def web(tmp_path: Path, clock: Clock) -> Iterator[Web]:
-    yield from make_web(tmp_path, clock)
-
-
-def token_for(web: Web, principal: Principal) -> str:
+def token_for(web: Site, principal: Principal) -> str:
     return AccessTokens(web.settings.signing_key()).mint(principal, timedelta(hours=1), utc_now())
 
 
-def consent_received(web: Web) -> UUID:
+def consent_received(web: Site) -> UUID:
     """A claim whose customer accepted: its page offers Submit claim."""
     claim_id = consent_requested(web)
     claim, link = web.services.consent_tokens.read(web.consent_token(claim_id), web.clock.now)
@@ -45,14 +37,14 @@ def consent_received(web: Web) -> UUID:
     return claim_id
 
 
-def state(web: Web, claim_id: UUID) -> ClaimState:
+def state(web: Site, claim_id: UUID) -> ClaimState:
     return web.read_models.claims.details(ADMIN_A, claim_id).state
 
 
 # -- F1: what a request carries is text on every page -----------------------------------
 
 
-def test_request_text_never_reaches_a_page_as_markup(web: Web) -> None:
+def test_request_text_never_reaches_a_page_as_markup(web: Site) -> None:
     """Every page that shows or translates part of its address, given markup there."""
     claim_id = consent_requested(web)
     mark = quote(INJECTED)
@@ -84,35 +76,31 @@ def test_request_text_never_reaches_a_page_as_markup(web: Web) -> None:
 # -- F9: a CSRF token fits one form --------------------------------------------------------
 
 
-def test_the_sign_out_forms_keys_fit_no_other_form(web: Web) -> None:
+def test_the_sign_out_forms_keys_fit_no_other_form(web: Site) -> None:
     claim_id = consent_received(web)
     web.sign_in(ADMIN_A)
     page = web.get(f"/claims/{claim_id}").text
-    sign_out = web.form(page, "/sign-out").fields
-    submission = web.form(page, f"/claims/{claim_id}/submission").fields
-    for name in [n for n in submission if n.endswith(".reference")]:
-        submission[name] = "https://files.a.example/proof.pdf"
-    keys = {k: sign_out[k] for k in ("form_key", "csrf")}
-    posted = web.post(f"/claims/{claim_id}/submission", {**submission, **keys})
+    sign_out = web.form(page, "/sign-out")
+    submission = web.form(page, f"/claims/{claim_id}/submission")
+    references = [n for n, _ in submission.fields if n.endswith(".reference")]
+    assert len(references) == 4
+    typed = dict.fromkeys(references, "https://files.a.example/proof.pdf")
+    posted = web.post(submission.action, submission.data(answers={**typed, **sign_out.keys()}))
     assert posted.status_code == 403 and "text/html" in posted.headers["content-type"]
-    cancel = web.form(page, f"/claims/{claim_id}/cancellation#cancel").fields
-    posted = web.post(f"/claims/{claim_id}/submission", {**submission, **_keys(cancel)})
+    cancel = web.form(page, f"/claims/{claim_id}/cancellation#cancel")
+    posted = web.post(submission.action, submission.data(answers={**typed, **cancel.keys()}))
     assert posted.status_code == 403
     assert state(web, claim_id) is ClaimState.CONSENT_RECEIVED
-    assert web.post(f"/claims/{claim_id}/submission", submission).status_code == 303
+    assert web.post(submission.action, submission.data(answers=typed)).status_code == 303
 
 
-def _keys(fields: dict[str, str]) -> dict[str, str]:
-    return {k: fields[k] for k in ("form_key", "csrf")}
-
-
-def test_a_post_from_another_site_is_refused_with_good_keys(web: Web) -> None:
+def test_a_post_from_another_site_is_refused_with_good_keys(web: Site) -> None:
     claim_id = consent_requested(web)
     web.sign_in(ADMIN_A)
     address = f"/claims/{claim_id}/cancellation"
     cancel = web.form(web.get(f"/claims/{claim_id}").text, f"{address}#cancel")
     for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
-        posted = web.post(address, {**cancel.fields, "confirm": "yes"}, headers=headers)
+        posted = web.post(address, cancel.data(answers={"confirm": "yes"}), headers=headers)
         assert posted.status_code == 403, headers
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
 
@@ -120,22 +108,22 @@ def test_a_post_from_another_site_is_refused_with_good_keys(web: Web) -> None:
 # -- F2: the sign-in form is ours, or nobody is signed in -------------------------------
 
 
-def test_a_sign_in_not_posted_by_our_form_signs_nobody_in(web: Web) -> None:
+def test_a_sign_in_not_posted_by_our_form_signs_nobody_in(web: Site) -> None:
     token = token_for(web, ADMIN_A)
     bare = web.client.post("/sign-in", data={"token": token}, follow_redirects=False)
     assert bare.status_code == 403 and COOKIE not in bare.cookies
     assert "This sign-in form was not the one this page gave you" in bare.text
 
-    given = forms(web.get("/sign-in").text)[-1].fields  # this browser's form and nonce
+    given = web.form(web.get("/sign-in"), "/sign-in")  # this browser's form and nonce
     for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
-        posted = web.post("/sign-in", {**given, "token": token}, headers=headers)
+        posted = web.post("/sign-in", given.data(answers={"token": token}), headers=headers)
         assert posted.status_code == 403 and COOKIE not in posted.cookies, headers
 
     other = TestClient(web.app, follow_redirects=False)  # another browser: another nonce
-    theirs = forms(other.get("/sign-in").text)[-1].fields
-    assert web.post("/sign-in", {**theirs, "token": token}).status_code == 403
+    theirs = web.form(other.get("/sign-in"), "/sign-in")
+    assert web.post("/sign-in", theirs.data(answers={"token": token})).status_code == 403
     web.client.cookies.delete(SIGN_IN_COOKIE)
-    assert web.post("/sign-in", {**given, "token": token}).status_code == 403
+    assert web.post("/sign-in", given.data(answers={"token": token})).status_code == 403
 
     assert sign_in_with(web.client, token).status_code == 303
 
@@ -143,7 +131,7 @@ def test_a_sign_in_not_posted_by_our_form_signs_nobody_in(web: Web) -> None:
 # -- F3: signing out ends the session -------------------------------------------------------
 
 
-def test_sign_out_ends_the_session_and_its_cookie_is_worth_nothing(web: Web) -> None:
+def test_sign_out_ends_the_session_and_its_cookie_is_worth_nothing(web: Site) -> None:
     token = token_for(web, ADMIN_A)
     assert sign_in_with(web.client, token).status_code == 303
     cookie = web.client.cookies.get(COOKIE)
@@ -151,7 +139,7 @@ def test_sign_out_ends_the_session_and_its_cookie_is_worth_nothing(web: Web) -> 
     assert web.get("/").status_code == 200
 
     sign_out = web.form(web.get("/").text, "/sign-out")
-    assert web.post("/sign-out", sign_out.fields).status_code == 303
+    assert web.post("/sign-out", sign_out.data()).status_code == 303
 
     replayed = TestClient(web.app, follow_redirects=False, cookies={COOKIE: cookie})
     assert replayed.get("/").headers["location"] == "/sign-in?next=/"
@@ -164,7 +152,7 @@ def test_sign_out_ends_the_session_and_its_cookie_is_worth_nothing(web: Web) -> 
 
 
 def test_failed_sign_ins_lock_the_client_out_for_a_while(
-    web: Web, caplog: pytest.LogCaptureFixture
+    web: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     forged = AccessTokens("another-key-of-someone-else-long-enough").mint(
         Principal("mallory@x.example", "P-A", ADMIN_A.roles), timedelta(hours=1), utc_now()
@@ -187,25 +175,26 @@ def test_failed_sign_ins_lock_the_client_out_for_a_while(
 # -- F10: a refusal on the wizard's last step is a page, not JSON ------------------------
 
 
-def test_a_403_on_the_wizards_last_post_is_the_error_page(web: Web) -> None:
+def test_a_403_on_the_wizards_last_post_is_the_error_page(web: Site) -> None:
     web.sign_in(USER_A1)  # may use LOC-A1 only
     page = web.get("/engagements/E-WS/add")
     assert page.status_code == 200
     form = web.form(page.text, "/engagements/E-WS/add")
-    fields = {
-        **form.fields,
-        "step": "review",
-        "go": "add",
-        "friendly_name": "Fabrikam",
-        "location_id": "LOC-A2",
-        "customer_id.type": "tenant_id",
-        "customer_id.value": FABRIKAM,
-        "engagement_ids": "E-WS",
-        "contacts.customer.name": "Cora Customer",
-        "contacts.customer.email": "cio@fabrikam.com",
-        "contacts.partner.name": "Pat Partner",
-        "contacts.partner.email": "pat@a.example",
-    }
+    fields = form.data(
+        answers={
+            "step": "review",
+            "go": "add",
+            "friendly_name": "Fabrikam",
+            "location_id": "LOC-A2",
+            "customer_id.type": "tenant_id",
+            "customer_id.value": FABRIKAM,
+            "engagement_ids": "E-WS",
+            "contacts.customer.name": "Cora Customer",
+            "contacts.customer.email": "cio@fabrikam.com",
+            "contacts.partner.name": "Pat Partner",
+            "contacts.partner.email": "pat@a.example",
+        }
+    )
     answer = web.post("/engagements/E-WS/add", fields)
     assert answer.status_code == 403
     assert answer.headers["content-type"].startswith("text/html")

@@ -4,6 +4,7 @@ markup in a link's query shown as text, and a form's CSRF keys that fit no other
 from __future__ import annotations
 
 import re
+from html import escape
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +12,7 @@ from playwright.sync_api import Page, Route, expect
 
 from tests.factories import ADMIN_B, FABRIKAM, create
 from tests.web.browser import LedgerWeb, shot, sign_in
+from tests.web.client import Site
 
 pytestmark = pytest.mark.browser
 INJECTED = (
@@ -58,14 +60,12 @@ def test_the_sign_out_keys_do_not_cancel_a_claim(page: Page, ledger_web: LedgerW
 
 def _with_sign_out_keys(html: str) -> str:
     """The page with the cancellation form's keys replaced by the sign-out form's."""
-    sign_out = re.search(r'action="/sign-out".*?</form>', html, re.S)
-    assert sign_out is not None
-    keys = dict(re.findall(r'name="(form_key|csrf)" value="([^"]*)"', sign_out.group(0)))
+    keys = Site.form(html, "/sign-out").keys()
     start = html.index('action="/claims/', html.index('class="confirm"'))
     end = html.index("</form>", start)
     form = re.sub(
         r'name="(form_key|csrf)" value="[^"]*"',
-        lambda m: f'name="{m.group(1)}" value="{keys[m.group(1)]}"',
+        lambda m: f'name="{m.group(1)}" value="{escape(keys[m.group(1)])}"',
         html[start:end],
     )
     return html[:start] + form + html[end:]
