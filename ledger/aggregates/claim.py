@@ -7,10 +7,12 @@ recorded in the events so that replay never consults anything but the events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Any, Generic, Literal, Self, TypeVar, cast, overload
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -238,29 +240,73 @@ def _require_reason(reason: str | None, action: Action) -> str:
     return reason
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    """What a claim's events made of it, as ``evolve`` folds them: the one state the aggregate
+    holds, the claims view stores (its rows are derived from it) and the as-of reads fold.
+    Never changed in place (``deadlines`` included): ``evolve`` makes a new one."""
+
+    claim_id: UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    changed_at_version: int
+    """The version of the last event a person caused (not a policy's)."""
+    terms: ClaimTerms
+    origin: Literal["added", "claimed"]
+    state: ClaimState
+    contacts: Contacts
+    deadlines: dict[DeadlineKind, datetime]
+    deal_size_usd: Decimal | None = None
+    consent_link_id: UUID | None = None
+    """The link the customer can answer through now (None once consent is not awaited)."""
+    last_link_id: UUID | None = None
+    """The latest consent link sent, answered or not (whose e-mail's delivery shows)."""
+    consent_given_at: datetime | None = None
+    consent_answer: tuple[UUID, bool] | None = None
+    """The link the customer answered through, and whether they accepted."""
+    submissions: int = 0
+    proof: tuple[ProofDocument, ...] = ()
+    disputed: bool = False
+    payout_usd: Decimal | None = None
+    referral_id: UUID | None = None
+    co_sell: bool = False
+    last_reason: str | None = None
+    """The reason of the latest cancellation, information request or rejection."""
+
+
+T = TypeVar("T")
+
+
+class Fact(Generic[T]):
+    """A claim's attribute that is one of its facts: ``claim.state`` is ``claim.facts.state``."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, claim: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, claim: Claim, owner: type[Any]) -> T: ...
+    def __get__(self, claim: Claim | None, owner: type[Any]) -> T | Self:
+        return self if claim is None else cast(T, getattr(claim.facts, self.name))
+
+    def __set__(self, claim: Claim, value: T) -> None:
+        raise AttributeError(f"{self.name} changes only by an event (see evolve)")
+
+
 class Claim(Aggregate):
-    """One partner's nomination of one customer for one engagement."""
+    """One partner's nomination of one customer for one engagement: its ``facts``, which
+    ``evolve`` makes of its events, and the commands that decide its next events."""
 
     class Event(Aggregate.Event):
         actor: Actor
 
         def apply(self, aggregate: Any) -> None:
-            self.evolve(aggregate)
-            if not isinstance(self, POLICY_EVENTS):
-                aggregate.changed_at_version = self.originator_version
-
-        def evolve(self, claim: Claim) -> None:
-            """How this event changes the claim (typed twin of ``apply``)."""
+            aggregate.facts = evolve(getattr(aggregate, "facts", None), self)
 
     class Created(Event, Aggregate.Created, ClaimTerms):
         consent_deadline: datetime
-
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.CUSTOMER_CLAIMED
-            claim.origin = "added" if isinstance(self, Claim.Added) else "claimed"
-            claim.terms = self
-            claim.contacts = self.contacts
-            claim.deadlines = {DeadlineKind.CONSENT: self.consent_deadline}
 
     class Added(Created):
         """A new customer was added and claimed in one step (R1-R16)."""
@@ -274,133 +320,73 @@ class Claim(Aggregate):
         disclaimer_accepted: Literal[True]
         link_id: UUID
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.AWAITING_CONSENT
-            claim.deal_size_usd = self.deal_size_usd
-            claim.contacts = self.contacts
-            claim.consent_link_id = self.link_id
-
     class ConsentReminderSent(Event):
         link_id: UUID
-
-        def evolve(self, claim: Claim) -> None:
-            claim.consent_link_id = self.link_id
 
     class ConsentGiven(Event):
         link_id: UUID
         submission_deadline: datetime
         review_deadline: datetime
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.CONSENT_RECEIVED
-            claim.consent_link_id = None
-            claim.consent_answer = (self.link_id, True)
-            claim.consent_given_at = self.timestamp
-            claim.deadlines[DeadlineKind.SUBMISSION] = self.submission_deadline
-            claim.deadlines[DeadlineKind.POST_SUBMISSION] = self.review_deadline
-
     class Declined(Event):
         link_id: UUID
-
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.CONSENT_DECLINED
-            claim.consent_link_id = None
-            claim.consent_answer = (self.link_id, False)
 
     class Expired(Event):
         deadline: DeadlineKind
         deadline_at: datetime
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = EXPIRY_STATE[self.deadline]
-            claim.consent_link_id = None
-
     class Cancelled(Event):
         reason: str | None
-
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.CANCELLED
-            claim.consent_link_id = None
 
     class Submitted(Event):
         proof: tuple[ProofDocument, ...]
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.SUBMITTED
-            claim.submissions += 1
-            claim.proof = self.proof
-
     class ReviewStarted(Event):
         reason: str | None = None
-
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.UNDER_REVIEW
 
     class InformationRequested(Event):
         comments: str
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.PARTNER_ACTION_REQUIRED
-
     class Approved(Event):
         payout_usd: Decimal
-
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.APPROVED
-            claim.payout_usd = self.payout_usd
 
     class Rejected(Event):
         reason: str
         final: bool
         dispute_deadline: datetime | None
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.REJECTED_FINAL if self.final else S.REJECTED
-            if self.dispute_deadline is not None:
-                claim.deadlines[DeadlineKind.DISPUTE] = self.dispute_deadline
-
     class Disputed(Event):
         reason: str | None
         reset_deadline: datetime
 
-        def evolve(self, claim: Claim) -> None:
-            claim.state = S.DISPUTED
-            claim.disputed = True
-            # R35: the remaining deadline resets, once, to dispute_days from the dispute.
-            claim.deadlines[DeadlineKind.POST_SUBMISSION] = self.reset_deadline
-            claim.deadlines[DeadlineKind.DISPUTE] = self.reset_deadline
-
     class ReferralCreated(Event):
         referral_id: UUID
-
-        def evolve(self, claim: Claim) -> None:
-            claim.referral_id = self.referral_id
 
     class UpgradedToCoSell(Event):
         referral_id: UUID
 
-        def evolve(self, claim: Claim) -> None:
-            claim.co_sell = True
+    facts: ClaimFacts
+    """What the claim's events made of it (its first event's ``apply`` sets it)."""
 
     def __init__(self) -> None:
-        self.state = S.CUSTOMER_CLAIMED
-        self.origin: Literal["added", "claimed"] = "added"
-        self.terms: Claim.Created
-        self.contacts: Contacts
-        self.deadlines: dict[DeadlineKind, datetime] = {}
-        self.deal_size_usd: Decimal | None = None
-        self.consent_link_id: UUID | None = None
-        self.consent_given_at: datetime | None = None
-        self.consent_answer: tuple[UUID, bool] | None = None
-        """The link the customer answered through, and whether they accepted."""
-        self.submissions = 0
-        self.proof: tuple[ProofDocument, ...] = ()
-        self.disputed = False
-        self.payout_usd: Decimal | None = None
-        self.referral_id: UUID | None = None
-        self.co_sell = False
-        self.changed_at_version = 0
-        """The version of the last event a person caused (not a policy's)."""
+        """Nothing until the first event: the library calls it, then the event's ``apply``."""
+
+    state = Fact[ClaimState]()
+    origin = Fact[Literal["added", "claimed"]]()
+    terms = Fact[ClaimTerms]()
+    contacts = Fact[Contacts]()
+    deadlines = Fact[dict[DeadlineKind, datetime]]()
+    deal_size_usd = Fact[Decimal | None]()
+    consent_link_id = Fact[UUID | None]()
+    consent_given_at = Fact[datetime | None]()
+    consent_answer = Fact[tuple[UUID, bool] | None]()
+    submissions = Fact[int]()
+    proof = Fact[tuple[ProofDocument, ...]]()
+    disputed = Fact[bool]()
+    payout_usd = Fact[Decimal | None]()
+    referral_id = Fact[UUID | None]()
+    co_sell = Fact[bool]()
+    changed_at_version = Fact[int]()
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -662,3 +648,117 @@ class Claim(Aggregate):
 
 POLICY_EVENTS = (Claim.ReferralCreated, Claim.UpgradedToCoSell)
 """Events a policy records on its own: they never make a person's If-Match stale."""
+
+
+def evolve(facts: ClaimFacts | None, event: Claim.Event) -> ClaimFacts:
+    """What ``event`` makes of the claim's ``facts`` (None before its first event): the one
+    definition of each event's effect, for the aggregate, the claims view, the commands'
+    answers and the as-of reads. Adding an event: its class, its case here, its test."""
+    if isinstance(event, Claim.Created):
+        return _created(event)
+    assert facts is not None, "a claim's events start with its creation"
+    changed = _consent_effect(facts, event) or _review_effect(facts, event)
+    if changed is None:
+        raise TypeError(f"evolve has no case for {type(event).__qualname__}")
+    person = not isinstance(event, POLICY_EVENTS)
+    return replace(
+        changed,
+        version=event.originator_version,
+        updated_at=event.timestamp,
+        changed_at_version=event.originator_version if person else facts.changed_at_version,
+    )
+
+
+def fold(events: Iterable[Claim.Event]) -> ClaimFacts:
+    """The facts after ``events`` (a claim's first ones, in order)."""
+    facts: ClaimFacts | None = None
+    for event in events:
+        facts = evolve(facts, event)
+    assert facts is not None, "a claim has events"
+    return facts
+
+
+def _created(event: Claim.Created) -> ClaimFacts:
+    return ClaimFacts(
+        claim_id=event.originator_id,
+        version=event.originator_version,
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+        changed_at_version=event.originator_version,
+        terms=ClaimTerms.model_construct(**{n: getattr(event, n) for n in ClaimTerms.model_fields}),
+        origin="added" if isinstance(event, Claim.Added) else "claimed",
+        state=S.CUSTOMER_CLAIMED,
+        contacts=event.contacts,
+        deadlines={DeadlineKind.CONSENT: event.consent_deadline},
+    )
+
+
+def _consent_effect(facts: ClaimFacts, event: Claim.Event) -> ClaimFacts | None:
+    """The effect of an event of the consent part of the lifecycle; None if it is not one."""
+    match event:
+        case Claim.ConsentRequested():
+            return replace(
+                facts,
+                state=S.AWAITING_CONSENT,
+                deal_size_usd=event.deal_size_usd,
+                contacts=event.contacts,
+                consent_link_id=event.link_id,
+                last_link_id=event.link_id,
+            )
+        case Claim.ConsentReminderSent():
+            return replace(facts, consent_link_id=event.link_id, last_link_id=event.link_id)
+        case Claim.ConsentGiven():
+            deadlines = {
+                **facts.deadlines,
+                DeadlineKind.SUBMISSION: event.submission_deadline,
+                DeadlineKind.POST_SUBMISSION: event.review_deadline,
+            }
+            return replace(
+                facts,
+                state=S.CONSENT_RECEIVED,
+                consent_link_id=None,
+                consent_answer=(event.link_id, True),
+                consent_given_at=event.timestamp,
+                deadlines=deadlines,
+            )
+        case Claim.Declined():
+            answer = (event.link_id, False)
+            return replace(
+                facts, state=S.CONSENT_DECLINED, consent_link_id=None, consent_answer=answer
+            )
+        case Claim.Expired():
+            return replace(facts, state=EXPIRY_STATE[event.deadline], consent_link_id=None)
+        case Claim.Cancelled():
+            return replace(facts, state=S.CANCELLED, consent_link_id=None, last_reason=event.reason)
+    return None
+
+
+def _review_effect(facts: ClaimFacts, event: Claim.Event) -> ClaimFacts | None:
+    """The effect of an event of submission, review, dispute, referral or co-sell."""
+    match event:
+        case Claim.Submitted():
+            n = facts.submissions + 1
+            return replace(facts, state=S.SUBMITTED, submissions=n, proof=event.proof)
+        case Claim.ReviewStarted():
+            return replace(facts, state=S.UNDER_REVIEW)
+        case Claim.InformationRequested():
+            return replace(facts, state=S.PARTNER_ACTION_REQUIRED, last_reason=event.comments)
+        case Claim.Approved():
+            return replace(facts, state=S.APPROVED, payout_usd=event.payout_usd)
+        case Claim.Rejected():
+            deadlines = dict(facts.deadlines)
+            if event.dispute_deadline is not None:
+                deadlines[DeadlineKind.DISPUTE] = event.dispute_deadline
+            state = S.REJECTED_FINAL if event.final else S.REJECTED
+            return replace(facts, state=state, last_reason=event.reason, deadlines=deadlines)
+        case Claim.Disputed():
+            # R35: the remaining deadline resets, once, to dispute_days from the dispute.
+            reset = {DeadlineKind.POST_SUBMISSION: event.reset_deadline}
+            reset[DeadlineKind.DISPUTE] = event.reset_deadline
+            deadlines = {**facts.deadlines, **reset}
+            return replace(facts, state=S.DISPUTED, disputed=True, deadlines=deadlines)
+        case Claim.ReferralCreated():
+            return replace(facts, referral_id=event.referral_id)
+        case Claim.UpgradedToCoSell():
+            return replace(facts, co_sell=True)
+    return None

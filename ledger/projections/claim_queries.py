@@ -14,7 +14,7 @@ from uuid import UUID
 
 from ledger import access
 from ledger.access import Purpose
-from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
+from ledger.aggregates.claim import Claim, ClaimFacts, ClaimState, DeadlineKind, fold
 from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
 from ledger.as_of import events_until
 from ledger.catalog import Catalog, PayoutModel
@@ -23,7 +23,7 @@ from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.principal import Principal, Role
 from ledger.projections.base import parse_ts, ts
-from ledger.projections.claims import Status, email_id, fold, status
+from ledger.projections.claims import Status, email_id, row_of, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 
@@ -179,10 +179,10 @@ def location_clause(principal: Principal) -> tuple[str, list[Any]]:
 
 
 def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None:
-    """The claim as it stood at ``moment``, folded from its events up to then (``fold``, as
-    the claims view folds them); None before it existed. No access check: the caller's."""
+    """The claim as it stood at ``moment``: its facts folded from its events up to then with
+    the aggregate's ``evolve``; None before it existed. No access check: the caller's."""
     until = events_until(events, moment)
-    return ClaimRow.of(fold(until)[0]) if until else None
+    return ClaimRow.of(row_of(fold(until))) if until else None
 
 
 STUCK_AFTER = timedelta(seconds=300)
@@ -226,23 +226,26 @@ class ClaimQueries:
         events: Sequence[Claim.Event],
         delivered_by: datetime | None = None,
     ) -> ClaimRow:
-        """A claim as ``details`` shows it once the views include ``events`` (the claim's
-        first events, from the write model): a command's answer, without waiting for them.
+        """``shown`` for the claim after ``events`` (its first ones, from the write model),
+        folded with the aggregate's ``evolve``: the aggregate at that version."""
+        return self.shown(principal, fold(events), delivered_by)
+
+    def shown(
+        self, principal: Principal, facts: ClaimFacts, delivered_by: datetime | None = None
+    ) -> ClaimRow:
+        """A claim as ``details`` shows it once the views include the events that made these
+        ``facts`` (an aggregate's): a command's answer, without waiting for the views.
         With ``delivered_by``, a consent e-mail counts as delivered only if it was by then."""
-        found, link = fold(events)
-        row = ClaimRow.of(found)
+        row = replace(ClaimRow.of(row_of(facts)), proof=facts.proof)
         access.authorize_claim(
             principal, row.claim_id, row.partner_id, row.location_id, Purpose.READ
         )
-        submitted = [e for e in events if isinstance(e, Claim.Submitted)]
-        if submitted:
-            row = replace(row, proof=tuple(submitted[-1].proof))
-        if link is None:
+        if facts.last_link_id is None:
             return row
         with self.store.transaction() as tx:
             delivery = tx.one(
                 "SELECT channel, delivered_at FROM mail_deliveries WHERE email_id = ?",
-                (email_id(link),),
+                (email_id(facts.last_link_id),),
             )
         if delivery and delivered_by and parse_ts(delivery["delivered_at"]) > delivered_by:
             delivery = None

@@ -9,8 +9,20 @@ from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from ledger.aggregates.claim import EXPIRY_STATE, GOVERNING_DEADLINE, Claim, ClaimState
-from ledger.projections.base import BatchProjection, dumps, money, ts
+from eventsourcing.utils import get_topic
+from pydantic import TypeAdapter
+
+from ledger.aggregates.claim import (
+    GOVERNING_DEADLINE,
+    Claim,
+    ClaimFacts,
+    ClaimState,
+    DeadlineKind,
+    evolve,
+    fold,
+)
+from ledger.aggregates.values import TRUSTED
+from ledger.projections.base import BatchProjection, dumps, money, parse_ts, ts
 from ledger.projections.store import Tx, columns
 
 CLAIM_COLUMNS = [name for name, _ in columns("claims")]
@@ -24,8 +36,10 @@ def email_id(link_id: UUID) -> str:
 UPSERT_CLAIM = "(claim_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in CLAIM_COLUMNS if c != "claim_id"
 )
-CONSENT_CLOSED = (Claim.ConsentGiven, Claim.Declined, Claim.Expired, Claim.Cancelled)
+UPSERT_FACTS = "(claim_id) DO UPDATE SET facts = excluded.facts"
 EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+FACTS: TypeAdapter[ClaimFacts] = TypeAdapter(ClaimFacts)
+"""A claim's facts as the view keeps them between pages (JSON, contacts as the events had them)."""
 
 
 def event_data(event: Claim.Event) -> dict[str, Any]:
@@ -33,57 +47,58 @@ def event_data(event: Claim.Event) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude=EVENT_FIELDS)
 
 
-def _new_row(event: Claim.Created) -> dict[str, Any]:
+def row_of(facts: ClaimFacts) -> dict[str, Any]:
+    """A claim's row in the claims view: its columns, derived from its facts alone."""
+    terms, kind = facts.terms, GOVERNING_DEADLINE.get(facts.state)
     return {
-        "claim_id": str(event.originator_id),
-        "partner_id": event.partner_id,
-        "location_id": event.location_id,
-        "engagement_id": event.engagement_id,
-        "friendly_name": event.friendly_name,
-        "customer_type": event.customer_id.type.value,
-        "customer_value": event.customer_id.value,
-        "eligibility_key": event.eligibility_key,
-        "resolved_tenant_id": event.resolved_tenant_id,
-        "origin": "added" if isinstance(event, Claim.Added) else "claimed",
-        "state": ClaimState.CUSTOMER_CLAIMED.value,
-        "live": 1,
-        "had_consent": 0,
-        "version": 0,
-        "created_at": ts(event.timestamp),
-        "updated_at": ts(event.timestamp),
-        "running_deadline_kind": None,
-        "running_deadline": None,
-        "deadlines": {"consent": ts(event.consent_deadline)},
-        "deal_size_usd": None,
-        "payout_model": event.payout_model.value,
-        "fixed_payout_usd": money(event.fixed_payout_usd),
-        "proposed_payout_usd": money(event.proposed_payout_usd),
-        "hours": event.hours,
-        "payout_usd": None,
-        "contacts": event.contacts.model_dump(mode="json"),
-        "referral_id": None,
-        "co_sell": 0,
-        "disputed": 0,
-        "submissions": 0,
-        "last_reason": None,
+        "claim_id": str(facts.claim_id),
+        "partner_id": terms.partner_id,
+        "location_id": terms.location_id,
+        "engagement_id": terms.engagement_id,
+        "friendly_name": terms.friendly_name,
+        "customer_type": terms.customer_id.type.value,
+        "customer_value": terms.customer_id.value,
+        "eligibility_key": terms.eligibility_key,
+        "resolved_tenant_id": terms.resolved_tenant_id,
+        "origin": facts.origin,
+        "state": facts.state.value,
+        "live": int(not facts.state.terminal),
+        "had_consent": int(facts.consent_given_at is not None),
+        "version": facts.version,
+        "created_at": ts(facts.created_at),
+        "updated_at": ts(facts.updated_at),
+        "running_deadline_kind": None if kind is None else kind.value,
+        "running_deadline": None if kind is None else ts(facts.deadlines[kind]),
+        "deadlines": dumps({k.value: ts(v) for k, v in facts.deadlines.items()}),
+        "deal_size_usd": money(facts.deal_size_usd),
+        "payout_model": terms.payout_model.value,
+        "fixed_payout_usd": money(terms.fixed_payout_usd),
+        "proposed_payout_usd": money(terms.proposed_payout_usd),
+        "hours": terms.hours,
+        "payout_usd": money(facts.payout_usd),
+        "contacts": dumps(facts.contacts.model_dump(mode="json")),
+        "referral_id": None if facts.referral_id is None else str(facts.referral_id),
+        "co_sell": int(facts.co_sell),
+        "disputed": int(facts.disputed),
+        "submissions": facts.submissions,
+        "last_reason": facts.last_reason,
     }
 
 
-def fold(events: Sequence[Claim.Event]) -> tuple[dict[str, Any], UUID | None]:
-    """A claim's row as the claims view holds it after ``events`` (its first ones, in order),
-    folded in memory; and its latest consent link."""
-    assert events and isinstance(events[0], Claim.Created), "a claim's events start with it"
-    row, outbox = _new_row(events[0]), _OutboxPage()
-    link = None
-    for event in events:
-        ClaimViews.apply(row, event, outbox)
-        if isinstance(event, Claim.ConsentRequested | Claim.ConsentReminderSent):
-            link = event.link_id
-    return dict(zip(CLAIM_COLUMNS, ClaimViews.values(row), strict=True)), link
+def _history_row(event: Claim.Event) -> tuple[Any, ...]:
+    return (
+        str(event.originator_id),
+        event.originator_version,
+        type(event).__name__,
+        ts(event.timestamp),
+        dumps(event.actor.model_dump(mode="json")),
+        dumps(event_data(event)),
+    )
 
 
 class ClaimViews(BatchProjection):
-    """Claims, their history and the outbox, folded from the claim's events."""
+    """Claims, their history and the outbox: each claim's facts evolved by its events (the
+    aggregate's ``evolve``), its row derived from them (``row_of``)."""
 
     name = "claims"
 
@@ -91,119 +106,58 @@ class ClaimViews(BatchProjection):
         claim_events = [e for e in events if isinstance(e, Claim.Event)]
         if not claim_events:
             return
-        rows = self._load(tx, {str(e.originator_id) for e in claim_events})
+        facts = self._load(tx, {e.originator_id for e in claim_events})
         page = _OutboxPage()
-        history: list[tuple[Any, ...]] = []
         for event in claim_events:
-            claim_id = str(event.originator_id)
-            if isinstance(event, Claim.Created):
-                rows[claim_id] = _new_row(event)
-            row = rows[claim_id]
-            self.apply(row, event, page)
-            history.append(
-                (
-                    claim_id,
-                    event.originator_version,
-                    type(event).__name__,
-                    ts(event.timestamp),
-                    dumps(event.actor.model_dump(mode="json")),
-                    dumps(event_data(event)),
-                )
-            )
-        tx.insert_rows("history", history)
-        touched = {str(e.originator_id) for e in claim_events}
-        tx.insert_rows("claims", [self.values(rows[c]) for c in sorted(touched)], UPSERT_CLAIM)
+            before = facts.get(event.originator_id)
+            facts[event.originator_id] = after = evolve(before, event)
+            page.follow(before, after)
+        tx.insert_rows("history", [_history_row(e) for e in claim_events])
+        touched = sorted({e.originator_id for e in claim_events})
+        rows = [row_of(facts[c]) for c in touched]
+        tx.insert_rows("claims", [tuple(r[c] for c in CLAIM_COLUMNS) for r in rows], UPSERT_CLAIM)
+        kept = [(str(c), FACTS.dump_json(facts[c]).decode()) for c in touched]
+        tx.insert_rows("claim_facts", kept, UPSERT_FACTS)
         page.write(tx)
 
     @staticmethod
-    def _load(tx: Tx, claim_ids: set[str]) -> dict[str, dict[str, Any]]:
-        rows: dict[str, dict[str, Any]] = {}
-        ids = sorted(claim_ids)
+    def _load(tx: Tx, claim_ids: set[UUID]) -> dict[UUID, ClaimFacts]:
+        """The facts the view holds of these claims (none of a claim it has not seen yet)."""
+        facts: dict[UUID, ClaimFacts] = {}
+        ids = sorted(str(c) for c in claim_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in tx.rows(f"SELECT * FROM {{p}}claims WHERE claim_id IN ({marks})", chunk):
-                row["deadlines"] = json.loads(row["deadlines"])
-                row["contacts"] = json.loads(row["contacts"])
-                rows[row["claim_id"]] = row
-        return rows
-
-    @staticmethod
-    def values(row: dict[str, Any]) -> tuple[Any, ...]:
-        state = ClaimState(row["state"])
-        kind = GOVERNING_DEADLINE.get(state)
-        row["running_deadline_kind"] = None if kind is None else kind.value
-        row["running_deadline"] = None if kind is None else row["deadlines"][kind.value]
-        row["live"] = int(not state.terminal)
-        values = {**row, "deadlines": dumps(row["deadlines"]), "contacts": dumps(row["contacts"])}
-        return tuple(values[c] for c in CLAIM_COLUMNS)
-
-    @staticmethod
-    def apply(row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> None:
-        row["version"] = event.originator_version
-        row["updated_at"] = ts(event.timestamp)
-        if not _apply_consent(row, event, outbox):
-            _apply_submission(row, event)
-        if isinstance(event, CONSENT_CLOSED):
-            outbox.close(row["claim_id"])  # nothing left to send
+            sql = f"SELECT facts FROM {{p}}claim_facts WHERE claim_id IN ({marks})"
+            for row in tx.rows(sql, chunk):
+                found = FACTS.validate_json(row["facts"], context=TRUSTED)  # ours
+                facts[found.claim_id] = found
+        missing = sorted(str(c) for c in claim_ids - set(facts))
+        for start in range(0, len(missing), 500):
+            facts |= _facts_from_history(tx, missing[start : start + 500])
+        return facts
 
 
-def _apply_consent(row: dict[str, Any], event: Claim.Event, outbox: _OutboxPage) -> bool:
-    """Fold an event of the consent part of the lifecycle; False if it is not one."""
-    match event:
-        case Claim.ConsentRequested():
-            row["state"] = ClaimState.AWAITING_CONSENT.value
-            row["deal_size_usd"] = money(event.deal_size_usd)
-            row["contacts"] = event.contacts.model_dump(mode="json")
-            outbox.queue(row, event.link_id, "consent_request", event)
-        case Claim.ConsentReminderSent():
-            outbox.queue(row, event.link_id, "consent_reminder", event)
-        case Claim.ConsentGiven():
-            row["state"] = ClaimState.CONSENT_RECEIVED.value
-            row["had_consent"] = 1
-            row["deadlines"]["submission"] = ts(event.submission_deadline)
-            row["deadlines"]["post_submission"] = ts(event.review_deadline)
-        case Claim.Declined():
-            row["state"] = ClaimState.CONSENT_DECLINED.value
-        case Claim.Expired():
-            row["state"] = EXPIRY_STATE[event.deadline].value
-        case Claim.Cancelled():
-            row["state"] = ClaimState.CANCELLED.value
-            row["last_reason"] = event.reason
-        case _:
-            return False
-    return True
-
-
-def _apply_submission(row: dict[str, Any], event: Claim.Event) -> None:
-    """Fold an event of submission, review, dispute, referral and co-sell."""
-    deadlines = row["deadlines"]
-    match event:
-        case Claim.Submitted():
-            row["state"] = ClaimState.SUBMITTED.value
-            row["submissions"] += 1
-        case Claim.ReviewStarted():
-            row["state"] = ClaimState.UNDER_REVIEW.value
-        case Claim.InformationRequested():
-            row["state"] = ClaimState.PARTNER_ACTION_REQUIRED.value
-            row["last_reason"] = event.comments
-        case Claim.Approved():
-            row["state"] = ClaimState.APPROVED.value
-            row["payout_usd"] = money(event.payout_usd)
-        case Claim.Rejected():
-            final = ClaimState.REJECTED_FINAL if event.final else ClaimState.REJECTED
-            row["state"] = final.value
-            row["last_reason"] = event.reason
-            if event.dispute_deadline is not None:
-                deadlines["dispute"] = ts(event.dispute_deadline)
-        case Claim.Disputed():
-            row["state"] = ClaimState.DISPUTED.value
-            row["disputed"] = 1
-            deadlines["post_submission"] = deadlines["dispute"] = ts(event.reset_deadline)
-        case Claim.ReferralCreated():
-            row["referral_id"] = str(event.referral_id)
-        case Claim.UpgradedToCoSell():
-            row["co_sell"] = 1
+def _facts_from_history(tx: Tx, claim_ids: Sequence[str]) -> dict[UUID, ClaimFacts]:
+    """The facts of claims this view showed before it kept their facts (views built by an
+    earlier release): folded from its history, the view's own record of their events."""
+    marks = ", ".join("?" for _ in claim_ids)
+    sql = f"SELECT * FROM {{p}}history WHERE claim_id IN ({marks}) ORDER BY claim_id, version"
+    events: dict[UUID, list[Claim.Event]] = {}
+    for row in tx.rows(sql, claim_ids):
+        event_class = getattr(Claim, row["event"])
+        extra = {"originator_topic": get_topic(Claim)} if row["version"] == 1 else {}
+        fields = {
+            **json.loads(row["data"]),
+            **extra,
+            "originator_id": row["claim_id"],
+            "originator_version": row["version"],
+            "timestamp": parse_ts(row["occurred_at"]),
+            "actor": json.loads(row["actor"]),
+        }
+        event = event_class.model_validate(fields, context=TRUSTED)  # ours
+        events.setdefault(event.originator_id, []).append(event)
+    return {claim_id: fold(found) for claim_id, found in events.items()}
 
 
 class Status(StrEnum):
@@ -239,25 +193,36 @@ class _OutboxPage:
         self.emails: dict[str, list[Any]] = {}
         self.current: dict[str, str] = {}  # claim id -> the one e-mail still to send, or ""
 
-    def queue(self, row: dict[str, Any], link_id: UUID, kind: str, event: Claim.Event) -> None:
+    def follow(self, before: ClaimFacts | None, after: ClaimFacts) -> None:
+        """The e-mails a change of a claim's facts calls for (R23, R24): one per new consent
+        link (a reminder when consent was awaited already); none left to send once the link
+        the customer could answer through is gone."""
+        link = after.last_link_id
+        if link is not None and (before is None or link != before.last_link_id):
+            awaited = before is not None and before.state is ClaimState.AWAITING_CONSENT
+            self.queue(after, link, "consent_reminder" if awaited else "consent_request")
+        elif before is not None and before.consent_link_id and after.consent_link_id is None:
+            self.close(str(after.claim_id))
+
+    def queue(self, facts: ClaimFacts, link_id: UUID, kind: str) -> None:
         """One e-mail per consent link; a newer link supersedes the older e-mails (R24)."""
-        new_id = email_id(link_id)
+        new_id, claim_id = email_id(link_id), str(facts.claim_id)
         for other in self.emails.values():
-            if other[1] == row["claim_id"]:
+            if other[1] == claim_id:
                 other[-1] = 1
         self.emails[new_id] = [
             new_id,
-            row["claim_id"],
+            claim_id,
             str(link_id),
             kind,
-            row["contacts"]["customer"]["email"],
-            row["friendly_name"],
-            row["engagement_id"],
-            row["deadlines"]["consent"],
-            ts(event.timestamp),
+            facts.contacts.customer.email,
+            facts.terms.friendly_name,
+            facts.terms.engagement_id,
+            ts(facts.deadlines[DeadlineKind.CONSENT]),
+            ts(facts.updated_at),
             0,
         ]
-        self.current[row["claim_id"]] = new_id
+        self.current[claim_id] = new_id
 
     def close(self, claim_id: str) -> None:
         for other in self.emails.values():

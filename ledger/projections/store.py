@@ -59,6 +59,12 @@ VIEW_TABLES: dict[str, str] = {
         superseded INTEGER NOT NULL
     """,
 }
+FOLD_TABLES: dict[str, str] = {
+    "claim_facts": "claim_id TEXT PRIMARY KEY, facts TEXT NOT NULL",
+}
+"""The views' memory between pages, not views (no query reads them): each claim's facts as
+JSON (``ledger.aggregates.claim.ClaimFacts``), so that a page folds a claim's next events
+without reading its earlier ones again. Contacts in them are sealed, as in the events."""
 VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}claims_page ON {p}claims (partner_id, engagement_id, live)",
     # The Customers tabs' orders, so that a page of 50 reads 50 rows, not every claim:
@@ -94,7 +100,7 @@ STATE_TABLES = [
 
 def columns(table: str) -> list[tuple[str, str]]:
     """The (name, SQL type) of each column of a view table, in order."""
-    ddl = re.sub(r"PRIMARY KEY \([^)]*\)", "", VIEW_TABLES[table])
+    ddl = re.sub(r"PRIMARY KEY \([^)]*\)", "", {**VIEW_TABLES, **FOLD_TABLES}[table])
     parts = [part.split() for part in ddl.split(",")]
     return [(p[0], p[1]) for p in parts if p]
 
@@ -111,9 +117,8 @@ def prefix(generation: int) -> str:
 
 def view_ddl(generation: int) -> list[str]:
     p = prefix(generation)
-    tables = [
-        f"CREATE TABLE IF NOT EXISTS {p}{name} ({cols})" for name, cols in VIEW_TABLES.items()
-    ]
+    every = {**VIEW_TABLES, **FOLD_TABLES}
+    tables = [f"CREATE TABLE IF NOT EXISTS {p}{name} ({cols})" for name, cols in every.items()]
     return tables + [index.format(p=p) for index in VIEW_INDEXES]
 
 
@@ -308,7 +313,7 @@ class ViewStore:
         self._generation = (time.monotonic(), generation)
         for old in range(max(1, generation - 6), generation - 1):
             with self.transaction(old, commit=True) as tx:
-                for name in VIEW_TABLES:
+                for name in [*VIEW_TABLES, *FOLD_TABLES]:
                     tx.execute(f"DROP TABLE IF EXISTS {{p}}{name}")
 
     def position(self, name: str) -> int:

@@ -233,8 +233,9 @@ def check(services: Services, claims: list[UUID], data: st.DataObject) -> None:
         times = [e.timestamp for e in events]
         assert times == sorted(times)  # the clock only moves forward
         assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
-        # The claims view's fold of the first n events is the aggregate at version n, for
-        # every version, and its stored row is the aggregate now.
+        # A command's answer after the first n events (their facts folded with ``evolve``) is
+        # the repository's aggregate at version n, for every version; and the view's stored
+        # row (its facts kept between pages, evolved page by page) is the aggregate now.
         for n in range(1, len(events) + 1):
             then: object = ledger.repository.get(claim_id, version=n)
             assert isinstance(then, Claim)
