@@ -378,15 +378,12 @@ class Claim(Aggregate):
     deadlines = Fact[dict[DeadlineKind, datetime]]()
     deal_size_usd = Fact[Decimal | None]()
     consent_link_id = Fact[UUID | None]()
-    consent_given_at = Fact[datetime | None]()
-    consent_answer = Fact[tuple[UUID, bool] | None]()
     submissions = Fact[int]()
     proof = Fact[tuple[ProofDocument, ...]]()
     disputed = Fact[bool]()
     payout_usd = Fact[Decimal | None]()
     referral_id = Fact[UUID | None]()
     co_sell = Fact[bool]()
-    changed_at_version = Fact[int]()
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -416,7 +413,7 @@ class Claim(Aggregate):
     def changed_since(self, version: int) -> bool:
         """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
         events a policy records on its own never make a version stale."""
-        return version > self.version or self.changed_at_version > version
+        return version > self.version or self.facts.changed_at_version > version
 
     @property
     def partner_id(self) -> str:
@@ -436,7 +433,7 @@ class Claim(Aggregate):
 
     @property
     def had_consent(self) -> bool:
-        return self.consent_given_at is not None
+        return self.facts.consent_given_at is not None
 
     @property
     def qualifies_for_referral(self) -> bool:
@@ -535,9 +532,8 @@ class Claim(Aggregate):
 
     def answer_through(self, link_id: UUID) -> bool | None:
         """What the customer answered through this link (True: accepted); None: nothing."""
-        if self.consent_answer is None or self.consent_answer[0] != link_id:
-            return None
-        return self.consent_answer[1]
+        answer = self.facts.consent_answer
+        return None if answer is None or answer[0] != link_id else answer[1]
 
     def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
         """The customer accepts or declines through the latest link (R23, R24)."""
