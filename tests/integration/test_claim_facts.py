@@ -92,3 +92,18 @@ def test_a_view_without_its_facts_folds_them_from_its_history(services: Services
     live = snapshot(services.workers)
     views.replay()
     assert snapshot(services.workers) == live
+
+
+def test_the_facts_the_view_keeps_hold_contacts_sealed_as_its_rows_do(services: Services) -> None:
+    """Personal data in the kept facts is sealed under the contact's key, as in the claims
+    row's contacts and the history: erasing the key erases it there too."""
+    ledger = services.ledger
+    (claim_id,) = ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0.5))
+    services.workers.views.catch_up()
+    with services.store.transaction(sealed=True) as tx:
+        (kept,) = tx.rows("SELECT facts FROM {p}claim_facts")
+        (row,) = tx.rows("SELECT contacts FROM {p}claims")
+    for personal in ("Cora Customer", "cio@fabrikam.com", "Pat Partner", "pat@a.example"):
+        assert personal not in kept["facts"] and personal not in row["contacts"]
+    assert "sealed:" in kept["facts"]
