@@ -173,7 +173,7 @@ class CustomersPage:
                 list(done[offset : offset + limit]), next_offset(offset, limit, more)
             )
         live = LIVE_ORDER.sorted(r for r in claims if not r.state.terminal)
-        held = frozenset((r.customer_id.type.value, r.customer_id.value) for r in live)
+        held = frozenset(r.customer_id.key for r in live)
         with self.store.transaction() as tx:
             as_of = (ts(moment), held)
             known = _Known(self, tx, partner, engagement, tab == "eligible", as_of)
@@ -280,13 +280,13 @@ class _Known:
         partner_id: str,
         engagement: Engagement,
         eligible: bool,
-        as_of: tuple[str, frozenset[tuple[str, str]]] | None = None,
+        as_of: tuple[str, frozenset[str]] | None = None,
     ) -> None:
         self.page, self.tx, self.partner_id = page, tx, partner_id
         self.engagement, self.eligible = engagement, eligible
         self.as_of = as_of
-        """For a tab as of a time: the time (as the views write times), and the customers
-        (type, value) with a live claim here then; None for the tab as it is now."""
+        """For a tab as of a time: the time (as the views write times), and the keys of the
+        customers with a live claim here then; None for the tab as it is now."""
 
     def page_after(self, key: tuple[str, ...], limit: int) -> CustomersTab:
         """A tab's page of them after ``key``, with the cursor to the next."""
@@ -318,8 +318,7 @@ class _Known:
     def _shown(self, entry: KnownCustomerEntry) -> bool:
         if entry.eligible is not self.eligible:
             return False
-        key = (entry.customer_id.type.value, entry.customer_id.value)
-        return self.as_of is None or key not in self.as_of[1]
+        return self.as_of is None or entry.customer_id.key not in self.as_of[1]
 
     def _prefilter(self) -> tuple[str, list[Any]]:
         """What SQL can rule out before the catalog is asked: a live claim here (the customer
