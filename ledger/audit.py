@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
 
 from ledger.chain import DIGESTS_TABLE, ZERO, HashedSQLiteRecorder, digest_step, event_hash
 from ledger.log import ConcurrentPostgresRecorder, EventLog, LogPage
@@ -260,34 +260,46 @@ class LogDigests:
             if max_events is not None and done >= max_events:
                 return Digest(at, digest)
             page = self.event_log.page_after(position, self.page_size, hashes=True)
-            rows: list[DigestRow] = []
-            unhashed = None
-            for notification, stored, after in zip(
-                page.notifications, page.hashes, page.positions, strict=True
-            ):
-                if stored is None:
-                    unhashed = notification
-                    # Only whole transactions: the log resumes after a position, not inside.
-                    rows = [row for row in rows if row.position != after]
-                    break
-                digest = digest_step(digest, stored)
-                seq += 1
-                rows.append(DigestRow(seq, notification.id, after, digest))
+            rows, unhashed = _digest_rows(page, seq, digest)
             if rows and not self.tables.append(rows):
                 continue  # another process extended them first: go on from its last row
             done += len(rows)
-            if unhashed is not None and unhashed.id not in self._warned:
-                self._warned.add(unhashed.id)
-                log.warning(
-                    "the log digest stops before notification %s (%s, version %s), which "
-                    "has no hash; ledger verify tells more",
-                    unhashed.id,
-                    unhashed.originator_id,
-                    unhashed.originator_version,
-                )
+            if unhashed is not None:
+                self._warn(unhashed)
             if unhashed is not None or not page.notifications:
                 last = self.tables.last()
                 return Digest(last.notification_id, last.digest) if last else Digest(0, ZERO)
+
+    def _warn(self, unhashed: Notification) -> None:
+        """Say once per event that the digest stops before it, for want of its hash."""
+        if unhashed.id in self._warned:
+            return
+        self._warned.add(unhashed.id)
+        log.warning(
+            "the log digest stops before notification %s (%s, version %s), which "
+            "has no hash; ledger verify tells more",
+            unhashed.id,
+            unhashed.originator_id,
+            unhashed.originator_version,
+        )
+
+
+def _digest_rows(
+    page: LogPage, seq: int, digest: bytes
+) -> tuple[list[DigestRow], Notification | None]:
+    """The digest rows of the page's events, the first at place ``seq + 1`` of the log after
+    ``digest``; they stop at the first event without a hash, returned too (None: none)."""
+    rows: list[DigestRow] = []
+    for notification, stored, after in zip(
+        page.notifications, page.hashes, page.positions, strict=True
+    ):
+        if stored is None:
+            # Only whole transactions: the log resumes after a position, not inside.
+            return [row for row in rows if row.position != after], notification
+        digest = digest_step(digest, stored)
+        seq += 1
+        rows.append(DigestRow(seq, notification.id, after, digest))
+    return rows, None
 
 
 def current_digest(ledger: Any, principal: Principal) -> Digest:
@@ -338,99 +350,133 @@ def verify(
     started = time.perf_counter()
     tables = check_verifiable(ledger, at)
     event_log: EventLog = ledger.event_log
-    last_row = tables.last()
-    recorded = last_row.seq if last_row else 0  # rows appended meanwhile are not compared
-    head = max(event_log.head(), last_row.position if last_row else 0)
-    total = max(event_log.behind(0), 1)
-
-    def read(position: int, seq: int) -> tuple[LogPage, list[DigestRow]]:
-        """A page of the log after ``position`` and the digest rows of its places."""
-        page = event_log.page_after(position, page_size, hashes=True)
-        length = len(page.notifications)
-        upto = min(seq + length, recorded)
-        return page, tables.digest_rows(seq, upto, length) if upto > seq else []
-
-    result = Verification()
-    chains: dict[UUID, Chain] = {}
-    digest, seq, last_id = ZERO, 0, 0
-    aligned = True  # the digest rows are compared while they follow the log
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as reader:
-        pending: Future[tuple[LogPage, list[DigestRow]]] | None = reader.submit(read, 0, 0)
-        while pending is not None:
-            page, rows = pending.result()
-            if not page.notifications:
-                break
-            first = seq
-            pending = None
-            if page.position < head:
-                pending = reader.submit(read, page.position, seq + len(page.notifications))
-            for notification, stored in zip(page.notifications, page.hashes, strict=True):
-                seq += 1
-                originator = notification.originator_id
-                if type(originator) is not UUID:
-                    originator = UUID(str(originator))
-                version, topic, state = (
-                    notification.originator_version,
-                    notification.topic,
-                    notification.state,
-                )
-                if type(state) is not bytes or type(topic) is not str:
-                    topic, state = _as_stored(topic, state)
-                chain = chains.get(originator, NEW)
-                true = event_hash(chain[2], originator, version, topic, state)
-                own = None
-                if version != chain[0] + 1 or stored != true or chain[1] != chain[2]:
-                    where = _Where(notification.id, originator, version)
-                    own = _check_event(chain, true, topic, state, stored, where)
-                chains[originator] = (version, stored, true)
-                digest = digest_step(digest, true)
-                last_id = notification.id
-                if at is not None and notification.id == at:
-                    result.proof = Proof(at, expected or b"", digest)
-                if not aligned or seq > recorded:
-                    if own is not None:
-                        result.add(own)
-                    continue
-                index = seq - first - 1
-                row = rows[index] if index < len(rows) else None
-                if row is not None and (row.notification_id, row.digest) == (
-                    notification.id,
-                    digest,
-                ):
-                    if own is not None:
-                        result.add(own)
-                    continue
-                where = _Where(notification.id, originator, version)
-                aligned, found = _compare_row(tables, row, seq, digest, where)
-                # In log order: a deleted event came before this one; this one's own mismatch
-                # comes before what it makes of the digest rows.
-                ordered = [found, own] if found and found.originator_id is None else [own, found]
-                for finding in ordered:
-                    if finding is not None:
-                        result.add(finding)
-            result.events = seq
-            if progress:
-                progress(seq, max(total, seq))
-    if aligned and seq < recorded:  # digest rows beyond the log's last event
-        (row,) = tables.digest_rows(seq, recorded, 1)
-        gone = not tables.has_event(row.notification_id)
-        result.add(
-            Finding(
-                "digest row without its event",
-                f"the digest rows record {recorded - seq} event(s) after the log's last one, "
-                f"this one first (place {row.seq} of the log): "
-                + ("its event is not in the log (deleted)" if gone else "its event is elsewhere"),
-                notification_id=row.notification_id,
-            )
-        )
-    if at is not None and result.proof is None:
-        result.proof = Proof(at, expected or b"", None)
-    result.aggregates = len(chains)
-    result.digest = Digest(last_id, digest)
+    run = _Run(tables, event_log, page_size, at, expected or b"")
+    run.read_log(progress)
+    result = run.finish()
     result.seconds = time.perf_counter() - started
     if result.ok and extend:
         LogDigests(event_log, tables, page_size).extend()
     return result
+
+
+class _Run:
+    """One verification as it goes through the log: the chains and the running digest so
+    far, compared event by event with the stored hashes and digest rows."""
+
+    def __init__(
+        self,
+        tables: AuditTables,
+        event_log: EventLog,
+        page_size: int,
+        at: int | None,
+        expected: bytes,
+    ) -> None:
+        self.tables, self.event_log, self.page_size = tables, event_log, page_size
+        self.at, self.expected = at, expected
+        last_row = tables.last()
+        self.recorded = last_row.seq if last_row else 0  # rows appended meanwhile: not compared
+        self.head = max(event_log.head(), last_row.position if last_row else 0)
+        self.total = max(event_log.behind(0), 1)
+        self.result = Verification()
+        self.chains: dict[UUID, Chain] = {}
+        self.digest, self.seq, self.last_id = ZERO, 0, 0
+        self.aligned = True  # the digest rows are compared while they follow the log
+
+    def read(self, position: int, seq: int) -> tuple[LogPage, list[DigestRow]]:
+        """A page of the log after ``position`` and the digest rows of its places."""
+        page = self.event_log.page_after(position, self.page_size, hashes=True)
+        length = len(page.notifications)
+        upto = min(seq + length, self.recorded)
+        return page, self.tables.digest_rows(seq, upto, length) if upto > seq else []
+
+    def read_log(self, progress: Progress | None) -> None:
+        """Check every page of the log, the next one read in a thread meanwhile."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as reader:
+            pending: Future[tuple[LogPage, list[DigestRow]]] | None = reader.submit(self.read, 0, 0)
+            while pending is not None:
+                page, rows = pending.result()
+                if not page.notifications:
+                    break
+                first = self.seq
+                pending = None
+                if page.position < self.head:
+                    after = self.seq + len(page.notifications)
+                    pending = reader.submit(self.read, page.position, after)
+                for notification, stored in zip(page.notifications, page.hashes, strict=True):
+                    self.check(notification, stored, rows, first)
+                self.result.events = self.seq
+                if progress:
+                    progress(self.seq, max(self.total, self.seq))
+
+    def check(
+        self, notification: Notification, stored: bytes | None, rows: list[DigestRow], first: int
+    ) -> None:
+        """One event: its chain, the running digest after it, and the digest row of its
+        place in the log (``rows``: the page's, the page starting after place ``first``)."""
+        self.seq += 1
+        originator = notification.originator_id
+        if type(originator) is not UUID:
+            originator = UUID(str(originator))
+        version, topic, state = (
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
+        if type(state) is not bytes or type(topic) is not str:
+            topic, state = _as_stored(topic, state)
+        chain = self.chains.get(originator, NEW)
+        true = event_hash(chain[2], originator, version, topic, state)
+        own = None
+        if version != chain[0] + 1 or stored != true or chain[1] != chain[2]:
+            where = _Where(notification.id, originator, version)
+            own = _check_event(chain, true, topic, state, stored, where)
+        self.chains[originator] = (version, stored, true)
+        self.digest = digest = digest_step(self.digest, true)
+        self.last_id = notification.id
+        if self.at is not None and notification.id == self.at:
+            self.result.proof = Proof(self.at, self.expected, digest)
+        if self.aligned and self.seq <= self.recorded:
+            index = self.seq - first - 1
+            row = rows[index] if index < len(rows) else None
+            if row is None or (row.notification_id, row.digest) != (notification.id, digest):
+                self.row_differs(row, _Where(notification.id, originator, version), own)
+                return
+        if own is not None:
+            self.result.add(own)
+
+    def row_differs(self, row: DigestRow | None, where: _Where, own: Finding | None) -> None:
+        """The event's own finding and what its place's digest row makes of the log (no
+        more rows are compared after the first difference)."""
+        self.aligned, found = _compare_row(self.tables, row, self.seq, self.digest, where)
+        # In log order: a deleted event came before this one; this one's own mismatch comes
+        # before what it makes of the digest rows.
+        ordered = [found, own] if found and found.originator_id is None else [own, found]
+        for finding in ordered:
+            if finding is not None:
+                self.result.add(finding)
+
+    def finish(self) -> Verification:
+        """The result, with what the log's end leaves: digest rows beyond its last event,
+        a proof asked at a notification it does not hold."""
+        result = self.result
+        if self.aligned and self.seq < self.recorded:  # digest rows beyond the log's end
+            result.add(self.row_beyond_log())
+        if self.at is not None and result.proof is None:
+            result.proof = Proof(self.at, self.expected, None)
+        result.aggregates = len(self.chains)
+        result.digest = Digest(self.last_id, self.digest)
+        return result
+
+    def row_beyond_log(self) -> Finding:
+        (row,) = self.tables.digest_rows(self.seq, self.recorded, 1)
+        gone = not self.tables.has_event(row.notification_id)
+        return Finding(
+            "digest row without its event",
+            f"the digest rows record {self.recorded - self.seq} event(s) after the log's last "
+            f"one, this one first (place {row.seq} of the log): "
+            + ("its event is not in the log (deleted)" if gone else "its event is elsewhere"),
+            notification_id=row.notification_id,
+        )
 
 
 def _as_stored(topic: object, state: object) -> tuple[str, bytes]:

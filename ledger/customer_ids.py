@@ -25,6 +25,8 @@ _HOST = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
 _TPID = re.compile(r"^[0-9]{1,15}$")
 _MSX = re.compile(r"^7-[A-Z0-9]{8,12}$")
 _MAX_RAW_LENGTH = 300
+KEY_SEPARATOR = ":"
+"""Between an id's type and its value in its key (``CustomerId.key``, ``key_sql``)."""
 
 
 class CustomerId(BaseModel):
@@ -37,10 +39,18 @@ class CustomerId(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.type.value}:{self.value}"
+        """The id as one text, ``type:value``: what the claims record as their eligibility
+        key and the seats are named by."""
+        return f"{self.type.value}{KEY_SEPARATOR}{self.value}"
 
     def __str__(self) -> str:
         return self.key
+
+
+def key_sql(type_column: str, value_column: str) -> str:
+    """``CustomerId.key`` as an SQL expression over the columns holding an id's type and
+    value (SQLite and PostgreSQL alike)."""
+    return f"{type_column} || '{KEY_SEPARATOR}' || {value_column}"
 
 
 def _normalise_domain(raw: str) -> str:

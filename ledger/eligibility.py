@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ledger.aggregates.claim import ClaimState
 from ledger.catalog import Catalog, Engagement, PayoutModel, Tenant
 from ledger.customer_ids import CustomerId, IdType
 from ledger.errors import RuleRefusedError
@@ -32,10 +33,16 @@ class Resolution:
         return None if self.tenant is None else self.tenant.tenant_id
 
 
+def is_own_subject(kind: IdType) -> bool:
+    """R7: whether an id of this type is checked as given; a domain is checked as its
+    tenant's id (R6)."""
+    return kind is not IdType.DOMAIN
+
+
 def resolve(catalog: Catalog, customer_id: CustomerId) -> Resolution:
     """Resolve a customer id through the directory; an unknown domain is refused (R6)."""
     tenant = catalog.directory.tenant_for(customer_id.type, customer_id.value)
-    if customer_id.type is not IdType.DOMAIN:
+    if is_own_subject(customer_id.type):
         return Resolution(customer_id, customer_id, tenant)
     if tenant is None:
         raise RuleRefusedError(
@@ -47,6 +54,18 @@ def resolve(catalog: Catalog, customer_id: CustomerId) -> Resolution:
         )
     subject = CustomerId(type=IdType.TENANT_ID, value=tenant.tenant_id)
     return Resolution(customer_id, subject, tenant)
+
+
+def holds_place(state: ClaimState) -> bool:
+    """R10: whether a claim in ``state`` takes one of its customer's places under the claim
+    limit: while it is live, and for good once approved (the holdings ``Seat`` keeps)."""
+    return not state.terminal or state is ClaimState.APPROVED
+
+
+def limit_reached(live_or_approved: int, limit: int) -> bool:
+    """R10: whether ``live_or_approved`` claims of a customer id leave no place under ``limit``
+    (checked by ``assess`` for the pages, by ``Seat.hold`` for a new claim)."""
+    return live_or_approved >= limit
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,7 @@ def assess(engagement: Engagement, resolution: Resolution, live_or_approved: int
             )
         rule = "R9" if alternatives else "R10"
         return Eligibility(engagement.id, False, (CRITERIA_NOT_MET,), rule, hint)
-    if live_or_approved >= engagement.customer_claim_limit:
+    if limit_reached(live_or_approved, engagement.customer_claim_limit):
         return Eligibility(engagement.id, False, (CLAIM_LIMIT_REACHED,), "R10")
     return Eligibility(engagement.id, True)
 

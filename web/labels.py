@@ -1,7 +1,8 @@
 """Words the domain gives in English that the page shows translated: marked for extraction.
 
 The state labels and action labels come from ``ledger.aggregates.claim``; the page looks them
-up in its catalogs by their English text, and this list is what ``pybabel extract`` finds.
+up in its catalogs by their English text, and this list is what ``pybabel extract`` finds
+(``tests/unit/test_labels.py`` holds it to the aggregate's labels and to the catalogs).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -23,6 +24,7 @@ from ledger.as_of import parse_as_of
 from ledger.catalog import Catalog, Engagement
 from ledger.principal import Principal
 from ledger.projections.base import ts
+from ledger.projections.customers_page import CustomersTab, Tab
 
 router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
 
@@ -102,26 +104,28 @@ def customers_tab(
     With `as_of` (auditors: and `partner_id`): the tab as it stood then."""
     if as_of is None and partner_id is None:
         page = read_models.customers.tab(principal, engagement_id, tab, cursor, limit)
-        return TabPage(
-            tab=tab,
-            items=[
-                presenters.tab_item(item, now, principal, tab == "completed") for item in page.items
-            ],
-            next_cursor=page.next_cursor,
-            note=presenters.MSX_ONLY_NOTE if page.msx_only else None,
-        )
+        return _tab_page(tab, page, now, principal, None)
     at = now if as_of is None else parse_as_of(as_of, now)
     page = read_models.customers.tab_as_of(
         principal, ledger.claim_events, engagement_id, tab, at, partner_id, cursor, limit
     )
-    note = presenters.AS_OF_NOTE.format(at=ts(at))
+    return _tab_page(tab, page, at, principal, presenters.AS_OF_NOTE.format(at=ts(at)))
+
+
+def _tab_page(
+    tab: Tab, page: CustomersTab, at: datetime, principal: Principal, as_of_note: str | None
+) -> TabPage:
+    """A tab's page as the API shows it, its days left counted at ``at``; with
+    ``as_of_note``, the tab as it stood at ``at``."""
+    past = as_of_note is not None
+    msx_note = presenters.MSX_ONLY_NOTE if page.msx_only else None
     return TabPage(
         tab=tab,
         items=[
-            presenters.tab_item(item, at, principal, tab == "completed", past=True)
+            presenters.tab_item(item, at, principal, tab == "completed", past=past)
             for item in page.items
         ],
         next_cursor=page.next_cursor,
-        note=f"{note} {presenters.MSX_ONLY_NOTE}" if page.msx_only else note,
-        as_of=ts(at),
+        note=" ".join(n for n in (as_of_note, msx_note) if n) or None,
+        as_of=ts(at) if past else None,
     )

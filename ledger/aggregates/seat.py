@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import Aggregate
+from ledger.eligibility import limit_reached
 from ledger.errors import ConflictError, RuleRefusedError
 
 SEAT_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/seat")
@@ -113,7 +114,7 @@ class Seat(Aggregate):
     def hold(self, *, claim_id: UUID, partner_id: str, limit: int, now: datetime) -> None:
         """Admit a new claim, or refuse: one live claim per partner (R14), the limit (R10)."""
         self.refuse_second_live_claim(partner_id)
-        if self.count >= limit:
+        if limit_reached(self.count, limit):
             raise RuleRefusedError(
                 "claim-limit-reached",
                 f"{self.count} live or approved claims already exist for this customer id "

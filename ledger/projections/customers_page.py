@@ -7,17 +7,18 @@ the claims view and the current catalog, so that a catalog change shows without 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from ledger import access
-from ledger.aggregates.claim import Claim
+from ledger.aggregates.claim import Claim, ClaimState
 from ledger.catalog import Catalog, Engagement
-from ledger.customer_ids import CustomerId, IdType
-from ledger.eligibility import Resolution, assess, resolve
+from ledger.customer_ids import CustomerId, IdType, key_sql
+from ledger.eligibility import Resolution, assess, holds_place, is_own_subject, resolve
 from ledger.errors import LedgerError
 from ledger.principal import Principal
 from ledger.projections.base import ts
@@ -33,6 +34,7 @@ from ledger.projections.pages import (
 from ledger.projections.store import Tx, ViewStore
 
 Tab = Literal["eligible", "ineligible", "completed"]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,39 @@ class CustomersTab:
     """The engagement accepts only MSX opportunity ids: no customer is listed as ineligible."""
 
 
+@dataclass(frozen=True)
+class ClaimOrder:
+    """An order of the claims, written once: as SQL over the claims view, and as a sort of
+    the rows folded in Python (the tabs as of a time)."""
+
+    columns: tuple[tuple[str, bool, bool], ...]
+    """(a view column and ``ClaimRow`` field, descending, may be missing: then last)."""
+
+    def sql(self) -> str:
+        return ", ".join(
+            column + (" DESC" if descending else "") + (" NULLS LAST" if nullable else "")
+            for column, descending, nullable in self.columns
+        )
+
+    def sorted(self, rows: Iterable[R]) -> list[R]:
+        """The rows in this order, each value compared as the view stores it."""
+        ordered = list(rows)
+        for column, descending, _ in reversed(self.columns):
+            ordered.sort(key=partial(_stored, column, descending), reverse=descending)
+        return ordered
+
+
+def _stored(column: str, descending: bool, row: object) -> tuple[bool, str]:
+    """A row's ``column`` as the view stores it, after a flag that sorts a missing one last."""
+    value = getattr(row, column)
+    text = "" if value is None else ts(value) if isinstance(value, datetime) else str(value)
+    return (value is not None) is descending, text
+
+
+LIVE_ORDER = ClaimOrder((("running_deadline", False, True), ("claim_id", False, False)))
+"""The Eligible tab's live claims: the nearest deadline first, none last."""
+COMPLETED_ORDER = ClaimOrder((("updated_at", True, False), ("claim_id", False, False)))
+"""The Completed tab: the latest ended first."""
 KNOWN_ORDER = ("friendly_name", "customer_type", "customer_value")
 """The known customers' order on the tabs, served by the ``known_customers_by_name`` index."""
 MAX_CHUNK = 400
@@ -88,17 +123,15 @@ class CustomersPage:
         where, params = location_clause(principal)
         scope = "partner_id = ? AND engagement_id = ?" + where
         args = [partner_id, engagement.id, *params]
-        after = after_of(cursor)  # a bad cursor is refused on every tab
-        if after is None or tab == "completed":
-            offset_of(cursor)
-        if tab == "ineligible" and engagement.accepts_only_msx:
+        after = _after(tab, cursor)
+        if _msx_only(engagement, tab):
             return CustomersTab([], None, msx_only=True)
         with self.store.transaction() as tx:
             if tab == "completed":
                 page = sql_page(
                     tx,
                     f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 0 AND had_consent = 1 "
-                    "ORDER BY updated_at DESC, claim_id",
+                    f"ORDER BY {COMPLETED_ORDER.sql()}",
                     args,
                     cursor,
                     limit,
@@ -107,8 +140,7 @@ class CustomersPage:
             known = _Known(self, tx, partner_id, engagement, eligible=tab == "eligible")
             if tab == "eligible" and after is None:
                 return self._live_then_known(tx, scope, args, known, offset_of(cursor), limit)
-            found = known.after(after or (), limit + 1)
-            return CustomersTab(list(found[:limit]), _next(found, limit))
+            return known.page_after(after or (), limit)
 
     def tab_as_of(
         self,
@@ -128,50 +160,46 @@ class CustomersPage:
         with the tab's cursors. An auditor names the partner; a partner role reads its own."""
         partner, every_location = access.partner_as_of(principal, partner_id)
         engagement = access.engagement(self.catalog, engagement_id)
-        where, params = ("", []) if every_location else location_clause(principal)
-        after = after_of(cursor)
-        if after is None or tab == "completed":
-            offset_of(cursor)
-        if tab == "ineligible" and engagement.accepts_only_msx:
+        where = ("", []) if every_location else location_clause(principal)
+        after = _after(tab, cursor)
+        if _msx_only(engagement, tab):
             return CustomersTab([], None, msx_only=True)
-        bound = ts(moment)
-        with self.store.transaction() as tx:
-            made = tx.rows(
-                "SELECT claim_id FROM {p}claims WHERE partner_id = ? AND engagement_id = ?"
-                f"{where} AND created_at <= ? ORDER BY claim_id",
-                [partner, engagement.id, *params, bound],
-            )
-        folded = (claim_at(events_of(UUID(r["claim_id"])), moment) for r in made)
-        claims = [row for row in folded if row is not None]
+        claims = self._claims_as_of(partner, engagement, where, events_of, moment)
         if tab == "completed":
-            done = sorted(
-                (r for r in claims if r.state.terminal and r.had_consent),
-                key=lambda r: str(r.claim_id),
-            )
-            done.sort(key=lambda r: r.updated_at, reverse=True)  # the view's order
+            done = COMPLETED_ORDER.sorted(r for r in claims if r.state.terminal and r.had_consent)
             offset = offset_of(cursor)
             more = len(done) > offset + limit
             return CustomersTab(
                 list(done[offset : offset + limit]), next_offset(offset, limit, more)
             )
-        live = sorted(
-            (r for r in claims if not r.state.terminal),
-            key=lambda r: (
-                r.running_deadline is None,
-                r.running_deadline or moment,
-                str(r.claim_id),
-            ),
-        )
-        held = frozenset((r.customer_id.type.value, r.customer_id.value) for r in live)
+        live = LIVE_ORDER.sorted(r for r in claims if not r.state.terminal)
+        held = frozenset(r.customer_id.key for r in live)
         with self.store.transaction() as tx:
-            known = _Known(
-                self, tx, partner, engagement, eligible=tab == "eligible", as_of=(bound, held)
-            )
+            as_of = (ts(moment), held)
+            known = _Known(self, tx, partner, engagement, tab == "eligible", as_of)
             if tab == "eligible" and after is None:
                 offset = offset_of(cursor)
                 return claims_then_known(live[offset : offset + limit + 1], known, offset, limit)
-            found = known.after(after or (), limit + 1)
-            return CustomersTab(list(found[:limit]), _next(found, limit))
+            return known.page_after(after or (), limit)
+
+    def _claims_as_of(
+        self,
+        partner: str,
+        engagement: Engagement,
+        where: tuple[str, list[Any]],
+        events_of: Callable[[UUID], Sequence[Claim.Event]],
+        moment: datetime,
+    ) -> list[ClaimRow]:
+        """The partner's claims on the engagement made by ``moment`` (in the locations
+        ``where`` allows), each as it stood then."""
+        with self.store.transaction() as tx:
+            made = tx.rows(
+                "SELECT claim_id FROM {p}claims WHERE partner_id = ? AND engagement_id = ?"
+                f"{where[0]} AND created_at <= ? ORDER BY claim_id",
+                [partner, engagement.id, *where[1], ts(moment)],
+            )
+        folded = (claim_at(events_of(UUID(r["claim_id"])), moment) for r in made)
+        return [row for row in folded if row is not None]
 
     def _live_then_known(
         self, tx: Tx, scope: str, args: list[Any], known: _Known, offset: int, limit: int
@@ -180,10 +208,25 @@ class CustomersPage:
         the claimable known customers; its cursor is an offset among the claims, then a key."""
         rows = tx.rows(
             f"SELECT * FROM {{p}}claims WHERE {scope} AND live = 1 "
-            "ORDER BY running_deadline NULLS LAST, claim_id LIMIT ? OFFSET ?",
+            f"ORDER BY {LIVE_ORDER.sql()} LIMIT ? OFFSET ?",
             [*args, limit + 1, offset],
         )
         return claims_then_known([ClaimRow.of(r) for r in rows], known, offset, limit)
+
+
+def _after(tab: Tab, cursor: str | None) -> tuple[str, ...] | None:
+    """The known customer a cursor continues after (None: an offset cursor, or none); a
+    bad cursor is refused on every tab."""
+    after = after_of(cursor)
+    if after is None or tab == "completed":
+        offset_of(cursor)
+    return after
+
+
+def _msx_only(engagement: Engagement, tab: Tab) -> bool:
+    """Whether the tab is the Ineligible one of an engagement that takes only MSX
+    opportunity ids, which lists no customer."""
+    return tab == "ineligible" and engagement.accepts_only_msx
 
 
 def claims_then_known(
@@ -201,6 +244,20 @@ def claims_then_known(
     if room == 0:  # the claims filled the page exactly: the customers start on the next
         return CustomersTab(claims, after_cursor(()))
     return CustomersTab(claims + list(customers[:room]), _next(customers, room))
+
+
+def holding_sql(alias: str = "") -> str:
+    """SQL over the claims view (columns prefixed with ``alias``): the claims that hold a
+    place under the claim limit, as ``eligibility.holds_place`` decides: the live ones, and
+    the ended ones in a state that keeps its place."""
+    kept = [s for s in ClaimState if s.terminal and holds_place(s)]
+    return "(" + " OR ".join([f"{alias}live = 1", *(f"{alias}state = '{s}'" for s in kept)]) + ")"
+
+
+def _among(column: str, values: Iterable[str]) -> tuple[str, list[str]]:
+    """SQL that ``column`` is one of ``values`` (false for none), and its parameters."""
+    found = list(values)
+    return (f"{column} IN ({', '.join('?' * len(found))})" if found else "1 = 0"), found
 
 
 def _key(entry: KnownCustomerEntry) -> tuple[str, str, str]:
@@ -223,13 +280,18 @@ class _Known:
         partner_id: str,
         engagement: Engagement,
         eligible: bool,
-        as_of: tuple[str, frozenset[tuple[str, str]]] | None = None,
+        as_of: tuple[str, frozenset[str]] | None = None,
     ) -> None:
         self.page, self.tx, self.partner_id = page, tx, partner_id
         self.engagement, self.eligible = engagement, eligible
         self.as_of = as_of
-        """For a tab as of a time: the time (as the views write times), and the customers
-        (type, value) with a live claim here then; None for the tab as it is now."""
+        """For a tab as of a time: the time (as the views write times), and the keys of the
+        customers with a live claim here then; None for the tab as it is now."""
+
+    def page_after(self, key: tuple[str, ...], limit: int) -> CustomersTab:
+        """A tab's page of them after ``key``, with the cursor to the next."""
+        found = self.after(key, limit + 1)
+        return CustomersTab(list(found[:limit]), _next(found, limit))
 
     def after(self, key: tuple[str, ...], count: int) -> list[KnownCustomerEntry]:
         """Up to ``count`` of them after ``key`` (from the first with ``()``)."""
@@ -256,8 +318,7 @@ class _Known:
     def _shown(self, entry: KnownCustomerEntry) -> bool:
         if entry.eligible is not self.eligible:
             return False
-        key = (entry.customer_id.type.value, entry.customer_id.value)
-        return self.as_of is None or key not in self.as_of[1]
+        return self.as_of is None or entry.customer_id.key not in self.as_of[1]
 
     def _prefilter(self) -> tuple[str, list[Any]]:
         """What SQL can rule out before the catalog is asked: a live claim here (the customer
@@ -274,15 +335,18 @@ class _Known:
         if self.as_of is not None:
             where, args = " AND k.recognised_at <= ?", [self.as_of[0]]
         if self.eligible:
-            types = [t.value for t in engagement.allowed_id_types]
-            where += (
-                f" AND k.customer_type IN ({', '.join('?' * len(types))}) "
-                "AND (k.customer_type = ? OR (SELECT COUNT(*) FROM {p}claims c "
-                "WHERE c.engagement_id = ? "
-                "AND c.eligibility_key = k.customer_type || ':' || k.customer_value "
-                "AND (c.live = 1 OR c.state = 'approved')) < ?)"
+            allowed, allowed_args = _among("k.customer_type", engagement.allowed_id_types)
+            others, others_args = _among(
+                "k.customer_type", [t for t in IdType if not is_own_subject(t)]
             )
-            args += [*types, IdType.DOMAIN.value, engagement.id, engagement.customer_claim_limit]
+            where += (
+                f" AND {allowed} AND ({others} OR (SELECT COUNT(*) FROM {{p}}claims c "
+                "WHERE c.engagement_id = ? "
+                f"AND c.eligibility_key = {key_sql('k.customer_type', 'k.customer_value')} "
+                f"AND {holding_sql('c.')}) < ?)"
+            )
+            args += [*allowed_args, *others_args, engagement.id]
+            args.append(engagement.customer_claim_limit)  # below it: not limit_reached (R10)
         return where, args
 
     def _assessed(self, rows: list[dict[str, Any]]) -> list[KnownCustomerEntry]:
@@ -308,7 +372,7 @@ class _Known:
                 for r in self.tx.rows(
                     "SELECT eligibility_key, COUNT(*) AS n FROM {p}claims "
                     f"WHERE engagement_id = ? AND eligibility_key IN ({marks}) "
-                    "AND (live = 1 OR state = 'approved') GROUP BY eligibility_key",
+                    f"AND {holding_sql()} GROUP BY eligibility_key",
                     [engagement.id, *keys],
                 )
             }

@@ -9,10 +9,14 @@ from uuid import UUID
 import pytest
 
 from api import presenters
+from ledger import access
+from ledger.aggregates.seat import Seat
 from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.catalog import Catalog
 from ledger.commands import Cancel, Review
+from ledger.customer_ids import CustomerId, IdType
+from ledger.eligibility import assess, resolve
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.projections.claim_queries import ClaimFilter
 from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry, Tab
@@ -20,6 +24,7 @@ from ledger.workers import Workers
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,
+    ADMIN_C,
     CATALOG_DATA,
     FABRIKAM,
     LITWARE,
@@ -289,3 +294,80 @@ def test_live_claims_without_a_running_deadline_come_after_those_with_one(
     page = read_models.customers.tab(ADMIN_A, "E-AS", "eligible")
     ids = [getattr(i, "claim_id", None) for i in page.items]
     assert ids[:2] == [waiting, submitted]
+
+
+def test_r10_each_known_customer_is_on_the_tab_assess_gives_for_its_seat(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
+    """The page's SQL (what it rules out, and the counts it gives ``assess``) agrees with
+    ``eligibility.assess`` on the seat's count (E-AS: limit 2): Fabrikam held by A's
+    approved claim and B's live one (2), Northwind by B's (1), Litware by C's after B's
+    ended (1)."""
+    approved = know(stored_ledger, FABRIKAM)
+    stored_ledger.submit(ADMIN_A, approved, proof(["poe_document"]), days(2))
+    stored_ledger.review(REVIEWER, approved, Review(action="start"), days(2))
+    stored_ledger.review(REVIEWER, approved, Review(action="approve"), days(2))
+    for tenant in (NORTHWIND, LITWARE):
+        stored_ledger.cancel(ADMIN_A, know(stored_ledger, tenant), Cancel(), days(2))
+    for partner, tenant, location in [
+        (ADMIN_B, FABRIKAM, "LOC-B1"),
+        (ADMIN_B, NORTHWIND, "LOC-B1"),
+        (ADMIN_B, LITWARE, "LOC-B1"),
+        (ADMIN_C, LITWARE, "LOC-C1"),
+    ]:
+        command = create(["E-AS"], value=tenant, location=location, customer_email=EMAIL[tenant])
+        (made,) = stored_ledger.create_claims(partner, command, days(3))
+        if (partner, tenant) == (ADMIN_B, LITWARE):
+            stored_ledger.cancel(ADMIN_B, made, Cancel(), days(3))
+    models = caught_up(workers, read_models)
+    shown = {
+        name: {
+            e.friendly_name: e.reasons
+            for e in models.customers.tab(ADMIN_A, "E-AS", name).items
+            if isinstance(e, KnownCustomerEntry)
+        }
+        for name in ("eligible", "ineligible")
+    }
+    engagement = access.engagement(models.customers.catalog, "E-AS")
+    counts = {}
+    for tenant in (FABRIKAM, NORTHWIND, LITWARE):
+        customer_id = CustomerId(type=IdType.TENANT_ID, value=tenant)
+        seat = stored_ledger.find(Seat.id_for("E-AS", customer_id.key), Seat)
+        counts[NAME[tenant]] = 0 if seat is None else seat.count
+        verdict = assess(
+            engagement, resolve(models.customers.catalog, customer_id), counts[NAME[tenant]]
+        )
+        tab_name = "eligible" if verdict.eligible else "ineligible"
+        assert shown[tab_name].pop(NAME[tenant]) == verdict.reasons
+    assert shown == {"eligible": {}, "ineligible": {}}
+    assert counts == {"Fabrikam": 2, "Northwind": 1, "Litware": 1}
+
+
+def test_the_tabs_as_of_now_list_the_claims_in_the_order_of_the_tabs(
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+) -> None:
+    """One order for the tabs read from the view and for the tabs folded as of a time: live
+    claims with and without a running deadline, and completed ones ended together."""
+    submitted = know(stored_ledger, FABRIKAM)
+    stored_ledger.submit(ADMIN_A, submitted, proof(["poe_document"]), days(2))
+    for tenant in (NORTHWIND, LITWARE):
+        ended = know(stored_ledger, tenant)  # a first claim, ended with its consent
+        stored_ledger.cancel(ADMIN_A, ended, Cancel(), days(3))
+    for tenant in (NORTHWIND, LITWARE):
+        command = create(
+            ["E-AS"],
+            origin="claimed",
+            value=tenant,
+            name=NAME[tenant],
+            customer_email=EMAIL[tenant],
+        )
+        stored_ledger.create_claims(ADMIN_A, command, days(5 if tenant == NORTHWIND else 4))
+    models = caught_up(workers, read_models)
+    for name in ("eligible", "completed"):
+        now = models.customers.tab(ADMIN_A, "E-AS", name)
+        then = models.customers.tab_as_of(
+            ADMIN_A, stored_ledger.claim_events, "E-AS", name, days(6)
+        )
+        listed = [getattr(i, "claim_id", i.friendly_name) for i in now.items]
+        assert [getattr(i, "claim_id", i.friendly_name) for i in then.items] == listed
+        assert len(listed) == (3 if name == "eligible" else 2)
