@@ -147,7 +147,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 }
             )
         hashes = chained_hashes(stored_events, previous)
-        self.committed.stage(stored_events, hashes)
+        self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         curs.execute(
             self.insert_events_statement,
             (
@@ -161,8 +161,10 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         )
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
-        with self.committed.committing():  # a hash is known once its save committed
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        with self.committed.committing() as staged:  # a hash is known once its save committed
+            ids: Sequence[int] | None = super().insert_events(
+                stored_events, staged_hashes=staged, **kwargs
+            )
             return ids
 
     def _fetch_ids_after_insert_events(
