@@ -20,7 +20,6 @@ Each row also carries its event's hash, chained over its aggregate's previous ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -38,11 +37,16 @@ from ledger.chain import (
     previous_versions,
 )
 
-__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "event_log", "written"]
+__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "Written", "event_log"]
 
-written: ContextVar[int | None] = ContextVar("written", default=None)
-_inserted_tx: ContextVar[int | None] = ContextVar("inserted_tx", default=None)
-"""The log position the last save of this context reached (read-your-writes)."""
+
+@dataclass
+class Written:
+    """Handed to a save (``save(..., written=Written())``): the PostgreSQL recorder notes in
+    it the transaction that committed the save's events, the log position they reached
+    (``EventLog.position_written``: the same client's reads wait for it)."""
+
+    tx: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,9 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
     ) -> Sequence[int] | None:
         rows = curs.fetchall()
-        _inserted_tx.set(rows[-1]["tx"] if rows else None)
+        written = kwargs.get("written")
+        if isinstance(written, Written) and rows:
+            written.tx = rows[-1]["tx"]
         return [row["notification_id"] for row in rows]
 
     def _notify_channel(self, curs: Any) -> None:
@@ -231,10 +237,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """Events after ``position`` (counted up to a million)."""
         return int(self._rows(self._behind, [position])[0]["n"])
 
-    def position_written(self, notification_id: int) -> int:
-        """The position of this context's last insert, whose last event has this id."""
-        if (tx := _inserted_tx.get()) is not None:
-            return tx
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
+        if written is not None and written.tx is not None:
+            return written.tx
         rows = self._rows(self._tx_of, [notification_id])
         return int(rows[0]["tx"]) if rows else 0
 
@@ -257,8 +264,9 @@ class EventLog(Protocol):
     def behind(self, position: int) -> int:
         """How many events a follower at ``position`` has yet to read."""
 
-    def position_written(self, notification_id: int) -> int:
-        """The position of this context's last insert, whose last event has this id."""
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
 
 
 class IdOrderLog:
@@ -292,7 +300,7 @@ class IdOrderLog:
     def behind(self, position: int) -> int:
         return max(0, self.head() - position)
 
-    def position_written(self, notification_id: int) -> int:
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
         return notification_id
 
 
