@@ -26,7 +26,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.chain import (
     DIGESTS_DDL,
@@ -67,10 +67,22 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if self.datastore.enable_db_functions:  # its insert function writes no hash
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
         self.committed = CommittedHashes()
-        table = SQL("{0}.{1}").format(
-            Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        )
+        self._table = self._qualified(self.events_table_name)
+        self._create_statements()
+        self.lock_table_statements = []  # appends of different claims commit in parallel
+        self._write_statements()
+        self._read_statements()
+
+    def _qualified(self, name: str) -> Composed:
+        return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _create_statements(self) -> None:
+        """The events table with each row's transaction id and hash, its index in commit
+        order, and the log digests' table."""
+        table = self._table
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {id_type} NOT NULL, "
@@ -82,8 +94,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "hash bytea, "
             "PRIMARY KEY (originator_id, originator_version))"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
-        if self.datastore.enable_db_functions:  # its insert function writes no hash
-            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
         self.sql_create_statements.append(
             SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (tx_id, notification_id)").format(
                 index=Identifier(f"{self.events_table_name}_tx_idx"), table=table
@@ -91,23 +101,28 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         )
         self.sql_create_statements.append(
             SQL(DIGESTS_DDL.format(table="{table}", blob="bytea")).format(
-                table=SQL("{0}.{1}").format(
-                    Identifier(self.datastore.schema), Identifier(DIGESTS_TABLE)
-                )
+                table=self._qualified(DIGESTS_TABLE)
             )
         )
-        self.lock_table_statements = []  # appends of different claims commit in parallel
+
+    def _write_statements(self) -> None:
+        """The insert (each row with its hash; it returns each row's id and transaction) and
+        the read of the hashes a save chains on."""
         id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
         self.insert_events_statement = SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
             "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
             "RETURNING notification_id, tx_id::text::bigint AS tx"
-        ).format(table=table, ids=id_array)
+        ).format(table=self._table, ids=id_array)
         self._previous = SQL(
             "SELECT e.originator_id, e.hash FROM {table} AS e "
             "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
             "ON e.originator_id = p.id AND e.originator_version = p.version"
-        ).format(table=table, ids=id_array)
+        ).format(table=self._table, ids=id_array)
+
+    def _read_statements(self) -> None:
+        """The followers' reads, in commit order, up to the oldest transaction still open."""
+        table = self._table
         horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
         self._page = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
@@ -121,7 +136,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "WHERE tx_id = (%s::bigint)::text::xid8 AND notification_id > %s {topics} "
             "ORDER BY notification_id"
         )
-        self._table = table
         self._head = SQL(
             "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS head FROM {table} WHERE " + horizon
         ).format(table=table)
