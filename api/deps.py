@@ -18,8 +18,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels, Services
 from ledger.catalog import Catalog
 from ledger.errors import InvalidInputError, LedgerError
-from ledger.ledger_base import RequestKey
-from ledger.log import written
+from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
 from ledger.tokens import ConsentTokens
@@ -129,8 +128,9 @@ IfMatch = Annotated[
 class Commands:
     """Runs a write once per Idempotency-Key, timed; the same user's next read shows it.
 
-    The key's record is saved with the command's events (``Ledger.idempotent``): a retry
-    after any crash answers from it, with ``Idempotent-Replayed: true`` and no new events.
+    ``act`` runs the command through ``Ledger.run`` under the request it is given: the key's
+    record is saved with the command's events, so a retry after any crash answers from it,
+    with ``Idempotent-Replayed: true`` and no new events.
     """
 
     def __init__(self, services: ServicesDep, metrics: MetricsDep) -> None:
@@ -143,28 +143,26 @@ class Commands:
         owner: str,
         key: str | None,
         fingerprint: str,
-        act: Callable[[], T],
-        answer: Callable[[T, RequestKey], Response],
+        act: Callable[[RequestKey], Done[T]],
+        answer: Callable[[Done[T]], Response],
         refused: Callable[[LedgerError], Response] = from_ledger_error,
     ) -> Response:
-        """``answer`` comes from the write model (the result, and the request with the versions
-        the command saved: on a replay, those of the first run); it carries the log position
-        the write reached (``Ledger-Position``), which the same user's next read waits for. A
-        refusal answers ``refused`` (the API's problem+json unless told otherwise)."""
+        """``answer`` comes from the write model (what the command's run came to: its result
+        and the versions it saved, on a replay those of the first run); it carries the log
+        position the write reached (``Ledger-Position``), which the same user's next read
+        waits for. A refusal answers ``refused`` (the API's problem+json unless told
+        otherwise)."""
         try:
-            with (
-                self.services.ledger.idempotent(owner, key, fingerprint) as request,
-                self.metrics.command(name),
-            ):
-                result = act()
+            request = self.services.ledger.request_key(owner, key, fingerprint)
+            with self.metrics.command(name):
+                done = act(request)
         except LedgerError as error:
             return refused(error)
-        response = answer(result, request)
-        position = written.get()
-        if position is not None:
-            self.services.freshness.wrote(owner, position)
-            response.headers["Ledger-Position"] = str(position)
-        if request.replayed:
+        response = answer(done)
+        if done.position is not None:
+            self.services.freshness.wrote(owner, done.position)
+            response.headers["Ledger-Position"] = str(done.position)
+        if done.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response
 

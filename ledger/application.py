@@ -1,11 +1,14 @@
 """The Ledger application: the service layer. One short method per command.
 
-Each command loads what it needs, lets the aggregate (which holds the rules) act, and saves
-every changed aggregate in one atomic ``save``. When a concurrent writer got there first, the
-store refuses the save and ``@retrying`` runs the command again on fresh state, so its checks
-always see the latest facts (R16). Decisions that need only the catalog are made by
-``ledger.creation``; who may reach what is decided by ``ledger.access``; loading, saving and
-the write-model queries are ``LedgerBase``'s; the policies' commands ``PolicyCommands``'.
+Each command loads what it needs, lets the aggregate (which holds the rules) act, and returns
+what it ``Changed``: its result and the aggregates to save. ``LedgerBase.run`` is the one step
+that saves them, in one atomic save with the request's idempotency record; when a concurrent
+writer got there first, the store refuses the save and ``run`` runs the command again on fresh
+state, so its checks always see the latest facts (R16). Called on the ledger
+(``ledger.submit(...)``), a command runs through ``run`` with no key. Decisions that need only
+the catalog are made by ``ledger.creation``; who may reach what is decided by
+``ledger.access``; loading, saving and the write-model queries are ``LedgerBase``'s; the
+policies' commands ``PolicyCommands``'.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from ledger.aggregates.claim import Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
 from ledger.audit import AuditTables, UnverifiableStoreError
-from ledger.catalog import Catalog, load_catalog
+from ledger.catalog import Catalog, Engagement, load_catalog
 from ledger.commands import Cancel, CreateClaims, Dispute, RequestConsent, Review
 from ledger.commands import Submit as SubmitCommand
-from ledger.ledger_base import ConsentRequest, aware, check_version, retrying
+from ledger.ledger_base import Changed, Command, ConsentRequest, aware, check_version
 from ledger.policy_commands import PolicyCommands
 from ledger.principal import Principal, Role
 from ledger.schema import schema_lock
@@ -39,14 +42,19 @@ class Ledger(PolicyCommands):
 
     # -- creation (R1-R19) ------------------------------------------------------------------
 
-    @retrying
+    @Command
     def create_claims(
         self, principal: Principal, command: CreateClaims, now: datetime
-    ) -> list[UUID]:
+    ) -> Changed[list[UUID]]:
         """Add a customer or claim a known one: one claim per engagement, all or none (R11).
 
         Every check runs again on a retry: a concurrent save may have changed the facts."""
-        return self._make_claims(principal, self._plan(principal, command), aware(now))
+        now = aware(now)
+        plan = self._plan(principal, command)
+        seats = self._seats(plan, now)
+        creation.check_eligible(plan, seats)
+        claims = [self._new_claim(principal, plan, e, seats[e.id], now) for e in plan.engagements]
+        return Changed([c.id for c in claims], (*claims, *seats.values()))
 
     def check_claims(self, principal: Principal, command: CreateClaims, now: datetime) -> None:
         """Every check ``create_claims`` makes, and nothing made: the page's wizard asks it
@@ -65,33 +73,33 @@ class Ledger(PolicyCommands):
     def _seats(self, plan: creation.CreationPlan, now: datetime) -> dict[str, Seat]:
         return {e.id: self._seat(e.id, plan.eligibility_key, now) for e in plan.engagements}
 
-    def _make_claims(
-        self, principal: Principal, plan: creation.CreationPlan, now: datetime
-    ) -> list[UUID]:
-        seats = self._seats(plan, now)
-        creation.check_eligible(plan, seats)
-        claims = []
-        for engagement in plan.engagements:
-            claim = Claim.create(
-                claim_id=uuid4(),
-                origin=plan.command.origin,
-                now=now,
-                actor=principal.actor,
-                terms=creation.claim_terms(self.catalog, plan, engagement),
-            )
-            seats[engagement.id].hold(
-                claim_id=claim.id,
-                partner_id=plan.partner_id,
-                limit=engagement.customer_claim_limit,
-                now=now,
-            )
-            claims.append(claim)
-        self.save(*claims, *seats.values())
-        return [c.id for c in claims]
+    def _new_claim(
+        self,
+        principal: Principal,
+        plan: creation.CreationPlan,
+        engagement: Engagement,
+        seat: Seat,
+        now: datetime,
+    ) -> Claim:
+        """The engagement's claim, made, and held on its seat."""
+        claim = Claim.create(
+            claim_id=uuid4(),
+            origin=plan.command.origin,
+            now=now,
+            actor=principal.actor,
+            terms=creation.claim_terms(self.catalog, plan, engagement),
+        )
+        seat.hold(
+            claim_id=claim.id,
+            partner_id=plan.partner_id,
+            limit=engagement.customer_claim_limit,
+            now=now,
+        )
+        return claim
 
     # -- consent (R20-R25) ------------------------------------------------------------------
 
-    @retrying
+    @Command
     def request_consent(
         self,
         principal: Principal,
@@ -99,7 +107,7 @@ class Ledger(PolicyCommands):
         command: RequestConsent,
         now: datetime,
         expected_version: int | None = None,
-    ) -> UUID:
+    ) -> Changed[UUID]:
         """Send the consent e-mail; returns the id of the (single-use) link it carries."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
@@ -112,29 +120,27 @@ class Ledger(PolicyCommands):
             disclaimer_accepted=command.disclaimer_accepted,
             link_id=link_id,
         )
-        self._save_claim(claim, now)
-        return link_id
+        return self._changed_claim(claim, now, link_id)
 
-    @retrying
+    @Command
     def send_consent_reminder(
         self,
         principal: Principal,
         claim_id: UUID,
         now: datetime,
         expected_version: int | None = None,
-    ) -> UUID:
+    ) -> Changed[UUID]:
         """Resend the consent e-mail with a new link; the old link stops working (R24)."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
         link_id = uuid4()
         claim.send_reminder(actor=principal.actor, now=now, link_id=link_id)
-        self._save_claim(claim, now)
-        return link_id
+        return self._changed_claim(claim, now, link_id)
 
-    @retrying
+    @Command
     def answer_consent(
         self, claim_id: UUID, link_id: UUID, accept: bool, now: datetime
-    ) -> ClaimState:
+    ) -> Changed[ClaimState]:
         """The customer's answer through the link (R23, R24); the claim's state after it."""
         now = aware(now)
         claim = self._claim(claim_id)
@@ -149,12 +155,11 @@ class Ledger(PolicyCommands):
                 claim_id=claim.id,
                 now=now,
             )
-        self._save_claim(claim, now, known)
-        return claim.state
+        return self._changed_claim(claim, now, claim.state, known)
 
     # -- submission, review, dispute (R30-R35) ----------------------------------------------
 
-    @retrying
+    @Command
     def submit(
         self,
         principal: Principal,
@@ -162,14 +167,14 @@ class Ledger(PolicyCommands):
         command: SubmitCommand,
         now: datetime,
         expected_version: int | None = None,
-    ) -> int:
+    ) -> Changed[int]:
         """Submit or resubmit with proof (R30)."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
         claim.submit(actor=principal.actor, now=now, proof=tuple(command.proof))
-        return self._save_claim(claim, now)
+        return self._changed_claim(claim, now, claim.version)
 
-    @retrying
+    @Command
     def cancel(
         self,
         principal: Principal,
@@ -177,14 +182,14 @@ class Ledger(PolicyCommands):
         command: Cancel,
         now: datetime,
         expected_version: int | None = None,
-    ) -> int:
+    ) -> Changed[int]:
         """Cancel before the first submission (R31)."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
         claim.cancel(actor=principal.actor, now=now, reason=command.reason)
-        return self._save_claim(claim, now)
+        return self._changed_claim(claim, now, claim.version)
 
-    @retrying
+    @Command
     def dispute(
         self,
         principal: Principal,
@@ -192,14 +197,14 @@ class Ledger(PolicyCommands):
         command: Dispute,
         now: datetime,
         expected_version: int | None = None,
-    ) -> int:
+    ) -> Changed[int]:
         """Dispute a rejection, once, within dispute_days (R34, R35)."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
         claim.dispute(actor=principal.actor, now=now, reason=command.reason)
-        return self._save_claim(claim, now)
+        return self._changed_claim(claim, now, claim.version)
 
-    @retrying
+    @Command
     def review(
         self,
         principal: Principal,
@@ -207,7 +212,7 @@ class Ledger(PolicyCommands):
         command: Review,
         now: datetime,
         expected_version: int | None = None,
-    ) -> int:
+    ) -> Changed[int]:
         """A reviewer's action: start, request information, approve, reject (R32, R33)."""
         principal.require_role(Role.REVIEWER)
         claim = check_version(self._claim(claim_id), expected_version)
@@ -222,7 +227,7 @@ class Ledger(PolicyCommands):
             case "reject" | "reject_final":
                 final = command.action == "reject_final"
                 claim.reject(actor=actor, now=now, reason=reason, final=final)
-        return self._save_claim(claim, now)
+        return self._changed_claim(claim, now, claim.version)
 
 
 def open_ledger(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -124,6 +123,10 @@ def chained_hashes(
     return hashes
 
 
+Staged = dict[UUID, tuple[int, bytes]]
+"""Each aggregate's last (version, hash) in a save not yet committed."""
+
+
 class CommittedHashes:
     """The last hash of each aggregate this process saw committed. A committed event never
     changes, so a later save of that aggregate chains on it without asking the database;
@@ -132,10 +135,7 @@ class CommittedHashes:
     LIMIT = 100_000
 
     def __init__(self) -> None:
-        self._last: dict[UUID, tuple[int, bytes]] = {}
-        self._staged: ContextVar[dict[UUID, tuple[int, bytes]] | None] = ContextVar(
-            "staged_hashes", default=None
-        )
+        self._last: Staged = {}
 
     def split(self, wanted: list[tuple[UUID, int]]) -> tuple[dict[UUID, bytes], list[Any]]:
         """Of the (aggregate, version) pairs a save chains on: the hashes known here, and
@@ -150,26 +150,27 @@ class CommittedHashes:
                 missing.append((key, version))
         return found, missing
 
-    def stage(self, stored_events: Sequence[StoredEvent], hashes: Sequence[bytes]) -> None:
-        staged: dict[UUID, tuple[int, bytes]] = {}
+    @staticmethod
+    def stage(
+        staged: Staged | None, stored_events: Sequence[StoredEvent], hashes: Sequence[bytes]
+    ) -> None:
+        """Note in ``staged`` (the one ``committing`` gave this save; None: nothing to note)
+        each aggregate's last version and hash in the save."""
+        if staged is None:
+            return
+        staged.clear()  # an attempt that failed and was tried again staged nothing
         for event, digest in zip(stored_events, hashes, strict=True):
             staged[UUID(bytes=originator_bytes(event.originator_id))] = (
                 event.originator_version,
                 digest,
             )
-        self._staged.set(staged)
 
     @contextmanager
-    def committing(self) -> Iterator[None]:
-        """Around a save's transaction: what it staged is known once it committed."""
-        self._staged.set(None)
-        try:
-            yield
-        except BaseException:
-            self._staged.set(None)
-            raise
-        staged = self._staged.get()
-        self._staged.set(None)
+    def committing(self) -> Iterator[Staged]:
+        """Around a save's transaction: what it staged in the mapping given (passed down to
+        the insert as ``staged_hashes``) is known once it committed."""
+        staged: Staged = {}
+        yield staged
         if staged:
             if len(self._last) > self.LIMIT:
                 self._last = {}
@@ -203,8 +204,8 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        with self.committed.committing():
-            return super().insert_events(stored_events, **kwargs)
+        with self.committed.committing() as staged:
+            return super().insert_events(stored_events, staged_hashes=staged, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -221,13 +222,13 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
         ]
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # The write lock first: a transaction that read before its first write would fail
         # at once, without waiting, if another writer committed in between.
         c.execute(self._write_lock)
         hashes = chained_hashes(stored_events, self._previous_hashes(c, stored_events))
-        self.committed.stage(stored_events, hashes)
+        self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         returning = []
         for event, digest in zip(stored_events, hashes, strict=True):
             originator = event.originator_id

@@ -9,21 +9,17 @@ import random
 import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
     Notification,
-    Recording,
     StoredEvent,
 )
 from eventsourcing.utils import get_topic
@@ -47,13 +43,14 @@ from ledger.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from ledger.log import event_log, written
+from ledger.log import Written, event_log
 from ledger.persistence import JsonTranscoder, PydanticMapper
 from ledger.personal import KeyRing
 from ledger.principal import Principal
 
 P = ParamSpec("P")
 T = TypeVar("T")
+U = TypeVar("U")
 A = TypeVar("A", bound=Aggregate)
 L = TypeVar("L", bound="LedgerBase")
 CLAIM_CREATED_TOPICS = [get_topic(Claim.Added), get_topic(Claim.Claimed)]
@@ -63,51 +60,92 @@ MAX_ATTEMPTS = 30
 MAX_KEY_LENGTH = 200
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestKey:
-    """The Idempotency-Key a command runs under ("": none, nothing is recorded), whether it
-    answered from its record, and the version each aggregate reached in the command's save
-    (the first run's, on a replay): what the answer shows, whatever happened since."""
+    """The Idempotency-Key a command runs under: whose it is, the key ("": none, nothing is
+    recorded) and the hash of the request it came with."""
 
     owner: str
     key: str
     request_hash: str
+
+
+NO_KEY = RequestKey(owner="", key="", request_hash="")
+"""No Idempotency-Key: the command runs as itself, and nothing is recorded."""
+
+
+@dataclass(frozen=True)
+class Changed(Generic[T]):
+    """What a command did: its result, and the aggregates it changed (None: no change of that
+    kind). It saves nothing: ``LedgerBase.run`` saves them."""
+
+    result: T
+    aggregates: tuple[Aggregate | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What running a command came to: its result (the first run's, on a replay), whether it
+    answered from its request's record, the version each aggregate reached in the command's
+    save (the first run's, on a replay: what the answer shows, whatever happened since), and
+    the log position that save reached (None: nothing saved now), which the same client's
+    reads wait for."""
+
+    result: T
     replayed: bool = False
-    versions: dict[UUID, int] = field(default_factory=dict)
+    versions: Mapping[UUID, int] = field(default_factory=dict)
+    position: int | None = None
+
+    def answering(self, result: U) -> Done[U]:
+        """The same outcome with another result: what an interface made of this one."""
+        return Done(result, self.replayed, self.versions, self.position)
 
 
-_request: ContextVar[RequestKey | None] = ContextVar("request", default=None)
-Saved = MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None
-_staged: ContextVar[list[Saved] | None] = ContextVar("staged", default=None)
+class Command(Generic[L, P, T]):
+    """A command of the Ledger: the method it decorates loads what it needs, lets the
+    aggregates act and returns what it ``Changed``, saving nothing. ``ledger.run(request,
+    ledger.submit, ...)`` runs it once per request and saves; ``ledger.submit(...)`` is
+    ``ledger.run(NO_KEY, ledger.submit, ...).result``: it saves, and answers the result."""
+
+    def __init__(self, decide: Callable[Concatenate[L, P], Changed[T]]) -> None:
+        self.decide = decide
+        self.__name__ = decide.__name__
+        self.__doc__ = decide.__doc__
+
+    @functools.cached_property
+    def result_type(self) -> TypeAdapter[T]:
+        """How its result is kept in a request's record (the ``T`` of ``Changed[T]``)."""
+        changed = typing.get_type_hints(self.decide)["return"]
+        return TypeAdapter(typing.get_args(changed)[0])
+
+    @typing.overload
+    def __get__(self, ledger: None, owner: type[Any]) -> Command[L, P, T]: ...
+
+    @typing.overload
+    def __get__(self, ledger: L, owner: type[Any]) -> BoundCommand[P, T]: ...
+
+    def __get__(self, ledger: L | None, owner: type[Any]) -> Command[L, P, T] | BoundCommand[P, T]:
+        return self if ledger is None else BoundCommand(ledger, self)
 
 
-def retrying(command: Callable[Concatenate[L, P], T]) -> Callable[Concatenate[L, P], T]:
-    """Run the command again, on fresh state, when a concurrent save won the race.
+@dataclass(frozen=True)
+class BoundCommand(Generic[P, T]):
+    """A command of one ledger (``ledger.submit``): called, it runs with no key and saves."""
 
-    Under ``LedgerBase.idempotent`` the command saves its aggregates and the request's record
-    in one save; an attempt that finds the record answers what it recorded instead.
-    """
-    result_type = functools.cache(lambda: TypeAdapter(typing.get_type_hints(command)["return"]))
+    ledger: LedgerBase
+    command: Command[Any, P, T]
 
-    @functools.wraps(command)
-    def attempt(ledger: L, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        request = _request.get()
-        _request.set(None)  # one command per request: commands it calls run as themselves
-        for n in range(MAX_ATTEMPTS):
-            try:
-                if request is None:
-                    return command(ledger, *args, **kwargs)
-                returns: TypeAdapter[T] = result_type()
-                run = functools.partial(command, ledger, *args, **kwargs)
-                return ledger._once(request, command.__name__, returns, run)
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
-        raise ConflictError(
-            "concurrent-update",
-            "the claim was changed by others too often while this request ran; try again",
-        )
+    @property
+    def __name__(self) -> str:
+        return self.command.__name__
 
-    return attempt
+    def decide(self, *args: P.args, **kwargs: P.kwargs) -> Changed[T]:
+        """What the command would change now: nothing is saved."""
+        return self.command.decide(self.ledger, *args, **kwargs)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run the command with no key: what it changed is saved; its result."""
+        return self.ledger.run(NO_KEY, self, *args, **kwargs).result
 
 
 def aware(now: datetime) -> datetime:
@@ -174,14 +212,12 @@ class LedgerBase(Application[UUID]):
         keep them (they are opened when read, and read ``[erased]`` once erased)."""
         return cast(PydanticMapper, self.mapper).to_domain_event(stored, sealed=True)
 
-    # -- idempotency ------------------------------------------------------------------------
+    # -- running a command: the one step that saves ------------------------------------------
 
-    @contextmanager
-    def idempotent(self, owner: str, key: str | None, fingerprint: str) -> Iterator[RequestKey]:
-        """Run the command called in this block once per (owner, key): its events and the
-        request's record are saved together, so that after any crash a retry with the same
-        key and request answers what the first did, and a retry of a request that died
-        before its save runs the command. No key: the command runs as itself."""
+    def request_key(self, owner: str, key: str | None, fingerprint: str) -> RequestKey:
+        """The request a command runs under: once per (owner, key), so that after any crash
+        a retry with the same key and request answers what the first did, and a retry of a
+        request that died before its save runs the command. No key: ``NO_KEY``'s kind."""
         if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
             raise InvalidInputError(
                 "invalid-idempotency-key",
@@ -189,12 +225,52 @@ class LedgerBase(Application[UUID]):
                 field="Idempotency-Key",
             )
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
-        request = RequestKey(owner=owner, key=key or "", request_hash=request_hash)
-        token = _request.set(request)
-        try:
-            yield request
-        finally:
-            _request.reset(token)
+        return RequestKey(owner=owner, key=key or "", request_hash=request_hash)
+
+    def run(
+        self,
+        request: RequestKey,
+        command: BoundCommand[P, T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Done[T]:
+        """Run the command once per request and save what it changed, with the request's
+        record, in one transaction; or answer what the record says, if it ran before.
+
+        When a concurrent save won the race (the store refuses ours), it runs again on fresh
+        state, so its checks always see the latest facts (R16)."""
+        decide = functools.partial(command.decide, *args, **kwargs)
+        for n in range(MAX_ATTEMPTS):
+            try:
+                return self._attempt(request, command.command, decide)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
+        raise ConflictError(
+            "concurrent-update",
+            "the claim was changed by others too often while this request ran; try again",
+        )
+
+    def _attempt(
+        self, request: RequestKey, command: Command[Any, Any, T], decide: Callable[[], Changed[T]]
+    ) -> Done[T]:
+        """One attempt: the recorded answer if the request ran before; else run the command
+        and save what it changed with the request's record.
+
+        A refusal is checked against the record too: a twin request that committed after
+        this one looked is what made it (the claim exists now, the state moved on)."""
+        record = self._request_record(request, command.__name__)
+        if record is None:
+            try:
+                changed = decide()
+            except LedgerError:
+                record = self._request_record(request, command.__name__)
+                if record is None:
+                    raise
+            else:
+                return self._save_changed(request, command, changed)
+        versions = {UUID(id_): version for id_, version in record.versions.items()}
+        return Done(command.result_type.validate_python(record.result), True, versions)
 
     def _request_record(self, request: RequestKey, command: str) -> IdempotentRequest | None:
         """The record of this request's first run, if it ran; 422 when the key was used for
@@ -213,77 +289,32 @@ class LedgerBase(Application[UUID]):
             )
         return record
 
-    def _once(
-        self, request: RequestKey, command: str, result_type: TypeAdapter[T], run: Callable[[], T]
-    ) -> T:
-        """One attempt of a command under an Idempotency-Key: the recorded answer if the
-        request ran before; else run it and save its aggregates with the request's record.
-
-        A refusal is checked against the record too: a twin request that committed after
-        this one looked is what made it (the claim exists now, the state moved on)."""
-        record = self._request_record(request, command)
-        if record is None:
-            staged: list[Saved] = []
-            token = _staged.set(staged)
-            try:
-                result = run()
-            except LedgerError:
-                record = self._request_record(request, command)
-                if record is None:
-                    raise
-            else:
-                self._save_with_record(staged, request, command, result_type, result)
-                return result
-            finally:
-                _staged.reset(token)
-        request.replayed = True
-        request.versions = {UUID(id_): version for id_, version in record.versions.items()}
-        return result_type.validate_python(record.result)
-
-    def _save_with_record(
-        self,
-        staged: list[Saved],
-        request: RequestKey,
-        command: str,
-        result_type: TypeAdapter[T],
-        result: T,
-    ) -> None:
-        """Save what the command staged and the request's record (with the versions saved),
+    def _save_changed(
+        self, request: RequestKey, command: Command[Any, Any, T], changed: Changed[T]
+    ) -> Done[T]:
+        """Save what the command changed and the request's record (with the versions saved),
         in one transaction; the record's time is the command's ``now`` (that of its events).
         A command that changed nothing has nothing to record: a retry runs it again, as
         harmless as the first. Without a key, only the command's aggregates are saved."""
-        changed = [a for a in staged if isinstance(a, Aggregate) and a.pending_events]
-        if not changed:
-            return
-        request.versions = {aggregate.id: aggregate.version for aggregate in changed}
-        if not request.key:
-            self._save_now(*staged)
-            return
-        record = IdempotentRequest.done(
-            owner=request.owner,
-            key=request.key,
-            command=command,
-            request_hash=request.request_hash,
-            result=result_type.dump_python(result, mode="json"),
-            versions={str(id_): version for id_, version in request.versions.items()},
-            now=max(e.timestamp for a in changed for e in a.pending_events),
-        )
-        self._save_now(*staged, record)
-
-    def save(self, *objs: Saved, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save now; or, in an idempotent command, stage for the save with its record."""
-        staged = _staged.get()
-        if staged is not None:
-            staged.extend(objs)
-            return []
-        return self._save_now(*objs, **kwargs)
-
-    def _save_now(self, *objs: Saved, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save, and note the log position reached (the same client's reads wait for it)."""
-        recordings = super().save(*objs, **kwargs)
-        if recordings:
-            written.set(self.event_log.position_written(max(r.notification.id for r in recordings)))
-        return recordings
+        aggregates = [a for a in changed.aggregates if a is not None and a.pending_events]
+        if not aggregates:
+            return Done(changed.result)
+        versions = {aggregate.id: aggregate.version for aggregate in aggregates}
+        record = None
+        if request.key:
+            record = IdempotentRequest.done(
+                owner=request.owner,
+                key=request.key,
+                command=command.__name__,
+                request_hash=request.request_hash,
+                result=command.result_type.dump_python(changed.result, mode="json"),
+                versions={str(id_): version for id_, version in versions.items()},
+                now=max(e.timestamp for a in aggregates for e in a.pending_events),
+            )
+        written = Written()
+        recordings = self.save(*aggregates, record, written=written)
+        last = max(r.notification.id for r in recordings)
+        return Done(changed.result, False, versions, self.event_log.position_written(last, written))
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -322,8 +353,10 @@ class LedgerBase(Application[UUID]):
         seat = self.find(Seat.id_for(engagement_id, customer_key), Seat)
         return seat.count if seat else 0
 
-    def _save_claim(self, claim: Claim, now: datetime, *others: Aggregate | None) -> int:
-        """Save the claim with the seat it frees or converts when it became terminal."""
+    def _changed_claim(
+        self, claim: Claim, now: datetime, result: T, *others: Aggregate | None
+    ) -> Changed[T]:
+        """The claim changed, with the seat it frees or converts when it became terminal."""
         seat: Seat | None = None
         if claim.terminal:
             seat = self._seat(claim.engagement_id, claim.terms.eligibility_key, now)
@@ -331,8 +364,7 @@ class LedgerBase(Application[UUID]):
                 seat.approve(claim_id=claim.id, now=now)
             else:
                 seat.release(claim_id=claim.id, now=now)
-        self.save(claim, seat, *others)
-        return claim.version
+        return Changed(result, (claim, seat, *others))
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -20,14 +20,13 @@ Each row also carries its event's hash, chained over its aggregate's previous ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.chain import (
     DIGESTS_DDL,
@@ -38,11 +37,16 @@ from ledger.chain import (
     previous_versions,
 )
 
-__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "event_log", "written"]
+__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "Written", "event_log"]
 
-written: ContextVar[int | None] = ContextVar("written", default=None)
-_inserted_tx: ContextVar[int | None] = ContextVar("inserted_tx", default=None)
-"""The log position the last save of this context reached (read-your-writes)."""
+
+@dataclass
+class Written:
+    """Handed to a save (``save(..., written=Written())``): the PostgreSQL recorder notes in
+    it the transaction that committed the save's events, the log position they reached
+    (``EventLog.position_written``: the same client's reads wait for it)."""
+
+    tx: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,22 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if self.datastore.enable_db_functions:  # its insert function writes no hash
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
         self.committed = CommittedHashes()
-        table = SQL("{0}.{1}").format(
-            Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        )
+        self._table = self._qualified(self.events_table_name)
+        self._create_statements()
+        self.lock_table_statements = []  # appends of different claims commit in parallel
+        self._write_statements()
+        self._read_statements()
+
+    def _qualified(self, name: str) -> Composed:
+        return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _create_statements(self) -> None:
+        """The events table with each row's transaction id and hash, its index in commit
+        order, and the log digests' table."""
+        table = self._table
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {id_type} NOT NULL, "
@@ -78,8 +94,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "hash bytea, "
             "PRIMARY KEY (originator_id, originator_version))"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
-        if self.datastore.enable_db_functions:  # its insert function writes no hash
-            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
         self.sql_create_statements.append(
             SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (tx_id, notification_id)").format(
                 index=Identifier(f"{self.events_table_name}_tx_idx"), table=table
@@ -87,23 +101,28 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         )
         self.sql_create_statements.append(
             SQL(DIGESTS_DDL.format(table="{table}", blob="bytea")).format(
-                table=SQL("{0}.{1}").format(
-                    Identifier(self.datastore.schema), Identifier(DIGESTS_TABLE)
-                )
+                table=self._qualified(DIGESTS_TABLE)
             )
         )
-        self.lock_table_statements = []  # appends of different claims commit in parallel
+
+    def _write_statements(self) -> None:
+        """The insert (each row with its hash; it returns each row's id and transaction) and
+        the read of the hashes a save chains on."""
         id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
         self.insert_events_statement = SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
             "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
             "RETURNING notification_id, tx_id::text::bigint AS tx"
-        ).format(table=table, ids=id_array)
+        ).format(table=self._table, ids=id_array)
         self._previous = SQL(
             "SELECT e.originator_id, e.hash FROM {table} AS e "
             "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
             "ON e.originator_id = p.id AND e.originator_version = p.version"
-        ).format(table=table, ids=id_array)
+        ).format(table=self._table, ids=id_array)
+
+    def _read_statements(self) -> None:
+        """The followers' reads, in commit order, up to the oldest transaction still open."""
+        table = self._table
         horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
         self._page = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
@@ -117,7 +136,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "WHERE tx_id = (%s::bigint)::text::xid8 AND notification_id > %s {topics} "
             "ORDER BY notification_id"
         )
-        self._table = table
         self._head = SQL(
             "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS head FROM {table} WHERE " + horizon
         ).format(table=table)
@@ -147,7 +165,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 }
             )
         hashes = chained_hashes(stored_events, previous)
-        self.committed.stage(stored_events, hashes)
+        self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         curs.execute(
             self.insert_events_statement,
             (
@@ -161,15 +179,19 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         )
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
-        with self.committed.committing():  # a hash is known once its save committed
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        with self.committed.committing() as staged:  # a hash is known once its save committed
+            ids: Sequence[int] | None = super().insert_events(
+                stored_events, staged_hashes=staged, **kwargs
+            )
             return ids
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
     ) -> Sequence[int] | None:
         rows = curs.fetchall()
-        _inserted_tx.set(rows[-1]["tx"] if rows else None)
+        written = kwargs.get("written")
+        if isinstance(written, Written) and rows:
+            written.tx = rows[-1]["tx"]
         return [row["notification_id"] for row in rows]
 
     def _notify_channel(self, curs: Any) -> None:
@@ -229,10 +251,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """Events after ``position`` (counted up to a million)."""
         return int(self._rows(self._behind, [position])[0]["n"])
 
-    def position_written(self, notification_id: int) -> int:
-        """The position of this context's last insert, whose last event has this id."""
-        if (tx := _inserted_tx.get()) is not None:
-            return tx
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
+        if written is not None and written.tx is not None:
+            return written.tx
         rows = self._rows(self._tx_of, [notification_id])
         return int(rows[0]["tx"]) if rows else 0
 
@@ -255,8 +278,9 @@ class EventLog(Protocol):
     def behind(self, position: int) -> int:
         """How many events a follower at ``position`` has yet to read."""
 
-    def position_written(self, notification_id: int) -> int:
-        """The position of this context's last insert, whose last event has this id."""
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
 
 
 class IdOrderLog:
@@ -290,7 +314,7 @@ class IdOrderLog:
     def behind(self, position: int) -> int:
         return max(0, self.head() - position)
 
-    def position_written(self, notification_id: int) -> int:
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
         return notification_id
 
 

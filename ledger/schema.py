@@ -8,9 +8,9 @@ one session-level advisory lock; on SQLite the file's write lock already seriali
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
@@ -26,23 +26,46 @@ def placeholders(sql: str, postgres: bool) -> str:
     return sql.replace("%", "%%").replace("?", "%s") if postgres else sql
 
 
-_held: ContextVar[frozenset[str]] = ContextVar("schema_locks_held", default=frozenset())
+class SchemaLocks:
+    """The schema locks this process takes, one re-entrant lock per database: a thread that
+    holds one may take it again inside (the ledger's tables, then its keys'), and only its
+    outermost hold takes the PostgreSQL lock; other threads wait for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._depth: dict[str, int] = {}
+
+    @contextmanager
+    def hold(self, env: Mapping[str, str]) -> Iterator[None]:
+        """Hold the schema lock (PostgreSQL) while the tables are created."""
+        if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+            yield
+            return
+        host, port, name = (env.get(f"POSTGRES_{part}") for part in ("HOST", "PORT", "DBNAME"))
+        database = f"{host}:{port}/{name}"
+        with self._guard:
+            lock = self._locks.setdefault(database, threading.RLock())
+        with lock:  # the depth is this thread's while it holds the lock
+            depth = self._depth.get(database, 0)
+            self._depth[database] = depth + 1
+            try:
+                if depth:  # taken again inside itself: already held
+                    yield
+                else:
+                    with _locked(env):
+                        yield
+            finally:
+                self._depth[database] = depth
 
 
-@contextmanager
-def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+_locks = SchemaLocks()
+
+
+def schema_lock(env: Mapping[str, str]) -> AbstractContextManager[None]:
     """Hold the schema lock (PostgreSQL) while the tables are created; taken again inside
     itself (the ledger's tables, then its keys'), it is already held."""
-    database = f"{env.get('POSTGRES_HOST')}:{env.get('POSTGRES_PORT')}/{env.get('POSTGRES_DBNAME')}"
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or database in _held.get():
-        yield
-        return
-    token = _held.set(_held.get() | {database})
-    try:
-        with _locked(env):
-            yield
-    finally:
-        _held.reset(token)
+    return _locks.hold(env)
 
 
 @contextmanager

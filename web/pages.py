@@ -18,6 +18,7 @@ from api.deps import CommandsDep, NowDep, ServicesDep
 from api.problems import status_of
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.errors import LedgerError
+from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal
 from web import i18n, labels
 from web.session import (
@@ -176,18 +177,20 @@ class Page:
         self,
         commands: CommandsDep,
         form: Fields,
-        act: Callable[[], str],
+        act: Callable[[RequestKey], Done[str]],
         refused: Callable[[LedgerError], HTMLResponse],
     ) -> Response:
-        """Run a form's change once per rendered form (its key), then 303 to what ``act``
-        names; a refusal answers ``refused`` with the API's status code."""
+        """Run a form's change once per rendered form (its key): ``act`` runs the command
+        under the request it is given (``Ledger.run``), then 303 to the address it answers;
+        a refusal answers ``refused`` with the API's status code."""
         session = self.check_form(form)
 
-        def run() -> Response:
+        def run(request: RequestKey) -> Done[Response]:
             try:
-                return RedirectResponse(act(), status_code=303)
+                done = act(request)
             except LedgerError as error:
-                return refused(error)
+                return Done(refused(error))
+            return done.answering(RedirectResponse(done.result, status_code=303))
 
         fields = sorted((k, v) for k, v in form.items if k not in {"csrf", "form_key"})
         fingerprint = self.request.url.path + " " + json.dumps(fields)
@@ -197,7 +200,7 @@ class Page:
             "form:" + form.get("form_key"),
             fingerprint,
             run,
-            lambda response, _request: response,
+            lambda done: done.result,
             self.error_page,
         )
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
@@ -47,7 +46,7 @@ from ledger.commands import (
     Review,
     Submit,
 )
-from ledger.ledger_base import RequestKey
+from ledger.ledger_base import BoundCommand, Done, RequestKey
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 
 router = APIRouter(prefix="/v1", tags=["claims"])
@@ -83,25 +82,29 @@ class ClaimCommands:
         claim_id: UUID,
         key: str | None,
         if_match: str | None,
-        command: Callable[..., object],
+        command: BoundCommand[..., Any],
         body: BaseModel | None = None,
     ) -> Response:
         """Run ``command(principal, claim_id, [body,] now, version)`` once per key."""
         inputs = () if body is None else (body,)
         version = expected_version(if_match)
 
-        def answer(result: object, request: RequestKey) -> Response:
-            row = self.folded(claim_id, saved_version(claim_id, result, request))
+        def act(request: RequestKey) -> Done[object]:
+            args = (self.principal, claim_id, *inputs, self.now, version)
+            return self.ledger.run(request, command, *args)
+
+        def answer(done: Done[object]) -> Response:
+            row = self.folded(claim_id, saved_version(claim_id, done))
             details = presenters.claim_details(row, self.now, self.principal)
             return json_response(details, ETag=etag(row.version))
 
-        name = getattr(command, "__name__", "claim_command")
+        name = command.__name__
         return self.commands.run(
             name,
             self.principal.user_id,
             key,
             f"{name} {claim_id} {'' if body is None else body.model_dump_json()}",
-            lambda: command(self.principal, claim_id, *inputs, self.now, version),
+            act,
             answer,
         )
 
@@ -109,11 +112,12 @@ class ClaimCommands:
 ClaimCommandsDep = Annotated[ClaimCommands, Depends()]
 
 
-def saved_version(claim_id: UUID, result: object, request: RequestKey) -> int | None:
+def saved_version(claim_id: UUID, done: Done[object]) -> int | None:
     """The claim's version in the command's save; for a replay of a record made before the
     records kept it, the version the command returned (None: the claim as it is now)."""
-    if claim_id in request.versions:
-        return request.versions[claim_id]
+    if claim_id in done.versions:
+        return done.versions[claim_id]
+    result = done.result
     return result if isinstance(result, int) and not isinstance(result, bool) else None
 
 
@@ -153,7 +157,11 @@ def create_claims(
     """Add a customer (origin "added") or claim a known one ("claimed"), per engagement."""
     principal, now = cmds.principal, cmds.now
 
-    def answer(ids: list[UUID], _request: RequestKey) -> Response:
+    def act(request: RequestKey) -> Done[list[UUID]]:
+        return cmds.ledger.run(request, cmds.ledger.create_claims, principal, body, now)
+
+    def answer(done: Done[list[UUID]]) -> Response:
+        ids = done.result
         rows = [cmds.folded(i, 1) for i in ids]  # each as its creation left it
         made = CreatedClaims(claims=[presenters.claim_details(r, now, principal) for r in rows])
         headers = {"Location": f"/v1/claims/{ids[0]}"}
@@ -166,7 +174,7 @@ def create_claims(
         principal.user_id,
         key,
         "create " + body.model_dump_json(),
-        lambda: cmds.ledger.create_claims(principal, body, now),
+        act,
         answer,
     )
 

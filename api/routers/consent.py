@@ -15,7 +15,7 @@ from api.deps import (
 from api.schemas import ConsentAnswer, ConsentResult, ConsentView, errors
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.values import usd_text
-from ledger.ledger_base import RequestKey
+from ledger.ledger_base import Done, RequestKey
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")
@@ -54,10 +54,12 @@ def answer_consent(
 
     claim_id, link_id = tokens.read(token, now)
 
-    def act() -> ClaimState:
-        return ledger.answer_consent(claim_id, link_id, body.decision == "accept", now)
+    def act(request: RequestKey) -> Done[ClaimState]:
+        accept = body.decision == "accept"
+        return ledger.run(request, ledger.answer_consent, claim_id, link_id, accept, now)
 
-    def answer(state: ClaimState, _request: RequestKey) -> Response:
+    def answer(done: Done[ClaimState]) -> Response:
+        state = done.result
         return json_response(ConsentResult(claim_id=claim_id, state=state.value, label=state.label))
 
     owner = "consent:" + token[-40:]

@@ -156,8 +156,9 @@ def play(services: Services, clock: Clock) -> None:
     settle(services, clock, 1)  # the co-sell upgrade (R42)
     declined = ledger.request_consent(ADMIN_A, b, consent_request("500.00"), days(1))
     ledger.answer_consent(b, declined, False, days(1.5))
-    with ledger.idempotent(ADMIN_A.user_id, "golden-cancel", f"cancel {c}"):
-        ledger.cancel(ADMIN_A, c, parse(Cancel, {"reason": "duplicate"}), days(1.6))
+    request = ledger.request_key(ADMIN_A.user_id, "golden-cancel", f"cancel {c}")
+    cancel = parse(Cancel, {"reason": "duplicate"})
+    ledger.run(request, ledger.cancel, ADMIN_A, c, cancel, days(1.6))
     ledger.create_claims(ADMIN_A, create(["E-AS"], origin="claimed"), days(2))  # a known one
     review(ledger, a)
     ledger.expire_due(days(12.5))  # the known one's consent deadline (10 days) passed

@@ -18,7 +18,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.commands import Review
 from ledger.errors import NotFoundError
-from ledger.log import written
+from ledger.ledger_base import NO_KEY
 from ledger.policies.runner import PolicyRunner
 from ledger.principal import Principal, Role
 from ledger.projections.base import BatchProjection
@@ -262,8 +262,9 @@ def test_two_runners_racing_apply_each_event_once(
 def test_read_your_writes(stored_ledger: Ledger, workers: Workers, read_models: ReadModels) -> None:
     workers.start()
     try:
-        (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
-        head = written.get()  # the log position the save reached
+        ledger = stored_ledger
+        done = ledger.run(NO_KEY, ledger.create_claims, ADMIN_A, create(["E-WS"]), days(0))
+        (claim_id,), head = done.result, done.position  # the log position the save reached
         assert head is not None and workers.views.wait(head, timeout=10)
         assert read_models.claims.details(ADMIN_A, claim_id).state == "customer_claimed"
     finally:
@@ -314,11 +315,12 @@ def test_the_worker_thread_survives_a_failed_round(
         return original()
 
     monkeypatch.setattr(workers, "run_once", flaky)
-    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    ledger = stored_ledger
+    done = ledger.run(NO_KEY, ledger.create_claims, ADMIN_A, create(["E-WS"]), days(0))
+    (claim_id,), head = done.result, done.position  # the log position the save reached
     thread = threading.Thread(target=workers.run, kwargs={"retry_seconds": 0.01})
     thread.start()
     try:
-        head = written.get()  # the log position the save reached
         assert head is not None and workers.views.wait(head, timeout=10)
     finally:
         workers.stop()

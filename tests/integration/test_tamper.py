@@ -119,12 +119,14 @@ def play(ledger: Ledger) -> None:
     first = consented_claim(ledger)
     ledger.submit(ADMIN_A, first, proof(), days(2))
     ledger.review(REVIEWER, first, Review(action="start"), days(3))
-    with ledger.idempotent(ADMIN_B.user_id, "key-1", "fingerprint"):
-        (other,) = ledger.create_claims(
-            ADMIN_B,
-            create(["E-AS"], value=NORTHWIND, location="LOC-B1", customer_email="it@northwind.com"),
-            days(1),
-        )
+    request = ledger.request_key(ADMIN_B.user_id, "key-1", "fingerprint")
+    (other,) = ledger.run(
+        request,
+        ledger.create_claims,
+        ADMIN_B,
+        create(["E-AS"], value=NORTHWIND, location="LOC-B1", customer_email="it@northwind.com"),
+        days(1),
+    ).result
     ledger.request_consent(ADMIN_B, other, consent_request(), days(2))
     more(ledger)
 

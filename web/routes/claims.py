@@ -31,6 +31,7 @@ from ledger.errors import (
     StaleVersionError,
 )
 from ledger.event_fields import recorded_fields
+from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
 from web.pages import Fields, FormDep, PageDep
@@ -186,7 +187,8 @@ def _version(form: Fields) -> int:
     return int(text)
 
 
-Command = Callable[[Principal, UUID, datetime, int], object]
+Command = Callable[[RequestKey, Principal, UUID, datetime, int], Done[Any]]
+"""One of the claim's commands, run through ``Ledger.run`` under the request given."""
 
 
 def _act(
@@ -196,9 +198,9 @@ def _act(
     a refusal shows the claim again with the form as typed and the API's status code."""
     uuid = _uuid(claim_id)
 
-    def act() -> str:
-        run(page.principal, uuid, page.now, _version(form))
-        return f"/claims/{uuid}"
+    def act(request: RequestKey) -> Done[str]:
+        done = run(request, page.principal, uuid, page.now, _version(form))
+        return done.answering(f"/claims/{uuid}")
 
     def refused(error: LedgerError) -> HTMLResponse:
         try:
@@ -261,8 +263,8 @@ def request_consent(page: PageDep, commands: CommandsDep, form: FormDep, claim_i
         form,
         claim_id,
         Action.REQUEST_CONSENT,
-        lambda who, uuid, now, version: ledger.request_consent(
-            who, uuid, _consent(form), now, version
+        lambda request, who, uuid, now, version: ledger.run(
+            request, ledger.request_consent, who, uuid, _consent(form), now, version
         ),
     )
 
@@ -273,7 +275,14 @@ def send_consent_reminder(
 ) -> Response:
     ledger = page.services.ledger
     return _act(
-        page, commands, form, claim_id, Action.SEND_CONSENT_REMINDER, ledger.send_consent_reminder
+        page,
+        commands,
+        form,
+        claim_id,
+        Action.SEND_CONSENT_REMINDER,
+        lambda request, who, uuid, now, version: ledger.run(
+            request, ledger.send_consent_reminder, who, uuid, now, version
+        ),
     )
 
 
@@ -281,9 +290,11 @@ def send_consent_reminder(
 def submit(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
     ledger = page.services.ledger
 
-    def run(who: Principal, uuid: UUID, now: datetime, version: int) -> object:
+    def run(
+        request: RequestKey, who: Principal, uuid: UUID, now: datetime, version: int
+    ) -> Done[Any]:
         kinds = ledger.required_proof(who, uuid)
-        return ledger.submit(who, uuid, _proof(form, kinds), now, version)
+        return ledger.run(request, ledger.submit, who, uuid, _proof(form, kinds), now, version)
 
     return _act(page, commands, form, claim_id, Action.SUBMIT, run)
 
@@ -297,8 +308,14 @@ def dispute(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) 
         form,
         claim_id,
         Action.DISPUTE,
-        lambda who, uuid, now, version: ledger.dispute(
-            who, uuid, parse(Dispute, {"reason": _reason(form)}), now, version
+        lambda request, who, uuid, now, version: ledger.run(
+            request,
+            ledger.dispute,
+            who,
+            uuid,
+            parse(Dispute, {"reason": _reason(form)}),
+            now,
+            version,
         ),
     )
 
@@ -316,7 +333,13 @@ def cancel(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -
         form,
         claim_id,
         Action.CANCEL,
-        lambda who, uuid, now, version: ledger.cancel(
-            who, uuid, parse(Cancel, {"reason": _reason(form)}), now, version
+        lambda request, who, uuid, now, version: ledger.run(
+            request,
+            ledger.cancel,
+            who,
+            uuid,
+            parse(Cancel, {"reason": _reason(form)}),
+            now,
+            version,
         ),
     )

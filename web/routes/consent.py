@@ -21,7 +21,7 @@ from api.schemas import ConsentAnswer
 from ledger.aggregates.claim import ClaimState
 from ledger.commands import parse
 from ledger.errors import LedgerError
-from ledger.ledger_base import ConsentRequest
+from ledger.ledger_base import ConsentRequest, Done, RequestKey
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -96,14 +96,15 @@ def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> R
         return page.render("consent_closed.html", 403, error=None, case="forged")
     decision = form.get("decision")
 
-    def act() -> Response:
+    def act(request: RequestKey) -> Done[Response]:
         try:
-            chosen = parse(ConsentAnswer, {"decision": decision}).decision
+            accept = parse(ConsentAnswer, {"decision": decision}).decision == "accept"
             claim_id, link_id = page.services.consent_tokens.read(token, page.now)
-            page.services.ledger.answer_consent(claim_id, link_id, chosen == "accept", page.now)
+            ledger = page.services.ledger
+            done = ledger.run(request, ledger.answer_consent, claim_id, link_id, accept, page.now)
         except LedgerError as error:
-            return _closed(page, error)
-        return RedirectResponse(f"/consent/{token}/done", status_code=303)
+            return Done(_closed(page, error))
+        return done.answering(RedirectResponse(f"/consent/{token}/done", status_code=303))
 
     return commands.run(
         "answer_consent",
@@ -111,7 +112,7 @@ def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> R
         "form:" + form_key,
         f"consent {decision}",
         act,
-        lambda response, _request: response,
+        lambda done: done.result,
         lambda error: _closed(page, error),
     )
 

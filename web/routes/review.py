@@ -14,6 +14,7 @@ from ledger import access
 from ledger.aggregates.claim import REASON_REQUIRED, REVIEW_ACTIONS, Action
 from ledger.commands import Review, parse
 from ledger.errors import LedgerError, NotFoundError
+from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal, Role
 from ledger.projections.claim_queries import ClaimRow
 from web.pages import FormDep, PageDep
@@ -96,11 +97,12 @@ def review(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -
     action, reason = form.get("action"), form.get("reason")
     version = form.get("version")
 
-    def act() -> str:
+    def act(request: RequestKey) -> Done[str]:
         command = parse(Review, {"action": action, "reason": reason.strip() or None})
         expected = int(version) if version.isdigit() and len(version) <= 12 else None
-        page.services.ledger.review(principal, found, command, page.now, expected)
-        return f"/review?done={found}"
+        ledger = page.services.ledger
+        done = ledger.run(request, ledger.review, principal, found, command, page.now, expected)
+        return done.answering(f"/review?done={found}")
 
     def refused(error: LedgerError) -> HTMLResponse:
         try:

@@ -24,6 +24,7 @@ from ledger.commands import CreateClaims, EligibilityCheck, FieldProblem, invali
 from ledger.creation import EligibilityPreview
 from ledger.customer_ids import IdType
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.ledger_base import Done, RequestKey
 from web.labels import ID_TYPES, N_
 from web.pages import FieldErrors, Fields, FormDep, Page, PageDep
 
@@ -235,12 +236,14 @@ class Wizard:
         except LedgerError as error:
             return self.refused(error, at)
 
-    def add(self) -> str:
+    def add(self, request: RequestKey) -> Done[str]:
         """Make the claims; the confirmation's address."""
-        ids = self.page.services.ledger.create_claims(
-            self.page.principal, parse(CreateClaims, self.draft()), self.page.now
+        ledger, command = self.page.services.ledger, parse(CreateClaims, self.draft())
+        done = ledger.run(
+            request, ledger.create_claims, self.page.principal, command, self.page.now
         )
-        return f"/engagements/{self.engagement.id}/added?claims=" + ",".join(map(str, ids))
+        ids = ",".join(map(str, done.result))
+        return done.answering(f"/engagements/{self.engagement.id}/added?claims={ids}")
 
 
 def _wizard(
