@@ -518,8 +518,8 @@ def serve(
     """Serve the HTTP API (docs at /docs) on the configured store."""
     import uvicorn
 
-    from api.app import create_app
     from api.serving import uvicorn_options
+    from cli.site import create_app
 
     settings = settings_or_exit().serving(host, port)
     logs.configure(settings.log_level, settings.log_format)
@@ -578,7 +578,7 @@ def _serve_processes(
     )
     try:
         uvicorn.run(
-            "api.app:app_from_environment",
+            "cli.site:app_from_environment",
             factory=True,
             host=host,
             port=port,

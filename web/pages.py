@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from api.deps import CommandsDep, NowDep, ServicesDep
-from api.problems import status_of
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.errors import LedgerError
 from ledger.principal import Principal
+from ledger.service.interface import CommandRunnerDep, NowDep, ServicesDep
+from ledger.service.refusals import status_of
 from web import i18n, labels
 from web.session import (
     CsrfRefusedError,
@@ -174,7 +174,7 @@ class Page:
 
     def submit(
         self,
-        commands: CommandsDep,
+        commands: CommandRunnerDep,
         form: Fields,
         act: Callable[[], str],
         refused: Callable[[LedgerError], HTMLResponse],

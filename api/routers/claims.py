@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api import presenters
 from api.deps import (
     AsOf,
-    CommandsDep,
+    CommandRunnerDep,
     Cursor,
     IdempotencyKey,
     IfMatch,
@@ -60,7 +60,7 @@ class ClaimCommands:
 
     def __init__(
         self,
-        commands: CommandsDep,
+        commands: CommandRunnerDep,
         services: ServicesDep,
         ledger: LedgerDep,
         principal: PrincipalDep,

@@ -16,14 +16,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CommandsDep
-from api.problems import status_of
 from ledger import access
 from ledger.catalog import Engagement
 from ledger.commands import CreateClaims, EligibilityCheck, FieldProblem, invalid_input, parse
 from ledger.creation import EligibilityPreview
 from ledger.customer_ids import IdType
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.service.interface import CommandRunnerDep
+from ledger.service.refusals import status_of
 from web.labels import ID_TYPES, N_
 from web.pages import FieldErrors, Fields, FormDep, Page, PageDep
 
@@ -72,7 +72,11 @@ class Wizard:
     """One engagement's wizard, with the answers given so far."""
 
     def __init__(
-        self, page: Page, engagement: Engagement, origin: Origin, answers: dict[str, list[str]]
+        self,
+        page: Page,
+        engagement: Engagement,
+        origin: Origin,
+        answers: dict[str, list[str]],
     ) -> None:
         self.page = page
         self.engagement = engagement
@@ -218,7 +222,7 @@ class Wizard:
                 errors.by_field[name] = message
         return self.show(self.steps.index(shown), errors, status_of(error))
 
-    def answer(self, form: Fields, commands: CommandsDep) -> Response:
+    def answer(self, form: Fields, commands: CommandRunnerDep) -> Response:
         """A step's form: Back, Next, or (on the review) the claims made."""
         at = next((i for i, s in enumerate(self.steps) if s.name == form.get("step")), 0)
         if form.get("go") == "add" and self.steps[at] is REVIEW:
@@ -272,7 +276,7 @@ def add_customer(page: PageDep, engagement_id: str) -> Response:
 
 @router.post("/engagements/{engagement_id}/add")
 def add_customer_step(
-    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep
+    page: PageDep, engagement_id: str, form: FormDep, commands: CommandRunnerDep
 ) -> Response:
     return _wizard(page, engagement_id, "added", form.items).answer(form, commands)
 
@@ -291,7 +295,11 @@ def claim_customer(
 
 @router.post("/engagements/{engagement_id}/claim")
 def claim_customer_step(
-    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep, customer: Customer = ""
+    page: PageDep,
+    engagement_id: str,
+    form: FormDep,
+    commands: CommandRunnerDep,
+    customer: Customer = "",
 ) -> Response:
     return _wizard(page, engagement_id, "claimed", form.items, customer).answer(form, commands)
 
