@@ -34,7 +34,7 @@ from tests.pgcluster import create_database, free_port, throwaway_cluster
 from tests.serving import wait_healthy
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
-SERVE = [sys.executable, "-m", "ledger.cli", "serve"]
+SERVE = [sys.executable, "-m", "cli", "serve"]
 CUSTOMERS = 200_000
 
 

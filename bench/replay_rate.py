@@ -212,7 +212,7 @@ def main() -> None:
             "COLUMNS": "120",
         }
         print("`ledger replay` as an operator runs it:", flush=True)
-        subprocess.run([sys.executable, "-m", "ledger.cli", "replay"], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "cli", "replay"], env=env, check=True)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ledger.close()
         print(

@@ -43,7 +43,7 @@ def service(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:
         "LEDGER_MAIL_FROM": "claims@ledger.example",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

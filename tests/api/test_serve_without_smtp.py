@@ -39,7 +39,7 @@ def test_the_consent_email_is_written_beside_the_database_with_a_working_link(
         "LEDGER_SECRET_KEY": KEY,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         cwd=tmp_path / "elsewhere",
         stdout=subprocess.PIPE,

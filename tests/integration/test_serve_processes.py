@@ -43,7 +43,7 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--processes", "2"],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--processes", "2"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -82,7 +82,7 @@ def test_sqlite_is_served_by_one_process() -> None:
             "LEDGER_SECRET_KEY": SECRET,
         }
         done = subprocess.run(
-            [sys.executable, "-m", "ledger.cli", "serve", "--processes", "2"],
+            [sys.executable, "-m", "cli", "serve", "--processes", "2"],
             env=env,
             capture_output=True,
             text=True,

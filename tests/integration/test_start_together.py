@@ -38,7 +38,7 @@ def start_together(database_url: str, folder: Path) -> list[str]:
         with log.open("wb") as out:
             workers.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "ledger.cli", "workers"],
+                    [sys.executable, "-m", "cli", "workers"],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,

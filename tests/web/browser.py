@@ -94,7 +94,7 @@ def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb
     log = directory / "serve.log"
     with log.open("wb") as sink:  # a file, not a pipe: a long session's log never blocks it
         process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
