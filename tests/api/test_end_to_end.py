@@ -18,10 +18,10 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
+from testkit.pgcluster import free_port
+from testkit.serving import until, wait_healthy
 from tests.conftest import Inbox, text_of
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
-from tests.pgcluster import free_port
-from tests.serving import until, wait_healthy
 
 KEY = "end-to-end-signing-key-long-enough-for-hs256"
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))

@@ -18,9 +18,9 @@ import httpx
 
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.factories import ADMIN_A, CATALOG_DATA, create
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 KEY = "serve-without-smtp-signing-key-long-enough"
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.factories import CATALOG_DATA
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 LIMIT = 64 * 1024
 

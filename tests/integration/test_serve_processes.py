@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.chaos import SECRET, chaos_catalog
-from bench.command_rate import PARTNER, claim_body
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.settings import Settings
-from tests.pgcluster import create_database, free_port
-from tests.serving import wait_healthy
+from testkit.chaos import SECRET, chaos_catalog
+from testkit.pgcluster import create_database, free_port
+from testkit.serving import wait_healthy
+from testkit.workload import PARTNER, claim_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import SECRET, Server
-from tests.pgcluster import create_database, free_port
-from tests.serving import until
+from testkit.chaos import SECRET, Server
+from testkit.pgcluster import create_database, free_port
+from testkit.serving import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

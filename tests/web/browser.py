@@ -26,10 +26,10 @@ from playwright.sync_api import Browser, Page, Route, ViewportSize
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.conftest import Inbox
 from tests.factories import CATALOG_DATA
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 KEY = "browser-tests-signing-key-long-enough-for-hs256"
 CHROMIUM = Path("/usr/bin/chromium")
