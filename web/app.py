@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from ledger.commands import field_problems, invalid_input
 from ledger.errors import LedgerError
-from web.pages import Page, Templates
+from web.pages import PageRequest, Templates
 from web.routes import auth, claims, consent, customers, review, sales, wizard
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
 
@@ -28,9 +28,9 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIXES) and request.url.path != "/metrics"
 
 
-def _page(request: Request) -> Page:
+def _page(request: Request) -> PageRequest:
     services = request.app.state.services
-    return Page(request, services, services.clock())
+    return PageRequest(request, services, services.clock())
 
 
 def install(app: FastAPI) -> None:

@@ -97,7 +97,7 @@ class FieldErrors:
         return found
 
 
-class Page:
+class PageRequest:
     """The request's language and session, and the one way to render or run a form."""
 
     def __init__(self, request: Request, services: ServicesDep, now: NowDep) -> None:
@@ -202,7 +202,7 @@ class Page:
         )
 
 
-PageDep = Annotated[Page, Depends()]
+PageDep = Annotated[PageRequest, Depends()]
 
 
 class Fields:

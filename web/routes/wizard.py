@@ -2,7 +2,7 @@
 
 Each step is a form that carries the other steps' answers as hidden fields, so moving between
 steps changes nothing (its CSRF token is checked all the same); only the review's button makes
-claims, through ``Page.submit``. Every check is the Ledger's: leaving a step asks it what can
+claims, through ``PageRequest.submit``. Every check is the Ledger's: leaving a step asks it what can
 be asked with the answers so far, and a refusal is shown on the step that asks for the field
 it names, with everything typed kept.
 """
@@ -25,7 +25,7 @@ from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.service.interface import CommandRunnerDep
 from ledger.service.refusals import status_of
 from web.labels import ID_TYPES, N_
-from web.pages import FieldErrors, Fields, FormDep, Page, PageDep
+from web.pages import FieldErrors, Fields, FormDep, PageDep, PageRequest
 
 router = APIRouter(include_in_schema=False)
 Origin = Literal["added", "claimed"]
@@ -73,7 +73,7 @@ class Wizard:
 
     def __init__(
         self,
-        page: Page,
+        page: PageRequest,
         engagement: Engagement,
         origin: Origin,
         answers: dict[str, list[str]],
@@ -248,7 +248,7 @@ class Wizard:
 
 
 def _wizard(
-    page: Page,
+    page: PageRequest,
     engagement_id: str,
     origin: Origin,
     items: list[tuple[str, str]],
