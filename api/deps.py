@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from api.metrics import Metrics
-from api.problems import from_ledger_error
 from ledger.access import AccessTokens, InvalidTokenError
 from ledger.application import Ledger
-from ledger.bootstrap import ReadModels, Services
+from ledger.bootstrap import ReadModels
 from ledger.catalog import Catalog
-from ledger.errors import InvalidInputError, LedgerError
-from ledger.ledger_base import Done, RequestKey
+from ledger.errors import InvalidInputError
 from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
+from ledger.service.interface import CommandRunnerDep as CommandRunnerDep
+from ledger.service.interface import MetricsDep as MetricsDep
+from ledger.service.interface import NowDep as NowDep
+from ledger.service.interface import ServicesDep as ServicesDep
 from ledger.tokens import ConsentTokens
 
 T = TypeVar("T")
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
-ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def _ledger(services: ServicesDep) -> Ledger:
@@ -54,22 +45,10 @@ def _consent_tokens(services: ServicesDep) -> ConsentTokens:
     return services.consent_tokens
 
 
-def _now(services: ServicesDep) -> datetime:
-    """The time of this request, from the app's clock."""
-    return services.clock()
-
-
-def _metrics(request: Request) -> Metrics:
-    found: Metrics = request.app.state.metrics
-    return found
-
-
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 ViewsDep = Annotated[ViewRunner, Depends(_views)]
 ConsentTokensDep = Annotated[ConsentTokens, Depends(_consent_tokens)]
-NowDep = Annotated[datetime, Depends(_now)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
 bearer = HTTPBearer(auto_error=False, description="A token from `ledger token ...`")
 
 
@@ -123,51 +102,6 @@ AsOf = Annotated[
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The claim's ETag; 412 when stale")
 ]
-
-
-class Commands:
-    """Runs a write once per Idempotency-Key, timed; the same user's next read shows it.
-
-    ``act`` runs the command through ``Ledger.run`` under the request it is given: the key's
-    record is saved with the command's events, so a retry after any crash answers from it,
-    with ``Idempotent-Replayed: true`` and no new events.
-    """
-
-    def __init__(self, services: ServicesDep, metrics: MetricsDep) -> None:
-        self.services = services
-        self.metrics = metrics
-
-    def run(
-        self,
-        name: str,
-        owner: str,
-        key: str | None,
-        fingerprint: str,
-        act: Callable[[RequestKey], Done[T]],
-        answer: Callable[[Done[T]], Response],
-        refused: Callable[[LedgerError], Response] = from_ledger_error,
-    ) -> Response:
-        """``answer`` comes from the write model (what the command's run came to: its result
-        and the versions it saved, on a replay those of the first run); it carries the log
-        position the write reached (``Ledger-Position``), which the same user's next read
-        waits for. A refusal answers ``refused`` (the API's problem+json unless told
-        otherwise)."""
-        try:
-            request = self.services.ledger.request_key(owner, key, fingerprint)
-            with self.metrics.command(name):
-                done = act(request)
-        except LedgerError as error:
-            return refused(error)
-        response = answer(done)
-        if done.position is not None:
-            self.services.freshness.wrote(owner, done.position)
-            response.headers["Ledger-Position"] = str(done.position)
-        if done.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
-
-
-CommandsDep = Annotated[Commands, Depends()]
 
 
 def expected_version(if_match: str | None) -> int | None:

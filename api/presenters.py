@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +21,6 @@ from api.schemas import (
 from ledger import access
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.aggregates.values import usd_text
-from ledger.csv_cells import csv_text
 from ledger.customer_ids import CustomerId
 from ledger.principal import Principal
 from ledger.projections.base import ts
@@ -30,6 +28,8 @@ from ledger.projections.claim_queries import ClaimRow, HistoryRow
 from ledger.projections.customers_page import KnownCustomerEntry
 from ledger.projections.customers_page import TabItem as TabEntry
 from ledger.projections.referral_queries import ReferralRow
+from ledger.service.exports import CSV_COLUMNS as CSV_COLUMNS
+from ledger.service.exports import claims_csv as claims_csv
 
 AS_OF_NOTE = (
     "As of {at}: the claims as they stood then, each folded from its events up to that time "
@@ -41,11 +41,6 @@ MSX_ONLY_NOTE = (
     "This engagement accepts only MSX opportunity ids: eligibility is decided per "
     "opportunity when a claim is made, so no customer is listed as ineligible."
 )
-CSV_COLUMNS = [
-    "claim_id", "engagement_id", "friendly_name", "customer_type", "customer_value", "state",
-    "label", "origin", "location_id", "created_at", "updated_at", "running_deadline",
-    "deal_size_usd", "payout_usd", "referral_id",
-]  # fmt: skip
 
 
 def _text(moment: datetime | None) -> str | None:
@@ -228,18 +223,3 @@ def referral(row: ReferralRow) -> ReferralOut:
         created_at=ts(row.created_at),
         updated_at=ts(row.updated_at),
     )
-
-
-def claims_csv(rows: Iterable[ClaimRow]) -> str:
-    """The claim list as CSV, one row per claim, the columns of ``CSV_COLUMNS``."""
-    return csv_text(CSV_COLUMNS, (_csv_row(row) for row in rows))
-
-
-def _csv_row(row: ClaimRow) -> list[object]:
-    return [
-        row.claim_id, row.engagement_id, row.friendly_name, row.customer_id.type.value,
-        row.customer_id.value, row.state.value, row.state.label, row.origin,
-        row.location_id, ts(row.created_at), ts(row.updated_at),
-        _text(row.running_deadline) or "", _money(row.deal_size_usd) or "",
-        _money(row.payout_usd) or "", row.referral_id or "",
-    ]  # fmt: skip

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from ledger.aggregates.values import usd_text
 from ledger.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
 from ledger.customer_ids import IdType
+from ledger.service.bodies import ConsentAnswer as ConsentAnswer
 
 ClaimSort = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "state", "-state",
@@ -215,15 +216,6 @@ class ConsentView(Out):
     state: str
     label: str
     answerable: bool
-
-
-class ConsentAnswer(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"decision": "accept"}]}
-    )
-    decision: Annotated[
-        Literal["accept", "decline"], Field(description="The customer's answer (R23)")
-    ]
 
 
 class ConsentResult(Out):

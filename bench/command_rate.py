@@ -23,74 +23,17 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import NAMESPACE_DNS, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
 from ledger.application import Ledger, open_ledger
-from ledger.catalog import Catalog
 from ledger.commands import CreateClaims, RequestConsent, Submit
-from ledger.principal import Principal, Role
 from ledger.settings import Settings
-from tests.pgcluster import create_database, throwaway_cluster
+from testkit.pgcluster import create_database, throwaway_cluster
+from testkit.workload import PARTNER, bench_catalog, claim_body
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
-PARTNER = Principal("bench", "P-BENCH", frozenset({Role.INCENTIVES_ADMIN}))
-
-
-def tenant(i: int) -> str:
-    return str(uuid5(NAMESPACE_DNS, f"bench-tenant-{i}"))
-
-
-def bench_catalog(customers: int) -> Catalog:
-    return Catalog.model_validate(
-        {
-            "engagements": [
-                {
-                    "id": "E-BENCH",
-                    "name": "Bench workshop",
-                    "solution_area": "Azure",
-                    "kind": "workshop",
-                    "payout_model": "fixed",
-                    "allowed_id_types": ["tenant_id"],
-                    "customer_claim_limit": 1,
-                    "required_proof": ["invoice"],
-                    "fixed_payout_usd": "1000.00",
-                    "eligible_locations": ["LOC-1"],
-                    "eligible_customers": {"tenant_id": [tenant(i) for i in range(customers)]},
-                }
-            ],
-            "partners": [
-                {
-                    "id": "P-BENCH",
-                    "name": "Bench",
-                    "locations": [{"id": "LOC-1", "country": "US", "enrolled": True}],
-                }
-            ],
-            "directory": {
-                "tenants": [
-                    {"tenant_id": tenant(i), "name": f"T{i}", "domains": [f"t{i}.example"]}
-                    for i in range(customers)
-                ]
-            },
-        }
-    )
-
-
-def claim_body(i: int) -> dict[str, Any]:
-    """The body that adds customer ``i`` for the bench engagement."""
-    return {
-        "origin": "added",
-        "friendly_name": f"T{i}",
-        "location_id": "LOC-1",
-        "customer_id": {"type": "tenant_id", "value": tenant(i)},
-        "engagement_ids": ["E-BENCH"],
-        "contacts": {
-            "customer": {"name": "C", "email": f"c@t{i}.example"},
-            "partner": {"name": "P", "email": "p@bench.example"},
-        },
-    }
 
 
 def lifecycle(ledger: Ledger, i: int) -> None:

@@ -23,18 +23,18 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from bench.command_rate import PARTNER, bench_catalog, claim_body, tenant
 from ledger.access import AccessTokens
 from ledger.application import open_ledger
 from ledger.clock import utc_now
 from ledger.commands import CreateClaims
 from ledger.settings import Settings
-from tests.factories import T0
-from tests.pgcluster import create_database, free_port, throwaway_cluster
-from tests.serving import wait_healthy
+from testkit.pgcluster import create_database, free_port, throwaway_cluster
+from testkit.serving import wait_healthy
+from testkit.views import T0
+from testkit.workload import PARTNER, bench_catalog, claim_body, tenant
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
-SERVE = [sys.executable, "-m", "ledger.cli", "serve"]
+SERVE = [sys.executable, "-m", "cli", "serve"]
 CUSTOMERS = 200_000
 
 

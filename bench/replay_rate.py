@@ -28,7 +28,6 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench.command_rate import bench_catalog, tenant
 from ledger.aggregates.base import SYSTEM, Actor, ActorKind
 from ledger.aggregates.claim import Claim, ClaimTerms
 from ledger.aggregates.known import KnownCustomer
@@ -40,8 +39,9 @@ from ledger.customer_ids import CustomerId, IdType
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.settings import Settings
-from tests.factories import T0
-from tests.pgcluster import create_database, throwaway_cluster
+from testkit.pgcluster import create_database, throwaway_cluster
+from testkit.views import T0
+from testkit.workload import bench_catalog, tenant
 
 USER = Actor(kind=ActorKind.USER, id="bench@partner.example", partner_id="P-BENCH")
 EVENTS_PER_CLAIM = 11  # 7 claim events, 3 seat events, 1 known customer
@@ -212,7 +212,7 @@ def main() -> None:
             "COLUMNS": "120",
         }
         print("`ledger replay` as an operator runs it:", flush=True)
-        subprocess.run([sys.executable, "-m", "ledger.cli", "replay"], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "cli", "replay"], env=env, check=True)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ledger.close()
         print(

@@ -20,7 +20,7 @@ from bench.replay_rate import filled_store, timed
 from ledger.application import Ledger
 from ledger.audit import LogDigests, verify
 from ledger.log import ConcurrentPostgresRecorder
-from tests.pgcluster import throwaway_cluster
+from testkit.pgcluster import throwaway_cluster
 
 PAGE = 2000
 

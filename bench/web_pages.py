@@ -21,13 +21,13 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from bench.command_rate import PARTNER, bench_catalog
 from bench.replay_rate import populate
+from cli.site import create_app
 from ledger.access import AccessTokens
 from ledger.bootstrap import bootstrap
 from ledger.clock import utc_now
 from ledger.settings import Settings
+from testkit.workload import PARTNER, bench_catalog
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

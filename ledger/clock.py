@@ -1,7 +1,7 @@
 """The clock: the one place that reads the real time.
 
 Everything else is handed a ``Clock`` (or the ``now`` it returned) by its caller, so tests can
-move time by hand; the composition roots (the CLI, ``api.app.create_app``) pass ``utc_now``.
+move time by hand; the composition roots (the CLI, ``cli.site.create_app``) pass ``utc_now``.
 """
 
 from __future__ import annotations

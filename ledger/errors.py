@@ -1,7 +1,7 @@
 """Domain errors: each carries a stable slug, the rule it enforces and the offending field.
 
 The kind of refusal is the class; the API maps kinds to HTTP status codes in one table
-(``api.problems``) and the slug to the problem type.
+(``ledger.service.refusals``) and the slug to the problem type.
 """
 
 from __future__ import annotations

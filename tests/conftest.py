@@ -17,8 +17,8 @@ from ledger.application import Ledger, open_ledger
 from ledger.bootstrap import ReadModels, Services, bootstrap
 from ledger.settings import Settings
 from ledger.workers import Workers
+from testkit.pgcluster import create_database, drop_database, free_port, throwaway_cluster
 from tests.factories import days, make_catalog, popo_ledger
-from tests.pgcluster import create_database, drop_database, free_port, throwaway_cluster
 
 
 @pytest.fixture

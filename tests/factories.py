@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_DNS, UUID, uuid5
 
@@ -10,8 +10,8 @@ from ledger.application import Ledger
 from ledger.catalog import Catalog
 from ledger.commands import CreateClaims, RequestConsent, Submit, parse
 from ledger.principal import Principal, Role
-from ledger.projections.store import VIEW_TABLES
-from ledger.workers import Workers
+from testkit.views import T0 as T0
+from testkit.views import view_snapshot as view_snapshot
 
 
 def guid(name: str) -> str:
@@ -23,7 +23,6 @@ NORTHWIND = guid("northwind")  # not managed; domain northwind.com; TPID 222
 LITWARE = guid("litware")  # TPID 333 is listed for the workshop, its tenant id is not
 SUB1 = guid("fabrikam-sub-1")
 ALL_PROOF = ["invoice", "poe_document", "customer_survey", "partner_survey"]
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 CATALOG_DATA: dict[str, Any] = {
     "engagements": [
@@ -233,9 +232,3 @@ def consented_claim(
     link = ledger.request_consent(principal, claim_id, consent_request(), days(0.5))
     ledger.answer_consent(claim_id, link, True, days(1))
     return claim_id
-
-
-def view_snapshot(workers: Workers) -> dict[str, list[dict[str, Any]]]:
-    """Every view table of the active generation, row for row."""
-    with workers.store.transaction() as tx:
-        return {name: tx.rows(f"SELECT * FROM {{p}}{name} ORDER BY 1, 2") for name in VIEW_TABLES}

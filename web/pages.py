@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from api.deps import CommandsDep, NowDep, ServicesDep
-from api.problems import status_of
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.errors import LedgerError
 from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal
+from ledger.service.interface import CommandRunnerDep, NowDep, ServicesDep
+from ledger.service.refusals import status_of
 from web import i18n, labels
 from web.session import (
     CsrfRefusedError,
@@ -98,7 +98,7 @@ class FieldErrors:
         return found
 
 
-class Page:
+class PageRequest:
     """The request's language and session, and the one way to render or run a form."""
 
     def __init__(self, request: Request, services: ServicesDep, now: NowDep) -> None:
@@ -175,7 +175,7 @@ class Page:
 
     def submit(
         self,
-        commands: CommandsDep,
+        commands: CommandRunnerDep,
         form: Fields,
         act: Callable[[RequestKey], Done[str]],
         refused: Callable[[LedgerError], HTMLResponse],
@@ -205,7 +205,7 @@ class Page:
         )
 
 
-PageDep = Annotated[Page, Depends()]
+PageDep = Annotated[PageRequest, Depends()]
 
 
 class Fields:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import LedgerDep, NowDep, PrincipalDep, ServicesDep
-from api.problems import problem
 from api.schemas import EraseContact, ErasureOut, LogDigestOut, errors, problem_response
 from ledger import audit
 from ledger.erasure import forget
+from ledger.service.refusals import problem
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

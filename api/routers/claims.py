@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from api import presenters
 from api.deps import (
     AsOf,
-    CommandsDep,
+    CommandRunnerDep,
     Cursor,
     IdempotencyKey,
     IfMatch,
@@ -59,7 +59,7 @@ class ClaimCommands:
 
     def __init__(
         self,
-        commands: CommandsDep,
+        commands: CommandRunnerDep,
         services: ServicesDep,
         ledger: LedgerDep,
         principal: PrincipalDep,

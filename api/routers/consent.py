@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Response
 
 from api.deps import (
-    CommandsDep,
+    CommandRunnerDep,
     ConsentTokensDep,
     IdempotencyKey,
     LedgerDep,
@@ -45,7 +45,7 @@ def answer_consent(
     body: ConsentAnswer,
     ledger: LedgerDep,
     tokens: ConsentTokensDep,
-    commands: CommandsDep,
+    commands: CommandRunnerDep,
     now: NowDep,
     key: IdempotencyKey = None,
     token: str = Token,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import MetricsDep, ViewsDep
-from api.problems import problem
 from api.schemas import Health, problem_response
+from ledger.service.refusals import problem
 
 router = APIRouter(tags=["operations"])
 READY_LAG = 1000

@@ -122,7 +122,7 @@ def view_ddl(generation: int) -> list[str]:
     return tables + [index.format(p=p) for index in VIEW_INDEXES]
 
 
-class Cursor(Protocol):
+class DbCursor(Protocol):
     def execute(self, statement: Any, params: Any = ...) -> Any: ...
     def executemany(self, statement: Any, params: Any) -> Any: ...
     def fetchone(self) -> Any: ...
@@ -135,7 +135,7 @@ class Tx:
     """A transaction on the view store, in our SQL dialect: ``?`` params, ``{p}`` prefix."""
 
     def __init__(
-        self, store: ViewStore, cursor: Cursor, generation: int, opener: KeyRing | None = None
+        self, store: ViewStore, cursor: DbCursor, generation: int, opener: KeyRing | None = None
     ) -> None:
         self.store = store
         self.cursor = cursor
@@ -279,7 +279,7 @@ class ViewStore:
                 # reads and then writes would otherwise fail at once while another one writes.
                 raw.execute("UPDATE view_state SET value = value WHERE key = 'generation'")
             opener = None if commit or sealed else self.keyring
-            yield Tx(self, cast(Cursor, raw), gen, opener)
+            yield Tx(self, cast(DbCursor, raw), gen, opener)
 
     def generation(self) -> int:
         """The generation queries read; another process's switch shows within a second."""

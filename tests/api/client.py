@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from cli.site import create_app
 from ledger.access import AccessTokens
 from ledger.bootstrap import Services
 from ledger.clock import utc_now

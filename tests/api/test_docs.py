@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from cli.site import create_app
 from ledger.settings import Settings
 from tests.conftest import Clock
 from tests.factories import make_catalog

@@ -18,10 +18,10 @@ import pytest
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal, Role
+from testkit.pgcluster import free_port
+from testkit.serving import until, wait_healthy
 from tests.conftest import Inbox, text_of
 from tests.factories import ADMIN_A, ALL_PROOF, CATALOG_DATA, REVIEWER, create
-from tests.pgcluster import free_port
-from tests.serving import until, wait_healthy
 
 KEY = "end-to-end-signing-key-long-enough-for-hs256"
 REFERRAL_ADMIN_A = Principal("ria@a.example", "P-A", frozenset({Role.REFERRAL_ADMIN}))
@@ -43,7 +43,7 @@ def service(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:
         "LEDGER_MAIL_FROM": "claims@ledger.example",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

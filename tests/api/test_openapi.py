@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from api.app import create_app
+from cli.site import create_app
 from ledger.settings import Settings
 from tests.factories import make_catalog
 

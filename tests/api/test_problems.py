@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from api.problems import from_ledger_error, status_of
 from ledger.errors import (
     ConflictError,
     ForbiddenError,
@@ -18,6 +17,7 @@ from ledger.errors import (
     RuleRefusedError,
     StaleVersionError,
 )
+from ledger.service.refusals import from_ledger_error, status_of
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ import httpx
 
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.factories import ADMIN_A, CATALOG_DATA, create
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 KEY = "serve-without-smtp-signing-key-long-enough"
 
@@ -39,7 +39,7 @@ def test_the_consent_email_is_written_beside_the_database_with_a_working_link(
         "LEDGER_SECRET_KEY": KEY,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         cwd=tmp_path / "elsewhere",
         stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import chaos
+from testkit import chaos
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 MUST_BE_ZERO = (

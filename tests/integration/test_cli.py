@@ -22,7 +22,7 @@ def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.Complete
     if settings.secret_key:
         env["LEDGER_SECRET_KEY"] = settings.secret_key
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -118,7 +118,7 @@ def test_a_bad_catalog_stops_start_up_naming_file_and_field(tmp_path: Path) -> N
         "LEDGER_CATALOG": str(catalog),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "expire-due"],
+        [sys.executable, "-m", "cli", "expire-due"],
         env=env,
         capture_output=True,
         text=True,
@@ -144,7 +144,7 @@ def test_bad_settings_stop_start_up_with_a_clear_message(
         variable: value,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "token", "--user", "u", "--role", "auditor"],
+        [sys.executable, "-m", "cli", "token", "--user", "u", "--role", "auditor"],
         env=env,
         capture_output=True,
         text=True,

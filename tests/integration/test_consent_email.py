@@ -16,9 +16,9 @@ from ledger.projections.claim_queries import ClaimQueries
 from ledger.projections.claims import Status
 from ledger.settings import Settings
 from ledger.workers import Workers
+from testkit.pgcluster import free_port
 from tests.conftest import Clock, Inbox, text_of
 from tests.factories import ADMIN_A, consent_request, create, days
-from tests.pgcluster import free_port
 
 STUCK_AFTER = timedelta(seconds=Settings.model_fields["mail_retry_seconds"].default)
 """The default LEDGER_MAIL_RETRY_SECONDS."""

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.factories import CATALOG_DATA
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 LIMIT = 64 * 1024
 
@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     log = folder / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from bench import gap_torture
 from ledger.application import Ledger, open_ledger
 from ledger.log import ConcurrentPostgresRecorder
 from ledger.settings import Settings
+from testkit import gap_torture
 
 pytestmark = pytest.mark.postgres
 

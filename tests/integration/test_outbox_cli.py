@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from ledger.application import Ledger
-from ledger.cli import app
 from ledger.settings import Settings
 from ledger.workers import Workers
 from tests.factories import ADMIN_A, CATALOG_DATA, NORTHWIND, consent_request, create, days

@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.chaos import SECRET, chaos_catalog
-from bench.command_rate import PARTNER, claim_body
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.settings import Settings
-from tests.pgcluster import create_database, free_port
-from tests.serving import wait_healthy
+from testkit.chaos import SECRET, chaos_catalog
+from testkit.pgcluster import create_database, free_port
+from testkit.serving import wait_healthy
+from testkit.workload import PARTNER, claim_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -43,7 +43,7 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--processes", "2"],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--processes", "2"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -82,7 +82,7 @@ def test_sqlite_is_served_by_one_process() -> None:
             "LEDGER_SECRET_KEY": SECRET,
         }
         done = subprocess.run(
-            [sys.executable, "-m", "ledger.cli", "serve", "--processes", "2"],
+            [sys.executable, "-m", "cli", "serve", "--processes", "2"],
             env=env,
             capture_output=True,
             text=True,

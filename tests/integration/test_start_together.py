@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import SECRET, Server
-from tests.pgcluster import create_database, free_port
-from tests.serving import until
+from testkit.chaos import SECRET, Server
+from testkit.pgcluster import create_database, free_port
+from testkit.serving import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def start_together(database_url: str, folder: Path) -> list[str]:
         with log.open("wb") as out:
             workers.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "ledger.cli", "workers"],
+                    [sys.executable, "-m", "cli", "workers"],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from ledger.access import AccessTokens
 from ledger.catalog import load_catalog
-from ledger.cli import app
 from ledger.demo.users import DEMO_USERS, DemoUser, token_command, token_commands
 from ledger.principal import Role
 from ledger.settings import Settings

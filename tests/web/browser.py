@@ -26,10 +26,10 @@ from playwright.sync_api import Browser, Page, Route, ViewportSize
 from ledger.access import AccessTokens
 from ledger.clock import utc_now
 from ledger.principal import Principal
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.conftest import Inbox
 from tests.factories import CATALOG_DATA
-from tests.pgcluster import free_port
-from tests.serving import wait_healthy
 
 KEY = "browser-tests-signing-key-long-enough-for-hs256"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,7 +94,7 @@ def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb
     log = directory / "serve.log"
     with log.open("wb") as sink:  # a file, not a pipe: a long session's log never blocks it
         process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.app import create_app
+from cli.site import create_app
 from ledger.access import AccessTokens
 from ledger.bootstrap import ReadModels, Services
 from ledger.clock import utc_now

@@ -12,9 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from testkit.pgcluster import free_port
 from tests.conftest import Clock, Inbox
 from tests.factories import ADMIN_A
-from tests.pgcluster import free_port
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LedgerWeb, ledger_serve
 from tests.web.client import Site, make_site
 

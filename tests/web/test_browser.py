@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from testkit.serving import until
 from tests.conftest import text_of
 from tests.factories import ADMIN_A, LITWARE, NORTHWIND, REVIEWER, create
-from tests.serving import until
 from tests.web.browser import LedgerWeb, assert_page_accessible, axe_violations, shot, sign_in
 from web.i18n import LOCALES_DIR
 

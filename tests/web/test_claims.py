@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import web.routes.claims
-from api.app import create_app
 from api.presenters import CSV_COLUMNS
+from cli.site import create_app
 from ledger.catalog import Catalog
 from ledger.commands import Review
 from ledger.principal import Principal, Role

@@ -16,9 +16,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api import presenters
-from api.deps import CommandsDep
-from api.problems import status_of
 from ledger import access
 from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
 from ledger.catalog import ProofItem
@@ -34,6 +31,9 @@ from ledger.event_fields import recorded_fields
 from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
+from ledger.service import exports
+from ledger.service.interface import CommandRunnerDep
+from ledger.service.refusals import status_of
 from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -105,7 +105,7 @@ def claims_csv(page: PageDep, filters: Filters) -> Response:
     """The whole filtered list (every page) as the API's CSV, to download."""
     rows = page.services.read_models.claims.every(page.principal, _where(filters))
     return Response(
-        presenters.claims_csv(rows),
+        exports.claims_csv(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="claims.csv"'},
     )
@@ -192,7 +192,12 @@ Command = Callable[[RequestKey, Principal, UUID, datetime, int], Done[Any]]
 
 
 def _act(
-    page: PageDep, commands: CommandsDep, form: Fields, claim_id: str, action: Action, run: Command
+    page: PageDep,
+    commands: CommandRunnerDep,
+    form: Fields,
+    claim_id: str,
+    action: Action,
+    run: Command,
 ) -> Response:
     """Run one of the claim's commands once per rendered form, then back to the claim (303);
     a refusal shows the claim again with the form as typed and the API's status code."""
@@ -255,7 +260,9 @@ def _reason(form: Fields) -> str | None:
 
 
 @router.post("/claims/{claim_id}/consent-request")
-def request_consent(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+def request_consent(
+    page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str
+) -> Response:
     ledger = page.services.ledger
     return _act(
         page,
@@ -271,7 +278,7 @@ def request_consent(page: PageDep, commands: CommandsDep, form: FormDep, claim_i
 
 @router.post("/claims/{claim_id}/consent-reminder")
 def send_consent_reminder(
-    page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str
+    page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str
 ) -> Response:
     ledger = page.services.ledger
     return _act(
@@ -287,7 +294,7 @@ def send_consent_reminder(
 
 
 @router.post("/claims/{claim_id}/submission")
-def submit(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+def submit(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str) -> Response:
     ledger = page.services.ledger
 
     def run(
@@ -300,7 +307,7 @@ def submit(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -
 
 
 @router.post("/claims/{claim_id}/dispute")
-def dispute(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+def dispute(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str) -> Response:
     ledger = page.services.ledger
     return _act(
         page,
@@ -321,7 +328,7 @@ def dispute(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) 
 
 
 @router.post("/claims/{claim_id}/cancellation")
-def cancel(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+def cancel(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str) -> Response:
     """Two steps: the first post asks "Are you sure?"; only the confirmation cancels."""
     if form.get("confirm") != "yes":
         page.check_form(form)

@@ -15,13 +15,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import CommandsDep
-from api.problems import status_of
-from api.schemas import ConsentAnswer
 from ledger.aggregates.claim import ClaimState
 from ledger.commands import parse
 from ledger.errors import LedgerError
 from ledger.ledger_base import ConsentRequest, Done, RequestKey
+from ledger.service.bodies import ConsentAnswer
+from ledger.service.interface import CommandRunnerDep
+from ledger.service.refusals import status_of
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -89,7 +89,7 @@ def consent(page: PageDep, token: str) -> Response:
 
 
 @router.post("/consent/{token}")
-def answer(page: PageDep, commands: CommandsDep, form: FormDep, token: str) -> Response:
+def answer(page: PageDep, commands: CommandRunnerDep, form: FormDep, token: str) -> Response:
     """``Ledger.answer_consent`` once per rendered form, then the confirmation (303)."""
     form_key = form.get("form_key")
     if not _valid_form(page, token, form_key, form.get("csrf")):

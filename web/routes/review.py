@@ -8,8 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CommandsDep
-from api.problems import status_of
 from ledger import access
 from ledger.aggregates.claim import REASON_REQUIRED, REVIEW_ACTIONS, Action
 from ledger.commands import Review, parse
@@ -17,6 +15,8 @@ from ledger.errors import LedgerError, NotFoundError
 from ledger.ledger_base import Done, RequestKey
 from ledger.principal import Principal, Role
 from ledger.projections.claim_queries import ClaimRow
+from ledger.service.interface import CommandRunnerDep
+from ledger.service.refusals import status_of
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -89,7 +89,7 @@ def claim(page: PageDep, claim_id: str) -> Response:
 
 
 @router.post("/review/{claim_id}")
-def review(page: PageDep, commands: CommandsDep, form: FormDep, claim_id: str) -> Response:
+def review(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: str) -> Response:
     """A review form: ``Ledger.review`` with the action, the reason, and the claim's version
     as the form saw it; then the queue with the claim as it is now."""
     principal, found = page.principal, _claim_id(claim_id)

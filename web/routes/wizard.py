@@ -2,7 +2,7 @@
 
 Each step is a form that carries the other steps' answers as hidden fields, so moving between
 steps changes nothing (its CSRF token is checked all the same); only the review's button makes
-claims, through ``Page.submit``. Every check is the Ledger's: leaving a step asks it what can
+claims, through ``PageRequest.submit``. Every check is the Ledger's: leaving a step asks it what can
 be asked with the answers so far, and a refusal is shown on the step that asks for the field
 it names, with everything typed kept.
 """
@@ -16,8 +16,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CommandsDep
-from api.problems import status_of
 from ledger import access
 from ledger.catalog import Engagement
 from ledger.commands import CreateClaims, EligibilityCheck, FieldProblem, invalid_input, parse
@@ -25,8 +23,10 @@ from ledger.creation import EligibilityPreview
 from ledger.customer_ids import IdType
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.ledger_base import Done, RequestKey
+from ledger.service.interface import CommandRunnerDep
+from ledger.service.refusals import status_of
 from web.labels import ID_TYPES, N_
-from web.pages import FieldErrors, Fields, FormDep, Page, PageDep
+from web.pages import FieldErrors, Fields, FormDep, PageDep, PageRequest
 
 router = APIRouter(include_in_schema=False)
 Origin = Literal["added", "claimed"]
@@ -73,7 +73,11 @@ class Wizard:
     """One engagement's wizard, with the answers given so far."""
 
     def __init__(
-        self, page: Page, engagement: Engagement, origin: Origin, answers: dict[str, list[str]]
+        self,
+        page: PageRequest,
+        engagement: Engagement,
+        origin: Origin,
+        answers: dict[str, list[str]],
     ) -> None:
         self.page = page
         self.engagement = engagement
@@ -219,7 +223,7 @@ class Wizard:
                 errors.by_field[name] = message
         return self.show(self.steps.index(shown), errors, status_of(error))
 
-    def answer(self, form: Fields, commands: CommandsDep) -> Response:
+    def answer(self, form: Fields, commands: CommandRunnerDep) -> Response:
         """A step's form: Back, Next, or (on the review) the claims made."""
         at = next((i for i, s in enumerate(self.steps) if s.name == form.get("step")), 0)
         if form.get("go") == "add" and self.steps[at] is REVIEW:
@@ -247,7 +251,7 @@ class Wizard:
 
 
 def _wizard(
-    page: Page,
+    page: PageRequest,
     engagement_id: str,
     origin: Origin,
     items: list[tuple[str, str]],
@@ -275,7 +279,7 @@ def add_customer(page: PageDep, engagement_id: str) -> Response:
 
 @router.post("/engagements/{engagement_id}/add")
 def add_customer_step(
-    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep
+    page: PageDep, engagement_id: str, form: FormDep, commands: CommandRunnerDep
 ) -> Response:
     return _wizard(page, engagement_id, "added", form.items).answer(form, commands)
 
@@ -294,7 +298,11 @@ def claim_customer(
 
 @router.post("/engagements/{engagement_id}/claim")
 def claim_customer_step(
-    page: PageDep, engagement_id: str, form: FormDep, commands: CommandsDep, customer: Customer = ""
+    page: PageDep,
+    engagement_id: str,
+    form: FormDep,
+    commands: CommandRunnerDep,
+    customer: Customer = "",
 ) -> Response:
     return _wizard(page, engagement_id, "claimed", form.items, customer).answer(form, commands)
 

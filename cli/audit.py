@@ -1,0 +1,142 @@
+"""`ledger report` and `ledger verify`: the report folded from events, and the hash
+chain and log digests checked."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import (
+    _ledger,
+    _progress_bar,
+    _tracked,
+    console,
+)
+from ledger import audit
+from ledger.aggregates.values import usd_text
+from ledger.csv_cells import csv_text
+from ledger.report import report as build_report
+
+
+def report(
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
+) -> None:
+    """Counts, deal size and payout by engagement and state, replayed from the events."""
+    ledger = _ledger()
+    if as_csv:  # the CSV alone on stdout, nothing before it
+        rows = build_report(ledger, None)
+    else:
+        with _progress_bar("report") as progress:
+            rows = build_report(ledger, _tracked(progress, "reading events"))
+    if as_csv:
+        header = ["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"]
+        cells = [
+            [r.engagement_id, r.state, r.claims, usd_text(r.deal_size_usd), usd_text(r.payout_usd)]
+            for r in rows
+        ]
+        sys.stdout.write(csv_text(header, cells))
+        return
+    table = Table(title="Claims by engagement and state")
+    for column in ("engagement", "state", "claims", "deal size (USD)", "payout (USD)"):
+        table.add_column(column, justify="right" if "(" in column or column == "claims" else "left")
+    for row in rows:
+        table.add_row(
+            row.engagement_id,
+            row.state,
+            str(row.claims),
+            f"{row.deal_size_usd:,.2f}",
+            f"{row.payout_usd:,.2f}",
+        )
+    console.print(table)
+
+
+def _digest_option(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise typer.BadParameter(
+            "a log digest is 64 hexadecimal digits (as GET /v1/audit/digest gives it)"
+        )
+    return bytes.fromhex(text)
+
+
+def verify(
+    digest: Annotated[
+        str | None,
+        typer.Option(help="A log digest taken earlier (64 hex digits), to prove with --at."),
+    ] = None,
+    at: Annotated[
+        int | None,
+        typer.Option(min=1, help="The notification id the --digest was taken at."),
+    ] = None,
+) -> None:
+    """Recompute every event's chained hash and the running log digest from the stored
+    events and compare them with the stored ones (exit 1 naming the first that does not
+    match); with --digest D --at N, also prove that the log up to N is the one digested D."""
+    expected = _digest_option(digest)
+    if (expected is None) != (at is None):
+        raise typer.BadParameter("--digest and --at go together", param_hint="--digest/--at")
+    ledger = _ledger()
+    try:
+        audit.check_verifiable(ledger, at)
+        with _progress_bar("verify") as progress:
+            result = audit.verify(
+                ledger, at=at, expected=expected, progress=_tracked(progress, "verifying events")
+            )
+    except (audit.UnverifiableStoreError, audit.AtNotInLogError) as error:
+        console.print(f"[red]cannot verify[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    _print_checked(result)
+    if result.proof is not None:
+        _print_proof(result.proof)
+    if not result.ok:
+        raise typer.Exit(1)
+    console.print(
+        "every event's stored hash is the SHA-256 of its content chained on its aggregate's "
+        "previous event, and every stored log digest matches",
+        highlight=False,
+    )
+    console.print(result.digest.describe(), highlight=False, soft_wrap=True)
+
+
+def _print_checked(result: audit.Verification) -> None:
+    """How many events were checked, how fast, and what did not match."""
+    rate = result.events / max(result.seconds, 1e-9)
+    console.print(
+        f"verified {result.events:,} events of {result.aggregates:,} aggregates in "
+        f"{result.seconds:.1f} s ({rate:,.0f} events/s)",
+        highlight=False,
+    )
+    for finding in result.findings:
+        console.print(f"[red]MISMATCH[/red] {finding}", highlight=False, soft_wrap=True)
+    if result.unlisted:
+        console.print(f"... and {result.unlisted} more", highlight=False)
+
+
+def _print_proof(proof: audit.Proof) -> None:
+    """Whether the log up to --at is the one digested --digest."""
+    if proof.holds:
+        console.print(
+            f"the log up to notification {proof.at} is the one whose log digest was "
+            f"{proof.expected.hex()}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        found = (
+            f"the events up to it recompute to the log digest {proof.found.hex()}"
+            if proof.found is not None
+            else "that notification is no longer in the log"
+        )
+        console.print(
+            f"[red]NOT PROVEN[/red] the log up to notification {proof.at} is not the one "
+            f"whose log digest was {proof.expected.hex()}: {found}",
+            highlight=False,
+            soft_wrap=True,
+        )

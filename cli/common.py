@@ -1,0 +1,101 @@
+"""What every command shares: the console, the settings or a clear exit, the Ledger or
+every service opened from them, and the progress bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ledger.application import Ledger, open_ledger
+from ledger.bootstrap import Services, bootstrap
+from ledger.catalog import CatalogError
+from ledger.clock import Clock, utc_now
+from ledger.principal import Principal, Role
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
+from ledger.settings import Settings, SettingsError
+
+console = Console()
+OPERATOR = Principal("cli-operator", roles=frozenset({Role.AUDITOR}))
+
+
+def settings_or_exit() -> Settings:
+    """The LEDGER_* settings, or a clear message and exit code 2 when one is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "LEDGER_" + str(first["loc"][0]).upper() if first["loc"] else "LEDGER_*"
+        console.print(f"[red]settings error[/red] {name}: {first['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _ledger() -> Ledger:
+    settings = settings_or_exit()
+    try:
+        return open_ledger(settings)
+    except CatalogError as error:
+        console.print(f"[red]catalog error[/red] {error}")
+    except SettingsError as error:
+        console.print(f"[red]settings error[/red] {error}")
+    raise typer.Exit(2)
+
+
+def _parse_now(now: str | None) -> datetime:
+    if now is None:
+        return utc_now()
+    try:
+        parsed = datetime.fromisoformat(now)
+    except ValueError:
+        raise typer.BadParameter(f"{now!r} is not an ISO-8601 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _views(ledger: Ledger) -> ViewRunner:
+    return ViewRunner(ledger, ViewStore.open(settings_or_exit().eventsourcing_env()))
+
+
+def _services(clock: Clock = utc_now) -> Services:
+    """Every service, wired as ``ledger serve`` wires them; a wrong setting exits with 2."""
+    settings = settings_or_exit()
+    try:
+        return bootstrap(settings, clock=clock)
+    except CatalogError as error:
+        console.print(f"[red]catalog error[/red] {error}")
+    except SettingsError as error:
+        console.print(f"[red]settings error[/red] {error}")
+    raise typer.Exit(2)
+
+
+def _progress_bar(description: str) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _tracked(progress: Progress, description: str) -> Callable[[int, int], None]:
+    task = progress.add_task(description, total=None, rate="")
+    started = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+    return update

@@ -1,0 +1,144 @@
+"""`ledger serve` and `ledger workers`: the site (``cli.site``) on uvicorn, one process or
+several, and the projections and policies alone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from cli.common import (
+    _services,
+    console,
+    settings_or_exit,
+)
+from ledger import logs
+from ledger.catalog import CatalogError
+from ledger.clock import utc_now
+from ledger.settings import Settings, SettingsError
+
+
+def workers(
+    once: Annotated[bool, typer.Option(help="Catch up once and exit.")] = False,
+) -> None:
+    """Run the projections and policies alone (for deployments that split them from the API)."""
+    services = _services()
+    logs.configure(services.settings.log_level, services.settings.log_format)
+    runner = services.workers
+    if once:
+        work = runner.run_once()
+        console.print(f"caught up: {work} items of work; lag {runner.views.lag()} events")
+        services.close()
+        return
+    console.print("following the event log; Ctrl-C to stop")
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        bool, typer.Option(help="Run projections and policies inside the service.")
+    ] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes (PostgreSQL only); the projections and policies then run "
+            "in one `ledger workers` process beside them.",
+        ),
+    ] = 1,
+) -> None:
+    """Serve the HTTP API (docs at /docs) on the configured store."""
+    import uvicorn
+
+    from api.serving import uvicorn_options
+    from cli.site import create_app
+
+    settings = _serving_settings(host, port, processes)
+    try:  # one process builds the app first: it checks the settings and creates the schema
+        application = create_app(settings, clock=utc_now, run_workers=workers and processes == 1)
+    except (CatalogError, SettingsError) as error:
+        console.print(f"[red]cannot start[/red] {error}")
+        raise typer.Exit(2) from None
+    _say_where(settings, f"http://{host}:{port}")
+    # Our logging only (log_config=None), and our access log instead of uvicorn's.
+    if processes == 1:
+        uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
+        return
+    application.state.services.close()
+    _serve_processes(settings, host, port, processes, workers)
+
+
+def _serving_settings(host: str, port: int, processes: int) -> Settings:
+    """The settings to serve with, logging configured; several processes need PostgreSQL."""
+    settings = settings_or_exit().serving(host, port)
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.log_level != "DEBUG":  # its start-up lines: the ones printed below say it
+        logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    if processes > 1 and settings.is_sqlite:
+        console.print(
+            "[red]cannot start[/red] --processes needs PostgreSQL: a SQLite file is served "
+            "by one process"
+        )
+        raise typer.Exit(2)
+    return settings
+
+
+def _say_where(settings: Settings, url: str) -> None:
+    console.print(f"Claim Ledger on {url} (API docs: {url}/docs; store: {settings.database_url})")
+    console.print(
+        "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
+        "--role incentives_admin"
+    )
+    if settings.smtp_host:
+        console.print(f"E-mails go over SMTP to {settings.smtp_host}:{settings.smtp_port}")
+    else:
+        console.print(
+            f"E-mails are written to {settings.mail_directory()} (LEDGER_SMTP_HOST unset); "
+            "list them with: ledger outbox"
+        )
+
+
+def _serve_processes(
+    settings: Settings, host: str, port: int, processes: int, workers: bool
+) -> None:
+    """``processes`` uvicorn workers of the API and one ``ledger workers`` process."""
+    import uvicorn
+
+    from api.serving import uvicorn_options
+
+    os.environ["LEDGER_PUBLIC_URL"] = settings.public_url  # the same links from every process
+    follower = None
+    if workers:
+        follower = subprocess.Popen([sys.executable, "-m", "cli", "workers"])
+    console.print(
+        f"{processes} API processes"
+        + (", and one process for the projections and policies" if workers else "")
+    )
+    try:
+        uvicorn.run(
+            "cli.site:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            **uvicorn_options(settings),
+        )
+    finally:
+        if follower is not None:
+            follower.terminate()
+            try:
+                follower.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                follower.kill()

@@ -1,0 +1,36 @@
+"""The whole site ``ledger serve`` runs: the API with the web page on the same port."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import create_api
+from api.serving import uvicorn_options
+from ledger import logs
+from ledger.catalog import Catalog
+from ledger.clock import Clock, utc_now
+from ledger.settings import Settings
+from web import app as web
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    clock: Clock = utc_now,
+    run_workers: bool = True,
+) -> FastAPI:
+    """The API on the configured store, with the page mounted after the API's own error
+    handlers (which still answer every request that is not for the page)."""
+    app = create_api(settings, catalog=catalog, clock=clock, run_workers=run_workers)
+    web.install(app)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``ledger serve --processes N``'s API processes: settings from the
+    environment, no workers (one ``ledger workers`` process runs them beside)."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    uvicorn_options(settings)  # this process's header deadline
+    return create_app(settings, run_workers=False)
