@@ -1,10 +1,10 @@
 """One access log line per request, and the request's id (``X-Request-Id``), echoed.
 
-A pure ASGI middleware: the id comes from the request when it is sane (printable, at most
-128 characters, no spaces) or is made (uuid4 hex); it is set on the response and kept in
-``ledger.logs.request_id`` so that every line logged while serving carries it. The line names
-the route template (``/v1/claims/{claim_id}``), never the path, so that the tokens in consent
-links stay out of the logs.
+A pure ASGI middleware: the id comes from the request when it is sane (printable, at most 128
+characters, no spaces) or is made (uuid4 hex); it is set on the response and kept in
+``ledger.service.log_output.request_id`` so that every line logged while serving carries it.
+The line names the route template (``/v1/claims/{claim_id}``), never the path, so that the
+tokens in consent links stay out of the logs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from prometheus_client import Counter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger import logs
+from ledger.service import log_output as logs
 
 HEADER = "X-Request-Id"
 SANE_ID = re.compile(r"[\x21-\x7e]{1,128}")

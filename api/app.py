@@ -14,11 +14,11 @@ from api.body_limit import LimitBodySize
 from api.headers import ProtectiveHeaders
 from api.routers import audit, claims, consent, engagements, health, referrals
 from api.safe_input import RefuseControlCharacters
-from ledger.bootstrap import Services, bootstrap
-from ledger.catalog import Catalog
-from ledger.clock import Clock, utc_now
-from ledger.service.metrics import Metrics
-from ledger.settings import Settings
+from ledger.domain.catalog import Catalog
+from ledger.interface.metrics import Metrics
+from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.service.clock import Clock, utc_now
+from ledger.service.settings import Settings
 
 DESCRIPTION = """An event-sourced ledger for partner incentive claims.
 

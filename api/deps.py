@@ -9,18 +9,18 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from ledger.access import AccessTokens, InvalidTokenError
-from ledger.application import Ledger
-from ledger.bootstrap import ReadModels
-from ledger.catalog import Catalog
-from ledger.errors import InvalidInputError
-from ledger.principal import Principal
+from ledger.domain.access import AccessTokens, InvalidTokenError
+from ledger.domain.catalog import Catalog
+from ledger.domain.errors import InvalidInputError
+from ledger.domain.principal import Principal
+from ledger.interface.dependencies import CommandRunnerDep as CommandRunnerDep
+from ledger.interface.dependencies import MetricsDep as MetricsDep
+from ledger.interface.dependencies import NowDep as NowDep
+from ledger.interface.dependencies import ServicesDep as ServicesDep
 from ledger.projections.runner import ViewRunner
-from ledger.service.interface import CommandRunnerDep as CommandRunnerDep
-from ledger.service.interface import MetricsDep as MetricsDep
-from ledger.service.interface import NowDep as NowDep
-from ledger.service.interface import ServicesDep as ServicesDep
-from ledger.tokens import ConsentTokens
+from ledger.runtime.bootstrap import ReadModels
+from ledger.service.application import Ledger
+from ledger.service.tokens import ConsentTokens
 
 T = TypeVar("T")
 

@@ -18,18 +18,18 @@ from api.schemas import (
     ReferralOut,
     TabItem,
 )
-from ledger import access
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.aggregates.values import usd_text
-from ledger.customer_ids import CustomerId
-from ledger.principal import Principal
+from ledger.domain import access
+from ledger.domain.customer_ids import CustomerId
+from ledger.domain.principal import Principal
+from ledger.interface.exports import CSV_COLUMNS as CSV_COLUMNS
+from ledger.interface.exports import claims_csv as claims_csv
 from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, HistoryRow
 from ledger.projections.customers_page import KnownCustomerEntry
 from ledger.projections.customers_page import TabItem as TabEntry
 from ledger.projections.referral_queries import ReferralRow
-from ledger.service.exports import CSV_COLUMNS as CSV_COLUMNS
-from ledger.service.exports import claims_csv as claims_csv
 
 AS_OF_NOTE = (
     "As of {at}: the claims as they stood then, each folded from its events up to that time "

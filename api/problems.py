@@ -9,10 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ledger.access import InvalidTokenError
-from ledger.commands import field_problems
-from ledger.errors import LedgerError
-from ledger.service.refusals import from_ledger_error, problem
+from ledger.domain.access import InvalidTokenError
+from ledger.domain.commands import field_problems
+from ledger.domain.errors import LedgerError
+from ledger.interface.refusals import from_ledger_error, problem
 
 log = logging.getLogger("api")
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.service.refusals import problem
+from ledger.interface.refusals import problem
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -9,9 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ledger.aggregates.values import usd_text
-from ledger.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
-from ledger.customer_ids import IdType
-from ledger.service.bodies import ConsentAnswer as ConsentAnswer
+from ledger.domain.catalog import Deadlines, EngagementKind, PayoutModel, ProofItem
+from ledger.domain.customer_ids import IdType
+from ledger.interface.bodies import ConsentAnswer as ConsentAnswer
 
 ClaimSort = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "state", "-state",

@@ -16,7 +16,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 
 log = logging.getLogger("ledger.http")
 

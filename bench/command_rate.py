@@ -27,9 +27,9 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from ledger.application import Ledger, open_ledger
-from ledger.commands import CreateClaims, RequestConsent, Submit
-from ledger.settings import Settings
+from ledger.domain.commands import CreateClaims, RequestConsent, Submit
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, throwaway_cluster
 from testkit.workload import PARTNER, bench_catalog, claim_body
 

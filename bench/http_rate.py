@@ -23,11 +23,11 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from ledger.access import AccessTokens
-from ledger.application import open_ledger
-from ledger.clock import utc_now
-from ledger.commands import CreateClaims
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.domain.commands import CreateClaims
+from ledger.service.application import open_ledger
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, free_port, throwaway_cluster
 from testkit.serving import wait_healthy
 from testkit.views import T0

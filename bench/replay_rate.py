@@ -33,12 +33,12 @@ from ledger.aggregates.claim import Claim, ClaimTerms
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
-from ledger.application import Ledger, open_ledger
-from ledger.catalog import ProofItem
-from ledger.customer_ids import CustomerId, IdType
+from ledger.domain.catalog import ProofItem
+from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
-from ledger.settings import Settings
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, throwaway_cluster
 from testkit.views import T0
 from testkit.workload import bench_catalog, tenant

@@ -7,7 +7,7 @@ throwaway PostgreSQL, writes claims whose lifecycles add up to the asked number 
 
 - raw read: every stored row of the events table (all its columns, the hash included), read
   in pages of 2,000 by notification id;
-- verify: ``ledger.audit.verify``, which reads the log in follower order with the hashes,
+- verify: ``ledger.audit.tamper.verify``, which reads the log in follower order with the hashes,
   recomputes every aggregate's chain and the running log digest, and compares them with the
   stored hashes and digest rows.
 """
@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 
 from bench.replay_rate import filled_store, timed
-from ledger.application import Ledger
-from ledger.audit import LogDigests, verify
-from ledger.log import ConcurrentPostgresRecorder
+from ledger.audit.tamper import LogDigests, verify
+from ledger.service.application import Ledger
+from ledger.store.log import ConcurrentPostgresRecorder
 from testkit.pgcluster import throwaway_cluster
 
 PAGE = 2000

@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 
 from bench.replay_rate import populate
 from cli.site import create_app
-from ledger.access import AccessTokens
-from ledger.bootstrap import bootstrap
-from ledger.clock import utc_now
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.runtime.bootstrap import bootstrap
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings
 from testkit.workload import PARTNER, bench_catalog
 
 

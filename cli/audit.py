@@ -15,10 +15,10 @@ from cli.common import (
     _tracked,
     console,
 )
-from ledger import audit
 from ledger.aggregates.values import usd_text
-from ledger.csv_cells import csv_text
-from ledger.report import report as build_report
+from ledger.audit import tamper as audit
+from ledger.projections.report import report as build_report
+from ledger.service.csv_cells import csv_text
 
 
 def report(

@@ -18,14 +18,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ledger.application import Ledger, open_ledger
-from ledger.bootstrap import Services, bootstrap
-from ledger.catalog import CatalogError
-from ledger.clock import Clock, utc_now
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import CatalogError
+from ledger.domain.principal import Principal, Role
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
-from ledger.settings import Settings, SettingsError
+from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.clock import Clock, utc_now
+from ledger.service.settings import Settings, SettingsError
 
 console = Console()
 OPERATOR = Principal("cli-operator", roles=frozenset({Role.AUDITOR}))

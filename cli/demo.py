@@ -12,8 +12,8 @@ from cli.common import (
     _services,
     console,
 )
-from ledger.application import Ledger
-from ledger.clock import utc_now
+from ledger.service.application import Ledger
+from ledger.service.clock import utc_now
 
 
 def demo() -> None:

@@ -13,9 +13,9 @@ from cli.common import (
     console,
     settings_or_exit,
 )
-from ledger.clock import utc_now
-from ledger.erasure import forget as erasure_forget
-from ledger.errors import NotFoundError
+from ledger.domain.errors import NotFoundError
+from ledger.runtime.erasure import forget as erasure_forget
+from ledger.service.clock import utc_now
 
 
 def forget(

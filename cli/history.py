@@ -19,12 +19,12 @@ from cli.common import (
 )
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.values import usd_text
-from ledger.as_of import events_until, parse_as_of
-from ledger.clock import utc_now
-from ledger.errors import InvalidInputError, NotFoundError
-from ledger.event_fields import event_details, recorded_fields
+from ledger.audit.as_of import events_until, parse_as_of
+from ledger.audit.event_fields import event_details, recorded_fields
+from ledger.domain.errors import InvalidInputError, NotFoundError
 from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, claim_at
+from ledger.service.clock import utc_now
 
 
 def history(

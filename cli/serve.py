@@ -16,10 +16,10 @@ from cli.common import (
     console,
     settings_or_exit,
 )
-from ledger import logs
-from ledger.catalog import CatalogError
-from ledger.clock import utc_now
-from ledger.settings import Settings, SettingsError
+from ledger.domain.catalog import CatalogError
+from ledger.service import log_output as logs
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings, SettingsError
 
 
 def workers(

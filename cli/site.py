@@ -6,10 +6,10 @@ from fastapi import FastAPI
 
 from api.app import create_api
 from api.serving import uvicorn_options
-from ledger import logs
-from ledger.catalog import Catalog
-from ledger.clock import Clock, utc_now
-from ledger.settings import Settings
+from ledger.domain.catalog import Catalog
+from ledger.service import log_output as logs
+from ledger.service.clock import Clock, utc_now
+from ledger.service.settings import Settings
 from web import app as web
 
 

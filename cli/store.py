@@ -17,10 +17,10 @@ from cli.common import (
     console,
     settings_or_exit,
 )
-from ledger.application import open_ledger
-from ledger.catalog import CatalogError, load_catalog
-from ledger.migrate import copy_events, open_source
-from ledger.settings import Settings, SettingsError
+from ledger.domain.catalog import CatalogError, load_catalog
+from ledger.runtime.migrate import copy_events, open_source
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings, SettingsError
 
 
 def replay() -> None:

@@ -12,10 +12,10 @@ from cli.common import (
     console,
     settings_or_exit,
 )
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
-from ledger.principal import PARTNER_ROLES, Principal, Role
-from ledger.settings import SettingsError
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import PARTNER_ROLES, Principal, Role
+from ledger.service.clock import utc_now
+from ledger.service.settings import SettingsError
 
 
 def token(

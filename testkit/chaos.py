@@ -52,14 +52,14 @@ from uuid import UUID
 import httpx
 from aiosmtpd.controller import Controller
 
-from ledger.access import AccessTokens
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.referral import Referral
-from ledger.audit import verify
-from ledger.bootstrap import bootstrap
-from ledger.principal import Principal, Role
-from ledger.settings import Settings
-from ledger.tokens import ConsentTokens
+from ledger.audit.tamper import verify
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal, Role
+from ledger.runtime.bootstrap import bootstrap
+from ledger.service.settings import Settings
+from ledger.service.tokens import ConsentTokens
 from testkit.pgcluster import create_database, free_port
 from testkit.serving import wait_healthy
 from testkit.views import view_snapshot

@@ -21,9 +21,9 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import DataError, StoredEvent
 
-from ledger.application import open_ledger
-from ledger.log import ConcurrentPostgresRecorder, LogPage
-from ledger.settings import Settings
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
+from ledger.store.log import ConcurrentPostgresRecorder, LogPage
 from testkit.pgcluster import create_database
 
 _chance = threading.local()

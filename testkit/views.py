@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.projections.store import VIEW_TABLES
-from ledger.workers import Workers
+from ledger.runtime.workers import Workers
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

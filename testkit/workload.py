@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import NAMESPACE_DNS, uuid5
 
-from ledger.catalog import Catalog
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import Catalog
+from ledger.domain.principal import Principal, Role
 
 PARTNER = Principal("bench", "P-BENCH", frozenset({Role.INCENTIVES_ADMIN}))
 

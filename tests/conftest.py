@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from ledger.application import Ledger, open_ledger
-from ledger.bootstrap import ReadModels, Services, bootstrap
-from ledger.settings import Settings
-from ledger.workers import Workers
+from ledger.runtime.bootstrap import ReadModels, Services, bootstrap
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, drop_database, free_port, throwaway_cluster
 from tests.factories import days, make_catalog, popo_ledger
 

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_DNS, UUID, uuid5
 
-from ledger.application import Ledger
-from ledger.catalog import Catalog
-from ledger.commands import CreateClaims, RequestConsent, Submit, parse
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import Catalog
+from ledger.domain.commands import CreateClaims, RequestConsent, Submit, parse
+from ledger.domain.principal import Principal, Role
+from ledger.service.application import Ledger
 from testkit.views import T0 as T0
 from testkit.views import view_snapshot as view_snapshot
 

@@ -12,8 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from ledger.commands import field_problems, invalid_input
-from ledger.errors import LedgerError
+from ledger.domain.commands import field_problems, invalid_input
+from ledger.domain.errors import LedgerError
 from web.pages import PageRequest, Templates
 from web.routes import auth, claims, consent, customers, review, sales, wizard
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url

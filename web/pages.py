@@ -15,11 +15,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from ledger.aggregates.claim import Action, ClaimState, action_label
-from ledger.errors import LedgerError
-from ledger.ledger_base import Done, RequestKey
-from ledger.principal import Principal
-from ledger.service.interface import CommandRunnerDep, NowDep, ServicesDep
-from ledger.service.refusals import status_of
+from ledger.domain.errors import LedgerError
+from ledger.domain.principal import Principal
+from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
+from ledger.interface.refusals import status_of
+from ledger.service.ledger_base import Done, RequestKey
 from web import i18n, labels
 from web.session import (
     CsrfRefusedError,

@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from ledger.principal import Principal
-from ledger.sessions import SignedIn, SignIns
+from ledger.domain.principal import Principal
+from ledger.runtime.sessions import SignedIn, SignIns
 
 COOKIE = "ledger_session"
 SIGN_IN_COOKIE = "ledger_sign_in"

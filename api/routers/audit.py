@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 
 from api.deps import LedgerDep, NowDep, PrincipalDep, ServicesDep
 from api.schemas import EraseContact, ErasureOut, LogDigestOut, errors, problem_response
-from ledger import audit
-from ledger.erasure import forget
-from ledger.service.refusals import problem
+from ledger.audit import tamper as audit
+from ledger.interface.refusals import problem
+from ledger.runtime.erasure import forget
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

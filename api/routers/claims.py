@@ -36,8 +36,8 @@ from api.schemas import (
     errors,
 )
 from ledger.aggregates.claim import ClaimState
-from ledger.as_of import parse_as_of
-from ledger.commands import (
+from ledger.audit.as_of import parse_as_of
+from ledger.domain.commands import (
     Cancel,
     CreateClaims,
     Dispute,
@@ -46,8 +46,8 @@ from ledger.commands import (
     Review,
     Submit,
 )
-from ledger.ledger_base import BoundCommand, Done, RequestKey
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow
+from ledger.service.ledger_base import BoundCommand, Done, RequestKey
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 READ = errors(401, 403, 404, 422)

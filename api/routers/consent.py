@@ -15,7 +15,7 @@ from api.deps import (
 from api.schemas import ConsentAnswer, ConsentResult, ConsentView, errors
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.values import usd_text
-from ledger.ledger_base import Done, RequestKey
+from ledger.service.ledger_base import Done, RequestKey
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 Token = Path(max_length=2000, description="The token of the link in the consent e-mail")

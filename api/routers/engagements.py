@@ -19,10 +19,10 @@ from api.deps import (
     ReadModelsDep,
 )
 from api.schemas import EngagementDetail, EngagementSummary, RateTierOut, TabPage, errors
-from ledger import access
-from ledger.as_of import parse_as_of
-from ledger.catalog import Catalog, Engagement
-from ledger.principal import Principal
+from ledger.audit.as_of import parse_as_of
+from ledger.domain import access
+from ledger.domain.catalog import Catalog, Engagement
+from ledger.domain.principal import Principal
 from ledger.projections.base import ts
 from ledger.projections.customers_page import CustomersTab, Tab
 

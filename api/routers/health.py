@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import MetricsDep, ViewsDep
 from api.schemas import Health, problem_response
-from ledger.service.refusals import problem
+from ledger.interface.refusals import problem
 
 router = APIRouter(tags=["operations"])
 READY_LAG = 1000

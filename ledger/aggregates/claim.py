@@ -19,9 +19,14 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import SYSTEM, Actor, Aggregate
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
-from ledger.catalog import Deadlines, PayoutModel, ProofItem
-from ledger.customer_ids import CustomerId
-from ledger.errors import ConflictError, InvalidTransitionError, LedgerError, RuleRefusedError
+from ledger.domain.catalog import Deadlines, PayoutModel, ProofItem
+from ledger.domain.customer_ids import CustomerId
+from ledger.domain.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    LedgerError,
+    RuleRefusedError,
+)
 
 
 class ClaimState(StrEnum):

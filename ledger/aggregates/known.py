@@ -7,7 +7,7 @@ from typing import Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.aggregates.base import Aggregate
-from ledger.customer_ids import CustomerId
+from ledger.domain.customer_ids import CustomerId
 
 KNOWN_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/known-customer")
 

@@ -9,7 +9,7 @@ from typing import Any, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.aggregates.base import Actor, Aggregate
-from ledger.customer_ids import CustomerId
+from ledger.domain.customer_ids import CustomerId
 
 REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/referral")
 

@@ -14,8 +14,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import Aggregate
-from ledger.eligibility import limit_reached
-from ledger.errors import ConflictError, RuleRefusedError
+from ledger.domain.eligibility import limit_reached
+from ledger.domain.errors import ConflictError, RuleRefusedError
 
 SEAT_NAMESPACE = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/seat")
 

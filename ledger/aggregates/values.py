@@ -18,7 +18,7 @@ from pydantic import (
     field_serializer,
 )
 
-from ledger.catalog import ProofItem
+from ledger.domain.catalog import ProofItem
 
 # Printable text only: control characters (NUL above all, which PostgreSQL text refuses) would
 # be stored in events for ever and break every view that shows them.
@@ -71,7 +71,7 @@ class Sealer(Protocol):
 SEAL = "seal"
 """The serialisation context key under which the event store passes its ``Sealer``: a
 contact's name and address are stored sealed under that contact's own key, so that deleting
-the key erases them (``ledger.personal``); every other dump shows them as they are."""
+the key erases them (``ledger.store.personal``); every other dump shows them as they are."""
 
 
 def sealed(email: str, value: str, info: FieldSerializationInfo) -> str:

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from ledger.application import Ledger
-from ledger.commands import (
+from ledger.domain.commands import (
     Cancel,
     CreateClaims,
     Dispute,
@@ -21,9 +20,10 @@ from ledger.commands import (
     Submit,
     parse,
 )
-from ledger.customer_ids import IdType
-from ledger.errors import LedgerError
-from ledger.principal import Principal, Role
+from ledger.domain.customer_ids import IdType
+from ledger.domain.errors import LedgerError
+from ledger.domain.principal import Principal, Role
+from ledger.service.application import Ledger
 
 ALICE = Principal("alice@contoso.example", "P-CONTOSO", frozenset({Role.INCENTIVES_ADMIN}))
 BRUNO = Principal(

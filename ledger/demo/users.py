@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ledger.catalog import Catalog
 from ledger.demo.scenario import ALICE, BRUNO, RITA
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import Catalog
+from ledger.domain.principal import Principal, Role
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.values import one_line
-from ledger.catalog import Catalog
-from ledger.personal import ERASED
+from ledger.domain.catalog import Catalog
 from ledger.policies.consent_message import ConsentMail
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, status
 from ledger.projections.store import ViewStore
-from ledger.settings import Settings
-from ledger.tokens import ConsentTokens
+from ledger.service.settings import Settings
+from ledger.service.tokens import ConsentTokens
+from ledger.store.personal import ERASED
 
 log = logging.getLogger("ledger.mail")
 

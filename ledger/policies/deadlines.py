@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from ledger.application import Ledger
 from ledger.projections.base import ts
 from ledger.projections.runner import ViewRunner
+from ledger.service.application import Ledger
 
 
 def due_claims(views: ViewRunner, now: datetime) -> list[UUID]:

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Protocol
 
 from ledger.aggregates.claim import Claim
-from ledger.application import Ledger
-from ledger.clock import Clock, utc_now
 from ledger.policies.sales import CoSellPolicy, ReferralPolicy
 from ledger.projections.store import ViewStore
+from ledger.service.application import Ledger
+from ledger.service.clock import Clock, utc_now
 
 
 class Policy(Protocol):

@@ -7,7 +7,7 @@ from datetime import datetime
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates.claim import Claim
-from ledger.application import Ledger
+from ledger.service.application import Ledger
 
 
 class ReferralPolicy:

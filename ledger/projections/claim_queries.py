@@ -1,4 +1,4 @@
-"""Queries of the claims view and the history view, scoped by ``ledger.access``: typed rows."""
+"""Queries of the claims and history views, scoped by ``ledger.domain.access``: typed rows."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from ledger import access
-from ledger.access import Purpose
 from ledger.aggregates.claim import Claim, ClaimFacts, ClaimState, DeadlineKind, fold
 from ledger.aggregates.values import TRUSTED, Contacts, ProofDocument
-from ledger.as_of import events_until
-from ledger.catalog import Catalog, PayoutModel
-from ledger.clock import Clock, utc_now
-from ledger.customer_ids import CustomerId, IdType
-from ledger.errors import InvalidInputError, NotFoundError
-from ledger.principal import Principal, Role
+from ledger.audit.as_of import events_until
+from ledger.domain import access
+from ledger.domain.access import Purpose
+from ledger.domain.catalog import Catalog, PayoutModel
+from ledger.domain.customer_ids import CustomerId, IdType
+from ledger.domain.errors import InvalidInputError, NotFoundError
+from ledger.domain.principal import Principal, Role
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, email_id, row_of, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
+from ledger.service.clock import Clock, utc_now
 
 
 def _time(text: str | None) -> datetime | None:

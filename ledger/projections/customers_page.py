@@ -14,13 +14,13 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-from ledger import access
 from ledger.aggregates.claim import Claim, ClaimState
-from ledger.catalog import Catalog, Engagement
-from ledger.customer_ids import CustomerId, IdType, key_sql
-from ledger.eligibility import Resolution, assess, holds_place, is_own_subject, resolve
-from ledger.errors import LedgerError
-from ledger.principal import Principal
+from ledger.domain import access
+from ledger.domain.catalog import Catalog, Engagement
+from ledger.domain.customer_ids import CustomerId, IdType, key_sql
+from ledger.domain.eligibility import Resolution, assess, holds_place, is_own_subject, resolve
+from ledger.domain.errors import LedgerError
+from ledger.domain.principal import Principal
 from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, claim_at, location_clause
 from ledger.projections.pages import (

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ledger.errors import InvalidInputError
+from ledger.domain.errors import InvalidInputError
 from ledger.projections.store import Tx
 
 T = TypeVar("T")

@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger.customer_ids import CustomerId, IdType
-from ledger.errors import NotFoundError
-from ledger.principal import Principal, Role
+from ledger.domain.customer_ids import CustomerId, IdType
+from ledger.domain.errors import NotFoundError
+from ledger.domain.principal import Principal, Role
 from ledger.projections.base import parse_ts
 from ledger.projections.pages import Page, sql_page
 from ledger.projections.store import ViewStore

@@ -20,12 +20,12 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application import Ledger
-from ledger.log import LogPage
 from ledger.projections.base import BatchProjection
 from ledger.projections.claims import ClaimViews
 from ledger.projections.directory import DirectoryViews
 from ledger.projections.store import ViewStore
+from ledger.service.application import Ledger
+from ledger.store.log import LogPage
 
 VIEW_PROJECTIONS: tuple[type[BatchProjection], ...] = (ClaimViews, DirectoryViews)
 Progress = Callable[[int, int], None]

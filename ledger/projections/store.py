@@ -19,8 +19,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from ledger.personal import KeyRing
-from ledger.schema import SCHEMA_VERSION, placeholders, schema_lock
+from ledger.store.personal import KeyRing
+from ledger.store.schema import SCHEMA_VERSION, placeholders, schema_lock
 
 VIEW_TABLES: dict[str, str] = {
     "claims": """

@@ -1,1 +1,1 @@
-"""The service the interfaces stand on: running a command, reading a query, a refusal's status."""
+"""The service layer: the Ledger's commands and what they use: settings, clock, consent tokens."""

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cli.site import create_app
-from ledger.access import AccessTokens
-from ledger.bootstrap import Services
-from ledger.clock import utc_now
-from ledger.principal import Principal
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal
+from ledger.runtime.bootstrap import Services
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, make_catalog
 

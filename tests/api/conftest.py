@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
 from tests.conftest import Clock
 

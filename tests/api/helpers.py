@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
 from tests.api.client import Api
 from tests.factories import ALL_PROOF, create
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.audit import verify
-from ledger.principal import Principal, Role
+from ledger.audit.tamper import verify
+from ledger.domain.principal import Principal, Role
 from tests.api.client import Api
 from tests.api.helpers import assert_problem, new_claim
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, SELLER

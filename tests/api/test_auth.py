@@ -11,9 +11,9 @@ from typing import Any
 import jwt
 import pytest
 
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
-from ledger.principal import Principal, Role
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal, Role
+from ledger.service.clock import utc_now
 from tests.api.client import Api
 from tests.factories import ADMIN_A, ADMIN_B, create, days
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
 from tests.api.client import Api
 from tests.api.helpers import (
     REFERRAL_ADMIN_A,

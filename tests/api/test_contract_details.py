@@ -9,7 +9,7 @@ import io
 from typing import Any
 
 from api.presenters import CSV_COLUMNS
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
 from tests.api.client import Api
 from tests.api.helpers import (
     REFERRAL_ADMIN_A,

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli.site import create_app
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 from tests.conftest import Clock
 from tests.factories import make_catalog
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
-from ledger.principal import Principal, Role
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal, Role
+from ledger.service.clock import utc_now
 from testkit.pgcluster import free_port
 from testkit.serving import until, wait_healthy
 from tests.conftest import Inbox, text_of

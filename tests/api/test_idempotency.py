@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ledger.principal import Principal
-from ledger.settings import Settings
+from ledger.domain.principal import Principal
+from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, ADMIN_B, NORTHWIND, create

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from cli.site import create_app
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 from tests.factories import make_catalog
 
 

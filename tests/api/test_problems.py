@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ledger.errors import (
+from ledger.domain.errors import (
     ConflictError,
     ForbiddenError,
     IneligibleError,
@@ -17,7 +17,7 @@ from ledger.errors import (
     RuleRefusedError,
     StaleVersionError,
 )
-from ledger.service.refusals import from_ledger_error, status_of
+from ledger.interface.refusals import from_ledger_error, status_of
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import create

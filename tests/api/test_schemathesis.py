@@ -15,7 +15,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, create, days

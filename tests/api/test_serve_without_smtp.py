@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
+from ledger.domain.access import AccessTokens
+from ledger.service.clock import utc_now
 from testkit.pgcluster import free_port
 from testkit.serving import wait_healthy
 from tests.factories import ADMIN_A, CATALOG_DATA, create

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
 from ledger.projections.base import ts
 from tests.api.client import Api
 from tests.api.helpers import assert_problem, consent_body, new_claim, proof_body

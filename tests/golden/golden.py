@@ -29,14 +29,14 @@ from pydantic import BaseModel
 
 import ledger.aggregates
 from ledger.aggregates.base import Aggregate, DomainEvent
-from ledger.application import Ledger
-from ledger.bootstrap import Services
-from ledger.catalog import Catalog
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import Catalog
+from ledger.domain.principal import Principal, Role
 from ledger.projections.claim_queries import ClaimFilter
 from ledger.projections.customers_page import Tab
 from ledger.projections.store import VIEW_TABLES
-from ledger.schema import placeholders
+from ledger.runtime.bootstrap import Services
+from ledger.service.application import Ledger
+from ledger.store.schema import placeholders
 from tests.factories import ADMIN_A, REVIEWER, SELLER
 
 HERE = Path(__file__).parent

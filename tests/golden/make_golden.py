@@ -43,11 +43,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from ledger import application, erasure, personal
-from ledger.application import Ledger, open_ledger
-from ledger.bootstrap import Services, bootstrap
-from ledger.commands import Cancel, Dispute, Review, parse
-from ledger.settings import Settings
+from ledger.domain.commands import Cancel, Dispute, Review, parse
+from ledger.runtime import erasure
+from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.service import application
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
+from ledger.store import personal
 from tests.factories import (
     ADMIN_A,
     AUDITOR,

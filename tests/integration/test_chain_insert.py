@@ -13,11 +13,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.application import Ledger, open_ledger
-from ledger.audit import verify
-from ledger.chain import HashedSQLiteRecorder
-from ledger.errors import LedgerError
-from ledger.settings import Settings
+from ledger.audit.tamper import verify
+from ledger.domain.errors import LedgerError
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
+from ledger.store.chain import HashedSQLiteRecorder
 from tests.factories import ADMIN_A, consent_request, create, days, make_catalog
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.claim import Claim, ClaimState
-from ledger.application import Ledger
-from ledger.bootstrap import Services
-from ledger.commands import Dispute, Review, parse
+from ledger.domain.commands import Dispute, Review, parse
 from ledger.projections.claims import CLAIM_COLUMNS, row_of
+from ledger.runtime.bootstrap import Services
+from ledger.service.application import Ledger
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, consent_request, create, days, proof
 from tests.factories import view_snapshot as snapshot
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.access import AccessTokens
-from ledger.application import open_ledger
-from ledger.principal import Role
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Role
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
 from tests.factories import ADMIN_A, FABRIKAM, create, days, make_catalog
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import open_ledger
 from ledger.projections.base import ts
-from ledger.settings import Settings
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
 from tests.factories import consented_claim, days, make_catalog
 from tests.integration.test_cli import ledger_cli
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import ledger_base
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.request import IdempotentRequest
 from ledger.aggregates.seat import Seat
-from ledger.application import Ledger
-from ledger.commands import Cancel
-from ledger.errors import ConflictError
-from ledger.ledger_base import NO_KEY
+from ledger.domain.commands import Cancel
+from ledger.domain.errors import ConflictError
+from ledger.service import ledger_base
+from ledger.service.application import Ledger
+from ledger.service.ledger_base import NO_KEY
 from tests.factories import ADMIN_A, create, days
 
 

@@ -9,9 +9,9 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import Ledger, open_ledger
-from ledger.errors import LedgerError
-from ledger.settings import Settings
+from ledger.domain.errors import LedgerError
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from tests.factories import ADMIN_A, ADMIN_B, REVIEWER, create, days, make_catalog
 
 THREADS = 16

@@ -9,13 +9,13 @@ from email.message import Message
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.bootstrap import bootstrap
-from ledger.errors import ConflictError
+from ledger.domain.errors import ConflictError
 from ledger.projections.claim_queries import ClaimQueries
 from ledger.projections.claims import Status
-from ledger.settings import Settings
-from ledger.workers import Workers
+from ledger.runtime.bootstrap import bootstrap
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
+from ledger.service.settings import Settings
 from testkit.pgcluster import free_port
 from tests.conftest import Clock, Inbox, text_of
 from tests.factories import ADMIN_A, consent_request, create, days

@@ -9,18 +9,18 @@ from uuid import UUID
 import pytest
 
 from api import presenters
-from ledger import access
 from ledger.aggregates.seat import Seat
-from ledger.application import Ledger
-from ledger.bootstrap import ReadModels
-from ledger.catalog import Catalog
-from ledger.commands import Cancel, Review
-from ledger.customer_ids import CustomerId, IdType
-from ledger.eligibility import assess, resolve
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.domain import access
+from ledger.domain.catalog import Catalog
+from ledger.domain.commands import Cancel, Review
+from ledger.domain.customer_ids import CustomerId, IdType
+from ledger.domain.eligibility import assess, resolve
+from ledger.domain.errors import InvalidInputError, NotFoundError
 from ledger.projections.claim_queries import ClaimFilter
 from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry, Tab
-from ledger.workers import Workers
+from ledger.runtime.bootstrap import ReadModels
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -16,15 +16,15 @@ import pytest
 
 from ledger.aggregates.erasure import ContactErasure
 from ledger.aggregates.values import Contact
-from ledger.application import Ledger, open_ledger
-from ledger.audit import current_digest, verify
-from ledger.bootstrap import Services
-from ledger.erasure import forget
-from ledger.errors import ForbiddenError, NotFoundError
-from ledger.personal import ERASED
+from ledger.audit.tamper import current_digest, verify
+from ledger.domain.errors import ForbiddenError, NotFoundError
+from ledger.projections.report import report
 from ledger.projections.store import VIEW_TABLES
-from ledger.report import report
-from ledger.settings import Settings
+from ledger.runtime.bootstrap import Services
+from ledger.runtime.erasure import forget
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
+from ledger.store.personal import ERASED
 from tests.factories import (
     ADMIN_A,
     AUDITOR,
@@ -229,7 +229,7 @@ def test_another_process_drops_its_copy_of_the_key_before_the_erasure_answers(
 ) -> None:
     """A second Ledger on the same store (as another process) that opened the contact's data
     reads [erased] once the erasure has answered, and seals a new claim under a new key."""
-    monkeypatch.setattr("ledger.personal.ERASURES_TTL_SECONDS", 0.2)
+    monkeypatch.setattr("ledger.store.personal.ERASURES_TTL_SECONDS", 0.2)
     ledger = services.ledger
     (claim_id,) = ledger.create_claims(ADMIN_A, create(contacts=contacts(NAME, EMAIL)), days(0))
     other = open_ledger(settings, make_catalog())

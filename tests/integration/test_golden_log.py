@@ -16,10 +16,10 @@ from uuid import UUID
 import pytest
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger.application import Ledger, open_ledger
-from ledger.audit import verify
-from ledger.bootstrap import Services, bootstrap
-from ledger.settings import Settings
+from ledger.audit.tamper import verify
+from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from tests.golden import golden
 
 

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.application import Ledger, open_ledger
-from ledger.log import ConcurrentPostgresRecorder
-from ledger.settings import Settings
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
+from ledger.store.log import ConcurrentPostgresRecorder
 from testkit import gap_torture
 
 pytestmark = pytest.mark.postgres

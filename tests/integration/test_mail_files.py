@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import Ledger
 from ledger.projections.store import ViewStore
-from ledger.settings import Settings
-from ledger.workers import Workers
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
+from ledger.service.settings import Settings
 from tests.factories import ADMIN_A, consent_request, create, days
 
 

@@ -10,11 +10,11 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import open_ledger
-from ledger.audit import verify
-from ledger.bootstrap import bootstrap
-from ledger.migrate import copy_events, open_source
-from ledger.settings import Settings, SettingsError
+from ledger.audit.tamper import verify
+from ledger.runtime.bootstrap import bootstrap
+from ledger.runtime.migrate import copy_events, open_source
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings, SettingsError
 from tests.factories import (
     ADMIN_A,
     FABRIKAM,

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from ledger.application import Ledger
-from ledger.settings import Settings
-from ledger.workers import Workers
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
+from ledger.service.settings import Settings
 from tests.factories import ADMIN_A, CATALOG_DATA, NORTHWIND, consent_request, create, days
 
 

@@ -14,17 +14,17 @@ import pytest
 
 from api import presenters
 from ledger.aggregates.claim import Claim, ClaimState
-from ledger.application import Ledger
-from ledger.bootstrap import ReadModels
-from ledger.commands import Review
-from ledger.errors import NotFoundError
-from ledger.ledger_base import NO_KEY
+from ledger.domain.commands import Review
+from ledger.domain.errors import NotFoundError
+from ledger.domain.principal import Principal, Role
 from ledger.policies.runner import PolicyRunner
-from ledger.principal import Principal, Role
 from ledger.projections.base import BatchProjection
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import Tx
-from ledger.workers import Workers
+from ledger.runtime.bootstrap import ReadModels
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
+from ledger.service.ledger_base import NO_KEY
 from tests.conftest import Clock
 from tests.factories import (
     ADMIN_A,

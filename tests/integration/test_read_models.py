@@ -9,12 +9,12 @@ from uuid import UUID
 import pytest
 
 from api import presenters
-from ledger.application import Ledger
-from ledger.bootstrap import ReadModels
-from ledger.commands import Review
-from ledger.errors import ForbiddenError, InvalidInputError, NotFoundError
+from ledger.domain.commands import Review
+from ledger.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from ledger.projections.claim_queries import ClaimFilter
-from ledger.workers import Workers
+from ledger.runtime.bootstrap import ReadModels
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from ledger.schema import schema_lock
-from ledger.settings import Settings
+from ledger.service.settings import Settings
+from ledger.store.schema import schema_lock
 
 
 def test_the_schema_lock_is_taken_again_inside_itself_and_other_threads_wait(

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings
 from testkit.chaos import SECRET, chaos_catalog
 from testkit.pgcluster import create_database, free_port
 from testkit.serving import wait_healthy

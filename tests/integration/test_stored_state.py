@@ -14,8 +14,8 @@ from eventsourcing.persistence import MapperDeserialisationError
 from pydantic import ValidationError
 
 from ledger.aggregates.values import Contact
-from ledger.application import Ledger
-from ledger.settings import Settings
+from ledger.service.application import Ledger
+from ledger.service.settings import Settings
 from tests.factories import ADMIN_A, consent_request, create, days, make_catalog
 
 NAME = "Fabrikam Confidential"

@@ -8,12 +8,12 @@ import pytest
 
 from ledger.aggregates.claim import ClaimState
 from ledger.aggregates.seat import Seat
-from ledger.application import Ledger, open_ledger
-from ledger.catalog import Catalog
-from ledger.commands import Dispute, Review
 from ledger.demo.scenario import play
-from ledger.errors import LedgerError
-from ledger.settings import Settings
+from ledger.domain.catalog import Catalog
+from ledger.domain.commands import Dispute, Review
+from ledger.domain.errors import LedgerError
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -17,9 +17,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from ledger import workers as workers_module
-from ledger.application import Ledger, open_ledger
-from ledger.audit import (
+from ledger.audit.tamper import (
     AuditTables,
     Finding,
     LogDigests,
@@ -27,10 +25,12 @@ from ledger.audit import (
     Verification,
     verify,
 )
-from ledger.bootstrap import Services
-from ledger.chain import ZERO, event_hash
-from ledger.commands import Cancel, Review
-from ledger.settings import Settings, SettingsError
+from ledger.domain.commands import Cancel, Review
+from ledger.runtime import workers as workers_module
+from ledger.runtime.bootstrap import Services
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings, SettingsError
+from ledger.store.chain import ZERO, event_hash
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

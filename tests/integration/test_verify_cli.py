@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ledger.application import open_ledger
-from ledger.audit import LogDigests
-from ledger.settings import Settings
+from ledger.audit.tamper import LogDigests
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
 from tests.factories import consented_claim, make_catalog
 from tests.integration.test_cli import ledger_cli
 from tests.integration.test_tamper import Table, more

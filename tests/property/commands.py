@@ -12,9 +12,9 @@ from uuid import UUID
 from hypothesis import event, target
 from hypothesis import strategies as st
 
-from ledger.application import Ledger
-from ledger.commands import Cancel, Dispute, Review
-from ledger.errors import ConflictError, LedgerError, RuleRefusedError
+from ledger.domain.commands import Cancel, Dispute, Review
+from ledger.domain.errors import ConflictError, LedgerError, RuleRefusedError
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.aggregates.claim import Action, Claim
-from ledger.application import Ledger, open_ledger
-from ledger.as_of import parse_as_of
-from ledger.bootstrap import Services, bootstrap
-from ledger.commands import Cancel, Dispute, Review, parse
-from ledger.errors import InvalidTransitionError, LedgerError, NotFoundError
-from ledger.principal import Principal
+from ledger.audit.as_of import parse_as_of
+from ledger.domain.commands import Cancel, Dispute, Review, parse
+from ledger.domain.errors import InvalidTransitionError, LedgerError, NotFoundError
+from ledger.domain.principal import Principal
 from ledger.projections.claim_queries import ClaimQueries, ClaimRow
-from ledger.settings import Settings
+from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
 from tests.conftest import Clock
 from tests.factories import (
     AUDITOR,

@@ -12,10 +12,10 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import open_ledger
-from ledger.audit import Digest, LogDigests, verify
-from ledger.bootstrap import bootstrap
-from ledger.settings import Settings
+from ledger.audit.tamper import Digest, LogDigests, verify
+from ledger.runtime.bootstrap import bootstrap
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
 from tests.factories import days, make_catalog
 from tests.property.commands import Tally, create_op, operation
 

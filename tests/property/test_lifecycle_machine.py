@@ -28,13 +28,13 @@ from hypothesis.stateful import (
 
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.values import Contacts
-from ledger.application import Ledger
-from ledger.commands import Cancel, Dispute, Review
-from ledger.errors import LedgerError
+from ledger.domain.commands import Cancel, Dispute, Review
+from ledger.domain.errors import LedgerError
+from ledger.domain.principal import Principal
 from ledger.policies.runner import PolicyRunner
-from ledger.principal import Principal
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -10,9 +10,9 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 
 from ledger.aggregates.claim import Claim
-from ledger.application import open_ledger
-from ledger.bootstrap import bootstrap
-from ledger.settings import Settings
+from ledger.runtime.bootstrap import bootstrap
+from ledger.service.application import open_ledger
+from ledger.service.settings import Settings
 from tests.factories import days, make_catalog, view_snapshot
 from tests.property.commands import Tally, operations
 

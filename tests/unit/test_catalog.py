@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from ledger.catalog import (
+from ledger.domain.catalog import (
     DEFAULT_DEADLINES,
     CatalogError,
     EngagementKind,
     PayoutModel,
     load_catalog,
 )
-from ledger.customer_ids import IdType
+from ledger.domain.customer_ids import IdType
 from tests.factories import CATALOG_DATA
 
 

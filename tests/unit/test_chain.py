@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain import (
+from ledger.store.chain import (
     ZERO,
     BrokenChainError,
     chained_hashes,

@@ -12,9 +12,9 @@ import pytest
 from ledger.aggregates.base import Actor, ActorKind
 from ledger.aggregates.claim import ALLOWED_ACTIONS, Action, Claim, ClaimState, ClaimTerms
 from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
-from ledger.catalog import Deadlines, PayoutModel, ProofItem
-from ledger.customer_ids import CustomerId, IdType
-from ledger.errors import ConflictError, InvalidTransitionError
+from ledger.domain.catalog import Deadlines, PayoutModel, ProofItem
+from ledger.domain.customer_ids import CustomerId, IdType
+from ledger.domain.errors import ConflictError, InvalidTransitionError
 from tests.factories import days
 
 S = ClaimState

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from ledger.customer_ids import IdType, parse_customer_id
-from ledger.errors import InvalidInputError
+from ledger.domain.customer_ids import IdType, parse_customer_id
+from ledger.domain.errors import InvalidInputError
 
 
 @pytest.mark.parametrize(

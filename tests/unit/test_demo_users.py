@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from ledger.access import AccessTokens
-from ledger.catalog import load_catalog
 from ledger.demo.users import DEMO_USERS, DemoUser, token_command, token_commands
-from ledger.principal import Role
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.domain.catalog import load_catalog
+from ledger.domain.principal import Role
+from ledger.service.settings import Settings
 
 
 def test_every_partner_and_kind_of_user_has_a_demo_user() -> None:

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.aggregates.base import DomainEvent
 from ledger.aggregates.seat import Seat
-from ledger.persistence import JsonTranscoder, PydanticMapper
+from ledger.store.persistence import JsonTranscoder, PydanticMapper
 
 ID = UUID("12345678-1234-5678-1234-567812345678")
 WHEN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

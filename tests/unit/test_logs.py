@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger import logs
+from ledger.service import log_output as logs
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from decimal import Decimal
 import pytest
 
 from ledger.aggregates.claim import Claim, ClaimState
-from ledger.application import Ledger
-from ledger.commands import Cancel, CreateClaims, EligibilityCheck, Review, parse
-from ledger.errors import (
+from ledger.domain.commands import Cancel, CreateClaims, EligibilityCheck, Review, parse
+from ledger.domain.errors import (
     ConflictError,
     ForbiddenError,
     IneligibleError,
@@ -18,7 +17,8 @@ from ledger.errors import (
     NotFoundError,
     RuleRefusedError,
 )
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

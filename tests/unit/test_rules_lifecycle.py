@@ -11,9 +11,8 @@ import pytest
 from ledger.aggregates.base import SYSTEM
 from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.referral import Referral
-from ledger.application import Ledger
-from ledger.commands import Cancel, Dispute, RequestConsent, Review, parse
-from ledger.errors import (
+from ledger.domain.commands import Cancel, Dispute, RequestConsent, Review, parse
+from ledger.domain.errors import (
     ConflictError,
     ForbiddenError,
     InvalidInputError,
@@ -22,6 +21,7 @@ from ledger.errors import (
     RuleRefusedError,
     StaleVersionError,
 )
+from ledger.service.application import Ledger
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from ledger.projections.claim_queries import STUCK_AFTER
-from ledger.settings import Settings
+from ledger.service.settings import Settings
 
 
 @pytest.fixture(autouse=True)

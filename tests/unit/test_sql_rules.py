@@ -13,8 +13,8 @@ from uuid import UUID
 import pytest
 
 from ledger.aggregates.claim import ClaimState
-from ledger.customer_ids import CustomerId, IdType, key_sql
-from ledger.eligibility import holds_place
+from ledger.domain.customer_ids import CustomerId, IdType, key_sql
+from ledger.domain.eligibility import holds_place
 from ledger.projections.base import ts
 from ledger.projections.customers_page import COMPLETED_ORDER, LIVE_ORDER, ClaimOrder, holding_sql
 from tests.factories import T0

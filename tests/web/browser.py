@@ -23,9 +23,9 @@ import httpx
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, ViewportSize
 
-from ledger.access import AccessTokens
-from ledger.clock import utc_now
-from ledger.principal import Principal
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal
+from ledger.service.clock import utc_now
 from testkit.pgcluster import free_port
 from testkit.serving import wait_healthy
 from tests.conftest import Inbox

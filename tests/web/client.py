@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from cli.site import create_app
-from ledger.access import AccessTokens
-from ledger.bootstrap import ReadModels, Services
-from ledger.clock import utc_now
-from ledger.principal import Principal
-from ledger.settings import Settings
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal
+from ledger.runtime.bootstrap import ReadModels, Services
+from ledger.service.clock import utc_now
+from ledger.service.settings import Settings
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, AUDITOR, consent_request, create, make_catalog, proof
 from web.session import COOKIE, Session

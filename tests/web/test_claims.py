@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 import web.routes.claims
 from api.presenters import CSV_COLUMNS
 from cli.site import create_app
-from ledger.catalog import Catalog
-from ledger.commands import Review
-from ledger.principal import Principal, Role
+from ledger.domain.catalog import Catalog
+from ledger.domain.commands import Review
+from ledger.domain.principal import Principal, Role
 from tests.conftest import Clock
 from tests.factories import (
     ADMIN_A,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from ledger.aggregates.claim import ClaimState
-from ledger.commands import Cancel
+from ledger.domain.commands import Cancel
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, AUDITOR, NORTHWIND
 from tests.web.client import Site, consent_requested, forms

@@ -8,8 +8,8 @@ from uuid import UUID
 import pytest
 
 from ledger.aggregates.claim import ClaimState
-from ledger.commands import Review
-from ledger.principal import Principal
+from ledger.domain.commands import Review
+from ledger.domain.principal import Principal
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, SELLER
 from tests.web.client import Site, submitted
 

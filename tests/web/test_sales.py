@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from ledger.principal import Principal, Role
+from ledger.domain.principal import Principal, Role
 from ledger.projections.pages import Page
 from ledger.projections.referral_queries import ReferralRow
 from tests.factories import ADMIN_A, ADMIN_B, NORTHWIND, REVIEWER, SELLER

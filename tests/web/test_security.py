@@ -12,11 +12,11 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.access import AccessTokens
 from ledger.aggregates.claim import ClaimState
-from ledger.clock import utc_now
-from ledger.principal import Principal
-from ledger.sessions import FAILURES_ALLOWED
+from ledger.domain.access import AccessTokens
+from ledger.domain.principal import Principal
+from ledger.runtime.sessions import FAILURES_ALLOWED
+from ledger.service.clock import utc_now
 from tests.factories import ADMIN_A, FABRIKAM, REVIEWER, USER_A1
 from tests.web.client import Site, consent_requested, sign_in_with
 from web.session import COOKIE, SIGN_IN_COOKIE

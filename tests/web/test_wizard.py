@@ -9,7 +9,7 @@ from uuid import UUID
 
 import httpx
 
-from ledger.principal import Principal
+from ledger.domain.principal import Principal
 from tests.factories import (
     ADMIN_A,
     FABRIKAM,

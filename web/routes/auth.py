@@ -10,8 +10,8 @@ import jwt
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ledger.access import InvalidTokenError
-from ledger.sessions import SignedIn
+from ledger.domain.access import InvalidTokenError
+from ledger.runtime.sessions import SignedIn
 from web import i18n
 from web.pages import Fields, FormDep, PageDep
 from web.session import (

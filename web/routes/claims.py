@@ -16,24 +16,24 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from ledger import access
 from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
-from ledger.catalog import ProofItem
-from ledger.commands import Cancel, Dispute, RequestConsent, Submit, parse
-from ledger.errors import (
+from ledger.audit.event_fields import recorded_fields
+from ledger.domain import access
+from ledger.domain.catalog import ProofItem
+from ledger.domain.commands import Cancel, Dispute, RequestConsent, Submit, parse
+from ledger.domain.errors import (
     ForbiddenError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
     StaleVersionError,
 )
-from ledger.event_fields import recorded_fields
-from ledger.ledger_base import Done, RequestKey
-from ledger.principal import Principal
+from ledger.domain.principal import Principal
+from ledger.interface import exports
+from ledger.interface.dependencies import CommandRunnerDep
+from ledger.interface.refusals import status_of
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
-from ledger.service import exports
-from ledger.service.interface import CommandRunnerDep
-from ledger.service.refusals import status_of
+from ledger.service.ledger_base import Done, RequestKey
 from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)

@@ -16,12 +16,12 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledger.aggregates.claim import ClaimState
-from ledger.commands import parse
-from ledger.errors import LedgerError
-from ledger.ledger_base import ConsentRequest, Done, RequestKey
-from ledger.service.bodies import ConsentAnswer
-from ledger.service.interface import CommandRunnerDep
-from ledger.service.refusals import status_of
+from ledger.domain.commands import parse
+from ledger.domain.errors import LedgerError
+from ledger.interface.bodies import ConsentAnswer
+from ledger.interface.dependencies import CommandRunnerDep
+from ledger.interface.refusals import status_of
+from ledger.service.ledger_base import ConsentRequest, Done, RequestKey
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)

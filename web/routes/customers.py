@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from ledger import access
+from ledger.domain import access
 from web.pages import PageDep
 
 router = APIRouter(include_in_schema=False)

@@ -8,15 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from ledger import access
 from ledger.aggregates.claim import REASON_REQUIRED, REVIEW_ACTIONS, Action
-from ledger.commands import Review, parse
-from ledger.errors import LedgerError, NotFoundError
-from ledger.ledger_base import Done, RequestKey
-from ledger.principal import Principal, Role
+from ledger.domain import access
+from ledger.domain.commands import Review, parse
+from ledger.domain.errors import LedgerError, NotFoundError
+from ledger.domain.principal import Principal, Role
+from ledger.interface.dependencies import CommandRunnerDep
+from ledger.interface.refusals import status_of
 from ledger.projections.claim_queries import ClaimRow
-from ledger.service.interface import CommandRunnerDep
-from ledger.service.refusals import status_of
+from ledger.service.ledger_base import Done, RequestKey
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)

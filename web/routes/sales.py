@@ -9,8 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from ledger.errors import NotFoundError
-from ledger.principal import Role
+from ledger.domain.errors import NotFoundError
+from ledger.domain.principal import Role
 from web.pages import PageDep
 
 router = APIRouter(include_in_schema=False)

@@ -16,15 +16,21 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from ledger import access
-from ledger.catalog import Engagement
-from ledger.commands import CreateClaims, EligibilityCheck, FieldProblem, invalid_input, parse
-from ledger.creation import EligibilityPreview
-from ledger.customer_ids import IdType
-from ledger.errors import InvalidInputError, LedgerError, NotFoundError
-from ledger.ledger_base import Done, RequestKey
-from ledger.service.interface import CommandRunnerDep
-from ledger.service.refusals import status_of
+from ledger.domain import access
+from ledger.domain.catalog import Engagement
+from ledger.domain.commands import (
+    CreateClaims,
+    EligibilityCheck,
+    FieldProblem,
+    invalid_input,
+    parse,
+)
+from ledger.domain.creation import EligibilityPreview
+from ledger.domain.customer_ids import IdType
+from ledger.domain.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.interface.dependencies import CommandRunnerDep
+from ledger.interface.refusals import status_of
+from ledger.service.ledger_base import Done, RequestKey
 from web.labels import ID_TYPES, N_
 from web.pages import FieldErrors, Fields, FormDep, PageDep, PageRequest
 

@@ -1,0 +1,1 @@
+"""Tamper evidence (chains and digests), as-of reads, and the audit trail's fields."""

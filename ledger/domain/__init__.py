@@ -1,0 +1,1 @@
+"""The rules as pure code: catalog, customer ids, eligibility, creation, access."""

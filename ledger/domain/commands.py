@@ -1,0 +1,241 @@
+"""Command inputs, validated with pydantic; shared by the application, the CLI and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ledger.aggregates.values import (
+    ONE_LINE,
+    PRINTABLE,
+    Contacts,
+    OneLine100,
+    ProofDocument,
+    Reason,
+    Usd,
+    text,
+)
+from ledger.domain.customer_ids import IdType
+from ledger.domain.errors import InvalidInputError
+
+Id = Annotated[str, text(100)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+CONTACTS_EXAMPLE = {
+    "customer": {"name": "Cora Customer", "email": "cio@fabrikam.com"},
+    "partner": {"name": "Pat Partner", "email": "pat@contoso.example"},
+}
+CUSTOMER_ID_EXAMPLE = {"type": "domain", "value": "fabrikam.com"}
+EngagementIds = Annotated[
+    list[Id],
+    Field(
+        min_length=1,
+        max_length=50,
+        description="The engagements to claim the customer for: one claim each, all or none",
+    ),
+]
+Hours = Annotated[
+    int | None,
+    Field(description="Hours of work, for a variable-payout engagement only (R12)"),
+]
+LocationId = Annotated[Id, Field(description="The partner's location the claim is made through")]
+OptionalReason = Annotated[Reason | None, Field(description="Why, in a few words (optional)")]
+
+
+class CustomerIdInput(Command):
+    model_config = _examples(CUSTOMER_ID_EXAMPLE)
+
+    type: Annotated[IdType, Field(description="Which of the five customer ids this is (R4)")]
+    value: Annotated[
+        str,
+        StringConstraints(max_length=300),
+        Field(description="The id's value; normalised (a domain's scheme and path dropped, ...)"),
+    ]
+
+
+class CreateClaims(Command):
+    """Add a customer, or claim a known one, for one or more engagements (R1-R19)."""
+
+    model_config = _examples(
+        {
+            "origin": "added",
+            "friendly_name": "Fabrikam",
+            "location_id": "LOC-1001",
+            "customer_id": CUSTOMER_ID_EXAMPLE,
+            "engagement_ids": ["ENG-AZ-MIGRATE-WS"],
+            "contacts": CONTACTS_EXAMPLE,
+        }
+    )
+
+    origin: Annotated[
+        Literal["added", "claimed"],
+        Field(description="added: a customer new to you; claimed: a known one (R15)"),
+    ]
+    friendly_name: Annotated[
+        OneLine100, Field(description="The customer's name as you know it, on one line")
+    ]
+    location_id: LocationId
+    customer_id: Annotated[CustomerIdInput, Field(description="The customer, by one of its ids")]
+    engagement_ids: EngagementIds
+    contacts: Annotated[Contacts, Field(description="The customer's and the partner's contact")]
+    tenant_mismatch_reason: Annotated[
+        Reason | None,
+        Field(
+            description="Why the customer contact's e-mail is outside the tenant's verified "
+            "domains; required then (R8)"
+        ),
+    ] = None
+    hours: Hours = None
+
+
+class EligibilityCheck(Command):
+    """Preview for the add flow: per engagement, eligible or not, with reasons."""
+
+    model_config = _examples({"location_id": "LOC-1001", "customer_id": CUSTOMER_ID_EXAMPLE})
+
+    location_id: LocationId
+    customer_id: Annotated[CustomerIdInput, Field(description="The customer, by one of its ids")]
+    engagement_ids: Annotated[
+        list[Id] | None,
+        Field(
+            min_length=1,
+            max_length=50,
+            description="The engagements to check; all the location's eligible ones by default",
+        ),
+    ] = None
+    hours: Hours = None
+
+
+class RequestConsent(Command):
+    model_config = _examples({"deal_size_usd": "25000.00", "disclaimer_accepted": True})
+
+    deal_size_usd: Annotated[
+        Usd, Field(description="The estimated deal size in USD, > 0, two decimals (R21, R22)")
+    ]
+    disclaimer_accepted: Annotated[
+        bool, Field(description="The partner accepts the disclaimer; must be true (R21)")
+    ]
+    contacts: Annotated[
+        Contacts | None, Field(description="The contacts as confirmed now; unchanged if left out")
+    ] = None
+
+
+class Submit(Command):
+    model_config = _examples(
+        {
+            "proof": [
+                {"kind": "invoice", "reference": "invoice-2026-001.pdf"},
+                {"kind": "poe_document", "reference": "poe.pdf"},
+            ]
+        }
+    )
+
+    proof: Annotated[
+        list[ProofDocument],
+        Field(max_length=20, description="Every item of the engagement's required proof (R30)"),
+    ]
+
+
+class Cancel(Command):
+    model_config = _examples({"reason": "the customer chose another partner"})
+
+    reason: OptionalReason = None
+
+
+class Dispute(Command):
+    model_config = _examples({"reason": "the signed survey is attached"})
+
+    reason: OptionalReason = None
+
+
+class Review(Command):
+    model_config = _examples({"action": "reject", "reason": "the invoice is missing"})
+
+    action: Annotated[
+        Literal["start", "request_information", "approve", "reject", "reject_final"],
+        Field(description="The reviewer's action, by the name the claim's commands give"),
+    ]
+    reason: Annotated[
+        Reason | None,
+        Field(description="Why; required for every action but start and approve (R32)"),
+    ] = None
+
+
+C = TypeVar("C", bound=BaseModel)
+
+# The rule a malformed field breaks, by the first part of its path.
+FIELD_RULES = {
+    "friendly_name": "R3",
+    "customer_id": "R4",
+    "contacts": "R13",
+    "hours": "R12",
+    "deal_size_usd": "R21",
+    "disclaimer_accepted": "R21",
+    "proof": "R30",
+}
+
+
+OUR_PATTERNS = {
+    ONE_LINE: "must be one line, without line breaks",
+    PRINTABLE: "must be text, without control characters",
+}
+"""What our text patterns ask, in words (pydantic would quote the regular expression)."""
+
+
+class FieldProblem(TypedDict):
+    field: str | None
+    message: str
+    rule: str | None
+
+
+def field_problems(errors: Sequence[Mapping[str, Any]], strip: int = 0) -> list[FieldProblem]:
+    """Each validation problem as ``{"field", "message", "rule"}`` (SPEC 6.1): the field's
+    dotted path (less ``strip`` leading parts, e.g. FastAPI's ``body``) and the rule it breaks.
+    """
+    problems: list[FieldProblem] = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())][strip:]
+        message = str(error["msg"])
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if pattern in OUR_PATTERNS:
+            message = OUR_PATTERNS[pattern]
+        if error.get("type") == "json_invalid":
+            location, message = [], "malformed JSON"
+        problems.append(
+            {
+                "field": ".".join(location) or None,
+                "message": message,
+                "rule": FIELD_RULES.get(location[0]) if location else None,
+            }
+        )
+    return problems
+
+
+def parse(model: type[C], data: object) -> C:
+    """Validate ``data`` as ``model``; every problem is listed, the first one named (422)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise invalid_input(field_problems(error.errors())) from None
+
+
+def invalid_input(problems: list[FieldProblem]) -> InvalidInputError:
+    """The refusal of input with these problems: every one listed, the first one named."""
+    first = problems[0]
+    return InvalidInputError(
+        "invalid-input",
+        f"{first['field'] or 'body'}: {first['message']}",
+        rule=first["rule"],
+        field=first["field"],
+        extra={"errors": problems},
+    )

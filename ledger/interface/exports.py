@@ -1,0 +1,41 @@
+"""Exports both the API and the page offer: the claim list as CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from ledger.aggregates.values import usd_text
+from ledger.projections.base import ts
+from ledger.projections.claim_queries import ClaimRow
+from ledger.service.csv_cells import csv_text
+
+CSV_COLUMNS = [
+    "claim_id", "engagement_id", "friendly_name", "customer_type", "customer_value", "state",
+    "label", "origin", "location_id", "created_at", "updated_at", "running_deadline",
+    "deal_size_usd", "payout_usd", "referral_id",
+]  # fmt: skip
+
+
+def claims_csv(rows: Iterable[ClaimRow]) -> str:
+    """The claim list as CSV, one row per claim, the columns of ``CSV_COLUMNS``."""
+    return csv_text(CSV_COLUMNS, (_csv_row(row) for row in rows))
+
+
+def _csv_row(row: ClaimRow) -> list[object]:
+    return [
+        row.claim_id, row.engagement_id, row.friendly_name, row.customer_id.type.value,
+        row.customer_id.value, row.state.value, row.state.label, row.origin,
+        row.location_id, ts(row.created_at), ts(row.updated_at),
+        _text(row.running_deadline), _money(row.deal_size_usd), _money(row.payout_usd),
+        row.referral_id or "",
+    ]  # fmt: skip
+
+
+def _text(moment: datetime | None) -> str:
+    return "" if moment is None else ts(moment)
+
+
+def _money(amount: Decimal | None) -> str:
+    return "" if amount is None else usd_text(amount)

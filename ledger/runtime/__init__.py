@@ -1,0 +1,1 @@
+"""What runs: bootstrap, workers, read-your-writes, sessions, erasure, migration."""

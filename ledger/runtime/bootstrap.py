@@ -1,0 +1,90 @@
+"""The composition root: every service built once from the settings, then passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ledger.domain.access import AccessTokens
+from ledger.domain.catalog import Catalog
+from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
+from ledger.projections.customers_page import CustomersPage
+from ledger.projections.referral_queries import ReferralQueries
+from ledger.projections.store import ViewStore
+from ledger.runtime.freshness import Freshness
+from ledger.runtime.sessions import SignIns
+from ledger.runtime.workers import Workers
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.clock import Clock, utc_now
+from ledger.service.settings import Settings
+from ledger.service.tokens import ConsentTokens
+
+
+@dataclass(frozen=True)
+class ReadModels:
+    """The queries of every read model, over one view store."""
+
+    claims: ClaimQueries
+    customers: CustomersPage
+    referrals: ReferralQueries
+
+    @classmethod
+    def over(
+        cls,
+        store: ViewStore,
+        catalog: Catalog,
+        clock: Clock = utc_now,
+        stuck_after: timedelta = STUCK_AFTER,
+    ) -> ReadModels:
+        return cls(
+            ClaimQueries(store, catalog, clock, stuck_after),
+            CustomersPage(store, catalog),
+            ReferralQueries(store),
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    ledger: Ledger
+    store: ViewStore
+    workers: Workers
+    read_models: ReadModels
+    access_tokens: AccessTokens
+    consent_tokens: ConsentTokens
+    clock: Clock
+    freshness: Freshness
+    sign_ins: SignIns
+
+    def close(self) -> None:
+        self.workers.stop()
+        self.store.close()
+        self.ledger.close()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    clock: Clock = utc_now,
+    ledger: Ledger | None = None,
+) -> Services:
+    """Open the store the settings name and wire the Ledger, its followers and the queries."""
+    ledger = ledger or open_ledger(settings, catalog)
+    store = ViewStore.open(settings.eventsourcing_env())
+    consent_tokens = ConsentTokens(settings.signing_key())
+    workers = Workers(ledger, store, consent_tokens, settings, clock)
+    return Services(
+        settings=settings,
+        ledger=ledger,
+        store=store,
+        workers=workers,
+        read_models=ReadModels.over(
+            store, ledger.catalog, clock, timedelta(seconds=settings.mail_retry_seconds)
+        ),
+        access_tokens=AccessTokens(settings.signing_key()),
+        consent_tokens=consent_tokens,
+        clock=clock,
+        freshness=Freshness(workers.views),
+        sign_ins=SignIns(store),
+    )

@@ -1,0 +1,102 @@
+"""Projections and policies, running together: in the service, or alone (`ledger workers`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ledger.audit.tamper import LogDigests, UnverifiableStoreError
+from ledger.policies.consent_email import ConsentMailer
+from ledger.policies.deadlines import expire_due
+from ledger.policies.runner import PolicyRunner
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
+from ledger.service.application import Ledger
+from ledger.service.clock import Clock, utc_now
+from ledger.service.settings import Settings
+from ledger.service.tokens import ConsentTokens
+
+log = logging.getLogger("ledger.workers")
+DIGEST_RETRY_SECONDS = 60.0
+DIGEST_EVENTS_PER_ROUND = 10_000
+"""A backlog is digested this much a round, so that the views' next page is not held up."""
+
+
+@dataclass
+class Workers:
+    """Everything that follows the log: views, policies, e-mails, deadlines, and the
+    running log digest."""
+
+    ledger: Ledger
+    store: ViewStore
+    tokens: ConsentTokens
+    settings: Settings
+    clock: Clock = utc_now
+
+    def __post_init__(self) -> None:
+        self.views = ViewRunner(self.ledger, self.store, page_size=self.settings.view_page_size)
+        self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
+        self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_deadline_run = 0.0
+        self.digests: LogDigests | None = None  # made at the first round (if the store hashes)
+        self._next_digest = 0.0  # at least once a second, and after each round with work
+        self._digest_blocked_until = 0.0  # after a failure
+
+    def run_once(self, deadlines: bool | None = None) -> int:
+        """One round: views, policies, views again, e-mails, and the deadlines when their
+        schedule says so (``deadlines`` True or False decides instead)."""
+        work = self.views.catch_up()
+        work += self.policies.catch_up()
+        work += self.views.catch_up()
+        work += self.mailer.deliver_pending(self.clock())
+        if deadlines is None:
+            since = time.monotonic() - self._last_deadline_run
+            deadlines = since >= self.settings.deadline_interval_seconds
+        if deadlines:
+            self._last_deadline_run = time.monotonic()
+            work += len(expire_due(self.ledger, self.views, self.clock()))
+        now = time.monotonic()
+        if now >= self._digest_blocked_until and (work or now >= self._next_digest):
+            self.digest_log()
+        return work
+
+    def digest_log(self) -> None:
+        """Extend the running log digest towards the log's head (``ledger.audit.tamper``), a bounded
+        part of it a round; a failure is logged and retried a minute later, never in the way
+        of the views."""
+        try:
+            if self.digests is None:
+                self.digests = LogDigests.of(self.ledger)
+            self.digests.extend(max_events=DIGEST_EVENTS_PER_ROUND)
+            behind = not self.digests.caught_up  # a backlog: the next round goes on with it
+            self._next_digest = time.monotonic() + (0.0 if behind else 1.0)
+        except UnverifiableStoreError as error:
+            log.warning("the log digest is not kept: %s", error)
+            self._digest_blocked_until = float("inf")
+        except Exception:
+            log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+            self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
+
+    def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep following the log; the failed page is retried
+                log.exception("worker round failed; retrying in %s s", retry_seconds)
+                self._stop.wait(retry_seconds)
+                continue
+            if not busy:
+                self._stop.wait(poll_seconds)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="ledger-workers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,124 @@
+"""Settings from LEDGER_* environment variables, and how they map to eventsourcing's env."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting that cannot work: said at start-up, before anything runs."""
+
+
+class Settings(BaseSettings):
+    """Read once at start-up and passed down (SPEC section 10)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = "sqlite:///./ledger.sqlite3"
+    catalog: Path | None = None
+    secret_key: str | None = Field(default=None, min_length=32)
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str | None = None
+    mail_dir: Path | None = None
+    mail_retry_seconds: float = Field(default=300.0, gt=0)
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    postgres_pool_size: int = Field(default=10, ge=1)
+    deadline_interval_seconds: float = Field(default=60.0, gt=0)
+    view_page_size: int = Field(default=2000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """The largest request body read; a larger one is refused (413) before it is read."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's headers before its connection closes."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must be sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:///")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def mail_directory(self) -> Path:
+        """LEDGER_MAIL_DIR, or ``mail/`` beside the SQLite database (``./mail`` otherwise)."""
+        if self.mail_dir is not None:
+            return self.mail_dir
+        return self.sqlite_path.parent / "mail" if self.is_sqlite else Path("mail")
+
+    def serving(self, host: str, port: int) -> Settings:
+        """These settings for a service listening on ``host:port``: unless LEDGER_PUBLIC_URL
+        is set, the links in e-mails point at that address (0.0.0.0 as 127.0.0.1)."""
+        if "public_url" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"public_url": f"http://{link_host(host)}:{port}"})
+
+    def signing_key(self) -> str:
+        """LEDGER_SECRET_KEY, or a random key kept in a file beside the SQLite database."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.is_sqlite:
+            raise SettingsError("LEDGER_SECRET_KEY is required when the store is PostgreSQL")
+        path = Path(self.database_url.removeprefix("sqlite:///") + ".key")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as key_file:
+                key_file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing's persistence modules read."""
+        if self.is_sqlite:
+            path = self.database_url.removeprefix("sqlite:///")
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:HashedSQLiteRecorder",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.log:ConcurrentPostgresRecorder",
+            "POSTGRES_DBNAME": url.path.lstrip("/"),
+            "POSTGRES_HOST": url.hostname or "localhost",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or ""),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        }
+
+
+def link_host(host: str) -> str:
+    """The host a link can use for a listening address (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -1,0 +1,325 @@
+"""The event log as its followers read it: in commit order, never skipping an event.
+
+On PostgreSQL, writers append concurrently (no table lock: commits of different claims
+proceed in parallel and share fsyncs). Notification ids are then handed out in insert order,
+not commit order: a transaction may commit id 11 while id 10 is still uncommitted, and a
+follower reading by id would pass over 10 for ever. So each row records the transaction that
+wrote it (``tx_id xid8 DEFAULT pg_current_xact_id()``), and followers read in (transaction,
+id) order only what is older than the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``): every such transaction has committed or
+aborted, and any later commit has a higher transaction id. A follower's position is the last
+transaction it applied whole; a page never ends inside a transaction.
+
+On SQLite (one writer at a time) and in memory, commit order is id order: the position is the
+notification id, as the library has it.
+
+Each row also carries its event's hash, chained over its aggregate's previous event
+(``ledger.store.chain``, docs/audit.md); followers that ask (``hashes=True``) read it with the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.store.chain import (
+    DIGESTS_DDL,
+    DIGESTS_TABLE,
+    CommittedHashes,
+    HashedSQLiteRecorder,
+    chained_hashes,
+    previous_versions,
+)
+
+__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "Written", "event_log"]
+
+
+@dataclass
+class Written:
+    """Handed to a save (``save(..., written=Written())``): the PostgreSQL recorder notes in
+    it the transaction that committed the save's events, the log position they reached
+    (``EventLog.position_written``: the same client's reads wait for it)."""
+
+    tx: int | None = None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    notifications: Sequence[Notification]
+    positions: Sequence[int]
+    """Each notification's position: a follower that applied it and everything before it in
+    its transaction is there (on PostgreSQL, its transaction's; else its id)."""
+    position: int
+    """Where a follower is once it applied the page."""
+    hashes: Sequence[bytes | None] = ()
+    """Each notification's stored hash (None if it has none), when asked for."""
+
+
+class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder without its table lock, each row with its
+    transaction id and its chained hash, and the reads of followers in commit order."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        if self.datastore.enable_db_functions:  # its insert function writes no hash
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
+        self.committed = CommittedHashes()
+        self._table = self._qualified(self.events_table_name)
+        self._create_statements()
+        self.lock_table_statements = []  # appends of different claims commit in parallel
+        self._write_statements()
+        self._read_statements()
+
+    def _qualified(self, name: str) -> Composed:
+        return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _create_statements(self) -> None:
+        """The events table with each row's transaction id and hash, its index in commit
+        order, and the log digests' table."""
+        table = self._table
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id {id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "topic text, "
+            "state bytea, "
+            "notification_id bigserial, "
+            "tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "hash bytea, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (tx_id, notification_id)").format(
+                index=Identifier(f"{self.events_table_name}_tx_idx"), table=table
+            )
+        )
+        self.sql_create_statements.append(
+            SQL(DIGESTS_DDL.format(table="{table}", blob="bytea")).format(
+                table=self._qualified(DIGESTS_TABLE)
+            )
+        )
+
+    def _write_statements(self) -> None:
+        """The insert (each row with its hash; it returns each row's id and transaction) and
+        the read of the hashes a save chains on."""
+        id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
+        self.insert_events_statement = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
+            "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
+            "RETURNING notification_id, tx_id::text::bigint AS tx"
+        ).format(table=self._table, ids=id_array)
+        self._previous = SQL(
+            "SELECT e.originator_id, e.hash FROM {table} AS e "
+            "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
+            "ON e.originator_id = p.id AND e.originator_version = p.version"
+        ).format(table=self._table, ids=id_array)
+
+    def _read_statements(self) -> None:
+        """The followers' reads, in commit order, up to the oldest transaction still open."""
+        table = self._table
+        horizon = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        self._page = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "tx_id::text::bigint AS tx {hash} FROM {table} "
+            "WHERE tx_id > (%s::bigint)::text::xid8 AND " + horizon + " {topics} "
+            "ORDER BY tx_id, notification_id LIMIT %s"
+        )
+        self._rest_of_tx = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "tx_id::text::bigint AS tx {hash} FROM {table} "
+            "WHERE tx_id = (%s::bigint)::text::xid8 AND notification_id > %s {topics} "
+            "ORDER BY notification_id"
+        )
+        self._head = SQL(
+            "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS head FROM {table} WHERE " + horizon
+        ).format(table=table)
+        self._last = SQL(
+            "SELECT COALESCE(MAX(tx_id)::text::bigint, 0) AS last FROM {table}"
+        ).format(table=table)
+        self._behind = SQL(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} "
+            "WHERE tx_id > (%s::bigint)::text::xid8 LIMIT 1000000) AS later"
+        ).format(table=table)
+        self._tx_of = SQL(
+            "SELECT tx_id::text::bigint AS tx FROM {table} WHERE notification_id = %s"
+        ).format(table=table)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:
+        """Insert the save's events with their chained hashes: one query first for the
+        stored hash before each aggregate's first new version (in the same transaction)."""
+        previous, wanted = self.committed.split(previous_versions(stored_events))
+        if wanted:
+            keys, versions = zip(*wanted, strict=True)
+            curs.execute(self._previous, (list(keys), list(versions)), prepare=True)
+            previous.update(
+                {
+                    UUID(str(row["originator_id"])): bytes(row["hash"])
+                    for row in curs.fetchall()
+                    if row["hash"] is not None
+                }
+            )
+        hashes = chained_hashes(stored_events, previous)
+        self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
+        curs.execute(
+            self.insert_events_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                hashes,
+            ),
+            prepare=True,
+        )
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        with self.committed.committing() as staged:  # a hash is known once its save committed
+            ids: Sequence[int] | None = super().insert_events(
+                stored_events, staged_hashes=staged, **kwargs
+            )
+            return ids
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        written = kwargs.get("written")
+        if isinstance(written, Written) and rows:
+            written.tx = rows[-1]["tx"]
+        return [row["notification_id"] for row in rows]
+
+    def _notify_channel(self, curs: Any) -> None:
+        """No NOTIFY: it takes a database-wide lock at commit, which would serialise the
+        commits again; followers poll."""
+
+    def _query(self, statement: SQL, topics: Sequence[str], hashes: bool = False) -> Any:
+        where = SQL("AND topic = ANY(%s)") if topics else SQL("")
+        column = SQL(", hash") if hashes else SQL("")
+        return statement.format(table=self._table, topics=where, hash=column)
+
+    def _rows(self, statement: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return list(curs.fetchall())
+
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
+        """Whole transactions after ``position``, in commit order, up to ``limit`` events (or
+        one whole transaction if it alone is longer); with their hashes if asked."""
+        extra: list[Any] = [list(topics)] if topics else []
+        rows = self._rows(self._query(self._page, topics, hashes), [position, *extra, limit + 1])
+        if len(rows) > limit:  # one row more tells whether the page ends inside a transaction
+            rows, after = rows[:limit], rows[limit]
+            last = rows[-1]["tx"]
+            if after["tx"] == last:  # it does: leave that transaction to the next page,
+                whole = [r for r in rows if r["tx"] != last]
+                if not whole:  # unless it is the page's only one: then the rest of it too
+                    rest = [last, rows[-1]["notification_id"], *extra]
+                    whole = rows + self._rows(self._query(self._rest_of_tx, topics, hashes), rest)
+                rows = whole
+        if not rows:
+            return LogPage((), (), position)
+        notifications = [
+            Notification(
+                id=r["notification_id"],
+                originator_id=r["originator_id"],
+                originator_version=r["originator_version"],
+                topic=r["topic"],
+                state=bytes(r["state"]),
+            )
+            for r in rows
+        ]
+        stored = [None if r["hash"] is None else bytes(r["hash"]) for r in rows] if hashes else []
+        return LogPage(notifications, [r["tx"] for r in rows], rows[-1]["tx"], stored)
+
+    def head(self) -> int:
+        """The position of the last transaction a follower may read now."""
+        return int(self._rows(self._head, [])[0]["head"])
+
+    def last_written(self) -> int:
+        """The position of the last transaction that committed, open ones before it or not."""
+        return int(self._rows(self._last, [])[0]["last"])
+
+    def behind(self, position: int) -> int:
+        """Events after ``position`` (counted up to a million)."""
+        return int(self._rows(self._behind, [position])[0]["n"])
+
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
+        if written is not None and written.tx is not None:
+            return written.tx
+        rows = self._rows(self._tx_of, [notification_id])
+        return int(rows[0]["tx"]) if rows else 0
+
+
+class EventLog(Protocol):
+    """The log of one application's recorder, as followers read it."""
+
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
+        """The next page of the log after ``position`` (of the ``topics`` only, if given;
+        with each event's stored hash if ``hashes``, on a store that keeps them)."""
+
+    def head(self) -> int:
+        """The position a follower that read everything readable now would be at."""
+
+    def last_written(self) -> int:
+        """The position of the last write that committed."""
+
+    def behind(self, position: int) -> int:
+        """How many events a follower at ``position`` has yet to read."""
+
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        """The position of the save whose last event has this id (noted in ``written``, if
+        the save was handed it)."""
+
+
+class IdOrderLog:
+    """The log of a recorder whose commit order is its id order (SQLite, memory): a
+    follower's position is a notification id, as the library has it."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+
+    def page_after(
+        self, position: int, limit: int, topics: Sequence[str] = (), *, hashes: bool = False
+    ) -> LogPage:
+        if hashes:
+            if topics or not isinstance(self.recorder, HashedSQLiteRecorder):
+                raise TypeError("hashes are read from the whole log of a hashed SQLite store")
+            hashed, stored = self.recorder.select_hashed(position, limit)
+            ids = [n.id for n in hashed]
+            return LogPage(hashed, ids, ids[-1] if ids else position, stored)
+        page = self.recorder.select_notifications(
+            position, limit, topics=topics, inclusive_of_start=False
+        )
+        ids = [n.id for n in page]
+        return LogPage(page, ids, ids[-1] if ids else position)
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def last_written(self) -> int:
+        return self.head()
+
+    def behind(self, position: int) -> int:
+        return max(0, self.head() - position)
+
+    def position_written(self, notification_id: int, written: Written | None = None) -> int:
+        return notification_id
+
+
+def event_log(recorder: ApplicationRecorder) -> EventLog:
+    """How followers read this recorder's log."""
+    if isinstance(recorder, ConcurrentPostgresRecorder):
+        return recorder
+    return IdOrderLog(recorder)

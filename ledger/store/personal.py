@@ -1,0 +1,251 @@
+"""Personal data in events, erasable: contact names and e-mail addresses sealed with a key per
+contact (crypto-shredding).
+
+A contact's name and e-mail address are written into events (and from there into the views)
+as *sealed* strings: AES-GCM ciphertext under a random 256-bit key of that contact's own,
+named by the key's id. The keys live in ``contact_keys``, beside the event log and never in
+it; a contact is found by a SHA-256 digest of its normalised address. Deleting a contact's key
+erases it: every sealed string under that key reads ``[erased]`` from then on, in history,
+views, exports and replays, while the events themselves (and the hash chain over their stored
+bytes) stay as they were.
+
+A sealed string starts with a control character (``\\x01``) that input validation refuses in
+every text field, so no input can pass for one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import AggregateRecorder
+from eventsourcing.sqlite import SQLiteCursor
+
+from ledger.store.schema import placeholders, schema_lock
+
+ERASED = "[erased]"
+"""What a sealed string whose key was deleted reads as."""
+MARK = "\x01sealed:"
+JSON_MARK = "\\u0001sealed:"
+"""The mark as JSON text writes it (control characters are always escaped)."""
+_SEALED = re.compile(r"\x01sealed:[0-9a-f]{32}:[A-Za-z0-9_-]+")
+_JSON_SEALED = re.compile(r"\\u0001sealed:[0-9a-f]{32}:[A-Za-z0-9_-]+")
+ERASURES_TTL_SECONDS = 1.0
+"""How long a process trusts its cache of keys before it looks whether another process
+erased one (an erasure made here shows at once); an erasure waits this long before it
+answers, so that once it has, every process seals that person's data under a new key."""
+
+OPENED_CACHE = 100_000
+"""Sealed strings this process keeps opened (dropped whole when full, and on any erasure)."""
+
+TABLES = [
+    "CREATE TABLE IF NOT EXISTS contact_keys (key_id TEXT PRIMARY KEY, "
+    "lookup TEXT NOT NULL UNIQUE, secret {blob} NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS contact_erasures (key_id TEXT PRIMARY KEY, "
+    "erased_at TEXT NOT NULL)",
+]
+
+
+def lookup_of(email: str) -> str:
+    """How the key table finds a contact: a digest of its normalised address, not the address."""
+    return hashlib.sha256(b"claim-ledger contact\x00" + email.strip().lower().encode()).hexdigest()
+
+
+class KeyRing:
+    """The contacts' keys, in the database of the event store."""
+
+    def __init__(self, recorder: AggregateRecorder, env: Mapping[str, str]) -> None:
+        self.datastore: Any = getattr(recorder, "datastore", None)
+        self.is_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        self._keys: dict[str, bytes | None] = {}  # key id -> key (None: erased)
+        self._by_lookup: dict[str, tuple[str, bytes]] = {}  # lookup -> (key id, key)
+        self._opened: dict[str, str] = {}  # sealed string -> its value (a claim is read often)
+        self._erasures: tuple[float, int] = (0.0, -1)
+        self._lock = threading.Lock()
+        if self.datastore is None:  # in memory: keys in memory
+            self._memory: dict[str, tuple[str, bytes]] | None = {}
+            return
+        self._memory = None
+        with schema_lock(env), self._cursor(commit=True) as cursor:
+            for statement in TABLES:
+                cursor.execute(statement.format(blob="bytea" if self.is_postgres else "BLOB"))
+
+    # -- the database ----------------------------------------------------------------------
+
+    @contextmanager
+    def _cursor(self, commit: bool = False) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
+
+    def _sql(self, statement: str) -> str:
+        return placeholders(statement, self.is_postgres)
+
+    def _key_for(self, email: str) -> tuple[str, bytes]:
+        """The contact's key id and key, made the first time the contact is written."""
+        lookup = lookup_of(email)
+        if self._memory is not None:
+            with self._lock:
+                if lookup not in self._memory:
+                    self._memory[lookup] = (uuid4().hex, AESGCM.generate_key(bit_length=256))
+                return self._memory[lookup]
+        self._forget_stale()
+        if (cached := self._by_lookup.get(lookup)) is not None:
+            return cached
+        select = self._sql("SELECT key_id, secret FROM contact_keys WHERE lookup = ?")
+        with self._cursor() as cursor:
+            cursor.execute(select, (lookup,))
+            row = cursor.fetchone()
+        if row is None:
+            key_id, secret = uuid4().hex, AESGCM.generate_key(bit_length=256)
+            with self._cursor(commit=True) as cursor:  # the key is durable before its data
+                cursor.execute(
+                    self._sql(
+                        "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
+                    ),
+                    (key_id, lookup, secret, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                )
+                cursor.execute(select, (lookup,))  # ours, or the one another writer made first
+                row = cursor.fetchone()
+        found = str(row["key_id"]), bytes(row["secret"])
+        self._by_lookup[lookup] = found
+        self._keys[found[0]] = found[1]
+        return found
+
+    def _key(self, key_id: str) -> bytes | None:
+        """The key of that id; None once it was erased."""
+        self._forget_stale()
+        if key_id in self._keys:
+            return self._keys[key_id]
+        if self._memory is not None:
+            found = next((s for k, s in self._memory.values() if k == key_id), None)
+        else:
+            with self._cursor() as cursor:
+                cursor.execute(
+                    self._sql("SELECT secret FROM contact_keys WHERE key_id = ?"), (key_id,)
+                )
+                row = cursor.fetchone()
+            found = None if row is None else bytes(row["secret"])
+        self._keys[key_id] = found
+        return found
+
+    def _forget_stale(self) -> None:
+        """Drop the cached keys when another process erased one since we looked."""
+        if self._memory is not None:
+            return
+        looked_at, seen = self._erasures
+        if time.monotonic() - looked_at < ERASURES_TTL_SECONDS:
+            return
+        with self._cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) AS n FROM contact_erasures")
+            count = int(cursor.fetchone()["n"])
+        if count != seen:
+            self._keys, self._by_lookup, self._opened = {}, {}, {}
+        self._erasures = (time.monotonic(), count)
+
+    # -- sealing and opening -----------------------------------------------------------------
+
+    def seal(self, email: str, value: str) -> str:
+        """``value`` (the contact's name or address) sealed under the contact's key."""
+        if value.startswith(MARK) or value == ERASED:
+            return value  # already sealed (an event folded in the sealed form), or erased
+        key_id, secret = self._key_for(email)
+        nonce = os.urandom(12)
+        data = AESGCM(secret).encrypt(nonce, value.encode(), key_id.encode())
+        return f"{MARK}{key_id}:{base64.urlsafe_b64encode(nonce + data).decode().rstrip('=')}"
+
+    def open(self, text: str) -> str:
+        """A sealed string's value (``[erased]`` once its key is gone); other text as it is."""
+        if not text.startswith(MARK):
+            return text
+        self._forget_stale()
+        if (value := self._opened.get(text)) is not None:
+            return value
+        key_id, _, sealed = text[len(MARK) :].partition(":")
+        secret = self._key(key_id)
+        if secret is None:
+            return ERASED
+        raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+        try:
+            value = AESGCM(secret).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+        except InvalidTag:  # not what was sealed under this key: say so rather than guess
+            return ERASED
+        if len(self._opened) >= OPENED_CACHE:
+            self._opened.clear()
+        self._opened[text] = value
+        return value
+
+    def open_text(self, text: str) -> str:
+        """Every sealed string inside ``text`` opened: a column value, or JSON text (where
+        the opened value is written as a JSON string's content)."""
+        if MARK in text:
+            text = _SEALED.sub(lambda m: self.open(m.group(0)), text)
+        if JSON_MARK in text:
+            text = _JSON_SEALED.sub(
+                lambda m: json.dumps(self.open("\x01" + m.group(0)[6:]))[1:-1], text
+            )
+        return text
+
+    @staticmethod
+    def key_ids(texts: Iterable[str]) -> set[str]:
+        """The key ids the sealed strings inside these texts are sealed under."""
+        found: set[str] = set()
+        for text in texts:
+            for match in _SEALED.finditer(text):
+                found.add(match.group(0)[len(MARK) :].split(":", 1)[0])
+            for match in _JSON_SEALED.finditer(text):
+                found.add(match.group(0)[len(JSON_MARK) :].split(":", 1)[0])
+        return found
+
+    # -- erasure ----------------------------------------------------------------------------
+
+    def key_id_of(self, email: str) -> str | None:
+        """The id of the contact's key, if the contact has one."""
+        lookup = lookup_of(email)
+        if self._memory is not None:
+            found = self._memory.get(lookup)
+            return None if found is None else found[0]
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("SELECT key_id FROM contact_keys WHERE lookup = ?"), (lookup,))
+            row = cursor.fetchone()
+        return None if row is None else str(row["key_id"])
+
+    def await_other_processes(self) -> None:
+        """Wait until every other process on this store has dropped its copy of the keys
+        erased so far (in memory there are no other processes)."""
+        if self._memory is None:
+            time.sleep(ERASURES_TTL_SECONDS)
+
+    def erase(self, key_id: str, erased_at: str) -> bool:
+        """Delete the key (every string sealed under it reads ``[erased]``); False if it was
+        already gone. Other processes drop their copy within ``ERASURES_TTL_SECONDS``."""
+        self._keys[key_id] = None
+        self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
+        self._opened = {}
+        if self._memory is not None:
+            gone = [k for k, (i, _) in self._memory.items() if i == key_id]
+            for lookup in gone:
+                del self._memory[lookup]
+            return bool(gone)
+        with self._cursor(commit=True) as cursor:
+            cursor.execute(self._sql("DELETE FROM contact_keys WHERE key_id = ?"), (key_id,))
+            deleted = int(cursor.rowcount) > 0
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO contact_erasures (key_id, erased_at) VALUES (?, ?) "
+                    "ON CONFLICT (key_id) DO NOTHING"
+                ),
+                (key_id, erased_at),
+            )
+        return deleted
