@@ -1,13 +1,6 @@
 """Gap torture: concurrent appends with random commit delays and aborts, followers reading.
 
-Run: ``.venv/bin/python -m bench.gap_torture [--runs 200] [--naive]``. Each run: 16 writers
-append events to a fresh PostgreSQL database through the Ledger's recorder, each holding its
-transaction open a random while after its insert, and aborting one in ten; 2 followers read
-the log meanwhile as the views and policies do. Every follower must see every committed event
-exactly once, each originator's events in version order. ``--naive`` makes the followers read
-by notification id, as they would without the commit-order log: they then pass over events
-whose lower id committed after a higher one.
-"""
+The campaign itself, which ``bench/gap_torture.py`` runs and explains (its options and checks)."""
 
 from __future__ import annotations
 

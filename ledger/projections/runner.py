@@ -117,16 +117,9 @@ class ViewRunner:
         with self._catching_up, ExitStack() as stack:
             position = self.store.position(tracking_name(gen))
             expected = self.ledger.event_log.behind(position) if progress else 0
-            reader: ThreadPoolExecutor | None = None
-            ahead: tuple[int, Future[tuple[LogPage, list[Any]]]] | None = None
+            pages = _ReadAhead(self._read, self.page_size, stack)
             while position < head:
-                read = ahead[1].result() if ahead and ahead[0] == position else self._read(position)
-                ahead = None
-                page = read[0]
-                if len(page.notifications) >= self.page_size and page.position < head:
-                    if reader is None:
-                        reader = stack.enter_context(ThreadPoolExecutor(1, "views-read-ahead"))
-                    ahead = (page.position, reader.submit(self._read, page.position))
+                read = pages.read(position, head)
                 applied, reached = self._apply_after(gen, position, read)
                 if reached <= position:
                     if until is None or time.monotonic() > deadline:
@@ -162,3 +155,26 @@ class ViewRunner:
         applied += self.catch_up(new)  # whatever arrived meanwhile
         self.store.switch_to(new)
         return applied
+
+
+class _ReadAhead:
+    """Pages read in order; behind by more than a page, the next page is read and decoded in a
+    thread (entered on ``stack``) while this one is written."""
+
+    def __init__(
+        self, read: Callable[[int], tuple[LogPage, list[Any]]], page_size: int, stack: ExitStack
+    ) -> None:
+        self._read, self._page_size, self._stack = read, page_size, stack
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, Future[tuple[LogPage, list[Any]]]] | None = None
+
+    def read(self, position: int, head: int) -> tuple[LogPage, list[Any]]:
+        """The page after ``position`` (the one read ahead, if it is that one)."""
+        ahead, self._ahead = self._ahead, None
+        read = ahead[1].result() if ahead and ahead[0] == position else self._read(position)
+        page = read[0]
+        if len(page.notifications) >= self._page_size and page.position < head:
+            if self._reader is None:
+                self._reader = self._stack.enter_context(ThreadPoolExecutor(1, "views-read-ahead"))
+            self._ahead = (page.position, self._reader.submit(self._read, page.position))
+        return read
