@@ -292,15 +292,76 @@ class Fact(Generic[T]):
     @overload
     def __get__(self, claim: None, owner: type[Any]) -> Self: ...
     @overload
-    def __get__(self, claim: Claim, owner: type[Any]) -> T: ...
-    def __get__(self, claim: Claim | None, owner: type[Any]) -> T | Self:
+    def __get__(self, claim: ClaimReading, owner: type[Any]) -> T: ...
+    def __get__(self, claim: ClaimReading | None, owner: type[Any]) -> T | Self:
         return self if claim is None else cast(T, getattr(claim.facts, self.name))
 
-    def __set__(self, claim: Claim, value: T) -> None:
+    def __set__(self, claim: ClaimReading, value: T) -> None:
         raise AttributeError(f"{self.name} changes only by an event (see evolve)")
 
 
-class Claim(Aggregate):
+class ClaimReading:
+    """What a claim's facts say, read only: the parts of the state commands and pages ask
+    about (the claim's ``facts`` are made by ``evolve``, never set here)."""
+
+    facts: ClaimFacts
+
+    state = Fact[ClaimState]()
+    origin = Fact[Literal["added", "claimed"]]()
+    terms = Fact[ClaimTerms]()
+    contacts = Fact[Contacts]()
+    deadlines = Fact[dict[DeadlineKind, datetime]]()
+    deal_size_usd = Fact[Decimal | None]()
+    consent_link_id = Fact[UUID | None]()
+    submissions = Fact[int]()
+    proof = Fact[tuple[ProofDocument, ...]]()
+    disputed = Fact[bool]()
+    payout_usd = Fact[Decimal | None]()
+    referral_id = Fact[UUID | None]()
+    co_sell = Fact[bool]()
+
+    @property
+    def partner_id(self) -> str:
+        return self.terms.partner_id
+
+    @property
+    def engagement_id(self) -> str:
+        return self.terms.engagement_id
+
+    @property
+    def terminal(self) -> bool:
+        return self.state.terminal
+
+    @property
+    def live(self) -> bool:
+        return not self.state.terminal
+
+    @property
+    def had_consent(self) -> bool:
+        return self.facts.consent_given_at is not None
+
+    @property
+    def qualifies_for_referral(self) -> bool:
+        """R40: referrals enabled, deal size at least the minimum, customer resolves to a tenant."""
+        terms = self.terms.referral_terms
+        return (
+            terms.enabled
+            and self.deal_size_usd is not None
+            and self.deal_size_usd >= terms.min_deal_size_usd
+            and self.terms.resolved_tenant_id is not None
+        )
+
+    @property
+    def allowed_actions(self) -> tuple[Action, ...]:
+        return ALLOWED_ACTIONS.get(self.state, ())
+
+    def running_deadline(self) -> tuple[DeadlineKind, datetime] | None:
+        """The deadline that governs the current state, if one does."""
+        kind = GOVERNING_DEADLINE.get(self.state)
+        return None if kind is None else (kind, self.deadlines[kind])
+
+
+class Claim(ClaimReading, Aggregate):
     """One partner's nomination of one customer for one engagement: its ``facts``, which
     ``evolve`` makes of its events, and the commands that decide its next events."""
 
@@ -376,20 +437,6 @@ class Claim(Aggregate):
     def __init__(self) -> None:
         """Nothing until the first event: the library calls it, then the event's ``apply``."""
 
-    state = Fact[ClaimState]()
-    origin = Fact[Literal["added", "claimed"]]()
-    terms = Fact[ClaimTerms]()
-    contacts = Fact[Contacts]()
-    deadlines = Fact[dict[DeadlineKind, datetime]]()
-    deal_size_usd = Fact[Decimal | None]()
-    consent_link_id = Fact[UUID | None]()
-    submissions = Fact[int]()
-    proof = Fact[tuple[ProofDocument, ...]]()
-    disputed = Fact[bool]()
-    payout_usd = Fact[Decimal | None]()
-    referral_id = Fact[UUID | None]()
-    co_sell = Fact[bool]()
-
     # -- creation ---------------------------------------------------------------------------
 
     @classmethod
@@ -419,46 +466,6 @@ class Claim(Aggregate):
         """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
         events a policy records on its own never make a version stale."""
         return version > self.version or self.facts.changed_at_version > version
-
-    @property
-    def partner_id(self) -> str:
-        return self.terms.partner_id
-
-    @property
-    def engagement_id(self) -> str:
-        return self.terms.engagement_id
-
-    @property
-    def terminal(self) -> bool:
-        return self.state.terminal
-
-    @property
-    def live(self) -> bool:
-        return not self.state.terminal
-
-    @property
-    def had_consent(self) -> bool:
-        return self.facts.consent_given_at is not None
-
-    @property
-    def qualifies_for_referral(self) -> bool:
-        """R40: referrals enabled, deal size at least the minimum, customer resolves to a tenant."""
-        terms = self.terms.referral_terms
-        return (
-            terms.enabled
-            and self.deal_size_usd is not None
-            and self.deal_size_usd >= terms.min_deal_size_usd
-            and self.terms.resolved_tenant_id is not None
-        )
-
-    @property
-    def allowed_actions(self) -> tuple[Action, ...]:
-        return ALLOWED_ACTIONS.get(self.state, ())
-
-    def running_deadline(self) -> tuple[DeadlineKind, datetime] | None:
-        """The deadline that governs the current state, if one does."""
-        kind = GOVERNING_DEADLINE.get(self.state)
-        return None if kind is None else (kind, self.deadlines[kind])
 
     # -- commands ---------------------------------------------------------------------------
 
