@@ -20,7 +20,8 @@ from ledger.domain.principal import Principal
 from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import Done, RequestKey
-from web import i18n, labels
+from ledger.words import i18n
+from web import labels
 from web.session import (
     CsrfRefusedError,
     Session,

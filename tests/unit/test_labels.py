@@ -8,7 +8,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from ledger.aggregates.claim import ALLOWED_ACTIONS, Action, ClaimState, action_label
-from web import i18n, labels
+from ledger.words import i18n
+from web import labels
 
 NOT_OFFERED_AS_ACTIONS = {Action.ANSWER_CONSENT}
 """Answered on the consent page, with words of its own (Accept, Decline)."""

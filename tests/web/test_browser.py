@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from ledger.words.i18n import LOCALES_DIR
 from testkit.serving import until
 from tests.conftest import text_of
 from tests.factories import ADMIN_A, LITWARE, NORTHWIND, REVIEWER, create
 from tests.web.browser import LedgerWeb, assert_page_accessible, axe_violations, shot, sign_in
-from web.i18n import LOCALES_DIR
 
 pytestmark = pytest.mark.browser
 PORTUGUESE = LOCALES_DIR / "pt_BR" / "LC_MESSAGES" / "messages.po"

@@ -8,10 +8,10 @@ from uuid import UUID
 
 from ledger.aggregates.claim import ClaimState
 from ledger.domain.commands import Cancel
+from ledger.words.i18n import Formats
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, AUDITOR, NORTHWIND
 from tests.web.client import Site, consent_requested, forms
-from web.i18n import Formats
 
 
 def state(web: Site, claim_id: UUID) -> ClaimState:

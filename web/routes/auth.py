@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ledger.domain.access import InvalidTokenError
 from ledger.runtime.sessions import SignedIn
-from web import i18n
+from ledger.words import i18n
 from web.pages import Fields, FormDep, PageDep
 from web.session import (
     end_session,
