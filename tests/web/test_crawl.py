@@ -55,6 +55,7 @@ SKIPPED: tuple[str, ...] = (
 SKIPPED += ("/v1/", "/metrics", "/healthz", "/readyz", "/claims.csv")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+PYTHON_NONE = re.compile(r"\bNone\b(?! of)")  # a None rendered as text
 ISO_TIME = re.compile(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 LIBRARY_PHRASES = (
     "should have",
@@ -64,7 +65,6 @@ LIBRARY_PHRASES = (
     "at least 1 item",
     "Traceback",
     "Error)",
-    "None",
     "(user)",
     "Field required",
     "validation error",
@@ -142,7 +142,11 @@ class Findings:
         for phrase in LIBRARY_PHRASES:
             if phrase in text:
                 self.problems.append(f"{where}: library or developer text {phrase!r}")
-        for pattern, what in ((SNAKE_CASE, "an internal name"), (ISO_TIME, "a raw timestamp")):
+        for pattern, what in (
+            (SNAKE_CASE, "an internal name"),
+            (ISO_TIME, "a raw timestamp"),
+            (PYTHON_NONE, "a Python None"),
+        ):
             for match in set(pattern.findall(text)):
                 self.problems.append(f"{where}: {what} {match!r}")
         for slug in self.slugs:
