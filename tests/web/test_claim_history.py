@@ -103,7 +103,7 @@ def test_times_show_in_the_zone_a_person_chose(site: Site) -> None:
     page = site.get(path, headers=PORTUGUESE).text
     in_brasilia = Formats("pt-BR", "America/Sao_Paulo").datetime(created)
     assert in_brasilia.endswith(" BRT") and in_brasilia in page
-    assert "Fuso horário: America/Sao_Paulo" in words(page, "<header", "</header>")
+    assert "Fuso horário: America/Sao Paulo" in words(page, "<header", "</header>")
     assert f"{in_brasilia} Cliente adicionado" in words(page)  # the history's times too
     again = site.get("/time-zone", params={"next": path})
     assert '<option value="America/Sao_Paulo" selected>' in again.text
