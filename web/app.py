@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from ledger.domain.commands import field_problems, invalid_input
 from ledger.domain.errors import LedgerError
 from web.pages import PageRequest, Templates
-from web.routes import auth, claims, consent, customers, review, sales, wizard
+from web.routes import auth, claims, consent, customers, review, sales, settings, wizard
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -38,7 +38,7 @@ def install(app: FastAPI) -> None:
     problem+json) still answer every request that is not for the page."""
     app.state.templates = Templates()
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
-    for module in (auth, customers, wizard, claims, review, sales, consent):
+    for module in (auth, settings, customers, wizard, claims, review, sales, consent):
         app.include_router(module.router)
     _install_error_pages(app, dict(app.exception_handlers))
 

@@ -109,6 +109,7 @@ class PageRequest:
         self.language = i18n.negotiate(
             request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
         )
+        self.zone = i18n.zone_of(request.cookies.get(i18n.ZONE_COOKIE))
         self.session: Session | None = read_session(request, services.sign_ins, now)
         if self.session is not None:  # the page shows what this user's forms just did
             services.freshness.read(self.session.principal.user_id)
@@ -119,7 +120,7 @@ class PageRequest:
 
     @property
     def formats(self) -> i18n.Formats:
-        return i18n.Formats(self.language)
+        return i18n.Formats(self.language, self.zone)
 
     def require_session(self) -> Session:
         if self.session is None:

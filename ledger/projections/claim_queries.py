@@ -97,9 +97,7 @@ class ClaimRow:
             updated_at=parse_ts(row["updated_at"]),
             running_deadline_kind=None if kind is None else DeadlineKind(kind),
             running_deadline=_time(row["running_deadline"]),
-            deadlines={
-                DeadlineKind(k): parse_ts(v) for k, v in json.loads(row["deadlines"]).items()
-            },
+            deadlines=_in_order(json.loads(row["deadlines"])),
             contacts=Contacts.model_validate_json(row["contacts"], context=TRUSTED),  # ours
             deal_size_usd=_money(row["deal_size_usd"]),
             payout_model=PayoutModel(row["payout_model"]),
@@ -120,6 +118,12 @@ class ClaimRow:
         if self.running_deadline is None or self.state.terminal:
             return None
         return max(0, math.ceil((self.running_deadline - now).total_seconds() / 86400))
+
+
+def _in_order(deadlines: dict[str, str]) -> dict[DeadlineKind, datetime]:
+    """A claim's deadlines in the order they run (consent, first submission, review
+    completion, dispute), whatever order the view stored them in."""
+    return {k: parse_ts(deadlines[k.value]) for k in DeadlineKind if k.value in deadlines}
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,20 @@
 """Languages of the page: English and Portuguese (Brazil), gettext catalogs compiled at start,
-and dates, day counts and USD amounts formatted for the locale with Babel."""
+and dates, day counts and USD amounts formatted for the locale with Babel; times in the time
+zone a person chose (a cookie; UTC unless they chose another), the zone named."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -20,6 +24,24 @@ LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = {"en": "English", "pt-BR": "Português (Brasil)"}
 DEFAULT = "en"
 COOKIE = "ledger_lang"
+UTC = "UTC"
+ZONE_COOKIE = "ledger_zone"
+COMMON_ZONES = (
+    UTC,
+    "America/Sao_Paulo",
+    "Europe/Lisbon",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+"""The zones offered first: the programme's usual places (any IANA zone may be chosen)."""
 
 
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
@@ -55,23 +77,90 @@ def compile_catalog(language: str) -> NullTranslations:
     return Translations(compiled)
 
 
+@functools.cache
+def translations(language: str) -> NullTranslations:
+    """The language's catalog, compiled once per process: for words said outside a template."""
+    return compile_catalog(language)
+
+
+@functools.cache
+def zones() -> tuple[str, ...]:
+    """The IANA time zones a person may choose (those of the machine's zone database, less
+    the ``Etc/`` offsets and the database's own folders), UTC first."""
+    names = {z for z in available_timezones() if "/" in z}
+    names -= {z for z in names if z.startswith(("Etc/", "posix/", "right/", "SystemV/"))}
+    return (UTC, *sorted(names - {UTC}))
+
+
+def zone_of(chosen: str | None) -> str:
+    """The zone a person chose if it is one we know; otherwise UTC (a bad cookie included)."""
+    return chosen if chosen is not None and chosen in zones() else UTC
+
+
+@functools.cache
+def _tz(zone: str) -> tzinfo:
+    try:
+        return dt.UTC if zone == UTC else ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _offset(delta: timedelta | None) -> str:
+    """``UTC+05:30``, ``UTC-03:00``: a zone the locale has no short name for."""
+    minutes = round((delta or timedelta()).total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def offset_now(zone: str, now: datetime) -> str:
+    """The zone's offset from UTC at ``now`` (``UTC+00:00`` for UTC itself)."""
+    return _offset(now.astimezone(_tz(zone)).utcoffset())
+
+
+def zone_name(zone: str, local: datetime, locale: Locale) -> str:
+    """The zone's short name at ``local``: the locale's (``EST``, ``BRT``), else the zone
+    database's (``CET``), else its offset (``UTC-03:00``); UTC is ``UTC``."""
+    if zone == UTC:
+        return UTC
+    short = format_datetime(local, "z", tzinfo=_tz(zone), locale=locale)
+    for name in (short, local.tzname() or ""):
+        if name.isalpha():
+            return name
+    return _offset(local.utcoffset())
+
+
 @dataclass(frozen=True)
 class Formats:
-    """Dates, days and money as a person of ``language`` reads them."""
+    """Dates, days and money as a person of ``language`` reads them, times in their ``zone``
+    (an IANA name; UTC unless they chose another), the zone named."""
 
     language: str
+    zone: str = UTC
 
     @property
     def locale(self) -> Locale:
         return Locale.parse(self.language, sep="-")
 
-    def date(self, moment: datetime | None) -> str:
-        return "" if moment is None else format_date(moment, format="medium", locale=self.locale)
+    @property
+    def tz(self) -> tzinfo:
+        return _tz(self.zone)
 
-    def datetime(self, moment: datetime | None) -> str:
+    def date(self, moment: datetime | None) -> str:
+        """The day ``moment`` falls on in the person's zone."""
         if moment is None:
             return ""
-        return format_datetime(moment, format="medium", locale=self.locale, tzinfo=moment.tzinfo)
+        return format_date(moment.astimezone(self.tz), format="medium", locale=self.locale)
+
+    def datetime(self, moment: datetime | None) -> str:
+        """``Dec 6, 2026, 2:03 PM UTC``, ``6 de dez. de 2026 11:03 BRT``: to the minute, in the
+        person's zone, which is named."""
+        if moment is None:
+            return ""
+        local = moment.astimezone(self.tz)
+        day = format_date(local, format="medium", locale=self.locale)
+        time = format_time(local, format="short", tzinfo=self.tz, locale=self.locale)
+        both = str(self.locale.datetime_formats["medium"]).format(time, day)
+        return f"{both} {zone_name(self.zone, local, self.locale)}"
 
     def usd(self, amount: Decimal | None) -> str:
         return "" if amount is None else format_currency(amount, "USD", locale=self.locale)

@@ -54,8 +54,13 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
     assert events[0]["actor"]["id"] == "alice@contoso.example"
     assert (events[2]["actor"]["kind"], events[3]["actor"]["kind"]) == ("system", "customer")
 
-    readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path)
-    assert "ConsentGiven" in readable.stdout and "by customer:" in readable.stdout
+    readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path).stdout
+    assert "Customer added and claimed by alice@contoso.example: customer Fabrikam;" in readable
+    assert "Consent given by the customer (" in readable and "Claim approved by " in readable
+    assert "Referral opened by the ledger: referral " in readable
+    assert "deal size $" in readable and "payout $5,000.00" in readable
+    for raw in ("ConsentGiven", "eligibility_key", "deadline_days", "link_id", "(user)", "T00:"):
+        assert raw not in readable, raw
 
     again = ledger_cli(settings, "demo", cwd=tmp_path)
     assert again.returncode == 0 and "already holds claims" in again.stdout
@@ -188,7 +193,8 @@ def test_forget_erases_a_contact_of_the_demo(settings: Settings, tmp_path: Path)
     after = ledger_cli(settings, "history", claim_id, "--json", cwd=tmp_path).stdout
     assert email not in after and '"id": "[erased]"' in after
     readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path).stdout
-    assert "by customer:[erased]" in readable and "customer.email: [erased]" in readable
+    assert "Consent given by the customer ([erased])" in readable
+    assert "customer contact [erased];" in readable and email not in readable
 
     again = ledger_cli(settings, "forget", "--email", email, cwd=tmp_path)
     assert again.returncode == 1 and "contact-not-found" in again.stdout
@@ -208,4 +214,4 @@ def test_history_prints_recorded_text_as_it_is(settings: Settings, tmp_path: Pat
         ledger.close()
     run = ledger_cli(settings, "history", str(claim_id), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "friendly_name: Litware [/x] [bold]" in run.stdout
+    assert "claimed by ann@a.example: customer Litware [/x] [bold];" in run.stdout

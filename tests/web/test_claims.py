@@ -170,9 +170,15 @@ def test_details_show_the_claim_its_history_and_its_referral(site: Site) -> None
     assert str(row.referral_id) in text
     assert f'href="/referrals/{row.referral_id}"' not in text  # not a referral admin (R41)
     history = text[text.index('id="history"') :]
-    for event in ("Added", "ConsentRequested", "ReferralCreated"):
-        assert f'<th scope="row" data-label="Event">{event}</th>' in history
-    assert "deal_size_usd" in history and "ann@a.example" in history
+    for said in (
+        "Customer added and claimed by ann@a.example",
+        "Consent requested by ann@a.example",
+        "Referral opened by the ledger",
+    ):
+        assert f'data-label="What happened" class="said">{said}: ' in history
+    assert '<span class="label">deal size</span> $20,000.00' in history
+    for raw in ("ConsentRequested", "deal_size_usd", "eligibility_key", "(user)", "20000"):
+        assert raw not in history, raw
     assert 'id="send_consent_reminder"' in text and 'id="cancel"' in text
     assert 'id="request_consent"' not in text
 

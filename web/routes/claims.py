@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
-from ledger.audit.event_fields import recorded_fields
+from ledger.audit.history_words import HistoryLine, HistoryWords
 from ledger.domain import access
 from ledger.domain.catalog import ProofItem
 from ledger.domain.commands import Cancel, Dispute, RequestConsent, Submit, parse
@@ -133,6 +133,17 @@ def _required_proof(page: PageDep, row: ClaimRow) -> list[ProofItem]:
     return list(page.services.ledger.required_proof(page.principal, row.claim_id))
 
 
+def _history(page: PageDep, claim_id: UUID) -> list[HistoryLine] | None:
+    """The claim's history in the reader's words and time zone; None for a reviewer, who
+    reads the details, not the audit trail (HISTORY)."""
+    try:
+        events = page.services.read_models.claims.history(page.principal, claim_id)
+    except ForbiddenError:
+        return None
+    names = {e.id: e.name for e in page.services.ledger.catalog.engagements}
+    return HistoryWords(page.formats, names).lines(events)
+
+
 def _show(
     page: PageDep,
     claim_id: UUID,
@@ -148,14 +159,9 @@ def _show(
     if isinstance(error, StaleVersionError):
         page.services.workers.views.catch_up()  # show the claim as it is now
     row = queries.details(principal, claim_id)
-    try:
-        history = queries.history(principal, claim_id)
-    except ForbiddenError:  # a reviewer reads the details, not the audit trail (HISTORY)
-        history = None
     context: dict[str, Any] = {
         "row": row,
-        "history": history,
-        "fields_of": recorded_fields,
+        "history": _history(page, claim_id),
         "actions": _partner_actions(principal, row),
         "required_proof": _required_proof(page, row),
         "may_open_referrals": access.may_open_referrals(principal),
