@@ -7,10 +7,11 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -20,6 +21,12 @@ LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = {"en": "English", "pt-BR": "Português (Brasil)"}
 DEFAULT = "en"
 COOKIE = "ledger_lang"
+
+
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark ``text`` for translation (``./scripts/catalog`` extracts it) without translating
+    it here: it is looked up in the reader's language where it is said."""
+    return text
 
 
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
@@ -55,6 +62,12 @@ def compile_catalog(language: str) -> NullTranslations:
     return Translations(compiled)
 
 
+@cache
+def translations(language: str) -> NullTranslations:
+    """The language's catalog, compiled once per process (what e-mails are written with)."""
+    return compile_catalog(language if language in LANGUAGES else DEFAULT)
+
+
 @dataclass(frozen=True)
 class Formats:
     """Dates, days and money as a person of ``language`` reads them."""
@@ -67,6 +80,16 @@ class Formats:
 
     def date(self, moment: datetime | None) -> str:
         return "" if moment is None else format_date(moment, format="medium", locale=self.locale)
+
+    def long_date(self, moment: datetime | None) -> str:
+        """The date spelled out (``April 1, 2026``, ``1 de abril de 2026``): a deadline told."""
+        return "" if moment is None else format_date(moment, format="long", locale=self.locale)
+
+    def time(self, moment: datetime | None) -> str:
+        """The time of day, to the minute (``8:45 PM``, ``20:45``), in the moment's zone."""
+        if moment is None:
+            return ""
+        return format_time(moment, format="short", locale=self.locale, tzinfo=moment.tzinfo)
 
     def datetime(self, moment: datetime | None) -> str:
         if moment is None:

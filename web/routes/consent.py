@@ -22,6 +22,7 @@ from ledger.interface.bodies import ConsentAnswer
 from ledger.interface.dependencies import CommandRunnerDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import ConsentRequest, Done, RequestKey
+from ledger.words.consent import ConsentWords
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -70,13 +71,18 @@ def _closed(page: PageDep, error: LedgerError, **context: Any) -> HTMLResponse:
 
 
 def _request(page: PageDep, token: str) -> ConsentRequest:
+    """What the link asks; the page speaks the customer contact's language from then on."""
     claim_id, link_id = page.services.consent_tokens.read(token, page.now)
-    return page.services.ledger.consent_request(claim_id, link_id, page.now)
+    request = page.services.ledger.consent_request(claim_id, link_id, page.now)
+    page.speak(request.language)
+    return request
 
 
 @router.get("/consent/{token}")
 def consent(page: PageDep, token: str) -> Response:
-    """Who asks, for what, the deal size and the deadline; Accept and Decline when answerable."""
+    """Who asks, for what and what it gives the customer, what consenting means, the deal
+    size and the deadline, in the customer contact's language; Accept and Decline when
+    answerable."""
     try:
         request = _request(page, token)
     except LedgerError as error:
@@ -84,7 +90,11 @@ def consent(page: PageDep, token: str) -> Response:
     if request.refusal is not None:
         return _closed(page, request.refusal, request=request)
     return page.render(
-        "consent.html", request=request, token=token, new_form=lambda: _new_form(page, token)
+        "consent.html",
+        request=request,
+        words=ConsentWords(request.facts(), page.language),
+        token=token,
+        new_form=lambda: _new_form(page, token),
     )
 
 
@@ -124,6 +134,7 @@ def done(page: PageDep, token: str) -> Response:
     try:
         claim_id, link_id, _ = page.services.consent_tokens.names(token)
         request = page.services.ledger.consent_request(claim_id, link_id, page.now)
+        page.speak(request.language)
     except LedgerError as error:
         return _closed(page, error)
     if request.answer is None:
