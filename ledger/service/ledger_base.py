@@ -182,8 +182,6 @@ class ConsentRequest:
     """The engagement's kind (``workshop``, ...); None once it has left the catalog."""
     partner_name: str
     partner_contact: Contact
-    language: str
-    """The language the partner picked for the customer contact."""
     deal_size_usd: Decimal | None
     expires_at: datetime
     state: ClaimState
@@ -430,7 +428,6 @@ class LedgerBase(Application[UUID]):
             engagement_kind=None if engagement is None else engagement.kind.value,
             partner_name=self.catalog.partner_name(claim.partner_id),
             partner_contact=claim.contacts.partner,
-            language=claim.contacts.customer.language,
             deal_size_usd=claim.deal_size_usd,
             expires_at=claim.deadlines[DeadlineKind.CONSENT],
             state=claim.state,

@@ -39,8 +39,9 @@ def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Site) -> None
     request = web.services.ledger.consent_request(
         *web.services.consent_tokens.read(token, web.clock.now), web.clock.now
     )
-    deadline = Formats("en").datetime(request.expires_at)
-    for text in ("Partner A", "Migration workshop", "Fabrikam", "$20,000.00", deadline):
+    deadline = Formats("en").long_date(request.expires_at)
+    hour = Formats("en").time(request.expires_at)
+    for text in ("Partner A", "Migration workshop", "Fabrikam", "$20,000.00", deadline, hour):
         assert text in html
     accept = web.form(html, f"/consent/{token}", "accept")
     decline = web.form(html, f"/consent/{token}", "decline")
@@ -92,6 +93,22 @@ def test_the_page_speaks_the_language_picked_for_the_contact_until_the_reader_pi
     assert '<html lang="en">' in english.text
     assert "Partner A asks Northwind to confirm the engagement" in visible(english.text)
     assert "Leia esta página em português" in english.text
+
+
+def test_every_page_of_the_link_speaks_the_contacts_language(web: Site) -> None:
+    """The thanks, a used link's page and a refused answer too, whatever the browser says."""
+    claim_id = consent_requested(web, value=NORTHWIND, contacts=brazilian_contact())
+    token = web.consent_token(claim_id)
+    english = {"Accept-Language": "en"}
+    asked = web.get(f"/consent/{token}", headers=english).text
+    accept = web.form(asked, f"/consent/{token}", "accept")
+    answered = web.post(f"/consent/{token}", accept.data(), headers=english)
+    done = web.get(answered.headers["location"], headers=english)
+    used = web.get(f"/consent/{token}", headers=english)
+    forged = web.post(f"/consent/{token}", {"decision": "accept"}, headers=english)
+    for page in (done, used, forged):
+        assert '<html lang="pt-BR">' in page.text
+    assert used.status_code == 409 and forged.status_code == 403
 
 
 def test_the_page_names_the_customer_and_says_what_consenting_means(web: Site) -> None:
