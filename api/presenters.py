@@ -92,6 +92,7 @@ def summary_fields(
         "claim_id": row.claim_id,
         "engagement_id": row.engagement_id,
         "friendly_name": row.friendly_name,
+        "customer_name": row.customer_name,
         "customer_id": _customer(row.customer_id),
         "location_id": row.location_id,
         "origin": row.origin,
@@ -168,7 +169,11 @@ def tab_item(
 ) -> TabItem:
     """A tab's row; ``past``: the tab as it stood at ``now``, a time gone by (no commands)."""
     if isinstance(item, KnownCustomerEntry):
-        base = {"kind": "customer", "friendly_name": item.friendly_name}
+        base = {
+            "kind": "customer",
+            "friendly_name": item.friendly_name,
+            "customer_name": item.customer_name,
+        }
         if item.eligible and past:
             return TabItem.model_validate({**base, "customer_id": _customer(item.customer_id)})
         if item.eligible:

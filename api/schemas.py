@@ -45,10 +45,19 @@ class ProofOut(Out):
     reference: str
 
 
+CUSTOMER_NAME = (
+    "The customer: the directory's name of the customer's tenant (an MSX opportunity's tenant "
+    "for an opportunity id), recorded when the claim was made; null when none was recorded "
+    "(claims made before it was, or an id no tenant of the directory owns): then customer_id "
+    "alone names the customer"
+)
+
+
 class ClaimSummary(Out):
     claim_id: UUID
     engagement_id: str
-    friendly_name: str
+    friendly_name: str = Field(description="The claim's name, as the partner gave it (R3)")
+    customer_name: str | None = Field(description=CUSTOMER_NAME)
     customer_id: CustomerIdOut
     location_id: str
     origin: Literal["added", "claimed"]
@@ -135,7 +144,11 @@ class TabItem(Out):
     """A known customer (kind ``customer``) or one of the partner's claims (kind ``claim``)."""
 
     kind: Literal["customer", "claim"]
-    friendly_name: str
+    friendly_name: str = Field(
+        description="The claim's name, as the partner gave it; for a known customer, the name "
+        "of the first claim it consented on"
+    )
+    customer_name: str | None = Field(description=CUSTOMER_NAME)
     customer_id: CustomerIdOut
     actions: list[str] = []
     commands: list[CommandOut] = []
@@ -208,7 +221,10 @@ class EngagementDetail(EngagementSummary):
 
 class ConsentView(Out):
     claim_id: UUID
-    customer_name: str
+    customer_name: str = Field(
+        description="The customer asked: the directory's name of its tenant, or its id when "
+        "the claim recorded no name"
+    )
     engagement_name: str
     partner_name: str
     deal_size_usd: str | None

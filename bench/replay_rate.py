@@ -73,6 +73,7 @@ def populate(ledger: Ledger, claims: int, batch: int = 200) -> int:
                 customer_id=customer,
                 eligibility_key=customer.key,
                 resolved_tenant_id=customer.value,
+                customer_name=f"Tenant {i} Ltd",
                 tenant_mismatch_reason=None,
                 contacts=contacts,
                 payout_model=engagement.payout_model,
@@ -98,7 +99,7 @@ def populate(ledger: Ledger, claims: int, batch: int = 200) -> int:
         )
         known = KnownCustomer.recognise(
             partner_id="P-BENCH", customer_id=customer, friendly_name=f"Tenant {i}",
-            claim_id=claim.id, now=now + timedelta(days=2),
+            customer_name=f"Tenant {i} Ltd", claim_id=claim.id, now=now + timedelta(days=2),
         )  # fmt: skip
         proof = (ProofDocument(kind=ProofItem.INVOICE, reference="invoice.pdf"),)
         claim.submit(actor=USER, now=now + timedelta(days=10), proof=proof)

@@ -114,6 +114,12 @@ class PageRequest:
         if self.session is not None:  # the page shows what this user's forms just did
             services.freshness.read(self.session.principal.user_id)
 
+    def speak(self, language: str) -> None:
+        """Speak ``language``, picked for this reader elsewhere (the customer contact's, on
+        the consent page), unless the reader chose one here (the language links' cookie)."""
+        if self.request.cookies.get(i18n.COOKIE) not in i18n.LANGUAGES:
+            self.language = i18n.negotiate(None, language)
+
     @staticmethod
     def action_label(state: ClaimState, action: Action) -> str:
         return action_label(state, action)

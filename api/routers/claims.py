@@ -197,7 +197,11 @@ def list_claims(
     state: Annotated[ClaimState | None, Query(description="Only the claims in this state")] = None,
     customer: Annotated[
         str | None,
-        Query(max_length=200, description="Only customers whose name or id contains this"),
+        Query(
+            max_length=200,
+            description="Only the claims whose customer's name (the tenant's, customer_name), "
+            "claim name (friendly_name) or customer id contains this, in any case",
+        ),
     ] = None,
     sort: Annotated[
         ClaimSort, Query(description="The sort key; a leading - sorts descending")

@@ -221,6 +221,11 @@ class ClaimTerms(BaseModel):
     customer_id: CustomerId
     eligibility_key: str
     resolved_tenant_id: str | None
+    customer_name: str | None = None
+    """The directory's name of the customer's tenant (``resolved_tenant_id``'s) when the
+    claim was made: who the customer is, as the programme names it (the friendly name names
+    the claim). None when no tenant of the directory owns the id, and for claims made before
+    it was recorded (``Claim.Created`` version 1)."""
     tenant_mismatch_reason: str | None
     contacts: Contacts
     payout_model: PayoutModel
@@ -372,7 +377,15 @@ class Claim(ClaimReading, Aggregate):
             aggregate.facts = evolve(getattr(aggregate, "facts", None), self)
 
     class Created(Event, Aggregate.Created, ClaimTerms):
+        """Version 2 records ``customer_name``, the tenant's name (docs/events.md)."""
+
+        class_version = 2
         consent_deadline: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 did not record the customer's name: not recorded (None)."""
+            state.setdefault("customer_name", None)
 
     class Added(Created):
         """A new customer was added and claimed in one step (R1-R16)."""

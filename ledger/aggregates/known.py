@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.aggregates.base import Aggregate
@@ -16,10 +16,20 @@ class KnownCustomer(Aggregate):
     """Created, once, with the first consent a customer id gives this partner."""
 
     class Recognised(Aggregate.Created):
+        """Version 2 records ``customer_name``: the directory's name of the customer's tenant,
+        as the first claim recorded it (None: not recorded, or no tenant owns the id)."""
+
+        class_version = 2
         partner_id: str
         customer_id: CustomerId
         friendly_name: str
         first_claim_id: UUID
+        customer_name: str | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 did not record the customer's name: not recorded (None)."""
+            state.setdefault("customer_name", None)
 
     def __init__(self) -> None:
         pass
@@ -35,6 +45,7 @@ class KnownCustomer(Aggregate):
         partner_id: str,
         customer_id: CustomerId,
         friendly_name: str,
+        customer_name: str | None,
         claim_id: UUID,
         now: datetime,
     ) -> Self:
@@ -46,4 +57,5 @@ class KnownCustomer(Aggregate):
             customer_id=customer_id,
             friendly_name=friendly_name,
             first_claim_id=claim_id,
+            customer_name=customer_name,
         )

@@ -198,6 +198,7 @@ def claim_terms(catalog: Catalog, plan: CreationPlan, engagement: Engagement) ->
         customer_id=plan.customer_id,
         eligibility_key=plan.eligibility_key,
         resolved_tenant_id=plan.resolution.tenant_id,
+        customer_name=plan.resolution.customer_name,
         tenant_mismatch_reason=plan.tenant_mismatch_reason,
         contacts=command.contacts,
         payout_model=engagement.payout_model,

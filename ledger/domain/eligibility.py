@@ -32,6 +32,12 @@ class Resolution:
     def tenant_id(self) -> str | None:
         return None if self.tenant is None else self.tenant.tenant_id
 
+    @property
+    def customer_name(self) -> str | None:
+        """The directory's name of the customer's tenant (an MSX opportunity's tenant for an
+        opportunity id); None when no tenant owns the id."""
+        return None if self.tenant is None else self.tenant.name
+
 
 def is_own_subject(kind: IdType) -> bool:
     """R7: whether an id of this type is checked as given; a domain is checked as its

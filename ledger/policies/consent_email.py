@@ -18,6 +18,7 @@ import logging
 import os
 import smtplib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,14 @@ from ledger.projections.store import ViewStore
 from ledger.service.settings import Settings
 from ledger.service.tokens import ConsentTokens
 from ledger.store.personal import ERASED
+from ledger.words.consent import ConsentFacts
 
 log = logging.getLogger("ledger.mail")
 
 
 _OUTBOX = (
-    "SELECT o.*, c.partner_id, c.contacts AS claim_contacts, d.channel, d.delivered_at, "
+    "SELECT o.*, c.partner_id, c.contacts AS claim_contacts, c.deal_size_usd, "
+    "c.customer_name AS claim_customer_name, c.customer_value, d.channel, d.delivered_at, "
     "d.file_name, d.public_url "
     "FROM {p}outbox o "
     "LEFT JOIN {p}claims c ON c.claim_id = o.claim_id "
@@ -45,11 +48,15 @@ _OUTBOX = (
 )
 
 
-def _language(contacts: str | None) -> str:
+def _contacts(row: dict[str, Any]) -> dict[str, Any]:
+    """The claim's contacts (opened), as the claims view holds them; none if it has none."""
+    contacts = row.get("claim_contacts")
+    return dict(json.loads(contacts)) if contacts else {}
+
+
+def _language(contacts: dict[str, Any]) -> str:
     """The language the partner picked for the customer contact (English by default)."""
-    if not contacts:
-        return "en"
-    return str(json.loads(contacts).get("customer", {}).get("language") or "en")
+    return str(contacts.get("customer", {}).get("language") or "en")
 
 
 def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
@@ -116,21 +123,37 @@ class ConsentMailer:
         base = row.get("public_url") or self.settings.public_url
         return f"{base.rstrip('/')}/consent/{token}"
 
-    def mail(self, row: dict[str, Any]) -> ConsentMail:
-        """What the e-mail of an outbox row says: names from the catalog, a fresh link; every
-        name on one line (a line break in a name starts no paragraph of its own)."""
+    def facts(self, row: dict[str, Any]) -> ConsentFacts:
+        """What the e-mail of an outbox row tells the customer: the customer's name as the
+        claim recorded it (its id when it recorded none: the friendly name is the partner's
+        name for the claim, never the customer's), the partner's and the engagement's from the
+        catalog, the partner's contact and the deal size from the claim; every name on one
+        line (a line break in a name starts no paragraph of its own)."""
         partner = self.catalog.partner_name(row["partner_id"]) if row.get("partner_id") else None
+        engagement = self.catalog.engagement(row["engagement_id"])
+        contact = _contacts(row).get("partner", {})
+        deal = row.get("deal_size_usd")
+        return ConsentFacts(
+            partner=one_line(partner or "A partner"),
+            partner_contact=one_line(str(contact.get("name", ""))),
+            partner_email=one_line(str(contact.get("email", ""))),
+            customer=one_line(row.get("claim_customer_name") or row.get("customer_value") or ""),
+            engagement=one_line(self.catalog.engagement_name(row["engagement_id"])),
+            kind=None if engagement is None else engagement.kind.value,
+            deal_size_usd=None if deal is None else Decimal(deal),
+            expires_at=parse_ts(row["expires_at"]),
+        )
+
+    def mail(self, row: dict[str, Any]) -> ConsentMail:
+        """What the e-mail of an outbox row says, with a fresh link."""
         return ConsentMail(
             email_id=row["email_id"],
             recipient=row["recipient"],
-            partner=one_line(partner or "A partner"),
-            engagement=one_line(self.catalog.engagement_name(row["engagement_id"])),
-            customer=one_line(row["customer_name"]),
-            expires_at=parse_ts(row["expires_at"]),
+            facts=self.facts(row),
             link=self.link(row),
             requested_at=parse_ts(row["created_at"]),
             reminder=row["kind"] == "consent_reminder",
-            language=_language(row.get("claim_contacts")),
+            language=_language(_contacts(row)),
         )
 
     def message(self, row: dict[str, Any]) -> EmailMessage:

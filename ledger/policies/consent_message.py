@@ -1,5 +1,9 @@
 """The consent e-mail (R23) and its reminder (R24): plain text and HTML, the link on one line.
 
+What it says is the consent page's sentences (``ledger.words.consent``), in short, in the
+language picked for the customer contact: who asks, what the engagement gives the customer,
+what consenting means and that declining costs nothing, the deal size and the deadline.
+
 Both parts are sent as 8bit: no quoted-printable soft breaks can cut the link, which is
 always on a line of its own (well under the 998 characters a mail line may have).
 """
@@ -13,33 +17,9 @@ from email.policy import default
 from email.utils import format_datetime
 from html import escape
 
-from babel.dates import format_date
+from ledger.words.consent import HELLO, ONCE, REMINDER, ConsentFacts, ConsentWords
 
 DEFAULT_FROM = "claims@claim-ledger.invalid"
-
-
-# The e-mail's words in each language a customer contact may be written to (SPEC 7).
-WORDS = {
-    "en": {
-        "subject": "{partner} asks for your consent: {engagement}",
-        "reminder_subject": "Reminder: {subject}",
-        "hello": "Hello,",
-        "reminder": "This is a reminder; earlier links no longer work.",
-        "asks": "{partner} has nominated {customer} for {engagement}.",
-        "answer": "Please accept or decline by {deadline}:",
-        "once": "The link works once and names this claim only. No account is needed.",
-    },
-    "pt-BR": {
-        "subject": "{partner} pede o seu consentimento: {engagement}",
-        "reminder_subject": "Lembrete: {subject}",
-        "hello": "Olá,",
-        "reminder": "Este é um lembrete; os links anteriores não funcionam mais.",
-        "asks": "{partner} indicou {customer} para {engagement}.",
-        "answer": "Aceite ou recuse até {deadline}:",
-        "once": "O link funciona uma única vez e vale só para esta declaração. "
-        "Não é preciso ter uma conta.",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -48,57 +28,60 @@ class ConsentMail:
 
     email_id: str
     recipient: str
-    partner: str
-    engagement: str
-    customer: str
-    expires_at: datetime
+    facts: ConsentFacts
     link: str
     requested_at: datetime
     """When the partner asked for it: the e-mail's Date, the same when it is sent again."""
     reminder: bool = False
     language: str = "en"
 
-    def _words(self) -> dict[str, str]:
-        return WORDS.get(self.language, WORDS["en"])
+    @property
+    def words(self) -> ConsentWords:
+        return ConsentWords(self.facts, self.language)
 
     @property
     def subject(self) -> str:
-        words = self._words()
-        asks = words["subject"].format(partner=self.partner, engagement=self.engagement)
-        return words["reminder_subject"].format(subject=asks) if self.reminder else asks
+        return self.words.subject(self.reminder)
 
-    def _asks(self) -> str:
-        return self._words()["asks"].format(
-            partner=self.partner, customer=self.customer, engagement=self.engagement
-        )
+    def _paragraphs(self) -> list[str]:
+        """The body's paragraphs as text, before the link: the request, what it gives, what
+        it means, the deal size and the partner's contact."""
+        words = self.words
+        about = [words.gives(), words.means(), words.declining()]
+        facts = [fact for fact in (words.deal_size(), words.contact()) if fact]
+        return [" ".join(about), "\n".join(facts)]
 
     def text(self) -> str:
-        words = self._words()
-        reminder = f"{words['reminder']}\n\n" if self.reminder else ""
-        return (
-            f"{words['hello']}\n\n{reminder}{self._asks()} "
-            f"{words['answer'].format(deadline=self._deadline())}\n\n"
-            f"{self.link}\n\n{words['once']}\n"
-        )
+        words = self.words
+        reminder = [words.sentence(REMINDER)] if self.reminder else []
+        paragraphs = [
+            words.sentence(HELLO),
+            *reminder,
+            words.asks(),
+            *self._paragraphs(),
+            words.answer_by(),
+            self.link,
+            words.sentence(ONCE),
+        ]
+        return "\n\n".join(paragraphs) + "\n"
 
     def html(self) -> str:
-        words = self._words()
-        reminder = f"<p>{escape(words['reminder'])}</p>\n" if self.reminder else ""
+        words = self.words
         link = escape(self.link, quote=True)
-        asks = words["asks"].format(
-            partner=f"<strong>{escape(self.partner)}</strong>",
-            customer=f"<strong>{escape(self.customer)}</strong>",
-            engagement=f"<strong>{escape(self.engagement)}</strong>",
-        )
-        answer = escape(words["answer"].format(deadline=self._deadline()))
+        paragraphs = [
+            escape(words.sentence(HELLO)),
+            *([escape(words.sentence(REMINDER))] if self.reminder else []),
+            words.asks(html=True),
+            *(escape(p).replace("\n", "<br>\n") for p in self._paragraphs()),
+            escape(words.answer_by()),
+        ]
+        body = "".join(f"<p>{p}</p>\n" for p in paragraphs)
         return (
             f'<!DOCTYPE html>\n<html lang="{escape(self.language)}">\n'
             '<head><meta charset="utf-8">\n'
             f"<title>{escape(self.subject)}</title></head>\n<body>\n"
-            f"<p>{escape(words['hello'])}</p>\n{reminder}"
-            f"<p>{asks} {answer}</p>\n"
-            f'<p><a href="{link}">\n{link}\n</a></p>\n'
-            f"<p>{escape(words['once'])}</p>\n"
+            f'{body}<p><a href="{link}">\n{link}\n</a></p>\n'
+            f"<p>{escape(words.sentence(ONCE))}</p>\n"
             "</body>\n</html>\n"
         )
 
@@ -113,6 +96,3 @@ class ConsentMail:
         message.add_alternative(self.html(), subtype="html", cte="8bit")
         message["Content-Language"] = self.language  # after the parts: set_content clears it
         return message
-
-    def _deadline(self) -> str:
-        return format_date(self.expires_at, format="long", locale=self.language.replace("-", "_"))

@@ -49,8 +49,12 @@ class ClaimRow:
     location_id: str
     engagement_id: str
     friendly_name: str
+    """The claim's name, as the partner gave it."""
     customer_id: CustomerId
     resolved_tenant_id: str | None
+    customer_name: str | None
+    """The directory's name of the customer's tenant, recorded when the claim was made (None:
+    not recorded then, or no tenant owns the id: the customer id names the customer)."""
     origin: Literal["added", "claimed"]
     state: ClaimState
     version: int
@@ -90,6 +94,7 @@ class ClaimRow:
                 type=IdType(row["customer_type"]), value=row["customer_value"]
             ),
             resolved_tenant_id=row["resolved_tenant_id"],
+            customer_name=row["customer_name"],
             origin=row["origin"],
             state=ClaimState(row["state"]),
             version=int(row["version"]),
@@ -328,9 +333,10 @@ class ClaimQueries:
             sql, args = sql + " AND state = ?", [*args, where.state]
         if where.customer:
             needle = f"%{like_literal(where.customer.lower())}%"
-            sql += " AND (LOWER(friendly_name) LIKE ? ESCAPE '\\'"
+            sql += " AND (LOWER(customer_name) LIKE ? ESCAPE '\\'"
+            sql += " OR LOWER(friendly_name) LIKE ? ESCAPE '\\'"
             sql += " OR customer_value LIKE ? ESCAPE '\\')"
-            args += [needle, needle]
+            args += [needle, needle, needle]
         key, op = where.key, "<" if where.descending else ">"
         after = keyset_of(cursor)
         if after is not None:

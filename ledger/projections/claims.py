@@ -82,6 +82,7 @@ def row_of(facts: ClaimFacts) -> dict[str, Any]:
         "disputed": int(facts.disputed),
         "submissions": facts.submissions,
         "last_reason": facts.last_reason,
+        "customer_name": terms.customer_name,
     }
 
 

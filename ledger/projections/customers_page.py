@@ -34,6 +34,8 @@ from ledger.projections.pages import (
 from ledger.projections.store import Tx, ViewStore
 
 Tab = Literal["eligible", "ineligible", "completed"]
+Names = tuple[str, str | None]
+"""A known customer's friendly name (its first claim's) and its tenant's name, if recorded."""
 R = TypeVar("R")
 
 
@@ -42,11 +44,15 @@ class KnownCustomerEntry:
     """A customer known to the partner (R15), eligible for the engagement or not (R9, R10)."""
 
     friendly_name: str
+    """The name the partner gave the first claim the customer consented on."""
     customer_id: CustomerId
     eligible: bool
     reasons: tuple[str, ...] = ()
     rule: str | None = None
     hint: str | None = None
+    customer_name: str | None = None
+    """The directory's name of the customer's tenant, as that claim recorded it (None: not
+    recorded then, or no tenant owns the id: the customer id names the customer)."""
 
 
 TabItem = ClaimRow | KnownCustomerEntry
@@ -353,7 +359,7 @@ class _Known:
         if not rows:
             return []
         engagement = self.engagement
-        resolved: list[tuple[str, CustomerId, Resolution | LedgerError]] = []
+        resolved: list[tuple[Names, CustomerId, Resolution | LedgerError]] = []
         for row in rows:
             customer_id = CustomerId.model_construct(
                 type=IdType(row["customer_type"]), value=row["customer_value"]
@@ -362,7 +368,8 @@ class _Known:
                 outcome: Resolution | LedgerError = resolve(self.page.catalog, customer_id)
             except LedgerError as refusal:
                 outcome = refusal
-            resolved.append((row["friendly_name"], customer_id, outcome))
+            names = (row["friendly_name"], row["customer_name"])
+            resolved.append((names, customer_id, outcome))
         keys = sorted({r.subject.key for *_, r in resolved if isinstance(r, Resolution)})
         held: dict[str, int] = {}
         if keys:
@@ -381,15 +388,24 @@ class _Known:
 
 def _entry(
     engagement: Engagement,
-    name: str,
+    names: Names,
     customer_id: CustomerId,
     outcome: Resolution | LedgerError,
     held: dict[str, int],
 ) -> KnownCustomerEntry:
     """A known customer assessed for the engagement (R9, R10), or refused by the directory."""
+    name, customer_name = names
     if isinstance(outcome, LedgerError):
-        return KnownCustomerEntry(name, customer_id, False, (outcome.slug,), outcome.rule)
+        return KnownCustomerEntry(
+            name, customer_id, False, (outcome.slug,), outcome.rule, customer_name=customer_name
+        )
     verdict = assess(engagement, outcome, held.get(outcome.subject.key, 0))
     return KnownCustomerEntry(
-        name, customer_id, verdict.eligible, verdict.reasons, verdict.rule, verdict.hint
+        name,
+        customer_id,
+        verdict.eligible,
+        verdict.reasons,
+        verdict.rule,
+        verdict.hint,
+        customer_name,
     )

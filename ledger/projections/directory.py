@@ -43,6 +43,7 @@ def _known_row(event: KnownCustomer.Recognised) -> tuple[Any, ...]:
         event.friendly_name,
         str(event.first_claim_id),
         ts(event.timestamp),
+        event.customer_name,
     )
 
 

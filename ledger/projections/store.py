@@ -33,11 +33,13 @@ VIEW_TABLES: dict[str, str] = {
         deadlines TEXT NOT NULL, deal_size_usd TEXT, payout_model TEXT NOT NULL,
         fixed_payout_usd TEXT, proposed_payout_usd TEXT, hours INTEGER, payout_usd TEXT,
         contacts TEXT NOT NULL, referral_id TEXT, co_sell INTEGER NOT NULL,
-        disputed INTEGER NOT NULL, submissions INTEGER NOT NULL, last_reason TEXT
+        disputed INTEGER NOT NULL, submissions INTEGER NOT NULL, last_reason TEXT,
+        customer_name TEXT
     """,
     "known_customers": """
         partner_id TEXT NOT NULL, customer_type TEXT NOT NULL, customer_value TEXT NOT NULL,
         friendly_name TEXT NOT NULL, first_claim_id TEXT NOT NULL, recognised_at TEXT NOT NULL,
+        customer_name TEXT,
         PRIMARY KEY (partner_id, customer_type, customer_value)
     """,
     "history": """
@@ -83,6 +85,15 @@ VIEW_INDEXES = [
 ]
 # Added to mail_deliveries after it was first made: where a file went, the links' base.
 DELIVERY_COLUMNS = ("file_name", "public_url")
+ADDED_VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "claims": ("customer_name",),
+    "known_customers": ("customer_name",),
+}
+"""Columns added to view tables after they were first made (schema version 2: the tenant's
+name of the customer). Each is nullable and the last of its table (rows are inserted by
+position), so that the active generation of a database made before gets it by ``ALTER
+TABLE``: its rows hold what a replay would write, None, as the events they came from
+recorded no name; the next replay builds the tables whole."""
 # Not rebuilt by a replay: what the world already saw.
 STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -226,7 +237,7 @@ class ViewStore:
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for statement in STATE_TABLES:
                 cursor.execute(statement)
-            self._add_delivery_columns(cursor)
+            self._add_columns(cursor, "mail_deliveries", DELIVERY_COLUMNS)
             cursor.execute(
                 "INSERT INTO view_state VALUES ('generation', '1') ON CONFLICT DO NOTHING"
             )
@@ -235,21 +246,37 @@ class ViewStore:
                 "ON CONFLICT DO NOTHING"
             )
         self.create_generation(self.generation())
+        self._upgrade_views(self.generation())
 
-    def _add_delivery_columns(self, cursor: Any) -> None:
-        """Databases made before e-mails were written to files lack the newer columns."""
+    def _add_columns(self, cursor: Any, table: str, added: Sequence[str]) -> None:
+        """Add the nullable text columns ``added`` that ``table`` lacks: a table made by an
+        earlier release (mail_deliveries before e-mails were written to files, the views
+        before schema version 2)."""
         if self.is_postgres:
             cursor.execute(
                 "SELECT column_name AS name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = 'mail_deliveries'"
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
             )
         else:
-            cursor.execute("SELECT name FROM pragma_table_info('mail_deliveries')")
+            cursor.execute("SELECT name FROM pragma_table_info(?)", (table,))
         present = {row["name"] for row in cursor.fetchall()}
         exists = "IF NOT EXISTS " if self.is_postgres else ""
-        for column in DELIVERY_COLUMNS:
+        for column in added:
             if column not in present:
-                cursor.execute(f"ALTER TABLE mail_deliveries ADD COLUMN {exists}{column} TEXT")
+                cursor.execute(f"ALTER TABLE {table} ADD COLUMN {exists}{column} TEXT")
+
+    def _upgrade_views(self, generation: int) -> None:
+        """Bring the active generation's view tables to ``SCHEMA_VERSION`` (the columns of
+        ``ADDED_VIEW_COLUMNS``) and record the version."""
+        with self.transaction(generation, commit=True) as tx:
+            for table, added in ADDED_VIEW_COLUMNS.items():
+                self._add_columns(tx.cursor, prefix(generation) + table, added)
+            version = str(SCHEMA_VERSION)
+            tx.execute(
+                "UPDATE view_state SET value = ? WHERE key = 'schema_version' AND value <> ?",
+                (version, version),
+            )
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> ViewStore:

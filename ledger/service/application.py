@@ -152,6 +152,7 @@ class Ledger(PolicyCommands):
                 partner_id=claim.partner_id,
                 customer_id=claim.terms.customer_id,
                 friendly_name=claim.terms.friendly_name,
+                customer_name=claim.terms.customer_name,
                 claim_id=claim.id,
                 now=now,
             )

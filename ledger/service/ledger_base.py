@@ -30,6 +30,7 @@ from ledger.aggregates.claim import Claim, ClaimState, DeadlineKind
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.request import IdempotentRequest
 from ledger.aggregates.seat import Seat
+from ledger.aggregates.values import Contact, one_line
 from ledger.domain import access, creation
 from ledger.domain.access import Purpose
 from ledger.domain.catalog import Catalog, ProofItem
@@ -47,6 +48,7 @@ from ledger.domain.principal import Principal
 from ledger.store.log import Written, event_log
 from ledger.store.persistence import JsonTranscoder, PydanticMapper
 from ledger.store.personal import KeyRing
+from ledger.words.consent import ConsentFacts
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -172,8 +174,14 @@ class ConsentRequest:
 
     claim_id: UUID
     customer_name: str
+    """The directory's name of the customer's tenant, as the claim recorded it; the
+    customer id's value when it recorded none (the friendly name is the partner's own)."""
+    customer_id: CustomerId
     engagement_name: str
+    engagement_kind: str | None
+    """The engagement's kind (``workshop``, ...); None once it has left the catalog."""
     partner_name: str
+    partner_contact: Contact
     deal_size_usd: Decimal | None
     expires_at: datetime
     state: ClaimState
@@ -184,6 +192,20 @@ class ConsentRequest:
     @property
     def answerable(self) -> bool:
         return self.refusal is None
+
+    def facts(self) -> ConsentFacts:
+        """What the consent page tells the customer (the e-mail's sentences), every name on
+        one line."""
+        return ConsentFacts(
+            partner=one_line(self.partner_name),
+            partner_contact=one_line(self.partner_contact.name),
+            partner_email=self.partner_contact.email,
+            customer=one_line(self.customer_name),
+            engagement=one_line(self.engagement_name),
+            kind=self.engagement_kind,
+            deal_size_usd=self.deal_size_usd,
+            expires_at=self.expires_at,
+        )
 
 
 class LedgerBase(Application[UUID]):
@@ -397,11 +419,15 @@ class LedgerBase(Application[UUID]):
             raise NotFoundError(
                 "consent-link-invalid", "this consent link is not valid", rule="R23"
             )
+        engagement = self.catalog.engagement(claim.engagement_id)
         return ConsentRequest(
             claim_id=claim.id,
-            customer_name=claim.terms.friendly_name,
+            customer_name=claim.terms.customer_name or claim.terms.customer_id.value,
+            customer_id=claim.terms.customer_id,
             engagement_name=self.catalog.engagement_name(claim.engagement_id),
+            engagement_kind=None if engagement is None else engagement.kind.value,
             partner_name=self.catalog.partner_name(claim.partner_id),
+            partner_contact=claim.contacts.partner,
             deal_size_usd=claim.deal_size_usd,
             expires_at=claim.deadlines[DeadlineKind.CONSENT],
             state=claim.state,

@@ -33,7 +33,7 @@ class PolicyCommands(LedgerBase):
             claim_id=claim.id,
             partner_id=claim.partner_id,
             engagement_id=claim.engagement_id,
-            customer_name=claim.terms.friendly_name,
+            customer_name=claim.terms.customer_name or claim.terms.friendly_name,
             customer_id=claim.terms.customer_id,
             tenant_id=claim.terms.resolved_tenant_id,
             deal_value_usd=claim.deal_size_usd,

@@ -14,9 +14,10 @@ from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the views' tables; recorded in ``view_state`` so that a later release can
-tell which tables it finds and change them safely."""
+tell which tables it finds and change them safely. 2: the claims and the known customers
+hold the customer's name (``ledger.projections.store.ADDED_VIEW_COLUMNS``)."""
 LOCK = "claim-ledger:schema"
 
 

@@ -44,6 +44,12 @@ COMMON_ZONES = (
 """The zones offered first: the programme's usual places (any IANA zone may be chosen)."""
 
 
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark ``text`` for translation (``./scripts/catalog`` extracts it) without translating
+    it here: it is looked up in the reader's language where it is said."""
+    return text
+
+
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     """The chosen language if it is one of ours, else the best of the browser's, else English."""
     if chosen in LANGUAGES:
@@ -80,7 +86,7 @@ def compile_catalog(language: str) -> NullTranslations:
 @functools.cache
 def translations(language: str) -> NullTranslations:
     """The language's catalog, compiled once per process: for words said outside a template."""
-    return compile_catalog(language)
+    return compile_catalog(language if language in LANGUAGES else DEFAULT)
 
 
 @functools.cache
@@ -144,6 +150,22 @@ class Formats:
     @property
     def tz(self) -> tzinfo:
         return _tz(self.zone)
+
+    def long_date(self, moment: datetime | None) -> str:
+        """The date spelled out (``April 1, 2026``, ``1 de abril de 2026``) in the person's zone:
+        a deadline told."""
+        if moment is None:
+            return ""
+        return format_date(moment.astimezone(self.tz), format="long", locale=self.locale)
+
+    def time(self, moment: datetime | None) -> str:
+        """The time of day, to the minute (``8:45 PM UTC``, ``20:45 BRT``), in the person's zone,
+        which is named."""
+        if moment is None:
+            return ""
+        local = moment.astimezone(self.tz)
+        time = format_time(local, format="short", tzinfo=self.tz, locale=self.locale)
+        return f"{time} {zone_name(self.zone, local, self.locale)}"
 
     def date(self, moment: datetime | None) -> str:
         """The day ``moment`` falls on in the person's zone."""

@@ -16,9 +16,10 @@ from ledger.runtime.bootstrap import bootstrap
 from ledger.runtime.workers import Workers
 from ledger.service.application import Ledger
 from ledger.service.settings import Settings
+from ledger.words.i18n import Formats
 from testkit.pgcluster import free_port
 from tests.conftest import Clock, Inbox, text_of
-from tests.factories import ADMIN_A, consent_request, create, days
+from tests.factories import ADMIN_A, NORTHWIND, consent_request, create, days
 
 STUCK_AFTER = timedelta(seconds=Settings.model_fields["mail_retry_seconds"].default)
 """The default LEDGER_MAIL_RETRY_SECONDS."""
@@ -189,10 +190,63 @@ def test_a_recorded_name_with_line_breaks_stays_on_its_line(
     stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
     mailing.views.catch_up()
     (row,) = mailing.mailer.outbox(claim_id)
-    row = {**row, "customer_name": "Fabrikam\r\n\r\nClick https://evil.example\nnow"}
+    row = {**row, "claim_customer_name": "Fabrikam\r\n\r\nClick https://evil.example\nnow"}
     message = mailing.mailer.message(row)
     text = text_of(message)
-    assert "nominated Fabrikam Click https://evil.example now for Migration workshop." in text
+    assert (
+        "Partner A asks Fabrikam Click https://evil.example now to confirm the engagement" in text
+    )
     assert not any(line.startswith(("Click", "now")) for line in text.splitlines())
     html = message.get_body(("html",))
     assert html is not None and "\nClick" not in html.get_content()
+
+
+@pytest.mark.parametrize(
+    ("language", "asks", "gives"),
+    [
+        (
+            "en",
+            "Partner A asks Northwind to confirm the engagement Data assessment, so that "
+            "Partner A may claim programme funding for it.",
+            "An assessment delivered by Partner A and funded by the programme, at no cost to "
+            "Northwind.",
+        ),
+        (
+            "pt-BR",
+            "Partner A pede que Northwind confirme o compromisso Data assessment, para que "
+            "Partner A possa solicitar o financiamento do programa para ele.",
+            "Uma avaliação realizada por Partner A e financiada pelo programa, sem custo para "
+            "Northwind.",
+        ),
+    ],
+)
+def test_the_email_names_the_customer_by_its_tenants_name_and_says_what_it_asks(
+    stored_ledger: Ledger,
+    mailing: Workers,
+    smtp: tuple[Inbox, int],
+    language: str,
+    asks: str,
+    gives: str,
+) -> None:
+    """SPEC 12: the tenant's name, never the friendly name; who asks (the partner's contact
+    too), what it gives, what consenting means, the deal size and the deadline, in both parts
+    of the e-mail the real SMTP server received."""
+    inbox, _ = smtp
+    contacts = {
+        "customer": {"name": "Nina", "email": "it@northwind.com", "language": language},
+        "partner": {"name": "Pat Partner", "email": "pat@a.example"},
+    }
+    command = create(["E-AS"], value=NORTHWIND, name="Pilot up north", contacts=contacts)
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, command, days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request("20000.00"), days(1))
+    mailing.run_once()
+    (message,) = inbox.messages
+    deal = "$20,000.00" if language == "en" else "US$ 20.000,00"  # spaces made plain
+    contact = "Pat Partner (pat@a.example)"
+    for subtype in ("plain", "html"):
+        body = " ".join(text_of(message, subtype).replace("<strong>", "").split())
+        body = body.replace("</strong>", "")
+        assert asks in body and gives in body, body
+        assert "Pilot up north" not in body  # the partner's name for the claim
+        assert deal in body and contact in body
+        assert Formats(language).long_date(days(10)) in body  # the assessment's 10 days

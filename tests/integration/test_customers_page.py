@@ -252,7 +252,7 @@ def test_tabs_read_known_customers_in_chunks_and_lose_none_between_pages(
         for n in range(30)
         for kind, value in [kinds[n % 3]]
     ]
-    rows = [(*r, f"K{n:02}", str(live), known_at) for n, r in enumerate(extra)]
+    rows = [(*r, f"K{n:02}", str(live), known_at, None) for n, r in enumerate(extra)]
     with page.store.transaction(commit=True) as tx:  # known customers as the view holds them
         tx.insert_rows("known_customers", rows)
     eligible = ["Northwind"] + [f"K{n:02}" for n in range(0, 30, 3)]

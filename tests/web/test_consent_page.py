@@ -3,7 +3,9 @@ forms bound to the link, and a page that says why a link cannot be answered."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 from uuid import UUID
 
 from ledger.aggregates.claim import ClaimState
@@ -37,8 +39,9 @@ def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Site) -> None
     request = web.services.ledger.consent_request(
         *web.services.consent_tokens.read(token, web.clock.now), web.clock.now
     )
-    deadline = Formats("en").datetime(request.expires_at)
-    for text in ("Partner A", "Migration workshop", "Fabrikam", "$20,000.00", deadline):
+    deadline = Formats("en").long_date(request.expires_at)
+    hour = Formats("en").time(request.expires_at)
+    for text in ("Partner A", "Migration workshop", "Fabrikam", "$20,000.00", deadline, hour):
         assert text in html
     accept = web.form(html, f"/consent/{token}", "accept")
     decline = web.form(html, f"/consent/{token}", "decline")
@@ -48,11 +51,93 @@ def test_the_page_shows_who_asks_for_what_and_the_two_buttons(web: Site) -> None
     assert "Sign out" not in html
 
 
-def test_the_page_follows_the_browsers_language(web: Site) -> None:
-    token = web.consent_token(consent_requested(web))
-    page = web.get(f"/consent/{token}", headers={"Accept-Language": "pt-BR,pt;q=0.9"})
+def visible(html: str) -> str:
+    """The page's main text, tags removed and white space made single spaces."""
+    main = html.split('<main id="main"', 1)[1].split(">", 1)[1]
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", main)).split())
+
+
+def brazilian_contact() -> dict[str, dict[str, str]]:
+    return {
+        "customer": {"name": "Nina", "email": "it@northwind.com", "language": "pt-BR"},
+        "partner": {"name": "Pat Partner", "email": "pat@a.example"},
+    }
+
+
+def test_the_page_speaks_the_language_picked_for_the_contact_until_the_reader_picks(
+    web: Site,
+) -> None:
+    """SPEC 12: the customer contact's language, whatever the browser prefers; a link switches
+    (the language cookie), and the page then speaks the one picked."""
+    claim_id = consent_requested(
+        web, value=NORTHWIND, name="Pilot up north", contacts=brazilian_contact()
+    )
+    token = web.consent_token(claim_id)
+    page = web.get(f"/consent/{token}", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert page.status_code == 200 and '<html lang="pt-BR">' in page.text
     assert "US$" in page.text  # the deal size as a Brazilian reads it
+    text = visible(page.text)
+    assert (
+        "Partner A pede que Northwind confirme o compromisso Migration workshop, para que "
+        "Partner A possa solicitar o financiamento do programa para ele." in text
+    )
+    assert "Um workshop realizado por Partner A e financiado pelo programa" in text
+    assert "Recusar não lhe custa nada e não muda mais nada" in text
+    switch = f"/language?to=en&amp;next=/consent/{token}"
+    assert f'<a href="{switch}" lang="en" hreflang="en">Read this page in English</a>' in (
+        page.text
+    )
+    chosen = web.get(unescape(switch), follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == f"/consent/{token}"
+    english = web.get(f"/consent/{token}")
+    assert '<html lang="en">' in english.text
+    assert "Partner A asks Northwind to confirm the engagement" in visible(english.text)
+    assert "Leia esta página em português" in english.text
+
+
+def test_every_page_of_the_link_speaks_the_contacts_language(web: Site) -> None:
+    """The thanks, a used link's page and a refused answer too, whatever the browser says."""
+    claim_id = consent_requested(web, value=NORTHWIND, contacts=brazilian_contact())
+    token = web.consent_token(claim_id)
+    english = {"Accept-Language": "en"}
+    asked = web.get(f"/consent/{token}", headers=english).text
+    accept = web.form(asked, f"/consent/{token}", "accept")
+    answered = web.post(f"/consent/{token}", accept.data(), headers=english)
+    done = web.get(answered.headers["location"], headers=english)
+    used = web.get(f"/consent/{token}", headers=english)
+    forged = web.post(f"/consent/{token}", {"decision": "accept"}, headers=english)
+    for page in (done, used, forged):
+        assert '<html lang="pt-BR">' in page.text
+    assert used.status_code == 409 and forged.status_code == 403
+
+
+def test_the_page_names_the_customer_and_says_what_consenting_means(web: Site) -> None:
+    """SPEC 12: the tenant's name, never the friendly name; who asks (partner and contact),
+    what the engagement is and gives, what consenting means, that declining costs nothing,
+    the deal size and the deadline."""
+    claim_id = consent_requested(
+        web, value=NORTHWIND, name="Pilot up north", customer_email="it@northwind.com"
+    )
+    token = web.consent_token(claim_id)
+    page = web.get(f"/consent/{token}")
+    text = visible(page.text)
+    assert "Pilot up north" not in page.text  # the partner's own name for the claim
+    for said in (
+        "Partner A asks Northwind to confirm the engagement Migration workshop, so that "
+        "Partner A may claim programme funding for it.",
+        "Who asks Partner A Pat Partner · pat@a.example",
+        f"Customer Northwind Tenant ID: {NORTHWIND}",
+        "Engagement Migration workshop (Workshop)",
+        "What it gives you A workshop delivered by Partner A and funded by the programme, at no "
+        "cost to Northwind.",
+        "If you accept, Partner A may claim programme funding for this engagement with "
+        "Northwind, and Northwind is named to the programme, with your name and e-mail address "
+        "as its contact.",
+        "Declining costs you nothing and changes nothing else",
+        "Estimated deal size $20,000.00",
+        "Answer by " + Formats("en").long_date(web.clock.now + timedelta(days=30)),
+    ):
+        assert said in text, said
 
 
 def test_accept_then_the_confirmation_and_the_claim_is_consent_received(web: Site) -> None:

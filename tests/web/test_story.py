@@ -122,10 +122,16 @@ def test_the_whole_story(browser: Browser, page: Page, ledger_web: LedgerWeb) ->
         asked = customer.new_page()
         asked.goto(link)
         main = asked.get_by_role("main")
-        expect(main).to_contain_text("Fabrikam")
+        assert asked.locator("html").get_attribute("lang") == "pt-BR"  # the contact's
+        expect(main).to_contain_text("Partner A pede que Fabrikam confirme o compromisso")
+        expect(main).to_contain_text("25.000,00")
+        look(asked, "11-consent-page")
+        with asked.expect_navigation():  # the customer prefers English: one link away
+            asked.get_by_role("link", name="Read this page in English").click()
+        expect(main).to_contain_text("Partner A asks Fabrikam to confirm the engagement")
         expect(main).to_contain_text("Migration workshop")
         expect(main).to_contain_text("$25,000.00")
-        look(asked, "11-consent-page")
+        look(asked, "11-consent-page-english")
         with asked.expect_navigation():
             asked.get_by_role("button", name="Accept").click()
         expect(asked.get_by_role("main")).to_contain_text("You accepted")

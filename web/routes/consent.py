@@ -15,13 +15,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ledger.aggregates.claim import ClaimState
+from ledger.aggregates.claim import Claim, ClaimState
 from ledger.domain.commands import parse
 from ledger.domain.errors import LedgerError
 from ledger.interface.bodies import ConsentAnswer
 from ledger.interface.dependencies import CommandRunnerDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import ConsentRequest, Done, RequestKey
+from ledger.words.consent import ConsentWords
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -74,9 +75,24 @@ def _request(page: PageDep, token: str) -> ConsentRequest:
     return page.services.ledger.consent_request(claim_id, link_id, page.now)
 
 
+def _speak_to_the_contact(page: PageDep, token: str) -> None:
+    """Every page of a link that names a claim of ours (a closed one too) speaks the language
+    picked for the claim's customer contact, unless the reader picked another."""
+    try:
+        claim_id, _, _ = page.services.consent_tokens.names(token)
+    except LedgerError:
+        return  # not a link of ours: the browser's language
+    claim = page.services.ledger.find(claim_id, Claim)
+    if claim is not None:
+        page.speak(claim.contacts.customer.language)
+
+
 @router.get("/consent/{token}")
 def consent(page: PageDep, token: str) -> Response:
-    """Who asks, for what, the deal size and the deadline; Accept and Decline when answerable."""
+    """Who asks, for what and what it gives the customer, what consenting means, the deal
+    size and the deadline, in the customer contact's language; Accept and Decline when
+    answerable."""
+    _speak_to_the_contact(page, token)
     try:
         request = _request(page, token)
     except LedgerError as error:
@@ -84,13 +100,18 @@ def consent(page: PageDep, token: str) -> Response:
     if request.refusal is not None:
         return _closed(page, request.refusal, request=request)
     return page.render(
-        "consent.html", request=request, token=token, new_form=lambda: _new_form(page, token)
+        "consent.html",
+        request=request,
+        words=ConsentWords(request.facts(), page.language),
+        token=token,
+        new_form=lambda: _new_form(page, token),
     )
 
 
 @router.post("/consent/{token}")
 def answer(page: PageDep, commands: CommandRunnerDep, form: FormDep, token: str) -> Response:
     """``Ledger.answer_consent`` once per rendered form, then the confirmation (303)."""
+    _speak_to_the_contact(page, token)
     form_key = form.get("form_key")
     if not _valid_form(page, token, form_key, form.get("csrf")):
         return page.render("consent_closed.html", 403, error=None, case="forged")
@@ -121,6 +142,7 @@ def answer(page: PageDep, commands: CommandRunnerDep, form: FormDep, token: str)
 def done(page: PageDep, token: str) -> Response:
     """Thank you, for the answer recorded through this link; a link answered through nothing
     (yet) is sent back to its question, one closed another way gets the page that says so."""
+    _speak_to_the_contact(page, token)
     try:
         claim_id, link_id, _ = page.services.consent_tokens.names(token)
         request = page.services.ledger.consent_request(claim_id, link_id, page.now)
