@@ -32,6 +32,7 @@ from ledger.projections.pages import (
     sql_page,
 )
 from ledger.projections.store import Tx, ViewStore
+from ledger.words.refusals import Words
 
 Tab = Literal["eligible", "ineligible", "completed"]
 R = TypeVar("R")
@@ -46,7 +47,8 @@ class KnownCustomerEntry:
     eligible: bool
     reasons: tuple[str, ...] = ()
     rule: str | None = None
-    hint: str | None = None
+    hint: Words | None = None
+    """Why not, in words (``Eligibility.hint``)."""
 
 
 TabItem = ClaimRow | KnownCustomerEntry
