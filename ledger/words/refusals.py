@@ -135,6 +135,7 @@ FIELDS = {
     "action": N_("the reviewer's action"),
     "decision": N_("the answer"),
     "email": N_("the e-mail address"),
+    "tab": N_("the tab"),
 }
 """Each field of the commands (by its path; ``*`` for a list's items) as the page names it."""
 
@@ -240,6 +241,7 @@ VALIDATION = {
         "or reject final."
     ),
     ("literal_error", "decision"): N_("Answer accept or decline."),
+    ("literal_error", "tab"): N_("Choose one of the tabs: Eligible, Ineligible or Completed."),
     # our own checks of a customer id (R4), as ``customer_ids`` names them
     ("customer_id_domain", None): N_(
         "Enter the domain name as a host name, for example contoso.com."
