@@ -204,6 +204,8 @@ def problem_of(error: Mapping[str, Any], strip: int = 0) -> Problem:
         location = []
     field = ".".join(location) or None
     params = {k: v for k, v in context.items() if isinstance(v, PARAMS)}
+    if location:  # a field we do not know (extra_forbidden) is named as it was sent
+        params["name"] = location[-1][:100]
     return Problem(
         field,
         FIELD_RULES.get(location[0]) if location else None,

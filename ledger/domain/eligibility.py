@@ -86,7 +86,9 @@ class Eligibility:
             "reason": Terms(tuple(map(reason, self.reasons))),
             "hint": self.hint,
         }
-        return Words("engagement-reason-hint" if self.hint else "engagement-reason", None, params)
+        if self.hint is None:
+            return Words("engagement-reason", None, params)
+        return Words("engagement-reason-hint", None, params)
 
 
 def _qualifying_alternatives(engagement: Engagement, resolution: Resolution) -> list[IdType]:
@@ -117,8 +119,11 @@ def assess(engagement: Engagement, resolution: Resolution, live_or_approved: int
             "value": subject.value,
             "alternatives": names([k.value for k in alternatives], "or"),
         }
-        key = "hint-other-id-qualifies" if alternatives else "hint-not-listed"
-        hint = Words(key, params=params)
+        hint = (
+            Words("hint-other-id-qualifies", params=params)
+            if alternatives
+            else Words("hint-not-listed", params=params)
+        )
         rule = "R9" if alternatives else "R10"
         return Eligibility(engagement.id, False, (CRITERIA_NOT_MET,), rule, hint)
     if limit_reached(live_or_approved, engagement.customer_claim_limit):

@@ -37,7 +37,7 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
         if tag:
             preferred.append((weight, tag.strip()))
     ordered = [tag for _, tag in sorted(preferred, key=lambda p: -p[0])]
-    found = Locale.negotiate(ordered, ["en", "pt_BR"], sep="-") if ordered else None
+    found = Locale.negotiate(ordered, ["en", "pt-BR"], sep="-") if ordered else None
     if found is None:  # "pt" or "pt-PT" alone still reads Portuguese best of the two
         found = next((Locale("pt", "BR") for t in ordered if t.lower().startswith("pt")), None)
     return "pt-BR" if found is not None and found.language == "pt" else DEFAULT

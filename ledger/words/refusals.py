@@ -179,7 +179,7 @@ VALIDATION = {
     ("uuid_parsing", None): N_(
         "Give %(field)s as an ID such as 0f8fad5b-d9cb-469f-a165-70867728950e."
     ),
-    ("extra_forbidden", None): N_("Leave out %(field)s: this request does not take it."),
+    ("extra_forbidden", None): N_("Leave out “%(name)s”: this request does not take it."),
     ("json_invalid", None): N_("The body is not valid JSON: check its syntax."),
     ("body_not_text", None): N_("The body could not be read as text: send it as UTF-8 JSON."),
     # a moment to read as of (an ISO-8601 date-time)
@@ -347,6 +347,10 @@ REFUSALS = {
     ),
     ("disclaimer-not-accepted", None): N_(
         "Tick the box to accept the disclaimer: the consent e-mail is sent only then."
+    ),
+    ("contact-erased", None): N_(
+        "A contact's name and e-mail address were erased: enter a new contact before the "
+        "consent e-mail is sent."
     ),
     ("contact-erased", "contacts.customer.email"): N_(
         "The customer contact's name and e-mail address were erased: enter a new customer "
