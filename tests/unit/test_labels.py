@@ -65,9 +65,14 @@ def test_portuguese_has_no_untranslated_or_fuzzy_entry() -> None:
         found = portuguese.get(message.id)
         assert found is not None, message.id
         assert not found.fuzzy, message.id
-        strings = found.string if isinstance(found.string, tuple) else (found.string,)
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = [str(t) for t in _texts(found.string)]
+        ids = [str(t) for t in _texts(message.id)]
         assert all(strings), f"untranslated: {message.id!r}"
         wanted = {p for text in ids for p in placeholder.findall(text)}
         for text in strings:
             assert set(placeholder.findall(text)) <= wanted, (message.id, text)
+
+
+def _texts(value: object) -> list[object]:
+    """A message's text, or its singular and plural forms."""
+    return list(value) if isinstance(value, (tuple, list)) else [value]
