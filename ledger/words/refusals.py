@@ -56,7 +56,7 @@ class Words:
 
     key: str
     field: str | None = None
-    params: Mapping[str, object] = default(default_factory=dict)
+    params: Mapping[str, object] = default(default_factory=dict, hash=False)
 
     def say(self, language: str = i18n.DEFAULT) -> str:
         return say(self.key, self.field, self.params, language)
