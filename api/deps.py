@@ -21,6 +21,7 @@ from ledger.projections.runner import ViewRunner
 from ledger.runtime.bootstrap import ReadModels
 from ledger.service.application import Ledger
 from ledger.service.tokens import ConsentTokens
+from ledger.words.refusals import Words
 
 T = TypeVar("T")
 
@@ -57,7 +58,7 @@ def principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
-        raise InvalidTokenError("an Authorization: Bearer token is required")
+        raise InvalidTokenError(Words("token-missing"))
     return tokens.principal(credentials.credentials)
 
 
@@ -110,9 +111,7 @@ def expected_version(if_match: str | None) -> int | None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit() or len(text) > 12:
-        raise InvalidInputError(
-            "invalid-if-match", 'If-Match takes the claim\'s ETag, e.g. "3"', field="If-Match"
-        )
+        raise InvalidInputError("invalid-if-match", field="If-Match")
     return int(text)
 
 

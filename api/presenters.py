@@ -191,7 +191,7 @@ def tab_item(
                 "customer_id": _customer(item.customer_id),
                 "reasons": list(item.reasons),
                 "rule": item.rule,
-                "hint": item.hint,
+                "hint": None if item.hint is None else item.hint.say(),
             }
         )
     fields = {**summary_fields(item, now, principal, past), "kind": "claim"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,15 +11,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ledger.domain.access import InvalidTokenError
-from ledger.domain.commands import field_problems
-from ledger.domain.errors import LedgerError
+from ledger.domain.commands import field_problems, invalid_input
+from ledger.domain.errors import LedgerError, Problem
 from ledger.interface.refusals import from_ledger_error, problem
+from ledger.words.i18n import negotiate
+from ledger.words.refusals import Words, say, source
 
 log = logging.getLogger("api")
 
 
+def language_of(request: Request) -> str:
+    """The language the caller reads: English unless ``Accept-Language`` asks for ours."""
+    return negotiate(request.headers.get("accept-language"))
+
+
 async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
-    return from_ledger_error(error)
+    return from_ledger_error(error, language_of(request))
 
 
 async def invalid_token(request: Request, error: InvalidTokenError) -> JSONResponse:
@@ -26,49 +34,45 @@ async def invalid_token(request: Request, error: InvalidTokenError) -> JSONRespo
         401,
         "unauthorized",
         "Unauthorized",
-        str(error),
+        error.say(language_of(request)),
         headers={"WWW-Authenticate": 'Bearer realm="claim-ledger"'},
     )
 
 
 async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
     """Every problem of the request in ``errors``; ``detail`` and ``field`` name the first."""
-    raw = list(error.errors()) or [{"loc": (), "msg": "invalid request"}]
+    raw = list(error.errors()) or [{"loc": (), "type": "value_error"}]
     first_location = [str(part) for part in raw[0].get("loc", ())]
     where = first_location[0] if first_location else "body"
     strip = 1 if where in {"body", "query", "path", "header"} else 0
     problems = field_problems(raw, strip)
     if where != "body":  # only a body's fields break the rules of the commands
-        problems = [{**p, "rule": None} for p in problems]
-    first = problems[0]
-    field = first["field"]
-    return problem(
-        422,
-        "invalid-input",
-        "Invalid input",
-        f"{where}{'.' + field if field else ''}: {first['message']}",
-        extra={"rule": first["rule"], "field": field, "errors": problems},
-    )
+        problems = [replace(p, rule=None) for p in problems]
+    return from_ledger_error(invalid_input(problems), language_of(request))
 
 
 async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    language = language_of(request)
     if error.status_code == 400:  # a body that is not even text: invalid input like the rest
-        return problem(422, "invalid-input", "Invalid input", f"body: {error.detail}")
+        refusal = invalid_input([Problem(None, None, Words("body_not_text"))])
+        return from_ledger_error(refusal, language)
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
         error.status_code, "http-error"
     )
+    said = source(slug) is not None
     return problem(
         error.status_code,
         slug,
         slug.replace("-", " ").capitalize(),
-        str(error.detail),
+        say(slug, language=language) if said else str(error.detail),
         headers=dict(error.headers or {}),
     )
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem(500, "internal-error", "Internal error", "an unexpected error; it is logged")
+    detail = say("internal-error", language=language_of(request))
+    return problem(500, "internal-error", "Internal error", detail)
 
 
 def install(app: FastAPI) -> None:

@@ -12,7 +12,11 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.interface.refusals import problem
+from ledger.domain.commands import invalid_input
+from ledger.domain.errors import Problem
+from ledger.interface.refusals import from_ledger_error
+from ledger.words.i18n import negotiate
+from ledger.words.refusals import Words
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -38,14 +42,7 @@ class RefuseControlCharacters:
         if field is None:
             await self.app(scope, receive, send)
             return
-        response = problem(
-            422,
-            "invalid-input",
-            "Invalid input",
-            f"{field}: control characters (such as NUL) are not allowed",
-            extra={
-                "field": field,
-                "errors": [{"field": field, "message": "control character", "rule": None}],
-            },
-        )
-        await response(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        language = negotiate(headers.get(b"accept-language", b"").decode("latin-1"))
+        refusal = invalid_input([Problem(field, None, Words("control_characters", field))])
+        await from_ledger_error(refusal, language)(scope, receive, send)

@@ -103,9 +103,7 @@ def _parse_as_of(text: str) -> datetime:
     try:
         return parse_as_of(text, utc_now(), field="--as-of")
     except InvalidInputError as error:
-        problems = error.extra.get("errors")
-        message = problems[0]["message"] if isinstance(problems, list) else error.detail
-        raise typer.BadParameter(str(message), param_hint="--as-of") from None
+        raise typer.BadParameter(error.detail, param_hint="--as-of") from None
 
 
 def _history_as_of(

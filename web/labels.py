@@ -7,6 +7,8 @@ up in its catalogs by their English text, and this list is what ``pybabel extrac
 
 from __future__ import annotations
 
+from ledger.words import refusals
+
 
 def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
     """Mark ``text`` for translation without translating it here."""
@@ -46,13 +48,8 @@ ACTION_LABELS = [
     N_("Update proof and submit"),
     N_("Claim customer"),
 ]
-REASONS = {
-    "criteria-not-met": N_("The customer does not meet the engagement's criteria"),
-    "claim-limit-reached": N_("The customer has reached its limit of claims"),
-    "id-type-not-allowed": N_("This engagement does not take this type of customer id"),
-    "domain-not-resolved": N_("The domain is not a verified domain of a tenant we know"),
-}
-"""Why a known customer is ineligible (R9, R10), in words; the slug is shown beside."""
+REASONS = refusals.REASONS
+"""Why a known customer is ineligible (R5, R9, R10), in words (``ledger.words.refusals``)."""
 ID_TYPES = {
     "domain": N_("Domain name"),
     "tenant_id": N_("Tenant ID"),

@@ -21,6 +21,7 @@ from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import Done, RequestKey
 from ledger.words import i18n
+from ledger.words.refusals import Words
 from web import labels
 from web.session import (
     CsrfRefusedError,
@@ -83,16 +84,15 @@ class FieldErrors:
     summary: list[tuple[str | None, str]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, error: LedgerError) -> FieldErrors:
+    def of(cls, error: LedgerError, language: str) -> FieldErrors:
+        """Every problem of the refusal (not only the first), each in ``language`` with the
+        rule it breaks as a reference: "Enter the friendly name. (R3)"."""
         found = cls()
-        problems = error.extra.get("errors")
-        items = (
-            [(p["field"], p["message"], p["rule"]) for p in problems]
-            if isinstance(problems, list)
-            else [(error.field, error.detail, error.rule)]
-        )
+        items = [(p.field, p.words.say(language), p.rule) for p in error.problems] or [
+            (error.field, error.say(language), error.rule)
+        ]
         for name, message, rule in items:
-            text = f"{message} ({rule})" if rule else str(message)
+            text = f"{message} ({rule})" if rule else message
             found.summary.append((name, text))
             if name and name not in found.by_field:
                 found.by_field[name] = text
@@ -127,6 +127,12 @@ class PageRequest:
     @property
     def formats(self) -> i18n.Formats:
         return i18n.Formats(self.language, self.zone)
+
+    def say(self, what: LedgerError | Words | None) -> str:
+        """A refusal, or a reason or hint in words, in the page's language."""
+        if what is None:
+            return ""
+        return what.say(self.language)
 
     def require_session(self) -> Session:
         if self.session is None:
@@ -179,7 +185,8 @@ class PageRequest:
 
     def refused(self, name: str, error: LedgerError, **context: Any) -> HTMLResponse:
         """The form again, as typed, with the refusal next to its field and in the summary."""
-        return self.render(name, status_of(error), errors=FieldErrors.of(error), **context)
+        errors = FieldErrors.of(error, self.language)
+        return self.render(name, status_of(error), errors=errors, **context)
 
     def submit(
         self,

@@ -137,7 +137,7 @@ def check_eligibility(
             eligible=p.eligibility.eligible,
             reasons=list(p.eligibility.reasons),
             rule=p.eligibility.rule,
-            hint=p.eligibility.hint,
+            hint=None if p.eligibility.hint is None else p.eligibility.hint.say(),
             fixed_payout_usd=p.fixed_payout_usd,
             proposed_payout_usd=p.proposed_payout_usd,
         )

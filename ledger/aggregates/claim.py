@@ -27,6 +27,7 @@ from ledger.domain.errors import (
     LedgerError,
     RuleRefusedError,
 )
+from ledger.words.refusals import Term, named, names
 
 
 class ClaimState(StrEnum):
@@ -245,7 +246,10 @@ def _require_reason(reason: str | None, action: Action) -> str:
     """R32: a reviewer's action of ``REASON_REQUIRED`` states a reason."""
     if reason is None or not reason.strip():
         raise RuleRefusedError(
-            "reason-required", f"{action.value} needs a reason", rule="R32", field="reason"
+            "reason-required",
+            rule="R32",
+            field="reason",
+            params={"action": Term(_LABELS_OF_ACTIONS[action])},
         )
     return reason
 
@@ -482,6 +486,14 @@ class Claim(ClaimReading, Aggregate):
 
     # -- commands ---------------------------------------------------------------------------
 
+    def _labels(self) -> dict[str, str]:
+        """What a person reads for each action and for the claim's state, by their codes."""
+        found = {a.value: label for a, label in _LABELS_OF_ACTIONS.items()}
+        found[Action.SUBMIT.value] = _SUBMIT_LABELS.get(self.state, "Submit claim")
+        found[Action.ANSWER_CONSENT.value] = named(Action.ANSWER_CONSENT.value)
+        found[self.state.value] = self.state.label
+        return found
+
     def _require(self, action: Action, now: datetime) -> None:
         if action not in self.allowed_actions:
             raise InvalidTransitionError(
@@ -489,15 +501,16 @@ class Claim(ClaimReading, Aggregate):
                 self.state.value,
                 [a.value for a in self.allowed_actions],
                 rule=_RULE[action],
+                labels=self._labels(),
             )
         running = self.running_deadline()
         if running is not None and now >= running[1]:
             kind, at = running
             raise ConflictError(
                 "deadline-passed",
-                f"the {kind.value} deadline passed at {at.isoformat()}; the claim is expiring",
                 rule="R50",
                 extra={"deadline": kind.value, "deadline_at": at.isoformat()},
+                params={"deadline": named(kind.value), "at": at},
             )
 
     def request_consent(
@@ -514,10 +527,7 @@ class Claim(ClaimReading, Aggregate):
         self._require(Action.REQUEST_CONSENT, now)
         if not disclaimer_accepted:
             raise RuleRefusedError(
-                "disclaimer-not-accepted",
-                "the disclaimer must be accepted to request consent",
-                rule="R21",
-                field="disclaimer_accepted",
+                "disclaimer-not-accepted", rule="R21", field="disclaimer_accepted"
             )
         self.trigger_event(
             self.ConsentRequested,
@@ -539,16 +549,12 @@ class Claim(ClaimReading, Aggregate):
         if self.state is not S.AWAITING_CONSENT:
             return ConflictError(
                 "consent-already-answered",
-                f"this consent request is closed (the claim is {self.state.label.lower()})",
                 rule="R24",
                 extra={"state": self.state.value},
+                params={"state": Term(self.state.label)},
             )
         if link_id != self.consent_link_id:
-            return ConflictError(
-                "consent-link-superseded",
-                "this link was replaced by a newer consent e-mail; use the latest one",
-                rule="R24",
-            )
+            return ConflictError("consent-link-superseded", rule="R24")
         try:
             self._require(Action.ANSWER_CONSENT, now)
         except LedgerError as refusal:
@@ -590,10 +596,10 @@ class Claim(ClaimReading, Aggregate):
         if missing:
             raise RuleRefusedError(
                 "proof-missing",
-                f"the submission lacks required proof: {', '.join(missing)}",
                 rule="R30",
                 field="proof",
                 extra={"missing": missing},
+                params={"missing": names(missing)},
             )
         self.trigger_event(self.Submitted, timestamp=now, actor=actor, proof=proof)
 

@@ -105,10 +105,9 @@ class Seat(Aggregate):
         if existing is not None:
             raise ConflictError(
                 "claim-already-exists",
-                f"you already hold live claim {existing} for {self.engagement_id} "
-                "and this customer id",
                 rule="R14",
                 extra={"existing_claim_id": str(existing), "engagement_id": self.engagement_id},
+                params={"claim": existing, "engagement": self.engagement_id},
             )
 
     def hold(self, *, claim_id: UUID, partner_id: str, limit: int, now: datetime) -> None:
@@ -117,11 +116,10 @@ class Seat(Aggregate):
         if limit_reached(self.count, limit):
             raise RuleRefusedError(
                 "claim-limit-reached",
-                f"{self.count} live or approved claims already exist for this customer id "
-                f"and engagement (limit {limit})",
                 rule="R10",
                 field="engagement_ids",
                 extra={"engagement_id": self.engagement_id},
+                params={"count": self.count, "limit": limit, "engagement": self.engagement_id},
             )
         self.trigger_event(self.ClaimHeld, timestamp=now, claim_id=claim_id, partner_id=partner_id)
 

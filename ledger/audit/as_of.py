@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from ledger.aggregates.base import DomainEvent
 from ledger.domain.commands import invalid_input
+from ledger.domain.errors import Problem
+from ledger.words.refusals import Words
 
 E = TypeVar("E", bound=DomainEvent)
 MAX_LENGTH = 64
@@ -22,22 +24,22 @@ def parse_as_of(text: str, now: datetime, field: str = "as_of") -> datetime:
     """The moment an as-of read shows: ``text``, an ISO-8601 date-time with a time zone, in
     UTC; ``now`` when it is later (the future is not written yet). 422 naming ``field``."""
 
-    def refused(why: str) -> Exception:
-        return invalid_input([{"field": field, "message": why, "rule": None}])
+    def refused(key: str) -> Exception:
+        words = Words(key, field, {"value": repr(text[:MAX_LENGTH]), "example": EXAMPLE})
+        return invalid_input([Problem(field, None, words)])
 
-    shown = repr(text[:MAX_LENGTH])
     if len(text) > MAX_LENGTH or not (text.isascii() and text.isprintable()):
-        raise refused(f"{shown} is not an ISO-8601 date-time (e.g. {EXAMPLE})")
+        raise refused("as_of_format")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise refused(f"{shown} is not an ISO-8601 date-time (e.g. {EXAMPLE})") from None
+        raise refused("as_of_format") from None
     if moment.tzinfo is None:
-        raise refused(f"{shown} has no time zone: end it with Z or an offset such as +01:00")
+        raise refused("as_of_time_zone")
     try:
         moment = moment.astimezone(UTC)
     except OverflowError:
-        raise refused(f"{shown} is out of the range of dates") from None
+        raise refused("as_of_range") from None
     return min(moment, now.astimezone(UTC))
 
 

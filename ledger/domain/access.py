@@ -18,12 +18,26 @@ from ledger.aggregates.claim import (
 from ledger.domain.catalog import Catalog, Engagement, Partner
 from ledger.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, RuleRefusedError
 from ledger.domain.principal import Principal, Role
+from ledger.words.i18n import DEFAULT
+from ledger.words.refusals import Words
 
 ALGORITHM = "HS256"
 
 
 class InvalidTokenError(Exception):
-    """No usable bearer token: missing, malformed, forged, expired, or of another kind."""
+    """No usable bearer token: missing, malformed, forged, expired, or of another kind.
+
+    ``words`` is what it says (``ledger.words.refusals``: ``token-missing``, ``token-expired``,
+    ``token-invalid``, ``token-not-access``); ``cause``, for the log only, what the token
+    library said."""
+
+    def __init__(self, words: Words, cause: str | None = None) -> None:
+        self.words = words
+        self.cause = cause
+        super().__init__(self.words.say())
+
+    def say(self, language: str = DEFAULT) -> str:
+        return self.words.say(language)
 
 
 class AccessTokens:
@@ -53,7 +67,7 @@ class AccessTokens:
                 options={"require": ["exp", "sub", "typ", "roles"]},
             )
             if payload["typ"] != "access":
-                raise InvalidTokenError("not an access token")
+                raise InvalidTokenError(Words("token-not-access"))
             return Principal(
                 user_id=str(payload["sub"]),
                 partner_id=payload.get("partner"),
@@ -61,9 +75,9 @@ class AccessTokens:
                 locations=frozenset(str(loc) for loc in payload.get("locations") or []),
             )
         except jwt.ExpiredSignatureError:
-            raise InvalidTokenError("the token has expired") from None
+            raise InvalidTokenError(Words("token-expired")) from None
         except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
-            raise InvalidTokenError(f"the token is not valid ({type(error).__name__})") from None
+            raise InvalidTokenError(Words("token-invalid"), type(error).__name__) from None
 
 
 # -- who may see and do what: the one place each access rule is written ----------------------
@@ -82,7 +96,7 @@ def partner_of(catalog: Catalog, principal: Principal) -> Partner:
     partner_id = principal.require_partner_role()
     partner = catalog.partner(partner_id)
     if partner is None:
-        raise ForbiddenError("unknown-partner", f"partner {partner_id} is not in the programme")
+        raise ForbiddenError("unknown-partner", params={"partner": partner_id})
     return partner
 
 
@@ -103,20 +117,18 @@ def location_for_claims(principal: Principal, partner: Partner, location_id: str
     if location is None:
         raise RuleRefusedError(
             "location-not-found",
-            f"location {location_id} is not a location of {partner.id}",
             rule="R2",
             field="location_id",
+            params={"location": location_id[:100]},
         )
     if not principal.may_use_location(location.id):
-        raise ForbiddenError(
-            "location-not-allowed", f"you may not act for location {location.id}", rule="R1"
-        )
+        raise ForbiddenError("location-not-allowed", rule="R1", params={"location": location.id})
     if not location.enrolled:
         raise RuleRefusedError(
             "location-not-enrolled",
-            f"location {location.id} is not enrolled in the incentives programme",
             rule="R2",
             field="location_id",
+            params={"location": location.id},
         )
     return location.id
 
@@ -125,7 +137,7 @@ def engagement(catalog: Catalog, engagement_id: str) -> Engagement:
     """An engagement named in a path; 404 when the catalog has none by that id."""
     found = catalog.engagement(engagement_id)
     if found is None:
-        raise NotFoundError("engagement-not-found", f"no engagement {engagement_id[:100]}")
+        raise NotFoundError("engagement-not-found", params={"engagement": engagement_id[:100]})
     return found
 
 
@@ -140,11 +152,7 @@ def partner_as_of(principal: Principal, partner_id: str | None) -> tuple[str, bo
             principal.require_partner_role()
         principal.require_role(Role.AUDITOR)
     if partner_id is None:
-        raise InvalidInputError(
-            "partner-required",
-            "an auditor names the partner whose Customers page to read: partner_id=...",
-            field="partner_id",
-        )
+        raise InvalidInputError("partner-required", field="partner_id")
     return partner_id, True
 
 
@@ -165,11 +173,9 @@ def authorize_claim(
     if purpose is Purpose.HISTORY and Role.AUDITOR in principal.roles:
         return
     if partner_id != principal.require_partner_role():
-        raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+        raise NotFoundError("claim-not-found", params={"claim": claim_id})
     if not principal.may_use_location(location_id):
-        raise ForbiddenError(
-            "location-not-allowed", f"you may not act for location {location_id}", rule="R1"
-        )
+        raise ForbiddenError("location-not-allowed", rule="R1", params={"location": location_id})
 
 
 def may_open_referrals(principal: Principal) -> bool:

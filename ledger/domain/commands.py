@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, TypedDict, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -18,7 +19,8 @@ from ledger.aggregates.values import (
     text,
 )
 from ledger.domain.customer_ids import IdType
-from ledger.domain.errors import InvalidInputError
+from ledger.domain.errors import InvalidInputError, Problem
+from ledger.words.refusals import Words
 
 Id = Annotated[str, text(100)]
 
@@ -185,40 +187,35 @@ FIELD_RULES = {
 }
 
 
-OUR_PATTERNS = {
-    ONE_LINE: "must be one line, without line breaks",
-    PRINTABLE: "must be text, without control characters",
-}
-"""What our text patterns ask, in words (pydantic would quote the regular expression)."""
+OUR_PATTERNS = {ONE_LINE: "string_one_line", PRINTABLE: "string_printable"}
+"""The problem types of our text patterns (pydantic would quote the regular expression)."""
+PARAMS = (str, int, float, Decimal)
+"""The parameters of a pydantic problem a sentence may show (its limits: ``max_length``, ...)."""
 
 
-class FieldProblem(TypedDict):
-    field: str | None
-    message: str
-    rule: str | None
+def problem_of(error: Mapping[str, Any], strip: int = 0) -> Problem:
+    """A pydantic validation problem as ours: the field's dotted path (less ``strip`` leading
+    parts, e.g. FastAPI's ``body``), the rule it breaks, and the key of its sentence."""
+    location = [str(part) for part in error.get("loc", ())][strip:]
+    kind = str(error.get("type", "value_error"))
+    context = error.get("ctx") or {}
+    kind = OUR_PATTERNS.get(str(context.get("pattern")), kind)
+    if kind == "json_invalid":
+        location = []
+    field = ".".join(location) or None
+    params = {k: v for k, v in context.items() if isinstance(v, PARAMS)}
+    if location:  # a field we do not know (extra_forbidden) is named as it was sent
+        params["name"] = location[-1][:100]
+    return Problem(
+        field,
+        FIELD_RULES.get(location[0]) if location else None,
+        Words(kind, field, params),
+    )
 
 
-def field_problems(errors: Sequence[Mapping[str, Any]], strip: int = 0) -> list[FieldProblem]:
-    """Each validation problem as ``{"field", "message", "rule"}`` (SPEC 6.1): the field's
-    dotted path (less ``strip`` leading parts, e.g. FastAPI's ``body``) and the rule it breaks.
-    """
-    problems: list[FieldProblem] = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ())][strip:]
-        message = str(error["msg"])
-        pattern = (error.get("ctx") or {}).get("pattern")
-        if pattern in OUR_PATTERNS:
-            message = OUR_PATTERNS[pattern]
-        if error.get("type") == "json_invalid":
-            location, message = [], "malformed JSON"
-        problems.append(
-            {
-                "field": ".".join(location) or None,
-                "message": message,
-                "rule": FIELD_RULES.get(location[0]) if location else None,
-            }
-        )
-    return problems
+def field_problems(errors: Sequence[Mapping[str, Any]], strip: int = 0) -> list[Problem]:
+    """Each validation problem (SPEC 6.1), in order: every one, not only the first."""
+    return [problem_of(error, strip) for error in errors]
 
 
 def parse(model: type[C], data: object) -> C:
@@ -229,13 +226,9 @@ def parse(model: type[C], data: object) -> C:
         raise invalid_input(field_problems(error.errors())) from None
 
 
-def invalid_input(problems: list[FieldProblem]) -> InvalidInputError:
+def invalid_input(problems: Sequence[Problem]) -> InvalidInputError:
     """The refusal of input with these problems: every one listed, the first one named."""
     first = problems[0]
     return InvalidInputError(
-        "invalid-input",
-        f"{first['field'] or 'body'}: {first['message']}",
-        rule=first["rule"],
-        field=first["field"],
-        extra={"errors": problems},
+        "invalid-input", rule=first.rule, field=first.field, words=first.words, problems=problems
     )

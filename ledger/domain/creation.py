@@ -26,6 +26,7 @@ from ledger.domain.errors import (
     RuleRefusedError,
 )
 from ledger.domain.principal import Principal
+from ledger.words.refusals import Words
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def named_engagements(catalog: Catalog, engagement_ids: Sequence[str]) -> list[E
         if engagement is None:
             raise RuleRefusedError(
                 "unknown-engagement",
-                f"there is no engagement {engagement_id}",
                 field="engagement_ids",
+                params={"engagement": engagement_id[:100]},
             )
         found.append(engagement)
     return found
@@ -98,19 +99,16 @@ def plan_claims(catalog: Catalog, principal: Principal, command: CreateClaims) -
 def _check_engagements(engagements: Sequence[Engagement], location_id: str) -> None:
     if len(engagements) > 1 and any(e.variable for e in engagements):
         raise RuleRefusedError(
-            "variable-payout-single-engagement",
-            "a variable-payout engagement must be claimed on its own",
-            rule="R12",
-            field="engagement_ids",
+            "variable-payout-single-engagement", rule="R12", field="engagement_ids"
         )
     for engagement in engagements:
         if location_id not in engagement.eligible_locations:
             raise RuleRefusedError(
                 "location-not-eligible",
-                f"location {location_id} is not eligible for {engagement.id}",
                 rule="R2",
                 field="location_id",
                 extra={"engagement_id": engagement.id},
+                params={"location": location_id, "engagement": engagement.name},
             )
 
 
@@ -138,10 +136,9 @@ def tenant_mismatch_reason(command: CreateClaims, resolution: Resolution) -> str
     if command.tenant_mismatch_reason is None:
         raise RuleRefusedError(
             "tenant-domain-mismatch-reason-required",
-            f"the customer contact's e-mail domain {command.contacts.customer.email_domain} "
-            "is not a verified domain of this tenant; give a reason",
             rule="R8",
             field="tenant_mismatch_reason",
+            params={"domain": command.contacts.customer.email_domain},
         )
     return command.tenant_mismatch_reason
 
@@ -149,16 +146,9 @@ def tenant_mismatch_reason(command: CreateClaims, resolution: Resolution) -> str
 def check_origin(origin: Literal["added", "claimed"], known: bool) -> None:
     """R15: add a customer that is new to the partner, claim one that is known."""
     if origin == "added" and known:
-        raise ConflictError(
-            "customer-already-known",
-            "this customer is already known to you; claim it from the Eligible tab",
-            rule="R15",
-            field="customer_id",
-        )
+        raise ConflictError("customer-already-known", rule="R15", field="customer_id")
     if origin == "claimed" and not known:
-        raise NotFoundError(
-            "customer-not-known", "no known customer with this id; add it instead", rule="R15"
-        )
+        raise NotFoundError("customer-not-known", rule="R15")
 
 
 def check_eligible(plan: CreationPlan, seats: Mapping[str, Seat]) -> None:
@@ -173,18 +163,20 @@ def check_eligible(plan: CreationPlan, seats: Mapping[str, Seat]) -> None:
     if not refused:
         return
     reasons = {e: list(v.reasons) for e, v in refused.items()}
-    detail = "; ".join(
-        f"{e}: {', '.join(v.reasons)}" + (f" ({v.hint})" if v.hint else "")
-        for e, v in refused.items()
+    name = {e.id: e.name for e in plan.engagements}
+    words = Words(
+        "not-eligible",
+        "engagement_ids",
+        {"reasons": tuple(v.words(name[e]) for e, v in refused.items())},
     )
     slugs = {r for v in refused.values() for r in v.reasons}
     if len(slugs) == 1:
         (slug,) = slugs
         rule = next(iter(refused.values())).rule
         raise RuleRefusedError(
-            slug, detail, rule=rule, field="engagement_ids", extra={"reasons": reasons}
+            slug, rule=rule, field="engagement_ids", extra={"reasons": reasons}, words=words
         )
-    raise IneligibleError(reasons, detail)
+    raise IneligibleError(reasons, words=words)
 
 
 def claim_terms(catalog: Catalog, plan: CreationPlan, engagement: Engagement) -> ClaimTerms:

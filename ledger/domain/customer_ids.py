@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from ledger.domain.errors import InvalidInputError
+from ledger.words.refusals import Words
 
 
 class IdType(StrEnum):
@@ -64,44 +67,56 @@ def _normalise_domain(raw: str) -> str:
     except UnicodeError:
         text = ""
     if len(text) > 253 or not _HOST.match(text):
-        raise ValueError("must be a valid host name such as contoso.com")
+        raise PydanticCustomError("customer_id_domain", "must be a host name such as contoso.com")
     return text
 
 
-def _normalise_guid(raw: str) -> str:
-    try:
-        return str(UUID(raw.strip().strip("{}")))
-    except ValueError:
-        raise ValueError("must be a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e") from None
+def _guid(kind: str) -> Callable[[str], str]:
+    def normalise_guid(raw: str) -> str:
+        try:
+            return str(UUID(raw.strip().strip("{}")))
+        except ValueError:
+            raise PydanticCustomError(
+                kind, "must be a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e"
+            ) from None
+
+    return normalise_guid
 
 
 def _normalise_tpid(raw: str) -> str:
     text = raw.strip()
     if not _TPID.match(text):
-        raise ValueError("must be digits only (a top parent id)")
+        raise PydanticCustomError("customer_id_tpid", "must be digits only, such as 1000000")
     return str(int(text))
 
 
 def _normalise_msx(raw: str) -> str:
     text = raw.strip().upper()
     if not _MSX.match(text):
-        raise ValueError("must be '7-' followed by 8 to 12 letters or digits")
+        raise PydanticCustomError(
+            "customer_id_msx", "must be 7- followed by 8 to 12 letters or digits"
+        )
     return text
 
 
 _NORMALISERS = {
     IdType.DOMAIN: _normalise_domain,
-    IdType.TENANT_ID: _normalise_guid,
+    IdType.TENANT_ID: _guid("customer_id_tenant"),
     IdType.TPID: _normalise_tpid,
-    IdType.AZURE_SUBSCRIPTION_ID: _normalise_guid,
+    IdType.AZURE_SUBSCRIPTION_ID: _guid("customer_id_subscription"),
     IdType.MSX_OPPORTUNITY_ID: _normalise_msx,
 }
 
 
 def normalise(id_type: IdType, raw: str) -> str:
-    """Return the canonical form of ``raw`` for ``id_type``; ValueError says why not."""
+    """Return the canonical form of ``raw`` for ``id_type``; a PydanticCustomError (a
+    ValueError) says why not, its type the key of its sentence (``ledger.words.refusals``)."""
     if len(raw) > _MAX_RAW_LENGTH:
-        raise ValueError(f"is longer than {_MAX_RAW_LENGTH} characters")
+        raise PydanticCustomError(
+            "customer_id_too_long",
+            "is longer than {max_length} characters",
+            {"max_length": _MAX_RAW_LENGTH},
+        )
     return _NORMALISERS[id_type](raw)
 
 
@@ -110,19 +125,15 @@ def parse_customer_id(id_type: str, raw: str, field: str = "customer_id.value") 
     try:
         kind = IdType(id_type)
     except ValueError:
-        allowed = ", ".join(t.value for t in IdType)
         raise InvalidInputError(
-            "invalid-customer-id",
-            f"unknown customer id type {id_type!r}; expected one of {allowed}",
-            rule="R4",
-            field="customer_id.type",
+            "invalid-customer-id", rule="R4", field="customer_id.type"
         ) from None
     try:
         return CustomerId(type=kind, value=normalise(kind, raw))
-    except ValueError as error:
+    except PydanticCustomError as error:
         raise InvalidInputError(
             "invalid-customer-id",
-            f"{kind.value} {raw[:80]!r} {error}",
             rule="R4",
             field=field,
+            words=Words(error.type, field, error.context or {}),
         ) from None

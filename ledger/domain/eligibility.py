@@ -13,6 +13,7 @@ from ledger.aggregates.claim import ClaimState
 from ledger.domain.catalog import Catalog, Engagement, PayoutModel, Tenant
 from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.domain.errors import RuleRefusedError
+from ledger.words.refusals import Terms, Words, named, names, reason
 
 CRITERIA_NOT_MET = "criteria-not-met"
 CLAIM_LIMIT_REACHED = "claim-limit-reached"
@@ -53,10 +54,9 @@ def resolve(catalog: Catalog, customer_id: CustomerId) -> Resolution:
     if tenant is None:
         raise RuleRefusedError(
             "domain-not-resolved",
-            f"the domain {customer_id.value} is not a verified domain of any tenant we know; "
-            "give the customer's tenant id or TPID instead",
             rule="R6",
             field="customer_id.value",
+            params={"domain": customer_id.value},
         )
     subject = CustomerId(type=IdType.TENANT_ID, value=tenant.tenant_id)
     return Resolution(customer_id, subject, tenant)
@@ -80,9 +80,21 @@ class Eligibility:
     eligible: bool
     reasons: tuple[str, ...] = ()
     rule: str | None = None
-    hint: str | None = None
-    """Why not, for ``criteria-not-met``: the list the id is missing from and (R9) which other
-    id type of the same customer would qualify."""
+    hint: Words | None = None
+    """Why not, in words (``ledger.words.refusals``): for ``id-type-not-allowed`` the id types
+    the engagement takes; for ``criteria-not-met`` that the id is not on the engagement's
+    list and (R9) which other id type of the same customer would qualify."""
+
+    def words(self, engagement_name: str) -> Words:
+        """Why the engagement is not eligible, in words: its name, the reasons and the hint."""
+        params = {
+            "engagement": engagement_name,
+            "reason": Terms(tuple(map(reason, self.reasons))),
+            "hint": self.hint,
+        }
+        if self.hint is None:
+            return Words("engagement-reason", None, params)
+        return Words("engagement-reason-hint", None, params)
 
 
 def _qualifying_alternatives(engagement: Engagement, resolution: Resolution) -> list[IdType]:
@@ -102,23 +114,22 @@ def assess(engagement: Engagement, resolution: Resolution, live_or_approved: int
     """Whether a customer id may be claimed for an engagement now (R5, R7, R9, R10)."""
     given = resolution.customer_id.type
     if given not in engagement.allowed_id_types:
-        allowed = ", ".join(t.value for t in engagement.allowed_id_types)
-        return Eligibility(
-            engagement.id,
-            False,
-            (ID_TYPE_NOT_ALLOWED,),
-            "R5",
-            f"this engagement accepts only {allowed}",
-        )
+        allowed = names([t.value for t in engagement.allowed_id_types], "or")
+        hint = Words("hint-accepts-only", params={"id_types": allowed})
+        return Eligibility(engagement.id, False, (ID_TYPE_NOT_ALLOWED,), "R5", hint)
     subject = resolution.subject
     if not engagement.lists(subject.type, subject.value):
         alternatives = _qualifying_alternatives(engagement, resolution)
-        kind = subject.type.value
-        hint = f"{kind} {subject.value} is not on this engagement's {kind} list"
-        if alternatives:
-            hint += (
-                "; the customer's " + " or ".join(k.value for k in alternatives) + " would qualify"
-            )
+        params: dict[str, object] = {
+            "id_type": named(subject.type.value),
+            "value": subject.value,
+            "alternatives": names([k.value for k in alternatives], "or"),
+        }
+        hint = (
+            Words("hint-other-id-qualifies", params=params)
+            if alternatives
+            else Words("hint-not-listed", params=params)
+        )
         rule = "R9" if alternatives else "R10"
         return Eligibility(engagement.id, False, (CRITERIA_NOT_MET,), rule, hint)
     if limit_reached(live_or_approved, engagement.customer_claim_limit):
@@ -136,10 +147,9 @@ def proposed_payout(
     if hours is None or not 1 <= hours <= engagement.variable.max_hours:
         raise RuleRefusedError(
             "hours-required",
-            f"a variable-payout engagement needs hours between 1 and "
-            f"{engagement.variable.max_hours}",
             rule="R12",
             field="hours",
+            params={"max_hours": engagement.variable.max_hours},
         )
     opportunity = catalog.directory.opportunity(resolution.subject.value)
     payout = (
@@ -148,8 +158,8 @@ def proposed_payout(
     if payout is None:
         raise RuleRefusedError(
             "opportunity-not-rated",
-            f"opportunity {resolution.subject.value} has no amount band in the catalog",
             rule="R12",
             field="customer_id.value",
+            params={"opportunity": resolution.subject.value},
         )
     return payout

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from ledger.aggregates.base import Actor, ActorKind
 from ledger.domain.errors import ForbiddenError
+from ledger.words.refusals import named, names
 
 
 class Role(StrEnum):
@@ -59,8 +60,8 @@ class Principal:
         if not self.is_partner_user or self.partner_id is None:
             raise ForbiddenError(
                 "role-required",
-                "this needs the incentives_admin or incentives_user role of a partner",
                 rule="R1",
+                params={"role": names([r.value for r in sorted(PARTNER_ROLES)], "or")},
             )
         return self.partner_id
 
@@ -68,5 +69,5 @@ class Principal:
         """403, naming the rule that gives the role its right, when the principal lacks it."""
         if role not in self.roles:
             raise ForbiddenError(
-                "role-required", f"this needs the {role.value} role", rule=ROLE_RULES.get(role)
+                "role-required", rule=ROLE_RULES.get(role), params={"role": named(role.value)}
             )

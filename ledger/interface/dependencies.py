@@ -14,6 +14,7 @@ from ledger.interface.metrics import Metrics
 from ledger.interface.refusals import from_ledger_error
 from ledger.runtime.bootstrap import Services
 from ledger.service.ledger_base import Done, RequestKey
+from ledger.words.i18n import negotiate
 
 T = TypeVar("T")
 
@@ -48,9 +49,15 @@ class CommandRunner:
     with ``Idempotent-Replayed: true`` and no new events.
     """
 
-    def __init__(self, services: ServicesDep, metrics: MetricsDep) -> None:
+    def __init__(self, request: Request, services: ServicesDep, metrics: MetricsDep) -> None:
         self.services = services
         self.metrics = metrics
+        self.language = negotiate(request.headers.get("accept-language"))
+        """The caller's language: a refusal's words are said in it (English by default)."""
+
+    def refused(self, error: LedgerError) -> Response:
+        """The API's problem+json of a refusal, in the caller's language."""
+        return from_ledger_error(error, self.language)
 
     def run(
         self,
@@ -60,7 +67,7 @@ class CommandRunner:
         fingerprint: str,
         act: Callable[[RequestKey], Done[T]],
         answer: Callable[[Done[T]], Response],
-        refused: Callable[[LedgerError], Response] = from_ledger_error,
+        refused: Callable[[LedgerError], Response] | None = None,
     ) -> Response:
         """``answer`` comes from the write model (what the command's run came to: its result
         and the versions it saved, on a replay those of the first run); it carries the log
@@ -72,7 +79,7 @@ class CommandRunner:
             with self.metrics.command(name):
                 done = act(request)
         except LedgerError as error:
-            return refused(error)
+            return (refused or self.refused)(error)
         response = answer(done)
         if done.position is not None:
             self.services.freshness.wrote(owner, done.position)

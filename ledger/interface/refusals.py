@@ -15,6 +15,7 @@ from ledger.domain.errors import (
     RuleRefusedError,
     StaleVersionError,
 )
+from ledger.words.i18n import DEFAULT
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://claim-ledger.dev/problems/"
@@ -56,11 +57,16 @@ def status_of(error: LedgerError) -> int:
     return STATUS_BY_ERROR[LedgerError]
 
 
-def from_ledger_error(error: LedgerError) -> JSONResponse:
+def from_ledger_error(error: LedgerError, language: str = DEFAULT) -> JSONResponse:
+    """The refusal's problem+json: its ``detail`` and each of its ``errors[].message`` the
+    sentences of ``ledger.words.refusals`` in ``language``."""
+    extra = {"rule": error.rule, "field": error.field, **error.extra}
+    if error.problems:
+        extra["errors"] = error.listed(language)
     return problem(
         status_of(error),
         error.slug,
         error.slug.replace("-", " ").capitalize(),
-        error.detail,
-        extra={"rule": error.rule, "field": error.field, **error.extra},
+        error.say(language),
+        extra=extra,
     )

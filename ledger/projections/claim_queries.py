@@ -26,6 +26,7 @@ from ledger.projections.claims import Status, email_id, row_of, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 from ledger.service.clock import Clock, utc_now
+from ledger.words.refusals import Words
 
 
 def _time(text: str | None) -> datetime | None:
@@ -163,11 +164,13 @@ class ClaimFilter:
         if self.sort.lstrip("-") not in {s.value for s in Sort}:
             raise InvalidInputError(
                 "invalid-sort",
-                f"sort by one of {', '.join(sorted(s.value for s in Sort))}",
                 field="sort",
+                params={"sorts": ", ".join(sorted(s.value for s in Sort))},
             )
         if self.state is not None and self.state not in {s.value for s in ClaimState}:
-            raise InvalidInputError("invalid-state", f"no state {self.state!r}", field="state")
+            raise InvalidInputError(
+                "invalid-state", field="state", params={"state": self.state[:100]}
+            )
 
     @property
     def key(self) -> str:
@@ -224,7 +227,7 @@ class ClaimQueries:
     def _row(self, tx: Tx, principal: Principal, claim_id: UUID, purpose: Purpose) -> ClaimRow:
         found = tx.one("SELECT * FROM {p}claims WHERE claim_id = ?", (str(claim_id),))
         if found is None:
-            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+            raise NotFoundError("claim-not-found", params={"claim": claim_id})
         row = ClaimRow.of(found)
         access.authorize_claim(principal, row.claim_id, row.partner_id, row.location_id, purpose)
         return row
@@ -282,7 +285,7 @@ class ClaimQueries:
         if not until:
             raise NotFoundError(
                 "claim-not-found",
-                f"claim {created.originator_id} did not exist yet at {ts(moment)}",
+                words=Words("claim-not-yet", params={"claim": created.originator_id, "at": moment}),
             )
         return self.folded(principal, until, delivered_by=moment)
 

@@ -32,6 +32,7 @@ from ledger.projections.pages import (
     sql_page,
 )
 from ledger.projections.store import Tx, ViewStore
+from ledger.words.refusals import Words
 
 Tab = Literal["eligible", "ineligible", "completed"]
 Names = tuple[str, str | None]
@@ -49,7 +50,8 @@ class KnownCustomerEntry:
     eligible: bool
     reasons: tuple[str, ...] = ()
     rule: str | None = None
-    hint: str | None = None
+    hint: Words | None = None
+    """Why not, in words (``Eligibility.hint``)."""
     customer_name: str | None = None
     """The directory's name of the customer's tenant, as that claim recorded it (None: not
     recorded then, or no tenant owns the id: the customer id names the customer)."""

@@ -20,7 +20,7 @@ class Page(Generic[T]):
 
 
 def bad_cursor() -> InvalidInputError:
-    return InvalidInputError("invalid-cursor", "the cursor is not one we gave", field="cursor")
+    return InvalidInputError("invalid-cursor", field="cursor")
 
 
 def encode_cursor(data: dict[str, Any]) -> str:

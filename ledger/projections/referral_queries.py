@@ -65,7 +65,7 @@ class ReferralQueries:
         with self.store.transaction() as tx:
             row = tx.one("SELECT * FROM {p}referrals WHERE referral_id = ?", (str(referral_id),))
         if row is None or row["partner_id"] != principal.partner_id:
-            raise NotFoundError("referral-not-found", f"no referral {referral_id}")
+            raise NotFoundError("referral-not-found", params={"referral": referral_id})
         return ReferralRow.of(row)
 
     def search(

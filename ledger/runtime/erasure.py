@@ -47,12 +47,7 @@ def forget(
     principal.require_role(Role.AUDITOR)
     key_id = ledger.keyring.key_id_of(email)
     if key_id is None:
-        raise NotFoundError(
-            "contact-not-found",
-            "no contact with that e-mail address has personal data here "
-            "(it was never written, or it was erased already)",
-            field="email",
-        )
+        raise NotFoundError("contact-not-found", field="email")
     views.catch_up()  # the views hold every claim and e-mail written so far
     claims, files = _holders(views.store, key_id)
     ledger.keyring.erase(key_id, ts(now))

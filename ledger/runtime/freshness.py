@@ -37,11 +37,7 @@ class Freshness:
         """Before ``user`` reads the views: bring them up to ``after`` (refused if no write
         reached it) or to the user's own last write."""
         if after is not None and after > self.views.ledger.event_log.last_written():
-            raise InvalidInputError(
-                "invalid-position",
-                f"no write reached log position {after}",
-                field="after",
-            )
+            raise InvalidInputError("invalid-position", field="after", params={"position": after})
         with self._lock:
             own = self._written.get(user, 0)
         needed = max(after or 0, own)

@@ -18,18 +18,21 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 from ledger.aggregates.base import Actor, ActorKind
-from ledger.aggregates.claim import Claim, ClaimState
+from ledger.aggregates.claim import Action, Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
+from ledger.aggregates.values import Contacts
 from ledger.audit.tamper import AuditTables, UnverifiableStoreError
 from ledger.domain import creation
 from ledger.domain.catalog import Catalog, Engagement, load_catalog
 from ledger.domain.commands import Cancel, CreateClaims, Dispute, RequestConsent, Review
 from ledger.domain.commands import Submit as SubmitCommand
+from ledger.domain.errors import RuleRefusedError
 from ledger.domain.principal import Principal, Role
 from ledger.service.ledger_base import Changed, Command, ConsentRequest, aware, check_version
 from ledger.service.policy_commands import PolicyCommands
 from ledger.service.settings import Settings, SettingsError
+from ledger.store.personal import ERASED
 from ledger.store.schema import schema_lock
 
 __all__ = ["ConsentRequest", "Ledger", "open_ledger"]
@@ -111,6 +114,8 @@ class Ledger(PolicyCommands):
         """Send the consent e-mail; returns the id of the (single-use) link it carries."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
+        if Action.REQUEST_CONSENT in claim.allowed_actions:  # else the claim says why not
+            refuse_erased(command.contacts or claim.contacts)
         link_id = uuid4()
         claim.request_consent(
             actor=principal.actor,
@@ -229,6 +234,14 @@ class Ledger(PolicyCommands):
                 final = command.action == "reject_final"
                 claim.reject(actor=actor, now=now, reason=reason, final=final)
         return self._changed_claim(claim, now, claim.version)
+
+
+def refuse_erased(contacts: Contacts) -> None:
+    """R13: a consent e-mail goes to contacts that exist. One whose personal data was erased
+    (``ledger forget``) reads ``[erased]``: the request must name a new contact."""
+    for side, contact in (("customer", contacts.customer), ("partner", contacts.partner)):
+        if ERASED in (contact.email, contact.name):
+            raise RuleRefusedError("contact-erased", rule="R13", field=f"contacts.{side}.email")
 
 
 def open_ledger(

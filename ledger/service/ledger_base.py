@@ -152,19 +152,17 @@ class BoundCommand(Generic[P, T]):
 
 def aware(now: datetime) -> datetime:
     if now.tzinfo is None:
-        raise InvalidInputError("naive-time", "times must carry a time zone", field="now")
+        raise InvalidInputError("naive-time", field="now")
     return now.astimezone(UTC)
 
 
 def check_version(claim: Claim, expected_version: int | None) -> Claim:
     if expected_version is not None and claim.changed_since(expected_version):
-        detail = (
-            f"the claim has no version {expected_version}; it is at version {claim.version}"
-            if expected_version > claim.version
-            else f"the claim changed after version {expected_version} (by the partner, the "
-            f"customer or a reviewer); it is at version {claim.version}"
+        raise StaleVersionError(
+            "stale-version",
+            extra={"current_version": claim.version},
+            params={"expected": expected_version, "current": claim.version},
         )
-        raise StaleVersionError("stale-version", detail, extra={"current_version": claim.version})
     return claim
 
 
@@ -243,8 +241,8 @@ class LedgerBase(Application[UUID]):
         if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
             raise InvalidInputError(
                 "invalid-idempotency-key",
-                f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} printable characters",
                 field="Idempotency-Key",
+                params={"max_length": MAX_KEY_LENGTH},
             )
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
         return RequestKey(owner=owner, key=key or "", request_hash=request_hash)
@@ -268,10 +266,7 @@ class LedgerBase(Application[UUID]):
                 return self._attempt(request, command.command, decide)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
-        raise ConflictError(
-            "concurrent-update",
-            "the claim was changed by others too often while this request ran; try again",
-        )
+        raise ConflictError("concurrent-update")
 
     def _attempt(
         self, request: RequestKey, command: Command[Any, Any, T], decide: Callable[[], Changed[T]]
@@ -304,11 +299,7 @@ class LedgerBase(Application[UUID]):
             request.request_hash,
             command,
         ):
-            raise InvalidInputError(
-                "idempotency-key-reused",
-                "this Idempotency-Key was used with another request",
-                field="Idempotency-Key",
-            )
+            raise InvalidInputError("idempotency-key-reused", field="Idempotency-Key")
         return record
 
     def _save_changed(
@@ -351,7 +342,7 @@ class LedgerBase(Application[UUID]):
     def _claim(self, claim_id: UUID) -> Claim:
         claim = self.find(claim_id, Claim)
         if claim is None:
-            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+            raise NotFoundError("claim-not-found", params={"claim": claim_id})
         return claim
 
     def _scoped_claim(
@@ -399,7 +390,7 @@ class LedgerBase(Application[UUID]):
         decides: ``ClaimQueries.folded``)."""
         events = [e for e in self.events.get(claim_id) if isinstance(e, Claim.Event)]
         if not events:
-            raise NotFoundError("claim-not-found", f"no claim {claim_id}")
+            raise NotFoundError("claim-not-found", params={"claim": claim_id})
         return events
 
     def history(self, principal: Principal, claim_id: UUID) -> list[Claim.Event]:
@@ -416,9 +407,7 @@ class LedgerBase(Application[UUID]):
         """What a consent link shows the customer (R23, R24); no account needed."""
         claim = self.find(claim_id, Claim)
         if claim is None:  # signed by us for a claim of another store
-            raise NotFoundError(
-                "consent-link-invalid", "this consent link is not valid", rule="R23"
-            )
+            raise NotFoundError("consent-link-invalid", rule="R23")
         engagement = self.catalog.engagement(claim.engagement_id)
         return ConsentRequest(
             claim_id=claim.id,

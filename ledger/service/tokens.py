@@ -30,11 +30,7 @@ class ConsentTokens:
         """The claim and link a token names; refused when forged, malformed or expired."""
         claim_id, link_id, expires_at = self.names(token)
         if now >= expires_at:
-            raise ConflictError(
-                "consent-link-expired",
-                "this consent link expired with the consent deadline",
-                rule="R23",
-            )
+            raise ConflictError("consent-link-expired", rule="R23")
         return claim_id, link_id
 
     def names(self, token: str) -> tuple[UUID, UUID, datetime]:
@@ -52,7 +48,5 @@ class ConsentTokens:
             claim_id, link_id = UUID(payload["sub"]), UUID(payload["lnk"])
             expires_at = datetime.fromtimestamp(int(payload["exp"]), UTC)
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-            raise NotFoundError(
-                "consent-link-invalid", "this consent link is not valid", rule="R23"
-            ) from None
+            raise NotFoundError("consent-link-invalid", rule="R23") from None
         return claim_id, link_id, expires_at

@@ -136,8 +136,11 @@ def test_a_422_lists_every_problem_and_names_the_first(api: Api) -> None:
     fields = [e["field"] for e in problem["errors"]]
     assert fields == ["friendly_name", "contacts.customer.email"]
     assert [e["rule"] for e in problem["errors"]] == ["R3", "R13"]
-    assert all(e["message"] for e in problem["errors"])
-    assert problem["field"] == "friendly_name" and "friendly_name" in problem["detail"]
+    assert [e["message"] for e in problem["errors"]] == [
+        "Enter the friendly name.",
+        "Enter the customer contact's e-mail address in the form name@example.com.",
+    ]
+    assert problem["field"] == "friendly_name" and problem["detail"] == "Enter the friendly name."
 
 
 def test_every_query_problem_is_listed_too(api: Api) -> None:
@@ -204,8 +207,8 @@ def test_criteria_not_met_says_which_list_and_which_id_would_qualify(api: Api) -
     ).json()
     assert ws["reasons"] == ["criteria-not-met"] and ws["rule"] == "R9"
     assert ws["hint"] == (
-        f"tenant_id {LITWARE} is not on this engagement's tenant_id list; "
-        "the customer's tpid would qualify"
+        f"Tenant ID {LITWARE} is not on this engagement's list of eligible customers; "
+        "the customer's TPID would qualify"
     )
     (nowhere,) = api.post(
         "/v1/eligibility-checks",
@@ -216,7 +219,7 @@ def test_criteria_not_met_says_which_list_and_which_id_would_qualify(api: Api) -
         },
     ).json()
     assert nowhere["reasons"] == ["criteria-not-met"]
-    assert nowhere["hint"] == "tpid 999 is not on this engagement's tpid list"
+    assert nowhere["hint"] == "TPID 999 is not on this engagement's list of eligible customers"
 
 
 # -- reviewers ------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_a_name_is_one_line(api: Api, line_break: str) -> None:
     refused = api.post("/v1/claims", {**body(["E-WS"]), "friendly_name": name})
     assert_problem(refused, 422, "invalid-input", "R3")
     assert refused.json()["field"] == "friendly_name"
-    assert refused.json()["detail"] == "body.friendly_name: must be one line, without line breaks"
+    assert refused.json()["detail"] == "Write the friendly name on one line, without line breaks."
     contacts = body(["E-WS"])
     contacts["contacts"]["customer"]["name"] = name
     refused = api.post("/v1/claims", contacts)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.client import Api
-from tests.api.helpers import assert_problem, consented
+from tests.api.helpers import assert_problem, consent_body, consented, new_claim
 from tests.factories import ADMIN_A, AUDITOR
 
 EMAIL = "zoe.erasable@fabrikam.com"
@@ -16,6 +16,7 @@ CONTACTS = {
     "customer": {"name": "Zoe Erasable", "email": EMAIL},
     "partner": {"name": "Pat Partner", "email": "pat@a.example"},
 }
+NEW_CONTACT = {"name": "Nia Newcontact", "email": "nia@fabrikam.com", "language": "en"}
 
 
 def test_an_auditor_erases_a_contact_and_every_answer_shows_erased(api: Api) -> None:
@@ -59,3 +60,37 @@ def test_a_bad_body_is_422(api: Api, body: dict[str, Any]) -> None:
 def test_without_a_token_401_and_for_a_partner_403(api: Api) -> None:
     assert_problem(api.post("/v1/audit/erasures", {"email": EMAIL}, None), 401, "unauthorized")
     assert api.post("/v1/audit/erasures", {"email": EMAIL}, ADMIN_A).status_code == 403
+
+
+def test_a_consent_request_to_an_erased_contact_is_refused_and_records_nothing(
+    api: Api,
+) -> None:
+    """R13: the consent e-mail would go to ``[erased]`` and never be sent; the request is
+    refused instead, saying a new contact is needed, and nothing is recorded until then."""
+    claim_id = new_claim(api, contacts=CONTACTS)
+    assert api.post("/v1/audit/erasures", {"email": EMAIL}, AUDITOR).status_code == 201
+    history = api.get(f"/v1/claims/{claim_id}/history").json()
+    head = api.head()
+
+    refused = api.post(f"/v1/claims/{claim_id}/consent-request", consent_body())
+    assert_problem(refused, 422, "contact-erased", "R13")
+    assert refused.json()["field"] == "contacts.customer.email"
+    assert refused.json()["detail"] == (
+        "The customer contact's name and e-mail address were erased: enter a new customer "
+        "contact before the consent e-mail is sent."
+    )
+    portuguese = api.post(
+        f"/v1/claims/{claim_id}/consent-request",
+        consent_body(),
+        headers={"Accept-Language": "pt-BR"},
+    )
+    assert "foram apagados" in portuguese.json()["detail"]
+    assert api.head() == head and api.get(f"/v1/claims/{claim_id}/history").json() == history
+
+    renamed = {**consent_body(), "contacts": {**CONTACTS, "customer": NEW_CONTACT}}
+    sent = api.post(f"/v1/claims/{claim_id}/consent-request", renamed)
+    assert sent.status_code == 200, sent.text
+    assert (
+        api.get(f"/v1/claims/{claim_id}").json()["contacts"]["customer"]["email"]
+        == (NEW_CONTACT["email"])
+    )

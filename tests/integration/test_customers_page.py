@@ -108,8 +108,8 @@ def test_ineligible_tab_gives_reasons_and_the_r9_hint(
     assert items["Northwind"]["reasons"] == ["claim-limit-reached"]
     assert items["Litware"]["reasons"] == ["criteria-not-met"]
     assert items["Litware"]["hint"] == (
-        f"tenant_id {LITWARE} is not on this engagement's tenant_id list; "
-        "the customer's tpid would qualify"
+        f"Tenant ID {LITWARE} is not on this engagement's list of eligible customers; "
+        "the customer's TPID would qualify"
     )
     assert tab(caught_up(workers, read_models), "E-WS", "eligible") == []
 

@@ -189,7 +189,7 @@ def test_any_other_transition_is_refused_naming_state_and_allowed_actions(
         assert refused.value.extra["allowed_actions"] == [
             a.value for a in ALLOWED_ACTIONS.get(state, ())
         ]
-        assert state.value in refused.value.detail
+        assert f"“{state.label}”" in refused.value.detail
     else:  # answering consent outside awaiting_consent has its own slug (R24)
         assert action is Action.ANSWER_CONSENT
         assert refused.value.slug == "consent-already-answered"

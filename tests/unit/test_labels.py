@@ -4,6 +4,8 @@ Portuguese, fails here."""
 
 from __future__ import annotations
 
+import re
+
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -49,3 +51,28 @@ def test_every_label_is_in_the_template_and_translated() -> None:
         assert text in template, text
         message = portuguese.get(text)
         assert message is not None and message.string and not message.fuzzy, text
+
+
+def test_portuguese_has_no_untranslated_or_fuzzy_entry() -> None:
+    """What ``msgfmt --statistics`` would report: every message translated, none fuzzy, and
+    each translation asks for the placeholders its English text gives (a missing or misspelt
+    ``%(field)s`` would break the sentence at run time)."""
+    template, portuguese = catalog(None), catalog("pt_BR")
+    placeholder = re.compile(r"%\((\w+)\)[sd]")
+    for message in template:
+        if not message.id:
+            continue
+        found = portuguese.get(message.id)
+        assert found is not None, message.id
+        assert not found.fuzzy, message.id
+        strings = [str(t) for t in _texts(found.string)]
+        ids = [str(t) for t in _texts(message.id)]
+        assert all(strings), f"untranslated: {message.id!r}"
+        wanted = {p for text in ids for p in placeholder.findall(text)}
+        for text in strings:
+            assert set(placeholder.findall(text)) <= wanted, (message.id, text)
+
+
+def _texts(value: object) -> list[object]:
+    """A message's text, or its singular and plural forms."""
+    return list(value) if isinstance(value, (tuple, list)) else [value]

@@ -138,7 +138,7 @@ def test_r6_unknown_domain_asks_for_tenant_id_or_tpid(ledger: Ledger) -> None:
     with pytest.raises(RuleRefusedError) as refused:
         ledger.create_claims(ADMIN_A, create(id_type="domain", value="unknown.example"), days(0))
     assert (refused.value.slug, refused.value.rule) == ("domain-not-resolved", "R6")
-    assert "tenant id or TPID" in refused.value.detail
+    assert "tenant ID or TPID" in refused.value.detail
 
 
 def test_r7_qualification_of_one_id_does_not_carry_over(ledger: Ledger) -> None:
@@ -183,9 +183,11 @@ def test_r9_reason_names_the_id_type_that_would_qualify(ledger: Ledger) -> None:
     assert not preview.eligibility.eligible
     assert preview.eligibility.reasons == ("criteria-not-met",)
     assert preview.eligibility.rule == "R9"
-    assert preview.eligibility.hint == (
-        f"tenant_id {LITWARE} is not on this engagement's tenant_id list; "
-        "the customer's tpid would qualify"
+    hint = preview.eligibility.hint
+    assert hint is not None
+    assert hint.say() == (
+        f"Tenant ID {LITWARE} is not on this engagement's list of eligible customers; "
+        "the customer's TPID would qualify"
     )
 
 

@@ -81,7 +81,7 @@ def test_sign_in_then_the_engagements(page: Page, ledger_web: LedgerWeb) -> None
 
     page.get_by_label("Bearer token").fill("not-a-token")
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("This token cannot be used")
+    expect(page.get_by_role("alert")).to_contain_text("The token is not valid: paste the whole")
     expect(page.get_by_label("Bearer token")).to_have_attribute("aria-invalid", "true")
     shot(page, "sign-in-refused")
     assert_page_accessible(page)

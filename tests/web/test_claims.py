@@ -115,7 +115,7 @@ def test_the_list_filters_sorts_pages_and_downloads(
 
     refused = site.get("/claims?sort=colour")
     assert refused.status_code == 422
-    assert "sort by one of" in error_of(refused.text, "sort")
+    assert "Sort by one of" in error_of(refused.text, "sort")
     assert 'class="error-summary"' in refused.text
 
     monkeypatch.setattr(web.routes.claims, "PAGE_SIZE", 2)
@@ -276,7 +276,7 @@ def test_submit_needs_every_required_proof_item(site: Site) -> None:
     assert submit.get("proof.3.reference") == [""]
     refused = site.post(f"/claims/{claim_id}/submission", submit.data(answers=typed))
     assert refused.status_code == 422
-    assert "(R30)" in error_of(refused.text, "proof") and "partner_survey" in refused.text
+    assert "Partner survey is missing. (R30)" in error_of(refused.text, "proof")
     assert 'value="doc-2.pdf"' in section(refused.text, "submit")
     assert site.state(claim_id) == "consent_received"
 
@@ -419,7 +419,7 @@ def test_a_page_query_that_does_not_parse_is_an_html_error_page(site: Site) -> N
     """A tab that is not one: the page's own error page (422), not the API's JSON."""
     answer = site.get("/engagements/E-WS/customers?tab=nope")
     assert answer.status_code == 422
-    assert "text/html" in answer.headers["content-type"] and "completed" in answer.text
+    assert "text/html" in answer.headers["content-type"] and "Completed" in answer.text
     assert "Content-Security-Policy" in answer.headers
     api = site.get("/v1/engagements/E-WS/customers?tab=nope")
     assert api.headers["content-type"].startswith("application/problem+json")

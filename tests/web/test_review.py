@@ -87,7 +87,7 @@ def test_reject_without_a_reason_is_refused_next_to_the_reason_field(web: Site) 
     refused = web.post(f"/review/{claim_id}", form.data(answers={"reason": "   "}))
     assert refused.status_code == 422
     html = refused.text
-    message = "reject needs a reason (R32)"
+    message = "Enter the reason for “Reject”. (R32)"
     assert 'role="alert"' in html and f'<a href="#reason">{message}</a>' in html  # the summary
     assert f'<p class="error" id="reason-error">{message}</p>' in html  # next to the field
     assert 'id="reason" name="reason"' in html and 'aria-describedby="reason-error"' in html
@@ -153,7 +153,7 @@ def test_other_roles_get_the_403_page(web: Site, principal: Principal) -> None:
     ):
         assert response.status_code == 403
         assert "text/html" in response.headers["content-type"]
-        assert "this needs the reviewer role" in response.text
+        assert "This needs the role of Reviewer. (R32)" in response.text
     assert state(web, claim_id) is ClaimState.SUBMITTED
 
 

@@ -164,7 +164,7 @@ def test_failed_sign_ins_lock_the_client_out_for_a_while(
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert "Too many failed sign-ins from your address" in locked.text
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert "user=mallory@x.example client=testclient reason=the token is not valid" in (refusals[0])
+    assert "user=mallory@x.example client=testclient reason=The token is not valid" in (refusals[0])
     assert refusals[-1] == "sign-in refused: user=- client=testclient reason=too many failures"
 
     web.clock.now += timedelta(minutes=16)  # the failures leave the window

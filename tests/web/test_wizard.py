@@ -132,7 +132,7 @@ def test_a_malformed_customer_id_is_shown_next_to_its_field_and_kept(site: Site)
     assert page.status_code == 422
     assert current_step(page) == "2. Customer ID"
     message = field_error(page, "customer_id-value")
-    assert "must be a GUID" in message and "(R4)" in message
+    assert "A tenant ID is a GUID, for example" in message and "(R4)" in message
     assert value_of(page, "customer_id.value") == "not-a-guid"
     assert re.search(r'<option value="tenant_id" selected', page.text)
     assert 'role="alert"' in page.text and 'href="#customer_id-value"' in page.text
@@ -142,7 +142,7 @@ def test_an_unknown_domain_asks_for_the_tenant_id_or_tpid(site: Site) -> None:
     page = walk_to(site, "E-WS", PLACE, customer("domain", "unknown.example"))
     assert page.status_code == 422
     message = field_error(page, "customer_id-value")
-    assert "tenant id or TPID" in message and "(R6)" in message
+    assert "tenant ID or TPID instead. (R6)" in message
     assert value_of(page, "customer_id.value") == "unknown.example"
 
 
@@ -162,10 +162,11 @@ def test_ineligible_engagements_are_listed_with_their_reasons(site: Site) -> Non
     assert 'value="E-AS" checked' in eligible and 'value="E-WS"' not in eligible
     workshop = re.search(r"Migration workshop</th>\s*<td>(.*?)</td>", ineligible, re.S)
     assert workshop, ineligible
-    assert "criteria-not-met (R9)" in workshop.group(1)
-    assert "tpid would qualify" in workshop.group(1)  # R9's hint
+    assert "does not meet the engagement&#39;s criteria (R9)" in workshop.group(1)
+    assert "the customer&#39;s TPID would qualify" in workshop.group(1)  # R9's hint
     pilot = re.search(r"AI pilot</th>\s*<td>(.*?)</td>", ineligible, re.S)
-    assert pilot and "id-type-not-allowed (R5)" in pilot.group(1)
+    assert pilot and "does not take this type of customer ID (R5)" in pilot.group(1)
+    assert "criteria-not-met" not in page.text and "id-type-not-allowed" not in page.text
 
 
 def test_variable_payout_asks_hours_and_reviews_the_proposed_payout(site: Site) -> None:
@@ -191,7 +192,7 @@ def test_a_variable_payout_engagement_is_chosen_alone(site: Site) -> None:
     page = walk_to(site, "E-VAR", PLACE, customer("msx_opportunity_id", "7-SMALL00001"))
     refused = site.submit(page, "next", {"engagement_ids": ["E-VAR", "E-WS"], "hours": "10"})
     assert refused.status_code == 422 and current_step(refused) == "3. Engagements"
-    assert "on its own (R12)" in field_error(refused, "engagement_ids")
+    assert "claimed on its own" in field_error(refused, "engagement_ids")
     assert value_of(refused, "hours") == "10"
 
 
@@ -254,7 +255,7 @@ def test_claiming_a_customer_that_is_not_known_shows_the_ledgers_404(site: Site)
     page = site.submit(site.submit(site.client.get(path), "next", PLACE), "next")
     refused = site.submit(page, "next", CONTACTS)
     assert refused.status_code == 404
-    assert "no known customer with this id; add it instead (R15)" in refused.text
+    assert "No known customer has this ID: add the customer instead. (R15)" in refused.text
     assert claims_made(site) == []
 
 
@@ -263,7 +264,7 @@ def test_adding_a_known_customer_points_to_claiming_it(site: Site) -> None:
     page = walk_to(site, "E-WS", PLACE, customer("tenant_id", FABRIKAM), {})
     refused = site.submit(page, "next", CONTACTS)
     assert refused.status_code == 409 and current_step(refused) == "2. Customer ID"
-    assert "claim it from the Eligible tab (R15)" in refused.text
+    assert "claim it from the Eligible tab instead. (R15)" in refused.text
 
 
 def test_posting_the_final_form_twice_makes_one_claim(site: Site) -> None:

@@ -62,10 +62,12 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
         principal = page.services.access_tokens.principal(token)
     except InvalidTokenError as error:
         sign_ins.failed(client, page.now)
+        reason = f"{error} ({error.cause})" if error.cause else str(error)
         log.warning(
-            "sign-in refused: user=%s client=%s reason=%s", _claimed_user(token), client, error
+            "sign-in refused: user=%s client=%s reason=%s", _claimed_user(token), client, reason
         )
-        return _form(page, 401, next=target, problem="token", token_error=str(error))
+        token_error = error.say(page.language)
+        return _form(page, 401, next=target, problem="token", token_error=token_error)
     sign_ins.succeeded(client)
     log.info("signed in: user=%s client=%s", principal.user_id, client)
     expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])

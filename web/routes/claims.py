@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -20,12 +21,20 @@ from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
 from ledger.audit.history_words import HistoryLine, HistoryWords
 from ledger.domain import access
 from ledger.domain.catalog import ProofItem
-from ledger.domain.commands import Cancel, Dispute, RequestConsent, Submit, parse
+from ledger.domain.commands import (
+    Cancel,
+    Dispute,
+    RequestConsent,
+    Submit,
+    invalid_input,
+    parse,
+)
 from ledger.domain.errors import (
     ForbiddenError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    Problem,
     StaleVersionError,
 )
 from ledger.domain.principal import Principal
@@ -34,6 +43,8 @@ from ledger.interface.dependencies import CommandRunnerDep
 from ledger.interface.refusals import status_of
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
 from ledger.service.ledger_base import Done, RequestKey
+from ledger.words.i18n import Formats
+from ledger.words.refusals import Words
 from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -119,7 +130,7 @@ def _uuid(claim_id: str) -> UUID:
     try:
         return UUID(claim_id)
     except ValueError:
-        raise NotFoundError("claim-not-found", f"no claim {claim_id[:100]}") from None
+        raise NotFoundError("claim-not-found", params={"claim": claim_id[:100]}) from None
 
 
 def _partner_actions(principal: Principal, row: ClaimRow) -> tuple[Action, ...]:
@@ -185,11 +196,7 @@ def _version(form: Fields) -> int:
     """The claim version the form was rendered with: its command's expected version."""
     text = form.get("version").strip()
     if not text.isdigit() or len(text) > 12:
-        raise InvalidInputError(
-            "invalid-version",
-            "the form does not say which version of the claim it was made for; reload the page",
-            field="version",
-        )
+        raise InvalidInputError("invalid-version", field="version")
     return int(text)
 
 
@@ -224,22 +231,51 @@ def _act(
     return page.submit(commands, form, act, refused)
 
 
-def _consent(form: Fields) -> RequestConsent:
-    return parse(
-        RequestConsent,
-        {
-            "deal_size_usd": form.get("deal_size_usd").strip(),
-            "disclaimer_accepted": "disclaimer_accepted" in form,
-            "contacts": {
-                side: {
-                    "name": form.get(f"contacts.{side}.name"),
-                    "email": form.get(f"contacts.{side}.email").strip(),
-                    "language": form.get(f"contacts.{side}.language") or "en",
-                }
-                for side in ("customer", "partner")
-            },
+CONTACT_PARTS = ("name", "email", "language")
+CONSENT_FORM = (
+    *(f"contacts.{side}.{part}" for side in ("customer", "partner") for part in CONTACT_PARTS),
+    "deal_size_usd",
+    "disclaimer_accepted",
+)
+"""The consent request form's fields, in the order the page shows them (and its summary)."""
+DEAL_SIZE_EXAMPLE = Decimal("25000")
+
+
+def _consent(form: Fields, formats: Formats) -> RequestConsent:
+    """The consent request as typed, the deal size read in the page's language ("15.000,50"
+    in pt-BR); every problem of the form listed at once, in the form's order."""
+    typed = form.get("deal_size_usd").strip()
+    amount = formats.read_amount(typed) if typed else None
+    own: list[Problem] = []
+    if typed and amount is None:
+        example = {"example": formats.amount(DEAL_SIZE_EXAMPLE)}
+        own.append(
+            Problem("deal_size_usd", "R21", Words("amount_format", "deal_size_usd", example))
+        )
+    try:
+        return parse(RequestConsent, _consent_body(form, typed if amount is None else str(amount)))
+    except InvalidInputError as error:
+        found = [p for p in error.problems if not (own and p.field == "deal_size_usd")] + own
+        if "disclaimer_accepted" not in form:  # else the claim refuses it on its own (R21)
+            disclaimer = Words("disclaimer-not-accepted", "disclaimer_accepted")
+            found.append(Problem("disclaimer_accepted", "R21", disclaimer))
+        order = {name: i for i, name in enumerate(CONSENT_FORM)}
+        raise invalid_input(sorted(found, key=lambda p: order.get(p.field or "", 0))) from None
+
+
+def _consent_body(form: Fields, deal_size: str) -> dict[str, Any]:
+    return {
+        "deal_size_usd": deal_size,
+        "disclaimer_accepted": "disclaimer_accepted" in form,
+        "contacts": {
+            side: {
+                "name": form.get(f"contacts.{side}.name"),
+                "email": form.get(f"contacts.{side}.email").strip(),
+                "language": form.get(f"contacts.{side}.language") or "en",
+            }
+            for side in ("customer", "partner")
         },
-    )
+    }
 
 
 def _proof(form: Fields, kinds: Sequence[ProofItem]) -> Submit:
@@ -253,12 +289,17 @@ def _proof(form: Fields, kinds: Sequence[ProofItem]) -> Submit:
     try:
         return parse(Submit, {"proof": [item for _, item in items]})
     except InvalidInputError as error:
-        problems = error.extra.get("errors")
-        for problem in problems if isinstance(problems, list) else []:
-            parts = str(problem["field"] or "").split(".")
-            if len(parts) > 2 and parts[0] == "proof" and parts[1].isdigit():
-                problem["field"] = ".".join(["proof", str(items[int(parts[1])][0]), *parts[2:]])
-        raise
+        raise invalid_input(
+            [_renumbered(p, [i for i, _ in items]) for p in error.problems]
+        ) from None
+
+
+def _renumbered(problem: Problem, numbers: list[int]) -> Problem:
+    """A problem of the n-th item sent, named by the field of the form it came from."""
+    parts = str(problem.field or "").split(".")
+    if len(parts) > 2 and parts[0] == "proof" and parts[1].isdigit():
+        return problem.at(".".join(["proof", str(numbers[int(parts[1])]), *parts[2:]]))
+    return problem
 
 
 def _reason(form: Fields) -> str | None:
@@ -277,7 +318,7 @@ def request_consent(
         claim_id,
         Action.REQUEST_CONSENT,
         lambda request, who, uuid, now, version: ledger.run(
-            request, ledger.request_consent, who, uuid, _consent(form), now, version
+            request, ledger.request_consent, who, uuid, _consent(form, page.formats), now, version
         ),
     )
 

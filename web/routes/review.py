@@ -30,7 +30,7 @@ def _claim_id(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        raise NotFoundError("claim-not-found", f"no claim {text[:100]}") from None
+        raise NotFoundError("claim-not-found", params={"claim": text[:100]}) from None
 
 
 def _context(page: PageDep, principal: Principal) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def referral(page: PageDep, referral_id: str) -> Response:
         found = UUID(referral_id)
     except ValueError:
         principal.require_role(Role.REFERRAL_ADMIN)  # 403 before 404, as the query does
-        raise NotFoundError("referral-not-found", f"no referral {referral_id[:100]}") from None
+        raise NotFoundError("referral-not-found", params={"referral": referral_id[:100]}) from None
     row = page.services.read_models.referrals.referral(principal, found)
     return page.render("referral.html", row=row, **_names(page))
 

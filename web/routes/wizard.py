@@ -18,13 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ledger.domain import access
 from ledger.domain.catalog import Engagement
-from ledger.domain.commands import (
-    CreateClaims,
-    EligibilityCheck,
-    FieldProblem,
-    invalid_input,
-    parse,
-)
+from ledger.domain.commands import CreateClaims, EligibilityCheck, invalid_input, parse
 from ledger.domain.creation import EligibilityPreview
 from ledger.domain.customer_ids import IdType
 from ledger.domain.errors import InvalidInputError, LedgerError, NotFoundError
@@ -133,8 +127,17 @@ class Wizard:
                 for who in ("customer", "partner")
             },
             "tenant_mismatch_reason": value("tenant_mismatch_reason").strip() or None,
-            "hours": value("hours").strip() or None,
+            "hours": self.hours(),
         }
+
+    def hours(self) -> int | str | None:
+        """The hours as typed, read as a whole number in the page's language ("1.000" in
+        pt-BR); what does not read as one is left for the command to refuse in words."""
+        typed = self.value("hours").strip()
+        if not typed:
+            return None
+        whole = self.page.formats.read_whole(typed)
+        return typed if whole is None else whole
 
     def step_of(self, field: str | None) -> int | None:
         return next(
@@ -152,9 +155,8 @@ class Wizard:
         try:
             return parse(CreateClaims, self.draft())
         except InvalidInputError as error:
-            problems: list[FieldProblem] = error.extra["errors"]  # type: ignore[assignment]
             # A field no step asks (the claimed customer, given by the address) counts as asked.
-            mine = [p for p in problems if (self.step_of(p["field"]) or 0) <= upto]
+            mine = [p for p in error.problems if (self.step_of(p.field) or 0) <= upto]
             if mine:
                 raise invalid_input(mine) from None
             return None
@@ -218,7 +220,7 @@ class Wizard:
     def refused(self, error: LedgerError, at: int) -> HTMLResponse:
         """The step that asks for the first field the refusal names (else step ``at``) again,
         as typed, with the refusal next to each field it names and in the summary."""
-        found = FieldErrors.of(error)
+        found = FieldErrors.of(error, self.page.language)
         where = [s for name, _ in found.summary if (s := self.step_of(name)) is not None]
         shown = self.steps[min(where, default=at)]
         errors = FieldErrors()
@@ -322,7 +324,7 @@ def added(
     try:
         ids = [UUID(part) for part in claims.split(",")][:50]
     except ValueError:
-        raise NotFoundError("claim-not-found", "no such claims") from None
+        raise NotFoundError("claim-not-found", params={"claim": claims[:100]}) from None
     rows = [page.services.read_models.claims.details(page.principal, i) for i in ids]
     catalog = page.services.ledger.catalog
     return page.render(
