@@ -2,7 +2,8 @@
 
 NUL above all: PostgreSQL text cannot hold it, so a query that carried one would fail in the
 database. Anything below U+0020 (and DEL) is refused before a route runs, as a 422 that names
-the parameter, on both stores alike.
+the parameter, on both stores alike: an ``invalid-input`` refusal answered by the app's own
+handler of refusals (problem+json from the API, the error page from the web page).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.interface.refusals import problem
+from ledger.domain.errors import InvalidInputError, LedgerError
+from ledger.interface.refusals import from_ledger_error
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -38,14 +42,21 @@ class RefuseControlCharacters:
         if field is None:
             await self.app(scope, receive, send)
             return
-        response = problem(
-            422,
+        refusal = InvalidInputError(
             "invalid-input",
-            "Invalid input",
             f"{field}: control characters (such as NUL) are not allowed",
-            extra={
-                "field": field,
-                "errors": [{"field": field, "message": "control character", "rule": None}],
-            },
+            field=field,
+            extra={"errors": [{"field": field, "message": "control character", "rule": None}]},
         )
+        response = await answer(scope, refusal)
         await response(scope, receive, send)
+
+
+async def answer(scope: Scope, refusal: LedgerError) -> Response:
+    """The refusal as the app's handler of refusals answers it (the middleware runs outside
+    the app's exception handling); problem+json when the app has none."""
+    handler = getattr(scope.get("app"), "exception_handlers", {}).get(LedgerError)
+    if handler is None:
+        return from_ledger_error(refusal)
+    found: Response = await handler(Request(scope), refusal)
+    return found

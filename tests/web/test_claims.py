@@ -72,7 +72,7 @@ def error_of(page: str, field_id: str) -> str:
 
 def names_in(page: str) -> list[str]:
     """The customer names of a claims table, in order."""
-    return re.findall(r'<th scope="row"><a href="/claims/[^"]+">([^<]+)</a>', page)
+    return re.findall(r'<th scope="row"[^>]*><a href="/claims/[^"]+">([^<]+)</a>', page)
 
 
 # -- the list -----------------------------------------------------------------------------

@@ -160,11 +160,11 @@ def test_ineligible_engagements_are_listed_with_their_reasons(site: Site) -> Non
     assert current_step(page) == "3. Engagements"
     eligible, ineligible = page.text.split("<caption>Ineligible</caption>")
     assert 'value="E-AS" checked' in eligible and 'value="E-WS"' not in eligible
-    workshop = re.search(r"Migration workshop</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    workshop = re.search(r"Migration workshop</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert workshop, ineligible
     assert "criteria-not-met (R9)" in workshop.group(1)
     assert "tpid would qualify" in workshop.group(1)  # R9's hint
-    pilot = re.search(r"AI pilot</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    pilot = re.search(r"AI pilot</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert pilot and "id-type-not-allowed (R5)" in pilot.group(1)
 
 
