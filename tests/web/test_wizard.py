@@ -395,6 +395,7 @@ def test_claiming_a_known_customer_offers_its_last_customer_contact(site: Site) 
     assert value_of(page, "contacts.partner.name") == "Pat Partner"
     review = site.submit(page, "next")
     assert current_step(review) == "4. Review" and "dana@fabrikam.com" in review.text
+    assert 'value="add">Claim customer</button>' in review.text  # what the button does here
 
 
 def test_an_erased_contact_is_never_offered(site: Site) -> None:
