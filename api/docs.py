@@ -3,17 +3,20 @@
 FastAPI's own pages load their JavaScript and CSS from a CDN, so they stay blank on a machine
 without internet access. The assets come instead from the ``fastapi-offline`` package (the
 Swagger UI bundle and stylesheet, ReDoc's standalone bundle and a favicon), mounted as static
-files under ``/static/docs/``; the pages name them by path on this site only.
+files under ``/static/docs/``; the pages name them by path on this site only. ReDoc's bundle
+names one address outside at run time, the footer's Redocly logo (no option of ReDoc leaves
+it out): it is served with that address taken out, and ReDoc shows no image where it fails.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_PATH = "/static/docs"
@@ -21,6 +24,7 @@ SWAGGER_JS = "swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui.css"
 REDOC_JS = "redoc.standalone.js"
 FAVICON = "favicon.png"
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def assets_directory() -> Path:
@@ -28,9 +32,20 @@ def assets_directory() -> Path:
     return Path(str(files("fastapi_offline") / "static"))
 
 
+@cache
+def redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle without the address of the footer's logo on its CDN."""
+    return (assets_directory() / REDOC_JS).read_bytes().replace(REDOC_LOGO, b"")
+
+
 def install(app: FastAPI) -> None:
     """Serve the assets and the two documentation pages; the app is made with
     ``docs_url=None, redoc_url=None`` so that FastAPI's CDN pages are not there."""
+
+    @app.get(f"{ASSETS_PATH}/{REDOC_JS}", include_in_schema=False)
+    def redoc_script() -> Response:  # before the mount, which would serve the file as it is
+        return Response(redoc_bundle(), media_type="text/javascript")
+
     app.mount(ASSETS_PATH, StaticFiles(directory=assets_directory()), name="docs-assets")
 
     def asset(request: Request, name: str) -> str:

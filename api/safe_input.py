@@ -2,7 +2,8 @@
 
 NUL above all: PostgreSQL text cannot hold it, so a query that carried one would fail in the
 database. Anything below U+0020 (and DEL) is refused before a route runs, as a 422 that names
-the parameter, on both stores alike.
+the parameter, on both stores alike: an ``invalid-input`` refusal answered by the app's own
+handler of refusals (problem+json from the API, the error page from the web page).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.domain.commands import invalid_input
-from ledger.domain.errors import Problem
+from ledger.domain.errors import LedgerError, Problem
 from ledger.interface.refusals import from_ledger_error
 from ledger.words.i18n import negotiate
 from ledger.words.refusals import Words
@@ -45,4 +48,15 @@ class RefuseControlCharacters:
         headers = dict(scope.get("headers") or [])
         language = negotiate(headers.get(b"accept-language", b"").decode("latin-1"))
         refusal = invalid_input([Problem(field, None, Words("control_characters", field))])
-        await from_ledger_error(refusal, language)(scope, receive, send)
+        response = await answer(scope, refusal, language)
+        await response(scope, receive, send)
+
+
+async def answer(scope: Scope, refusal: LedgerError, language: str) -> Response:
+    """The refusal as the app's handler of refusals answers it (the middleware runs outside
+    the app's exception handling); problem+json in ``language`` when the app has none."""
+    handler = getattr(scope.get("app"), "exception_handlers", {}).get(LedgerError)
+    if handler is None:
+        return from_ledger_error(refusal, language)
+    found: Response = await handler(Request(scope), refusal)
+    return found

@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import psycopg
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,6 +42,38 @@ def settings_or_exit() -> Settings:
         name = "LEDGER_" + str(first["loc"][0]).upper() if first["loc"] else "LEDGER_*"
         console.print(f"[red]settings error[/red] {name}: {first['msg']}")
         raise typer.Exit(2) from None
+
+
+CONNECTION_STATES = ("08", "28", "3D", "57")
+"""SQLSTATE classes of a connection refused: connection exception, authorization (user or
+password), no such database, the server shutting down or starting."""
+
+
+def store_unreachable(error: BaseException) -> bool:
+    """Whether ``error``, or one it was raised from, is PostgreSQL refusing a connection (or
+    a pool that never got one): not a bug, the operator's to fix."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, psycopg.OperationalError) and (
+            seen.sqlstate is None or seen.sqlstate.startswith(CONNECTION_STATES)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def say_store_unreachable(
+    settings: Settings | None = None, named_by: str = "LEDGER_DATABASE_URL"
+) -> None:
+    """One line: the store's URL (LEDGER_DATABASE_URL's, or that of ``settings`` made from the
+    option ``named_by``) without its password, and what to check."""
+    shown = (settings or settings_or_exit()).database_shown
+    console.print(
+        f"[red]cannot reach the store[/red] {escape(shown)}: check that PostgreSQL runs there "
+        f"and accepts connections, and that {named_by} names the right host, port, database, "
+        "user and password",
+        soft_wrap=True,
+    )
 
 
 def _ledger() -> Ledger:

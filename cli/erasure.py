@@ -21,9 +21,10 @@ from ledger.service.clock import utc_now
 def forget(
     email: Annotated[str, typer.Option("--email", help="The contact's e-mail address (any case).")],
 ) -> None:
-    """Erase a contact's personal data: its name and e-mail address read [erased] everywhere
+    r"""Erase a contact's personal data: its name and e-mail address read \[erased] everywhere
     from now on (history, views, exports, replays), its consent e-mail files are removed, and
     the erasure is recorded (by whom, when; not what). The events stay as they are."""
+    # The docstring is --help's text, read as rich markup: \[ keeps the brackets of [erased].
     if "@" not in email or not email.isprintable():
         raise typer.BadParameter(f"{email!r} is not an e-mail address", param_hint="--email")
     settings = settings_or_exit()

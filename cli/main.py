@@ -1,13 +1,32 @@
 """The `ledger` command: every command group's module, registered in the order `--help` lists
-them."""
+them; a store that cannot be reached stops any of them with one line, not a traceback."""
 
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 import typer
 
 from cli import audit, demo, erasure, history, outbox, policies, serve, store, tokens
+from cli.common import say_store_unreachable, store_unreachable
 
-app = typer.Typer(help="Claim Ledger: an event-sourced ledger for partner incentive claims.")
+
+class LedgerCommand(typer.Typer):
+    """The command line: a PostgreSQL server that does not answer (or refuses the user) when
+    a command opens the store is one line naming the URL without its password, exit code 2."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            if not store_unreachable(error):
+                raise
+            say_store_unreachable()
+            sys.exit(2)
+
+
+app = LedgerCommand(help="Claim Ledger: an event-sourced ledger for partner incentive claims.")
 app.command()(history.history)
 app.command("expire-due")(policies.expire_due)
 app.command()(store.replay)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -20,6 +22,8 @@ from ledger.domain.catalog import CatalogError
 from ledger.service import log_output as logs
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings, SettingsError
+
+log = logging.getLogger("ledger.serve")
 
 
 def workers(
@@ -74,10 +78,28 @@ def serve(
     _say_where(settings, f"http://{host}:{port}")
     # Our logging only (log_config=None), and our access log instead of uvicorn's.
     if processes == 1:
+        _log_the_stop()
         uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
         return
     application.state.services.close()
     _serve_processes(settings, host, port, processes, workers)
+    log.info("stopped: the %d API processes and the workers process have ended", processes)
+
+
+def _log_the_stop() -> None:
+    """One log line when a signal stops the service. uvicorn takes SIGINT and SIGTERM while
+    it serves (it answers the open requests and closes the workers and the store), then
+    raises the signal again to the handler that was there before it: this one."""
+
+    def stopped(number: int, frame: FrameType | None) -> None:
+        log.info(
+            "stopped on %s: open requests answered, workers and store closed",
+            signal.Signals(number).name,
+        )
+        raise SystemExit(0)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stopped)
 
 
 def _serving_settings(host: str, port: int, processes: int) -> Settings:
@@ -96,7 +118,7 @@ def _serving_settings(host: str, port: int, processes: int) -> Settings:
 
 
 def _say_where(settings: Settings, url: str) -> None:
-    console.print(f"Claim Ledger on {url} (API docs: {url}/docs; store: {settings.database_url})")
+    console.print(f"Claim Ledger on {url} (API docs: {url}/docs; store: {settings.database_shown})")
     console.print(
         "Get a token: ledger token --user alice@contoso.example --partner P-CONTOSO "
         "--role incentives_admin"

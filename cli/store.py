@@ -15,11 +15,13 @@ from cli.common import (
     _tracked,
     _views,
     console,
+    say_store_unreachable,
     settings_or_exit,
+    store_unreachable,
 )
-from ledger.domain.catalog import CatalogError, load_catalog
+from ledger.domain.catalog import Catalog, CatalogError, load_catalog
 from ledger.runtime.migrate import copy_events, open_source
-from ledger.service.application import open_ledger
+from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings, SettingsError
 
 
@@ -54,7 +56,7 @@ def migrate(
         target_settings = Settings(database_url=to)
         catalog = load_catalog(settings.catalog)
         source = open_source(settings, catalog)
-        target = open_ledger(target_settings, catalog)
+        target = _target(target_settings, catalog)
     except (ValidationError, SettingsError, CatalogError) as error:
         console.print(f"[red]cannot migrate[/red]: {error}")
         raise typer.Exit(2) from None
@@ -72,3 +74,15 @@ def migrate(
         "`ledger replay` (keep LEDGER_SECRET_KEY, or the SQLite key file, so that consent "
         "links and tokens stay valid)"
     )
+
+
+def _target(settings: Settings, catalog: Catalog) -> Ledger:
+    """The new store, or one line naming it (not LEDGER_DATABASE_URL) when it cannot be
+    reached."""
+    try:
+        return open_ledger(settings, catalog)
+    except Exception as error:
+        if not store_unreachable(error):
+            raise
+        say_store_unreachable(settings, named_by="--to")
+        raise typer.Exit(2) from None

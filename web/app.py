@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -20,6 +21,7 @@ from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
 Handlers = Mapping[Any, Callable[[Request, Any], Response | Awaitable[Response]]]
+log = logging.getLogger("web")
 API_PREFIXES = ("/v1/", "/docs", "/redoc", "/openapi.json", "/static/", "/healthz", "/readyz")
 
 
@@ -38,48 +40,80 @@ def install(app: FastAPI) -> None:
     problem+json) still answer every request that is not for the page."""
     app.state.templates = Templates()
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The page's icon where browsers look for it without asking the page (its SVG)."""
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     for module in (auth, settings, customers, wizard, claims, review, sales, consent):
         app.include_router(module.router)
-    _install_error_pages(app, dict(app.exception_handlers))
+    ErrorPages(dict(app.exception_handlers)).install(app)
 
 
-async def _answer(
-    handlers: Handlers, kind: type[Exception], request: Request, error: Any
-) -> Response:
-    """The answer of the handler the app had for ``kind`` before the page's."""
-    found = handlers[kind](request, error)
-    return await found if isinstance(found, Awaitable) else found
+class ErrorPages:
+    """What a page route answers when something goes wrong: an HTML page in the person's
+    language (a refusal with its status, a form that cannot be read, an error of ours);
+    every other route keeps the answer of the API's handler (problem+json)."""
 
+    def __init__(self, api: Handlers) -> None:
+        self.api = api
 
-def _install_error_pages(app: FastAPI, api: Handlers) -> None:
-    async def ledger_error(request: Request, error: LedgerError) -> Response:
+    async def _api(self, kind: type[Exception], request: Request, error: Any) -> Response:
+        """The answer of the handler the app had for ``kind`` before the page's."""
+        found = self.api[kind](request, error)
+        return await found if isinstance(found, Awaitable) else found
+
+    async def ledger_error(self, request: Request, error: LedgerError) -> Response:
         if not is_page(request):
-            return await _answer(api, LedgerError, request, error)
+            return await self._api(LedgerError, request, error)
         return _page(request).error_page(error)
 
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        if not is_page(request) or error.status_code not in {404, 405, 413}:
-            return await _answer(api, HTTPException, request, error)
-        return _page(request).render(
-            "error.html", error.status_code, error=None, title="", code=error.status_code
-        )
+    async def http_error(self, request: Request, error: HTTPException) -> Response:
+        """Not found, not allowed, too large; a form body that cannot be read (400, e.g.
+        broken multipart data); any other status the framework raises."""
+        if not is_page(request):
+            return await self._api(HTTPException, request, error)
+        code = error.status_code
+        page = _page(request).render("error.html", code, error=None, title="", code=code)
+        page.headers.update(error.headers or {})
+        return page
 
-    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+    async def invalid_request(self, request: Request, error: RequestValidationError) -> Response:
         """A page's query that does not parse (a tab that is not one, a control character):
         the error page, as a refusal of the ledger's own would be, not the API's JSON."""
         if not is_page(request):
-            return await _answer(api, RequestValidationError, request, error)
+            return await self._api(RequestValidationError, request, error)
         refusal = invalid_input(field_problems(list(error.errors()), strip=1))
         return _page(request).render("error.html", 422, error=refusal, title=refusal.slug, code=422)
 
+    async def unexpected(self, request: Request, error: Exception) -> Response:
+        """An error of ours: the API's handler logs it; a page says so in HTML (or, if even
+        that fails, the API's answer stands)."""
+        answer = await self._api(Exception, request, error)
+        if not is_page(request):
+            return answer
+        try:
+            return _page(request).render("error.html", 500, error=None, title="", code=500)
+        except Exception:
+            log.exception("the error page could not be shown either")
+            return answer
+
+    @staticmethod
     async def sign_in_required(request: Request, error: SignInRequiredError) -> Response:
         return RedirectResponse(sign_in_url(error.next_path), status_code=303)
 
+    @staticmethod
     async def csrf_refused(request: Request, error: CsrfRefusedError) -> Response:
         return _page(request).render("error.html", 403, error=None, title="csrf", code=403)
 
-    app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
-    app.add_exception_handler(SignInRequiredError, sign_in_required)  # type: ignore[arg-type]
-    app.add_exception_handler(CsrfRefusedError, csrf_refused)  # type: ignore[arg-type]
+    def install(self, app: FastAPI) -> None:
+        for kind, handler in (
+            (LedgerError, self.ledger_error),
+            (HTTPException, self.http_error),
+            (RequestValidationError, self.invalid_request),
+            (Exception, self.unexpected),
+            (SignInRequiredError, self.sign_in_required),
+            (CsrfRefusedError, self.csrf_refused),
+        ):
+            app.add_exception_handler(kind, handler)  # type: ignore[arg-type]

@@ -79,6 +79,8 @@ VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}claims_state ON {p}claims (state, updated_at)",
     "CREATE INDEX IF NOT EXISTS {p}claims_customer ON {p}claims "
     "(partner_id, customer_type, customer_value, engagement_id)",
+    # A user's newest claims first (the contacts a form offers: ledger.projections.contact_queries)
+    "CREATE INDEX IF NOT EXISTS {p}claims_newest ON {p}claims (partner_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {p}outbox_claim ON {p}outbox (claim_id)",
     "CREATE INDEX IF NOT EXISTS {p}known_customers_by_name ON {p}known_customers "
     "(partner_id, friendly_name, customer_type, customer_value)",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from ledger.domain.access import AccessTokens
 from ledger.domain.catalog import Catalog
 from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
+from ledger.projections.contact_queries import ContactQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
@@ -27,6 +28,7 @@ class ReadModels:
     claims: ClaimQueries
     customers: CustomersPage
     referrals: ReferralQueries
+    contacts: ContactQueries
 
     @classmethod
     def over(
@@ -40,6 +42,7 @@ class ReadModels:
             ClaimQueries(store, catalog, clock, stuck_after),
             CustomersPage(store, catalog),
             ReferralQueries(store),
+            ContactQueries(store),
         )
 
 

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite:///")
 
     @property
+    def database_shown(self) -> str:
+        """LEDGER_DATABASE_URL as it may be printed or logged: without its password."""
+        url = urlsplit(self.database_url)
+        if url.password is None:
+            return self.database_url
+        user = f"{url.username}@" if url.username else ""
+        host = f"[{url.hostname}]" if url.hostname and ":" in url.hostname else url.hostname or ""
+        port = f":{url.port}" if url.port else ""
+        return url._replace(netloc=f"{user}{host}{port}").geturl()
+
+    @property
     def sqlite_path(self) -> Path:
         return Path(self.database_url.removeprefix("sqlite:///"))
 

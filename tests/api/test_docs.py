@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.docs import assets_directory
 from cli.site import create_app
 from ledger.service.settings import Settings
 from tests.conftest import Clock
@@ -60,3 +61,15 @@ def test_the_cdn_pages_of_fastapi_are_not_served(client: TestClient) -> None:
     assert paths.count("/redoc") == 1
     assert "/docs/oauth2-redirect" not in paths
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_redoc_names_no_address_outside_this_site_to_load(client: TestClient) -> None:
+    """ReDoc's bundle would load the footer's logo from its CDN (no option turns it off): the
+    bundle served here has that address taken out, and is otherwise the package's own."""
+    served = client.get("/static/docs/redoc.standalone.js")
+    assert served.status_code == 200
+    assert "javascript" in served.headers["content-type"]
+    assert b"cdn.redoc.ly" not in served.content
+    original = (assets_directory() / "redoc.standalone.js").read_bytes()
+    assert b"https://cdn.redoc.ly/redoc/logo-mini.svg" in original
+    assert served.content == original.replace(b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"")

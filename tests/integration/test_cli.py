@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -9,11 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from ledger.domain.access import AccessTokens
 from ledger.domain.principal import Role
 from ledger.service.application import open_ledger
 from ledger.service.settings import Settings
+from testkit.pgcluster import free_port
+from testkit.serving import wait_healthy
 from tests.factories import ADMIN_A, FABRIKAM, create, days, make_catalog
 
 
@@ -215,3 +220,98 @@ def test_history_prints_recorded_text_as_it_is(settings: Settings, tmp_path: Pat
     run = ledger_cli(settings, "history", str(claim_id), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "claimed by ann@a.example: customer Litware [/x] [bold];" in run.stdout
+
+
+# -- what an operator reads when the service cannot start or stops --------------------------
+
+
+def unreachable(tmp_path: Path) -> Settings:
+    """A PostgreSQL URL, with a password, on a port nothing listens on."""
+    return Settings(
+        database_url=f"postgresql://ledger:s3cret-pw@127.0.0.1:{free_port()}/claims",
+        secret_key="k" * 40,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve"],
+        ["serve", "--processes", "2"],
+        ["verify"],
+        ["history", "00000000-0000-0000-0000-000000000000"],
+        ["replay"],
+        ["forget", "--email", "dana@example.com"],
+    ],
+)
+def test_an_unreachable_store_is_one_line_naming_it_without_its_password(
+    tmp_path: Path, args: list[str]
+) -> None:
+    settings = unreachable(tmp_path)
+    result = ledger_cli(settings, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = (result.stdout + result.stderr).strip()
+    assert len(said.splitlines()) == 1, said
+    shown = settings.database_url.replace(":s3cret-pw", "")
+    assert said.startswith(f"cannot reach the store {shown}: check that PostgreSQL runs there")
+    assert "s3cret-pw" not in said and "Traceback" not in said
+
+
+def test_migrate_names_the_new_store_it_cannot_reach(tmp_path: Path) -> None:
+    source = Settings(database_url=f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    target = unreachable(tmp_path)
+    result = ledger_cli(source, "migrate", "--to", target.database_url, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = result.stdout.strip()
+    assert said.startswith(f"cannot reach the store {target.database_shown}:"), said
+    assert "--to names the right host" in said and "s3cret-pw" not in said
+
+
+def test_the_database_url_is_shown_without_its_password() -> None:
+    shown = {
+        "postgresql://u:pw@db.example:5433/claims": "postgresql://u@db.example:5433/claims",
+        "postgresql://u:p%40ss@[::1]/claims": "postgresql://u@[::1]/claims",
+        "postgresql://:pw@db.example/claims?sslmode=require": "postgresql://db.example/claims?sslmode=require",
+        "postgresql://u@db.example/claims": "postgresql://u@db.example/claims",
+        "sqlite:///./ledger.sqlite3": "sqlite:///./ledger.sqlite3",
+    }  # fmt: skip
+    for url, expected in shown.items():
+        assert Settings(database_url=url).database_shown == expected
+
+
+def test_serve_logs_one_line_when_sigterm_stops_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", serve, log.read_text)
+    finally:
+        serve.terminate()  # SIGTERM
+        returned = serve.wait(timeout=30)
+    said = log.read_text()
+    stops = [line for line in said.splitlines() if "stopped" in line]
+    assert len(stops) == 1, said
+    assert "INFO ledger.serve: stopped on SIGTERM" in stops[0]
+    assert returned == 0 and "Traceback" not in said
+
+
+def test_no_help_text_loses_its_square_brackets() -> None:
+    """Typer reads a command's help as rich markup, where [erased] is a tag: it is escaped
+    (\\[erased]); every command's help shows its docstring's words as written."""
+    runner = CliRunner()
+    for command in app.registered_commands:
+        assert command.callback is not None
+        name = command.name or command.callback.__name__.replace("_", "-")
+        shown = runner.invoke(app, [name, "--help"], env={"COLUMNS": "2000"}, color=False)
+        assert shown.exit_code == 0, shown.output
+        written = " ".join((inspect.getdoc(command.callback) or "").split())
+        assert written.replace("\\[", "[") in " ".join(shown.output.split()), name
+    forget = runner.invoke(app, ["forget", "--help"], env={"COLUMNS": "2000"}, color=False)
+    assert "address read [erased] everywhere" in forget.output

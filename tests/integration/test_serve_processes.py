@@ -69,9 +69,13 @@ def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_pat
         assert len(children(serve.pid)) >= 3  # two API processes and the workers process
         assert "2 API processes, and one process for the projections" in log.read_text()
     finally:
-        serve.terminate()
+        serve.terminate()  # SIGTERM: the API processes and the workers process end
         serve.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()
+    said = log.read_text()
+    assert "Traceback" not in said, said
+    stops = [line for line in said.splitlines() if "stopped" in line]
+    assert len(stops) == 1, said
+    assert "ledger.serve: stopped: the 2 API processes and the workers process have ended" in said
 
 
 def test_sqlite_is_served_by_one_process() -> None:

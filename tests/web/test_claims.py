@@ -72,7 +72,7 @@ def error_of(page: str, field_id: str) -> str:
 
 def names_in(page: str) -> list[str]:
     """The customer names of a claims table, in order."""
-    return re.findall(r'<th scope="row"><a href="/claims/[^"]+">([^<]+)</a>', page)
+    return re.findall(r'<th scope="row"[^>]*><a href="/claims/[^"]+">([^<]+)</a>', page)
 
 
 # -- the list -----------------------------------------------------------------------------
@@ -433,3 +433,17 @@ def test_a_name_that_a_spreadsheet_would_run_is_written_as_text(site: Site) -> N
     names = {r[CSV_COLUMNS.index("friendly_name")] for r in rows[1:]}
     assert names == {"'" + formula, "'-1+2"}
     assert formula in site.get("/claims").text.replace("&#34;", '"')  # the page shows it as is
+
+
+def test_the_referral_hint_speaks_to_who_reads_it(site: Site) -> None:
+    """A partner user who cannot open the referral is told who can; a reviewer (the
+    programme's, not the partner's) sees the referral's id without a word about the partner."""
+    claim_id = site.awaiting()
+    site.services.workers.run_once()  # the referral policy
+    referral_id = site.services.read_models.claims.details(ADMIN_A, claim_id).referral_id
+    hint = "a referral admin of your organisation can open it"
+    assert hint in site.get(f"/claims/{claim_id}").text
+    site.sign_in(REVIEWER)
+    seen = site.get(f"/claims/{claim_id}").text
+    referral = seen[seen.index('id="referral"') :].split("</dd>")[0]
+    assert str(referral_id) in referral and hint not in seen and "hint" not in referral

@@ -4,16 +4,24 @@ JavaScript walks them: each step a form posted back with the answers so far."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
 import httpx
 
+from ledger.domain.commands import Cancel, CreateClaims, parse
+from ledger.domain.customer_ids import CustomerId
 from ledger.domain.principal import Principal
+from ledger.runtime.erasure import forget
 from tests.factories import (
     ADMIN_A,
+    ADMIN_B,
+    AUDITOR,
     FABRIKAM,
     LITWARE,
+    NORTHWIND,
+    USER_A1,
     consent_request,
     create,
     days,
@@ -160,11 +168,11 @@ def test_ineligible_engagements_are_listed_with_their_reasons(site: Site) -> Non
     assert current_step(page) == "3. Engagements"
     eligible, ineligible = page.text.split("<caption>Ineligible</caption>")
     assert 'value="E-AS" checked' in eligible and 'value="E-WS"' not in eligible
-    workshop = re.search(r"Migration workshop</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    workshop = re.search(r"Migration workshop</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert workshop, ineligible
     assert "does not meet the engagement&#39;s criteria (R9)" in workshop.group(1)
     assert "the customer&#39;s TPID would qualify" in workshop.group(1)  # R9's hint
-    pilot = re.search(r"AI pilot</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    pilot = re.search(r"AI pilot</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert pilot and "does not take this type of customer ID (R5)" in pilot.group(1)
     assert "criteria-not-met" not in page.text and "id-type-not-allowed" not in page.text
 
@@ -306,3 +314,115 @@ def test_the_confirmation_shows_only_the_partners_claims(site: Site) -> None:
     assert site.client.get("/engagements/E-WS/added?claims=nonsense").status_code == 404
     site.sign_in(Principal("bea@b.example", "P-B", ADMIN_A.roles))
     assert site.client.get(f"/engagements/E-WS/added?claims={claim_id}").status_code == 404
+
+
+# -- forms fill what is known ---------------------------------------------------------------
+
+
+def made(
+    site: Site,
+    principal: Principal,
+    contacts: Answers,
+    engagement: str = "E-AS",
+    day: int = 1,
+    **kwargs: Any,
+) -> UUID:
+    """A claim ``principal`` made on ``day`` with these contacts, in the views."""
+    body = create([engagement], **kwargs).model_dump(mode="json")
+    for name, value in contacts.items():
+        _, side, part = name.split(".")
+        body["contacts"][side][part] = value
+    command = parse(CreateClaims, body)
+    (claim_id,) = site.services.ledger.create_claims(principal, command, days(day))
+    site.services.workers.views.catch_up()
+    return claim_id
+
+
+def known_then_ended(site: Site) -> None:
+    """Fabrikam known to partner A (Cora Customer), its assessment claim then cancelled: the
+    partner may claim it again."""
+    know(site)
+    (first,) = site.services.ledger.claim_ids()
+    site.services.ledger.cancel(ADMIN_A, first, Cancel(), days(0))
+    site.services.workers.views.catch_up()
+
+
+def contacts_step(site: Site, path: str, *steps: Answers) -> httpx.Response:
+    """The wizard at ``path``, answered up to its Contacts step."""
+    page: httpx.Response = site.client.get(path)
+    for answers in steps:
+        page = site.submit(page, "next", answers)
+    assert current_step(page).endswith("Contacts"), page.text
+    return page
+
+
+THEIRS: Answers = {"contacts.partner.name": "Other Person", "contacts.partner.email": "o@a.example"}
+MINE: Answers = {"contacts.partner.name": "Pat Newer", "contacts.partner.email": "pn@a.example"}
+
+
+def test_the_partner_contact_is_the_one_this_user_gave_last(site: Site) -> None:
+    first = contacts_step(site, "/engagements/E-WS/add", PLACE, customer("tenant_id", FABRIKAM), {})
+    assert value_of(first, "contacts.partner.name") == ""  # nothing known yet: nothing offered
+    made(site, ADMIN_A, CONTACTS)
+    litware = {"value": LITWARE, "name": "Litware", "customer_email": "cio@litware.com"}
+    made(site, ADMIN_A, MINE, day=2, **litware)  # this user's last claim
+    northwind = {"value": NORTHWIND, "name": "Northwind", "customer_email": "cio@northwind.com"}
+    made(site, USER_A1, THEIRS, day=3, **northwind)  # another user's, later
+
+    page = contacts_step(site, "/engagements/E-WS/add", PLACE, customer("tenant_id", FABRIKAM), {})
+    assert value_of(page, "contacts.partner.name") == "Pat Newer"
+    assert value_of(page, "contacts.partner.email") == "pn@a.example"
+    assert "Filled in from your last claim" in page.text
+    assert value_of(page, "contacts.customer.email") == ""  # an added customer: not guessed
+
+    cleared = site.submit(page, "next", {"contacts.partner.name": ""})  # what is typed stays
+    assert value_of(cleared, "contacts.partner.name") == ""
+    back = site.submit(site.submit(cleared, "back"), "next")
+    assert value_of(back, "contacts.partner.name") == ""  # not filled in again
+
+
+def test_claiming_a_known_customer_offers_its_last_customer_contact(site: Site) -> None:
+    known_then_ended(site)
+    dana = {"name": "Dana Newer", "email": "dana@fabrikam.com", "language": "pt-BR"}
+    made(site, ADMIN_A, {f"contacts.customer.{k}": v for k, v in dana.items()}, origin="claimed")
+    litware = {"value": LITWARE, "name": "L", "customer_email": "cio@litware.com"}
+    made(site, ADMIN_A, {"contacts.customer.name": "Lee"}, day=2, **litware)  # another customer
+    path = f"/engagements/E-WS/claim?customer={quote(f'tenant_id:{FABRIKAM}')}"
+    page = contacts_step(site, path, PLACE, {})
+    assert value_of(page, "contacts.customer.name") == "Dana Newer"
+    assert value_of(page, "contacts.customer.email") == "dana@fabrikam.com"
+    assert value_of(page, "contacts.customer.language") == "pt-BR"
+    assert "Filled in from this customer&#39;s last claim" in page.text
+    assert value_of(page, "contacts.partner.name") == "Pat Partner"
+    review = site.submit(page, "next")
+    assert current_step(review) == "4. Review" and "dana@fabrikam.com" in review.text
+    assert 'value="add">Claim customer</button>' in review.text  # what the button does here
+
+
+def test_an_erased_contact_is_never_offered(site: Site) -> None:
+    known_then_ended(site)
+    gone = {"customer.name": "Dana Gone", "customer.email": "dana@fabrikam.com"}
+    gone["partner.email"] = "pat.gone@a.example"
+    made(site, ADMIN_A, {f"contacts.{k}": v for k, v in gone.items()}, origin="claimed")
+    for email in ("dana@fabrikam.com", "pat.gone@a.example"):
+        forget(
+            site.services.ledger, site.services.workers.views, site.settings.mail_directory(),
+            AUDITOR, email, days(1),
+        )  # fmt: skip
+    path = f"/engagements/E-WS/claim?customer={quote(f'tenant_id:{FABRIKAM}')}"
+    page = contacts_step(site, path, PLACE, {})
+    assert "[erased]" not in page.text and "Dana Gone" not in page.text
+    assert value_of(page, "contacts.customer.email") == "cio@fabrikam.com"  # the claim before
+    assert value_of(page, "contacts.partner.email") == "pat@a.example"
+
+
+def test_another_location_or_partner_offers_nothing_of_theirs(site: Site) -> None:
+    made(site, ADMIN_A, CONTACTS, "E-WS", location="LOC-A2")
+    contacts = site.services.read_models.contacts
+    assert contacts.last_partner_contact(ADMIN_A) is not None
+    assert contacts.last_partner_contact(USER_A1) is None  # another user, another location
+    assert contacts.last_partner_contact(ADMIN_B) is None
+    fabrikam = CustomerId.model_validate({"type": "tenant_id", "value": FABRIKAM})
+    assert contacts.last_customer_contact(ADMIN_A, fabrikam) is not None
+    assert contacts.last_customer_contact(USER_A1, fabrikam) is None  # only LOC-A1 for them
+    assert contacts.last_customer_contact(ADMIN_B, fabrikam) is None

@@ -129,7 +129,7 @@ def test_hours_are_whole_numbers_read_in_the_pages_language(pt: Site) -> None:
 def test_ineligible_engagements_give_their_reasons_and_hints_in_words(pt: Site) -> None:
     page = walk_to(pt, "E-AS", PLACE | {"friendly_name": "Litware"}, customer("tenant_id", LITWARE))
     ineligible = html.unescape(page.text.split("<caption>Não qualificado</caption>")[1])
-    workshop = re.search(r"Migration workshop</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    workshop = re.search(r"Migration workshop</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert workshop, ineligible
     assert "O cliente não atende aos critérios de qualificação do compromisso (R9)" in (
         workshop.group(1)
@@ -138,7 +138,7 @@ def test_ineligible_engagements_give_their_reasons_and_hints_in_words(pt: Site) 
         workshop.group(1)
     )
     assert "o TPID do cliente se qualificaria" in workshop.group(1)
-    pilot = re.search(r"AI pilot</th>\s*<td>(.*?)</td>", ineligible, re.S)
+    pilot = re.search(r"AI pilot</th>\s*<td[^>]*>(.*?)</td>", ineligible, re.S)
     assert pilot and "Este compromisso não aceita este tipo de ID de cliente (R5)" in pilot.group(1)
     assert "Este compromisso aceita apenas o ID da oportunidade MSX do cliente" in pilot.group(1)
     for slug in ("criteria-not-met", "id-type-not-allowed", "tenant_id", "tpid "):

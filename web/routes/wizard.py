@@ -20,7 +20,7 @@ from ledger.domain import access
 from ledger.domain.catalog import Engagement
 from ledger.domain.commands import CreateClaims, EligibilityCheck, invalid_input, parse
 from ledger.domain.creation import EligibilityPreview
-from ledger.domain.customer_ids import IdType
+from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.domain.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.interface.dependencies import CommandRunnerDep
 from ledger.interface.refusals import status_of
@@ -84,6 +84,8 @@ class Wizard:
         self.origin = origin
         self.answers = answers
         self.steps = STEPS[origin]
+        self.filled: set[str] = set()
+        """The sides (customer, partner) whose contact was just filled from earlier claims."""
 
     def value(self, name: str) -> str:
         return next(iter(self.answers.get(name, [])), "")
@@ -102,6 +104,33 @@ class Wizard:
         """The answers of the other steps, carried by this step's form."""
         carried = [n for n in INPUTS if n not in step.fields and n not in self.given]
         return [(n, v) for n in carried for v in self.answers.get(n, [])]
+
+    def fill_known_contacts(self) -> None:
+        """The contacts not answered yet, from the claims this partner made: the partner
+        contact this user gave on their last claim; claiming a known customer, the customer
+        contact of its last claim (an erased contact is never offered). ``filled`` says which."""
+        contacts, principal = self.page.services.read_models.contacts, self.page.principal
+        known = {"partner": contacts.last_partner_contact(principal)}
+        customer = self.customer_id()
+        if self.origin == "claimed" and customer is not None:
+            known["customer"] = contacts.last_customer_contact(principal, customer)
+        for side, contact in known.items():
+            names = [f"contacts.{side}.{part}" for part in ("name", "email", "language")]
+            if contact is None or any(n in self.answers for n in names):
+                continue  # nothing known, or answered already (even left empty)
+            values = (contact.name, contact.email, contact.language)
+            for name, value in zip(names, values, strict=True):
+                if name in CONTACTS.fields:
+                    self.answers[name] = [value]
+            self.filled.add(side)
+
+    def customer_id(self) -> CustomerId | None:
+        """The customer id answered so far, if it is one."""
+        try:
+            kind, value = self.value("customer_id.type"), self.value("customer_id.value")
+            return CustomerId.model_validate({"type": kind, "value": value})
+        except ValueError:
+            return None
 
     def id_type_name(self) -> str:
         """The customer id type's name (in English: the page translates); nothing for a type
@@ -244,6 +273,8 @@ class Wizard:
             self.leave(at)
             if self.steps[following] is ENGAGEMENTS and not self.answers.get("engagement_ids"):
                 self.answers["engagement_ids"] = [self.engagement.id]  # checked by default
+            if self.steps[following] is CONTACTS:
+                self.fill_known_contacts()
             return self.show(following)
         except LedgerError as error:
             return self.refused(error, at)
