@@ -128,6 +128,11 @@ class PageRequest:
     def formats(self) -> i18n.Formats:
         return i18n.Formats(self.language, self.zone)
 
+    @property
+    def zone_label(self) -> str:
+        """The chosen time zone in the reader's words (``UTC`` unless they chose another)."""
+        return i18n.zone_label(self.zone, self.language)
+
     def say(self, what: LedgerError | Words | None) -> str:
         """A refusal, or a reason or hint in words, in the page's language."""
         if what is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
@@ -90,13 +90,37 @@ def translations(language: str) -> NullTranslations:
     return compile_catalog(language if language in LANGUAGES else DEFAULT)
 
 
+AREAS: tuple[str, ...] = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Arctic/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+)
+AREAS += ("Europe/", "Indian/", "Pacific/")
+"""The IANA database's areas; its other names (``Brazil/East``, ``US/Eastern``, ``Etc/``
+offsets, its own folders) are older aliases a person need not choose between."""
+
+
 @functools.cache
 def zones() -> tuple[str, ...]:
-    """The IANA time zones a person may choose (those of the machine's zone database, less
-    the ``Etc/`` offsets and the database's own folders), UTC first."""
-    names = {z for z in available_timezones() if "/" in z}
-    names -= {z for z in names if z.startswith(("Etc/", "posix/", "right/", "SystemV/"))}
-    return (UTC, *sorted(names - {UTC}))
+    """The IANA time zones a person may choose (an area's places), UTC first."""
+    names = {z for z in available_timezones() if z.startswith(AREAS)}
+    return (UTC, *sorted(names))
+
+
+@functools.cache
+def zone_label(zone: str, language: str) -> str:
+    """The zone as a person of ``language`` knows it: its country and city in their words
+    (``Brazil (São Paulo) Time``, ``Horário Brasil (São Paulo)``); UTC is ``UTC``."""
+    if zone == UTC:
+        return UTC
+    try:
+        return str(get_timezone_location(zone, locale=Locale.parse(language, sep="-")))
+    except (LookupError, ValueError):
+        return zone.replace("_", " ")
 
 
 def zone_of(chosen: str | None) -> str:

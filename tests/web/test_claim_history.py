@@ -95,7 +95,10 @@ def test_times_show_in_the_zone_a_person_chose(site: Site) -> None:
     form = site.get("/time-zone", params={"next": path})
     assert form.status_code == 200
     assert '<option value="UTC" selected>' in form.text
-    assert '<option value="America/Sao_Paulo">America/Sao Paulo (UTC-03:00)</option>' in form.text
+    assert (
+        '<option value="America/Sao_Paulo">Brazil (São Paulo) Time (UTC-03:00)</option>'
+        in form.text
+    )
     chosen = site.get("/time-zone", params={"zone": "America/Sao_Paulo", "next": path})
     assert chosen.status_code == 303 and chosen.headers["location"] == path
     assert site.client.cookies.get(ZONE_COOKIE, "").strip('"') == "America/Sao_Paulo"
@@ -103,7 +106,7 @@ def test_times_show_in_the_zone_a_person_chose(site: Site) -> None:
     page = site.get(path, headers=PORTUGUESE).text
     in_brasilia = Formats("pt-BR", "America/Sao_Paulo").datetime(created)
     assert in_brasilia.endswith(" BRT") and in_brasilia in page
-    assert "Fuso horário: America/Sao Paulo" in words(page, "<header", "</header>")
+    assert "Fuso horário: Horário Brasil (São Paulo)" in words(page, "<header", "</header>")
     assert f"{in_brasilia} Cliente adicionado" in words(page)  # the history's times too
     again = site.get("/time-zone", params={"next": path})
     assert '<option value="America/Sao_Paulo" selected>' in again.text

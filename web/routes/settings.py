@@ -17,9 +17,14 @@ router = APIRouter(include_in_schema=False)
 YEAR = 365 * 86400
 
 
-def zone_choices(zones: tuple[str, ...], now: datetime) -> list[tuple[str, str]]:
-    """Each zone as the form offers it: ``America/Sao Paulo (UTC-03:00)``, by its offset now."""
-    return [(zone, f"{zone.replace('_', ' ')} ({i18n.offset_now(zone, now)})") for zone in zones]
+def zone_choices(zones: tuple[str, ...], language: str, now: datetime) -> list[tuple[str, str]]:
+    """Each zone as the form offers it, in the reader's words with its offset now (``Brazil
+    (São Paulo) Time (UTC-03:00)``); of zones that read alike (aliases), the first only."""
+    choices: dict[str, str] = {}
+    for zone in zones:
+        text = f"{i18n.zone_label(zone, language)} ({i18n.offset_now(zone, now)})"
+        choices.setdefault(text, zone)
+    return [(zone, text) for text, zone in choices.items()]
 
 
 @router.get("/time-zone")
@@ -40,6 +45,6 @@ def time_zone(
         200 if zone is None else 422,
         next=target,
         invalid=zone is not None,
-        common=zone_choices(i18n.COMMON_ZONES, page.now),
-        every=zone_choices(i18n.zones(), page.now),
+        common=zone_choices(i18n.COMMON_ZONES, page.language, page.now),
+        every=zone_choices(i18n.zones(), page.language, page.now),
     )
