@@ -370,6 +370,16 @@ class ClaimReading:
         return None if kind is None else (kind, self.deadlines[kind])
 
 
+def _transition_labels(state: ClaimState) -> dict[str, str]:
+    """What a person reads for each action and for ``state``, by their codes (the words of a
+    refused transition)."""
+    found = {a.value: label for a, label in _LABELS_OF_ACTIONS.items()}
+    found[Action.SUBMIT.value] = _SUBMIT_LABELS.get(state, "Submit claim")
+    found[Action.ANSWER_CONSENT.value] = named(Action.ANSWER_CONSENT.value)
+    found[state.value] = state.label
+    return found
+
+
 class Claim(ClaimReading, Aggregate):
     """One partner's nomination of one customer for one engagement: its ``facts``, which
     ``evolve`` makes of its events, and the commands that decide its next events."""
@@ -486,14 +496,6 @@ class Claim(ClaimReading, Aggregate):
 
     # -- commands ---------------------------------------------------------------------------
 
-    def _labels(self) -> dict[str, str]:
-        """What a person reads for each action and for the claim's state, by their codes."""
-        found = {a.value: label for a, label in _LABELS_OF_ACTIONS.items()}
-        found[Action.SUBMIT.value] = _SUBMIT_LABELS.get(self.state, "Submit claim")
-        found[Action.ANSWER_CONSENT.value] = named(Action.ANSWER_CONSENT.value)
-        found[self.state.value] = self.state.label
-        return found
-
     def _require(self, action: Action, now: datetime) -> None:
         if action not in self.allowed_actions:
             raise InvalidTransitionError(
@@ -501,7 +503,7 @@ class Claim(ClaimReading, Aggregate):
                 self.state.value,
                 [a.value for a in self.allowed_actions],
                 rule=_RULE[action],
-                labels=self._labels(),
+                labels=_transition_labels(self.state),
             )
         running = self.running_deadline()
         if running is not None and now >= running[1]:
