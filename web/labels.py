@@ -8,12 +8,7 @@ up in its catalogs by their English text, and this list is what ``pybabel extrac
 from __future__ import annotations
 
 from ledger.words import refusals
-
-
-def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
-    """Mark ``text`` for translation without translating it here."""
-    return text
-
+from ledger.words.i18n import N_
 
 STATE_LABELS = [
     N_("Customer claimed"),

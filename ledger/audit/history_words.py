@@ -19,12 +19,7 @@ from typing import Any, Protocol
 from ledger.aggregates.base import ActorKind, DomainEvent
 from ledger.audit.event_fields import event_details
 from ledger.store.personal import ERASED
-from ledger.words.i18n import Formats, translations
-
-
-def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
-    """Mark ``text`` for translation without translating it here."""
-    return text
+from ledger.words.i18n import N_, Formats, translations
 
 
 class Recorded(Protocol):

@@ -16,7 +16,6 @@ The public function is ``say(key, field, params, language)``; ``Words`` keeps th
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,14 +24,9 @@ from datetime import datetime
 from typing import Literal
 
 from babel.lists import format_list
-from babel.support import NullTranslations
 
 from ledger.words import i18n
-
-
-def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
-    """Mark ``text`` for translation without translating it here."""
-    return text
+from ledger.words.i18n import N_
 
 
 class Term(str):
@@ -470,11 +464,6 @@ def label(path: str | None) -> str | None:
     return FIELDS.get(field_pattern(path) or "")
 
 
-@functools.cache
-def translations(language: str) -> NullTranslations:
-    return i18n.compile_catalog(language)
-
-
 def say(
     key: str,
     field: str | None = None,
@@ -482,7 +471,7 @@ def say(
     language: str = i18n.DEFAULT,
 ) -> str:
     """The sentence for refusal (or problem) ``key`` on ``field``, in ``language``."""
-    gettext = translations(language).gettext
+    gettext = i18n.translations(language).gettext
     text = gettext(source(key, field) or FALLBACK)
     values = {k: _said(v, language) for k, v in (params or {}).items()}
     values["field"] = gettext(label(field) or UNKNOWN_FIELD)
@@ -499,7 +488,7 @@ def _capital(text: str) -> str:
 
 def _said(value: object, language: str) -> str:
     """A parameter as the sentence shows it in ``language``."""
-    gettext = translations(language).gettext
+    gettext = i18n.translations(language).gettext
     if isinstance(value, Words):
         return value.say(language)
     if isinstance(value, Term):

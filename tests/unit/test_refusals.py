@@ -175,7 +175,7 @@ def test_every_sentence_of_the_table_is_said_in_both_languages(
 
 
 def test_every_reason_and_name_is_translated() -> None:
-    from ledger.words.refusals import translations
+    from ledger.words.i18n import translations
 
     portuguese = translations("pt-BR").gettext
     for text in [*REASONS.values(), *NAMES.values()]:

@@ -25,7 +25,8 @@ from ledger.domain.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.interface.dependencies import CommandRunnerDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import Done, RequestKey
-from web.labels import ID_TYPES, N_
+from ledger.words.i18n import N_
+from web.labels import ID_TYPES
 from web.pages import FieldErrors, Fields, FormDep, PageDep, PageRequest
 
 router = APIRouter(include_in_schema=False)
