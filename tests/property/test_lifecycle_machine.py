@@ -434,6 +434,7 @@ def expected_row(claim: Claim) -> dict[str, Any]:
         "location_id": terms.location_id,
         "engagement_id": claim.engagement_id,
         "friendly_name": terms.friendly_name,
+        "customer_name": terms.customer_name,
         "customer_type": terms.customer_id.type.value,
         "customer_value": terms.customer_id.value,
         "eligibility_key": terms.eligibility_key,

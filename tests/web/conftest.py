@@ -54,6 +54,17 @@ def ledger_web(
         yield server
 
 
+@pytest.fixture(scope="module")
+def own_web(
+    tmp_path_factory: pytest.TempPathFactory, session_smtp: tuple[Inbox, int]
+) -> Iterator[LedgerWeb]:
+    """A ``ledger serve`` of the test module's own, for tests whose claims would collide with
+    other modules' on the session's server (the same customer claimed twice, a claim limit
+    reached by another module's claims)."""
+    with ledger_serve(tmp_path_factory.mktemp("own-web"), session_smtp) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():

@@ -260,11 +260,11 @@ def _consent_link(server: LedgerWeb, email: str, after: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def walk(ledger_web: LedgerWeb) -> Walk:
+def walk(own_web: LedgerWeb) -> Walk:
     """Claims of Partner A in many states (added, awaiting consent with a referral, consented,
     submitted with information requested, approved), a superseded and an answered consent link,
     and the pages each person starts from."""
-    partner, reviewer = ledger_web.api(ADMIN_A), ledger_web.api(REVIEWER)
+    partner, reviewer = own_web.api(ADMIN_A), own_web.api(REVIEWER)
 
     def new(name: str, tenant: str, email: str, engagement: str = "E-WS") -> str:
         body = create([engagement], name=name, value=tenant, customer_email=email)
@@ -272,13 +272,13 @@ def walk(ledger_web: LedgerWeb) -> Walk:
         return str(made["claims"][0]["claim_id"])
 
     def consent(claim: str, email: str, deal: str = "20000.00", again: bool = False) -> str:
-        before = len([m for m in ledger_web.inbox.messages if m["To"] == email])
+        before = len([m for m in own_web.inbox.messages if m["To"] == email])
         if again:
             _ok(partner.post(f"/v1/claims/{claim}/consent-reminder"))
         else:
             body = {"deal_size_usd": deal, "disclaimer_accepted": True}
             _ok(partner.post(f"/v1/claims/{claim}/consent-request", json=body))
-        return _consent_link(ledger_web, email, before)
+        return _consent_link(own_web, email, before)
 
     added = new("Crawl pilot", NORTHWIND, "crawl@northwind.com", "E-AS")
     waiting = new("Fabrikam", FABRIKAM, "crawl@fabrikam.com")
@@ -286,7 +286,7 @@ def walk(ledger_web: LedgerWeb) -> Walk:
     open_link = consent(waiting, "crawl@fabrikam.com", again=True)
     done = new("Litware", LITWARE, "crawl@litware.com", "E-AS")
     answered = consent(done, "crawl@litware.com", "15000.50")
-    _ok(ledger_web.api().post(f"/v1/consent/{answered}", json={"decision": "accept"}))
+    _ok(own_web.api().post(f"/v1/consent/{answered}", json={"decision": "accept"}))
     proof = {"proof": [{"kind": "poe_document", "reference": "poe.pdf"}]}
     _ok(partner.post(f"/v1/claims/{done}/submission", json=proof))
     _ok(reviewer.post(f"/v1/claims/{done}/review", json={"action": "start"}))
@@ -322,18 +322,18 @@ def _context(browser: Browser, server: LedgerWeb, language: str) -> BrowserConte
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_page_shows_developer_text_or_hides_a_column(
-    browser: Browser, ledger_web: LedgerWeb, walk: Walk, language: str
+    browser: Browser, own_web: LedgerWeb, walk: Walk, language: str
 ) -> None:
     findings = Findings()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     visited = 0
     for role, (principal, starts) in walk.starts.items():
-        context = _context(browser, ledger_web, language)
+        context = _context(browser, own_web, language)
         try:
             page = context.new_page()
             if principal is not None:
-                sign_in_as(page, ledger_web, principal)
-            for number, (path, status) in enumerate(crawl(page, ledger_web.url, starts)):
+                sign_in_as(page, own_web, principal)
+            for number, (path, status) in enumerate(crawl(page, own_web.url, starts)):
                 where = f"[{language} {role}] {path[:70]} ({status})"
                 assert status < 500, where
                 assert page.locator("html").get_attribute("lang") == language, where

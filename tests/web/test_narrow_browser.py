@@ -96,12 +96,12 @@ def visit(page: Page, url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def data(ledger_web: LedgerWeb) -> dict[str, str]:
+def data(own_web: LedgerWeb) -> dict[str, str]:
     """Claims of their own (customer ids no other test claims): partner A's workshop for
     Fabrikam's subscription, consented (a co-sell referral: Fabrikam is managed) and
     submitted; its workshop for TPID 333, just added; partner B's for Northwind, consented
     then cancelled (its Completed tab)."""
-    api, anyone = ledger_web.api, ledger_web.api()
+    api, anyone = own_web.api, own_web.api()
 
     def ok(response: Any, status: int = 200) -> Any:
         assert response.status_code == status, response.text
@@ -115,7 +115,7 @@ def data(ledger_web: LedgerWeb) -> dict[str, str]:
     def consented(principal: Principal, claim_id: str, email: str) -> None:
         asked = {"deal_size_usd": "15000.00", "disclaimer_accepted": True}
         ok(api(principal).post(f"/v1/claims/{claim_id}/consent-request", json=asked))
-        mail = until(lambda: next((m for m in ledger_web.inbox.messages if m["To"] == email), None))
+        mail = until(lambda: next((m for m in own_web.inbox.messages if m["To"] == email), None))
         token = re.search(r"/consent/(\S+)", text_of(mail))
         assert token is not None
         ok(anyone.post(f"/v1/consent/{token.group(1)}", json={"decision": "accept"}))
@@ -134,16 +134,16 @@ def data(ledger_web: LedgerWeb) -> dict[str, str]:
 
 
 @pytest.fixture
-def narrow(browser: Browser, ledger_web: LedgerWeb) -> Iterator[Page]:
+def narrow(browser: Browser, own_web: LedgerWeb) -> Iterator[Page]:
     context = browser.new_context(java_script_enabled=True, viewport=NARROW)
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
 
 
-def signed_in(page: Page, ledger_web: LedgerWeb, principal: Principal, language: str) -> None:
-    sign_in(page, ledger_web, principal)
-    page.context.add_cookies([{"name": COOKIE, "value": language, "url": ledger_web.url}])
+def signed_in(page: Page, own_web: LedgerWeb, principal: Principal, language: str) -> None:
+    sign_in(page, own_web, principal)
+    page.context.add_cookies([{"name": COOKIE, "value": language, "url": own_web.url}])
 
 
 def pages_of(role: str, data: dict[str, str]) -> list[tuple[str, str]]:
@@ -186,23 +186,23 @@ PRINCIPALS = {
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("role", list(PRINCIPALS))
 def test_every_page_of_a_role_fits_320_px(
-    narrow: Page, ledger_web: LedgerWeb, data: dict[str, str], role: str, language: str
+    narrow: Page, own_web: LedgerWeb, data: dict[str, str], role: str, language: str
 ) -> None:
-    signed_in(narrow, ledger_web, PRINCIPALS[role], language)
+    signed_in(narrow, own_web, PRINCIPALS[role], language)
     for name, path in pages_of(role, data):
-        visit(narrow, f"{ledger_web.url}{path}")
+        visit(narrow, f"{own_web.url}{path}")
         assert narrow.locator("html").get_attribute("lang") == language
         check(narrow, f"{language}-{role}-{name}")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_step_of_the_wizard_fits_320_px(
-    narrow: Page, ledger_web: LedgerWeb, language: str
+    narrow: Page, own_web: LedgerWeb, language: str
 ) -> None:
     """Add customer for the readiness assessment by TPID 111 (no other test claims it): its
     third step lists the engagements it is not eligible for, with their reasons."""
-    signed_in(narrow, ledger_web, ADMIN_A, language)
-    visit(narrow, f"{ledger_web.url}/engagements/E-TPID/add")
+    signed_in(narrow, own_web, ADMIN_A, language)
+    visit(narrow, f"{own_web.url}/engagements/E-TPID/add")
     answers: list[dict[str, str]] = [
         {"#friendly_name": "Fabrikam (readiness)"},
         {"#customer_id-type": "tpid", "#customer_id-value": "111"},

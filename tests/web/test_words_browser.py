@@ -13,9 +13,9 @@ from tests.web.browser import LedgerWeb, assert_page_accessible, shot, sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_the_wizards_errors_in_portuguese(page: Page, ledger_web: LedgerWeb) -> None:
-    sign_in(page, ledger_web, ADMIN_A)
-    page.goto(f"{ledger_web.url}/language?to=pt-BR&next=/engagements/E-WS/add")
+def test_the_wizards_errors_in_portuguese(page: Page, own_web: LedgerWeb) -> None:
+    sign_in(page, own_web, ADMIN_A)
+    page.goto(f"{own_web.url}/language?to=pt-BR&next=/engagements/E-WS/add")
     assert page.locator("html").get_attribute("lang") == "pt-BR"
 
     page.get_by_role("button", name="Avançar").click()  # no friendly name
@@ -56,14 +56,14 @@ def test_the_wizards_errors_in_portuguese(page: Page, ledger_web: LedgerWeb) -> 
     assert_page_accessible(page)
 
 
-def test_a_deal_size_typed_in_portuguese(page: Page, ledger_web: LedgerWeb) -> None:
-    made = ledger_web.api(ADMIN_A).post(
+def test_a_deal_size_typed_in_portuguese(page: Page, own_web: LedgerWeb) -> None:
+    made = own_web.api(ADMIN_A).post(
         "/v1/claims", json=create(["E-AS"], name="Fabrikam BR").model_dump(mode="json")
     )
     assert made.status_code == 201, made.text
     claim = f"/claims/{made.json()['claims'][0]['claim_id']}"
-    sign_in(page, ledger_web, ADMIN_A)
-    page.goto(f"{ledger_web.url}/language?to=pt-BR&next={claim}")
+    sign_in(page, own_web, ADMIN_A)
+    page.goto(f"{own_web.url}/language?to=pt-BR&next={claim}")
     deal = page.get_by_label("Tamanho estimado do negócio (USD)")
     expect(page.locator("#deal_size_usd-hint")).to_contain_text("por exemplo 25.000,00")
 
