@@ -4,8 +4,9 @@ every service opened from them, and the progress bar."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import typer
@@ -30,6 +31,8 @@ from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings, SettingsError
 
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+"""Where a command says why it cannot go on (standard error; its results go to standard output)."""
 OPERATOR = Principal("cli-operator", roles=frozenset({Role.AUDITOR}))
 
 
@@ -40,8 +43,22 @@ def settings_or_exit() -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         name = "LEDGER_" + str(first["loc"][0]).upper() if first["loc"] else "LEDGER_*"
-        console.print(f"[red]settings error[/red] {name}: {first['msg']}")
+        errors.print(f"[red]settings error[/red] {name}: {escape(_setting_problem(first))}")
         raise typer.Exit(2) from None
+
+
+def _setting_problem(problem: Mapping[str, Any]) -> str:
+    """What is wrong with a setting, in our words rather than the validation library's."""
+    context = problem.get("ctx") or {}
+    if "error" in context:  # our own check's sentence
+        return str(context["error"])
+    if problem["type"] == "string_too_short":
+        return f"must be at least {context['min_length']} characters long"
+    if problem["type"] in {"int_parsing", "int_type"}:
+        return "must be a whole number"
+    if problem["type"] in {"bool_parsing", "bool_type"}:
+        return "must be 1 or 0 (true or false)"
+    return str(problem["msg"])
 
 
 CONNECTION_STATES = ("08", "28", "3D", "57")
@@ -68,7 +85,7 @@ def say_store_unreachable(
     """One line: the store's URL (LEDGER_DATABASE_URL's, or that of ``settings`` made from the
     option ``named_by``) without its password, and what to check."""
     shown = (settings or settings_or_exit()).database_shown
-    console.print(
+    errors.print(
         f"[red]cannot reach the store[/red] {escape(shown)}: check that PostgreSQL runs there "
         f"and accepts connections, and that {named_by} names the right host, port, database, "
         "user and password",
@@ -81,9 +98,9 @@ def _ledger() -> Ledger:
     try:
         return open_ledger(settings)
     except CatalogError as error:
-        console.print(f"[red]catalog error[/red] {error}")
+        errors.print(f"[red]catalog error[/red]: {escape(str(error))}")
     except SettingsError as error:
-        console.print(f"[red]settings error[/red] {error}")
+        errors.print(f"[red]settings error[/red]: {escape(str(error))}")
     raise typer.Exit(2)
 
 
@@ -107,9 +124,9 @@ def _services(clock: Clock = utc_now) -> Services:
     try:
         return bootstrap(settings, clock=clock)
     except CatalogError as error:
-        console.print(f"[red]catalog error[/red] {error}")
+        errors.print(f"[red]catalog error[/red]: {escape(str(error))}")
     except SettingsError as error:
-        console.print(f"[red]settings error[/red] {error}")
+        errors.print(f"[red]settings error[/red]: {escape(str(error))}")
     raise typer.Exit(2)
 
 

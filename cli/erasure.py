@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.common import (
     OPERATOR,
     _ledger,
     _views,
     console,
+    errors,
     settings_or_exit,
 )
 from ledger.domain.errors import NotFoundError
@@ -35,7 +37,7 @@ def forget(
             ledger, views, settings.mail_directory(), OPERATOR, email, utc_now()
         )
     except NotFoundError as error:
-        console.print(f"[red]{error.slug}[/red]: {error.detail}")
+        errors.print(f"[red]{escape(error.detail)}[/red]")
         raise typer.Exit(1) from None
     finally:
         views.store.close()

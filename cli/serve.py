@@ -12,10 +12,12 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.common import (
     _services,
     console,
+    errors,
     settings_or_exit,
 )
 from ledger.domain.catalog import CatalogError
@@ -73,7 +75,7 @@ def serve(
     try:  # one process builds the app first: it checks the settings and creates the schema
         application = create_app(settings, clock=utc_now, run_workers=workers and processes == 1)
     except (CatalogError, SettingsError) as error:
-        console.print(f"[red]cannot start[/red] {error}")
+        errors.print(f"[red]cannot start[/red]: {escape(str(error))}")
         raise typer.Exit(2) from None
     _say_where(settings, f"http://{host}:{port}")
     # Our logging only (log_config=None), and our access log instead of uvicorn's.

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from cli.common import (
     _ledger,
@@ -15,6 +16,7 @@ from cli.common import (
     _tracked,
     _views,
     console,
+    errors,
     say_store_unreachable,
     settings_or_exit,
     store_unreachable,
@@ -58,13 +60,13 @@ def migrate(
         source = open_source(settings, catalog)
         target = _target(target_settings, catalog)
     except (ValidationError, SettingsError, CatalogError) as error:
-        console.print(f"[red]cannot migrate[/red]: {error}")
+        errors.print(f"[red]cannot migrate[/red]: {escape(str(error))}")
         raise typer.Exit(2) from None
     try:
         with _progress_bar("migrate") as progress:
             copied = copy_events(source, target, _tracked(progress, "copying events"))
     except ValueError as error:
-        console.print(f"[red]cannot migrate[/red]: {error}")
+        errors.print(f"[red]cannot migrate[/red]: {escape(str(error))}")
         raise typer.Exit(2) from None
     finally:
         source.close()

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.common import (
-    console,
+    errors,
     settings_or_exit,
 )
 from ledger.domain.access import AccessTokens
@@ -34,6 +35,6 @@ def token(
     try:
         key = settings_or_exit().signing_key()
     except SettingsError as error:
-        console.print(f"[red]settings error[/red] {error}")
+        errors.print(f"[red]settings error[/red]: {escape(str(error))}")
         raise typer.Exit(2) from None
     sys.stdout.write(AccessTokens(key).mint(principal, timedelta(seconds=ttl), utc_now()) + "\n")

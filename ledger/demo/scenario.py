@@ -168,8 +168,9 @@ class _Scenario:
                 ),
             )
         except LedgerError as refusal:
-            self.result.refusals.append(str(refusal))
-            self.log(f"  refused: {refusal}")
+            said = refusal.words.say() + (f" ({refusal.rule})" if refusal.rule else "")
+            self.result.refusals.append(said)
+            self.log(f"  refused: {said}")
 
     def fabrikam_is_known(self) -> None:
         self.log("Contoso claims Fabrikam, now a known customer, for the security quick start")
