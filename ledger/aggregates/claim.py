@@ -548,6 +548,11 @@ class Claim(ClaimReading, Aggregate):
 
     def consent_refusal(self, link_id: UUID, now: datetime) -> LedgerError | None:
         """Why the customer could not answer through this link now; None when they can."""
+        current = self.consent_link_id
+        if (
+            current is not None and link_id != current
+        ):  # a newer e-mail replaced it, answered or not
+            return ConflictError("consent-link-superseded", rule="R24")
         if self.state is not S.AWAITING_CONSENT:
             return ConflictError(
                 "consent-already-answered",
@@ -555,8 +560,6 @@ class Claim(ClaimReading, Aggregate):
                 extra={"state": self.state.value},
                 params={"state": Term(self.state.label)},
             )
-        if link_id != self.consent_link_id:
-            return ConflictError("consent-link-superseded", rule="R24")
         try:
             self._require(Action.ANSWER_CONSENT, now)
         except LedgerError as refusal:
