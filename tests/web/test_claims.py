@@ -173,7 +173,7 @@ def test_details_show_the_claim_its_history_and_its_referral(site: Site) -> None
     for said in (
         "Customer added and claimed by ann@a.example",
         "Consent requested by ann@a.example",
-        "Referral opened by the ledger",
+        "Referral opened by the system",
     ):
         assert f'data-label="What happened" class="said">{said}: ' in history
     assert '<span class="label">deal size</span> $20,000.00' in history
