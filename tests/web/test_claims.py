@@ -447,3 +447,19 @@ def test_the_referral_hint_speaks_to_who_reads_it(site: Site) -> None:
     seen = site.get(f"/claims/{claim_id}").text
     referral = seen[seen.index('id="referral"') :].split("</dd>")[0]
     assert str(referral_id) in referral and hint not in seen and "hint" not in referral
+
+
+def test_the_claims_crumb_is_shown_only_to_those_who_may_open_the_list(site: Site) -> None:
+    """/claims is the partner's list (403 for programme roles): a reviewer goes back to the
+    review queue, an auditor has no list to go back to."""
+    claim_id = site.awaiting()
+    crumbs = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
+    partner = crumbs.search(site.get(f"/claims/{claim_id}").text)
+    assert partner and '<a href="/claims">Claims</a>' in partner.group(1)
+    site.sign_in(REVIEWER)
+    reviewer = crumbs.search(site.get(f"/claims/{claim_id}").text)
+    assert reviewer and reviewer.group(1) == '<a href="/review">Claims waiting for review</a>'
+    site.sign_in(AUDITOR)
+    audited = site.get(f"/claims/{claim_id}")
+    assert audited.status_code == 200 and not crumbs.search(audited.text)
+    assert site.get("/claims").status_code == 403  # the list the crumb would lead to
