@@ -115,7 +115,13 @@ def test_the_list_filters_sorts_pages_and_downloads(
 
     refused = site.get("/claims?sort=colour")
     assert refused.status_code == 422
-    assert "Sort by one of" in error_of(refused.text, "sort")
+    said = "Sort by one of: Created, Last change, State, Engagement, or Claim name."
+    assert html.unescape(error_of(refused.text, "sort")) == said  # the sort list's labels
+    assert "friendly_name," not in refused.text
+    brazilian = site.get("/claims?sort=colour", headers={"Accept-Language": "pt-BR"})
+    assert html.unescape(error_of(brazilian.text, "sort")) == (
+        "Ordene por um de: Criada em, Última alteração, Estado, Compromisso ou Nome da declaração."
+    )
     assert 'class="error-summary"' in refused.text
 
     monkeypatch.setattr(web.routes.claims, "PAGE_SIZE", 2)
