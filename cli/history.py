@@ -138,7 +138,8 @@ def _claim_in_words(
     claim: ClaimRow, moment: datetime, words: HistoryWords
 ) -> list[tuple[str, str]]:
     """The claim as it stood at ``moment``, labelled as the claim page labels it: the
-    customer, the deadlines (days left then of the running one), the money, the referral."""
+    customer (its recorded name, its id), the claim's name, the deadlines (days left then of
+    the running one), the money, the referral."""
     left = claim.days_left(moment)
     deadlines = [
         (f"{DEADLINE_NAMES[kind.value]} deadline", words.formats.datetime(at))
@@ -151,8 +152,9 @@ def _claim_in_words(
         ]
     customer_id = {"type": claim.customer_id.type.value, "value": claim.customer_id.value}
     return [
-        ("Customer", claim.friendly_name),
+        ("Customer", words.text(claim.customer_name)),
         ("Customer id", words.customer_id(customer_id)),
+        ("Claim name", claim.friendly_name),
         ("Engagement", words.engagement(claim.engagement_id)),
         ("Location", claim.location_id),
         ("Customer contact", words.contact(claim.contacts.customer.model_dump())),

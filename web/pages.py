@@ -130,8 +130,9 @@ class PageRequest:
 
     @property
     def zone_label(self) -> str:
-        """The chosen time zone in the reader's words (``UTC`` unless they chose another)."""
-        return i18n.zone_label(self.zone, self.language)
+        """The chosen time zone's place in the reader's words, for the header's "Time zone:"
+        (``Brazil (São Paulo)``; ``UTC`` unless they chose another)."""
+        return i18n.zone_place(self.zone, self.language)
 
     def say(self, what: LedgerError | Words | None) -> str:
         """A refusal, or a reason or hint in words, in the page's language."""

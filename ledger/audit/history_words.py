@@ -1,5 +1,5 @@
 """A claim's history in words (SPEC 12): each event a line in the reader's language, who did
-it in words ("by alice@contoso.example", "by the customer (...)", "by the ledger"), then the
+it in words ("by alice@contoso.example", "by the customer (...)", "by the system"), then the
 values that matter to a person, labelled as the page names them, amounts and times formatted
 for the reader ("Consent requested by alice@contoso.example: deal size $20,000.00").
 
@@ -102,7 +102,7 @@ SOMETHING = N_("Change recorded %(by)s")
 
 BY_USER = N_("by %(user)s")
 BY_CUSTOMER = N_("by the customer (%(email)s)")
-BY_LEDGER = N_("by the ledger")
+BY_SYSTEM = N_("by the system")
 
 DEADLINES = {
     "consent": N_("customer consent deadline"),
@@ -158,13 +158,13 @@ class HistoryWords:
 
     def actor(self, actor: Mapping[str, Any]) -> str:
         """Who did it: a user by their id (an e-mail address), the customer by their contact's
-        address, the ledger itself (deadlines, policies) as the ledger."""
+        address, the ledger itself (deadlines, policies) as the system."""
         kind, who = actor.get("kind"), str(actor.get("id", ""))
         if kind == ActorKind.CUSTOMER.value:
             return self._(BY_CUSTOMER) % {"email": self.text(who)}
         if kind == ActorKind.USER.value and who:
             return self._(BY_USER) % {"user": who}
-        return self._(BY_LEDGER)
+        return self._(BY_SYSTEM)
 
     def text(self, value: object) -> str:
         """Recorded text as it is (on one line), erased personal data in words."""
@@ -243,14 +243,16 @@ def _nothing(words: HistoryWords, event: Recorded) -> Values:
 
 
 def _created(words: HistoryWords, event: Recorded) -> Values:
-    """A new claim: the customer and how it is known, the engagement, the contacts, the
-    payout, the proof it will need, and its consent deadline."""
+    """A new claim: the customer (its recorded name) and how it is known, the claim's name,
+    the engagement, the contacts, the payout, the proof it will need, and its consent
+    deadline."""
     _, data = words._, event.data
     tenant = data.get("resolved_tenant_id")
     shown_tenant = tenant if tenant != (data.get("customer_id") or {}).get("value") else None
     return [
-        (_("customer"), words.text(data.get("friendly_name"))),
+        (_("customer"), words.text(data.get("customer_name"))),
         (_("customer id"), words.customer_id(data.get("customer_id"))),
+        (_("claim name"), words.text(data.get("friendly_name"))),
         (_("tenant"), words.text(shown_tenant)),
         (_("engagement"), words.engagement(data.get("engagement_id"))),
         (_("location"), words.text(data.get("location_id"))),

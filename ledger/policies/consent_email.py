@@ -142,6 +142,7 @@ class ConsentMailer:
             kind=None if engagement is None else engagement.kind.value,
             deal_size_usd=None if deal is None else Decimal(deal),
             expires_at=parse_ts(row["expires_at"]),
+            customer_contact=one_line(str(_contacts(row).get("customer", {}).get("name", ""))),
         )
 
     def mail(self, row: dict[str, Any]) -> ConsentMail:

@@ -1,5 +1,8 @@
 """The consent e-mail (R23) and its reminder (R24): plain text and HTML, the link on one line.
 
+In the HTML part the link is words ("Answer the consent request"); the address follows in a
+paragraph of its own that may break anywhere, so that a phone's screen holds the message.
+
 What it says is the consent page's sentences (``ledger.words.consent``), in short, in the
 language picked for the customer contact: who asks, what the engagement gives the customer,
 what consenting means and that declining costs nothing, the deal size and the deadline.
@@ -17,9 +20,11 @@ from email.policy import default
 from email.utils import format_datetime
 from html import escape
 
-from ledger.words.consent import HELLO, ONCE, REMINDER, ConsentFacts, ConsentWords
+from ledger.words.consent import ANSWER_LINK, ONCE, REMINDER, ConsentFacts, ConsentWords
 
 DEFAULT_FROM = "claims@claim-ledger.invalid"
+WRAPS = "word-break:break-all;overflow-wrap:anywhere"
+"""The style of the address's paragraph: it breaks anywhere (an address has no spaces)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class ConsentMail:
         words = self.words
         reminder = [words.sentence(REMINDER)] if self.reminder else []
         paragraphs = [
-            words.sentence(HELLO),
+            words.hello(),
             *reminder,
             words.asks(),
             *self._paragraphs(),
@@ -69,7 +74,7 @@ class ConsentMail:
         words = self.words
         link = escape(self.link, quote=True)
         paragraphs = [
-            escape(words.sentence(HELLO)),
+            escape(words.hello()),
             *([escape(words.sentence(REMINDER))] if self.reminder else []),
             words.asks(html=True),
             *(escape(p).replace("\n", "<br>\n") for p in self._paragraphs()),
@@ -80,7 +85,8 @@ class ConsentMail:
             f'<!DOCTYPE html>\n<html lang="{escape(self.language)}">\n'
             '<head><meta charset="utf-8">\n'
             f"<title>{escape(self.subject)}</title></head>\n<body>\n"
-            f'{body}<p><a href="{link}">\n{link}\n</a></p>\n'
+            f'{body}<p><a href="{link}">{escape(words.sentence(ANSWER_LINK))}</a></p>\n'
+            f'<p style="{WRAPS}">\n{link}\n</p>\n'
             f"<p>{escape(words.sentence(ONCE))}</p>\n"
             "</body>\n</html>\n"
         )

@@ -26,7 +26,8 @@ from ledger.projections.claims import Status, email_id, row_of, status
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 from ledger.service.clock import Clock, utc_now
-from ledger.words.refusals import Words
+from ledger.words.i18n import N_
+from ledger.words.refusals import Terms, Words
 
 
 def _time(text: str | None) -> datetime | None:
@@ -151,6 +152,16 @@ class Sort(StrEnum):
     FRIENDLY_NAME = "friendly_name"
 
 
+SORT_LABELS = {
+    Sort.CREATED_AT: N_("Created"),
+    Sort.UPDATED_AT: N_("Last change"),
+    Sort.STATE: N_("State"),
+    Sort.ENGAGEMENT_ID: N_("Engagement"),
+    Sort.FRIENDLY_NAME: N_("Claim name"),
+}
+"""Each sort as the claims page's sort list labels it (claims.html), for a refusal to name."""
+
+
 @dataclass(frozen=True)
 class ClaimFilter:
     """Which of the partner's claims a list shows, and in which order (``-`` descending)."""
@@ -165,7 +176,7 @@ class ClaimFilter:
             raise InvalidInputError(
                 "invalid-sort",
                 field="sort",
-                params={"sorts": ", ".join(sorted(s.value for s in Sort))},
+                params={"sorts": Terms(tuple(SORT_LABELS.values()), style="or")},
             )
         if self.state is not None and self.state not in {s.value for s in ClaimState}:
             raise InvalidInputError(

@@ -20,6 +20,8 @@ from ledger.words.i18n import N_, Formats, translations
 SUBJECT = N_("%(partner)s asks for your consent: %(engagement)s")
 REMINDER_SUBJECT = N_("Reminder: %(subject)s")
 HELLO = N_("Hello,")
+HELLO_NAME = N_("Hello %(name)s,")
+"""The greeting, with the customer contact's name (``HELLO`` when the name is not known)."""
 REMINDER = N_("This is a reminder; earlier links no longer work.")
 ASKS = N_(
     "%(partner)s asks %(customer)s to confirm the engagement %(engagement)s, so that "
@@ -57,6 +59,8 @@ DECLINING = N_(
 CONTACT = N_("Your contact at %(partner)s: %(name)s (%(email)s)")
 DEAL_SIZE = N_("Estimated deal size: %(amount)s")
 ANSWER_BY = N_("Please accept or decline by %(deadline)s:")
+ANSWER_LINK = N_("Answer the consent request")
+"""The consent link's words (the address itself follows, on a line of its own)."""
 ONCE = N_("The link works once and names this claim only. No account is needed.")
 
 
@@ -74,6 +78,8 @@ class ConsentFacts:
     """The engagement's kind (``workshop``, ``project_m``, ...); None once it left the catalog."""
     deal_size_usd: Decimal | None
     expires_at: datetime
+    customer_contact: str = ""
+    """The customer contact's name, to greet them by (empty: not known, a plain greeting)."""
 
 
 def _strong(value: str) -> str:
@@ -142,6 +148,12 @@ class ConsentWords:
         deadline = self.formats.long_date(self.facts.expires_at)
         return self.say(ANSWER_BY, deadline=deadline)
 
+    def hello(self) -> str:
+        """The greeting: the customer contact by name when it is known."""
+        name = self.facts.customer_contact
+        return self.say(HELLO_NAME, name=name) if name else self.sentence(HELLO)
+
     def sentence(self, message: str) -> str:
-        """A sentence with nothing put in (``HELLO``, ``REMINDER``, ``ONCE``)."""
+        """A sentence with nothing put in (``HELLO``, ``REMINDER``, ``ANSWER_LINK``,
+        ``ONCE``)."""
         return self._gettext(message)

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
+from babel.core import get_global
 from babel.dates import format_date, format_datetime, format_time, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -106,9 +107,17 @@ offsets, its own folders) are older aliases a person need not choose between."""
 
 @functools.cache
 def zones() -> tuple[str, ...]:
-    """The IANA time zones a person may choose (an area's places), UTC first."""
+    """The IANA time zones a person may choose (an area's places), UTC first; not the legacy
+    aliases CLDR knows (``Europe/Belfast``, ``Asia/Calcutta``), whose zone is listed already."""
     names = {z for z in available_timezones() if z.startswith(AREAS)}
-    return (UTC, *sorted(names))
+    aliases = _zone_aliases()
+    return (UTC, *sorted(z for z in names if aliases.get(z) not in names))
+
+
+@functools.cache
+def _zone_aliases() -> dict[str, str]:
+    """CLDR's legacy zone names, each with the zone it stands for."""
+    return dict(get_global("zone_aliases"))
 
 
 @functools.cache
@@ -123,8 +132,25 @@ def zone_label(zone: str, language: str) -> str:
         return zone.replace("_", " ")
 
 
+def zone_place(zone: str, language: str) -> str:
+    """Where the zone is, without the words "time zone" (``Brazil (São Paulo)``, ``Brasil (São
+    Paulo)``): ``zone_label`` without the locale's region format ("%s Time", "Horário %s"),
+    for where the page says "Time zone:" already."""
+    label = zone_label(zone, language)
+    try:
+        region = str(Locale.parse(language, sep="-").zone_formats["region"])
+    except (LookupError, ValueError):
+        return label
+    before, _, after = region.partition("%s")
+    if region.count("%s") != 1 or not (label.startswith(before) and label.endswith(after)):
+        return label
+    return label[len(before) : len(label) - len(after)].strip() or label
+
+
 def zone_of(chosen: str | None) -> str:
-    """The zone a person chose if it is one we know; otherwise UTC (a bad cookie included)."""
+    """The zone a person chose if it is one we know (a legacy alias: the zone it stands for);
+    otherwise UTC (a bad cookie included)."""
+    chosen = _zone_aliases().get(chosen or "", chosen)
     return chosen if chosen is not None and chosen in zones() else UTC
 
 

@@ -63,7 +63,7 @@ def test_demo_history_and_expire_due(settings: Settings, tmp_path: Path) -> None
     readable = ledger_cli(settings, "history", claim_id, cwd=tmp_path).stdout
     assert "Customer added and claimed by alice@contoso.example: customer Fabrikam;" in readable
     assert "Consent given by the customer (" in readable and "Claim approved by " in readable
-    assert "Referral opened by the ledger: referral " in readable
+    assert "Referral opened by the system: referral " in readable
     assert "deal size $" in readable and "payout $5,000.00" in readable
     for raw in ("ConsentGiven", "eligibility_key", "deadline_days", "link_id", "(user)", "T00:"):
         assert raw not in readable, raw

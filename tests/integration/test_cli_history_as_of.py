@@ -34,6 +34,7 @@ def test_history_as_of_a_time(settings: Settings, tmp_path: Path) -> None:
     assert claim.startswith(": Awaiting customer consent response")
     for line in (
         "Customer: Fabrikam",
+        "Claim name: Fabrikam",
         "Engagement: E-WS",  # the command runs on the demo catalog, which does not name it
         # 29.25 days before the consent deadline, rounded up
         "Customer consent deadline: Apr 1, 2026, 9:00\u202fAM UTC (30 days left)",

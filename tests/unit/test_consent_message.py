@@ -152,3 +152,28 @@ def test_each_kind_of_engagement_says_what_it_gives() -> None:
 def test_no_deal_size_yet_leaves_its_line_out() -> None:
     text = mail({"deal_size_usd": None}).text()
     assert "deal size" not in text and "Your contact at Contoso Consulting" in text
+
+
+def test_the_html_link_is_words_and_the_address_wraps_below_it() -> None:
+    """The link's text is words; the ~330-character address follows in a paragraph that may
+    break anywhere (a phone's screen holds the message); the plain text keeps it alone on a
+    line."""
+    plain, html = parts(mail().message(None))
+    assert f'<a href="{LINK}">Answer the consent request</a>' in html
+    address = html.split(f"{LINK}\n</p>")[0].rsplit("<p", 1)[1]
+    assert 'style="word-break:break-all;overflow-wrap:anywhere">' in address
+    assert LINK in plain.splitlines()
+    brazilian = mail(language="pt-BR").html()
+    assert f'<a href="{LINK}">Responder ao pedido de consentimento</a>' in brazilian
+
+
+def test_the_contact_is_greeted_by_name_and_the_partner_contact_said_in_good_portuguese() -> None:
+    for part in parts(mail({"customer_contact": "Dana Lee"}).message(None)):
+        assert "Hello Dana Lee," in part
+    brazilian = mail({"customer_contact": "Dana Lee"}, language="pt-BR")
+    for part in parts(brazilian.message(None)):
+        assert "Olá, Dana Lee," in part
+    text = brazilian.text()
+    assert "Seu contato na empresa Contoso Consulting: Alice Alves" in text
+    assert "Seu contato em" not in text
+    assert mail().text().startswith("Hello,\n")  # no name known: the plain greeting

@@ -6,7 +6,7 @@ reader's time zone."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -191,7 +191,7 @@ def test_the_lines_in_english(histories: list[list[Claim.Event]]) -> None:
     given = _line(events, "en", Claim.ConsentGiven)
     assert given.startswith("Consent given by the customer (cio@fabrikam.com): first submission")
     assert "review completion deadline Jul 1, 2026, 9:00\u202fAM UTC (120 days)" in given
-    assert _line(events, "en", Claim.ReferralCreated).startswith("Referral opened by the ledger:")
+    assert _line(events, "en", Claim.ReferralCreated).startswith("Referral opened by the system:")
     assert _line(events, "en", Claim.InformationRequested).endswith(": comments sign the survey")
     rejected = _line(events, "en", Claim.Rejected)
     assert "dispute deadline Apr 8, 2026, 9:00\u202fAM UTC (30 days)" in rejected
@@ -200,8 +200,31 @@ def test_the_lines_in_english(histories: list[list[Claim.Event]]) -> None:
     assert "proposed payout $8,000.00 (40 hours)" in _line(histories[4], "en", Claim.Added)
     expired = _line(histories[3], "en", Claim.Expired)
     assert expired == (
-        "Claim expired by the ledger: customer consent deadline Mar 24, 2026, 9:00\u202fAM UTC"
+        "Claim expired by the system: customer consent deadline Mar 24, 2026, 9:00\u202fAM UTC"
     )
+
+
+def test_the_customer_by_its_recorded_name_and_the_claim_by_its_own() -> None:
+    """The customer is the tenant's recorded name; the friendly name is the claim's name."""
+    added = RecordedEvent(
+        version=1,
+        event="Added",
+        occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        actor={"kind": "user", "id": "ann@a.example"},
+        data={
+            "friendly_name": "Wide World",
+            "customer_name": "Wide World Importers",
+            "customer_id": {"type": "tenant_id", "value": FABRIKAM},
+        },
+    )
+    english = HistoryWords(Formats("en")).line(added).text
+    assert english == (
+        "Customer added and claimed by ann@a.example: customer Wide World Importers; "
+        f"customer id {FABRIKAM} (Tenant ID); claim name Wide World"
+    )
+    portuguese = HistoryWords(Formats("pt-BR")).line(added).text
+    assert "cliente Wide World Importers;" in portuguese
+    assert portuguese.endswith("; nome da declaração Wide World")
 
 
 def test_the_lines_in_portuguese(histories: list[list[Claim.Event]]) -> None:

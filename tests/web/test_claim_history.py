@@ -106,10 +106,26 @@ def test_times_show_in_the_zone_a_person_chose(site: Site) -> None:
     page = site.get(path, headers=PORTUGUESE).text
     in_brasilia = Formats("pt-BR", "America/Sao_Paulo").datetime(created)
     assert in_brasilia.endswith(" BRT") and in_brasilia in page
-    assert "Fuso horário: Horário Brasil (São Paulo)" in words(page, "<header", "</header>")
+    header = words(page, "<header", "</header>")
+    assert "Fuso horário: Brasil (São Paulo)" in header and "Horário" not in header  # once
     assert f"{in_brasilia} Cliente adicionado" in words(page)  # the history's times too
     again = site.get("/time-zone", params={"next": path})
     assert '<option value="America/Sao_Paulo" selected>' in again.text
+    english = words(site.get(path).text, "<header", "</header>")
+    assert "Time zone: Brazil (São Paulo)" in english and "Paulo) Time" not in english
+
+
+def test_the_zone_list_leaves_out_legacy_aliases(site: Site) -> None:
+    """Europe/Belfast, Asia/Calcutta, Australia/ACT, Australia/Currie are other names of
+    zones on the list (CLDR's aliases): not each a second time; a cookie of one reads as its
+    zone."""
+    form = site.get("/time-zone").text
+    for alias in ("Europe/Belfast", "Asia/Calcutta", "Australia/ACT", "Australia/Currie"):
+        assert f'value="{alias}"' not in form, alias
+    for zone in ("Europe/London", "Asia/Kolkata", "Australia/Sydney", "Australia/Hobart"):
+        assert f'value="{zone}"' in form, zone
+    site.client.cookies.set(ZONE_COOKIE, "Asia/Calcutta")
+    assert "Time zone: India" in words(site.get("/").text, "<header", "</header>")
 
 
 def test_a_zone_that_is_not_one_is_refused_and_a_bad_cookie_reads_utc(site: Site) -> None:

@@ -115,7 +115,13 @@ def test_the_list_filters_sorts_pages_and_downloads(
 
     refused = site.get("/claims?sort=colour")
     assert refused.status_code == 422
-    assert "Sort by one of" in error_of(refused.text, "sort")
+    said = "Sort by one of: Created, Last change, State, Engagement, or Claim name."
+    assert html.unescape(error_of(refused.text, "sort")) == said  # the sort list's labels
+    assert "friendly_name," not in refused.text
+    brazilian = site.get("/claims?sort=colour", headers={"Accept-Language": "pt-BR"})
+    assert html.unescape(error_of(brazilian.text, "sort")) == (
+        "Ordene por um de: Criada em, Última alteração, Estado, Compromisso ou Nome da declaração."
+    )
     assert 'class="error-summary"' in refused.text
 
     monkeypatch.setattr(web.routes.claims, "PAGE_SIZE", 2)
@@ -173,7 +179,7 @@ def test_details_show_the_claim_its_history_and_its_referral(site: Site) -> None
     for said in (
         "Customer added and claimed by ann@a.example",
         "Consent requested by ann@a.example",
-        "Referral opened by the ledger",
+        "Referral opened by the system",
     ):
         assert f'data-label="What happened" class="said">{said}: ' in history
     assert '<span class="label">deal size</span> $20,000.00' in history
@@ -447,3 +453,19 @@ def test_the_referral_hint_speaks_to_who_reads_it(site: Site) -> None:
     seen = site.get(f"/claims/{claim_id}").text
     referral = seen[seen.index('id="referral"') :].split("</dd>")[0]
     assert str(referral_id) in referral and hint not in seen and "hint" not in referral
+
+
+def test_the_claims_crumb_is_shown_only_to_those_who_may_open_the_list(site: Site) -> None:
+    """/claims is the partner's list (403 for programme roles): a reviewer goes back to the
+    review queue, an auditor has no list to go back to."""
+    claim_id = site.awaiting()
+    crumbs = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
+    partner = crumbs.search(site.get(f"/claims/{claim_id}").text)
+    assert partner and '<a href="/claims">Claims</a>' in partner.group(1)
+    site.sign_in(REVIEWER)
+    reviewer = crumbs.search(site.get(f"/claims/{claim_id}").text)
+    assert reviewer and reviewer.group(1) == '<a href="/review">Claims waiting for review</a>'
+    site.sign_in(AUDITOR)
+    audited = site.get(f"/claims/{claim_id}")
+    assert audited.status_code == 200 and not crumbs.search(audited.text)
+    assert site.get("/claims").status_code == 403  # the list the crumb would lead to

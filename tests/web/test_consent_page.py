@@ -302,3 +302,17 @@ def test_a_hidden_token_that_is_not_ascii_is_403(web: Site) -> None:
     response = web.post(f"/consent/{token}", accept.data(answers={"csrf": "é" * 64}))
     assert response.status_code == 403
     assert state(web, claim_id) is ClaimState.AWAITING_CONSENT
+
+
+def test_the_brand_on_the_consent_pages_leads_nowhere(web: Site) -> None:
+    """The customer has no account: "/" would send them to the sign-in page."""
+    claim_id = consent_requested(web)
+    token = web.consent_token(claim_id)
+    page = web.get(f"/consent/{token}").text
+    accept = web.form(page, f"/consent/{token}", "accept")
+    done = web.get(web.post(f"/consent/{token}", accept.data()).headers["location"]).text
+    closed = web.get(f"/consent/{token}").text  # used: the closed page
+    for html in (page, done, closed):
+        assert '<span class="brand">Claim Ledger</span>' in html
+        assert 'class="brand" href' not in html
+    assert '<a class="brand" href="/">' in web.get("/sign-in").text  # elsewhere, it leads home

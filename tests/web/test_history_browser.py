@@ -95,7 +95,7 @@ def test_the_history_in_english_then_in_portuguese_in_sao_paulo(
     expect(history).to_contain_text("Declaração aprovada por rex@programme.example")
     expect(history.locator("tbody tr").first.locator("td").nth(1)).to_contain_text(" BRT")
     expect(
-        page.get_by_role("link", name="Fuso horário: Horário Brasil (São Paulo)")
+        page.get_by_role("link", name="Fuso horário: Brasil (São Paulo)", exact=True)
     ).to_be_visible()
     page.set_viewport_size(NARROW)
     for row in history.locator("tbody tr").all():  # one block per event, within the screen

@@ -173,3 +173,28 @@ def test_the_queue_signs_in_first(web: Site) -> None:
     response = web.get("/review")
     assert response.status_code == 303
     assert response.headers["location"] == "/sign-in?next=/review"
+
+
+def test_each_reason_field_has_a_label_of_its_own(web: Site) -> None:
+    """A sentence per action, not the action's name put into "Reason for ..."."""
+    claim_id = submitted(web)
+    web.services.ledger.review(REVIEWER, claim_id, START, web.clock.now)
+    web.services.workers.run_once()
+    web.sign_in(REVIEWER)
+    page = web.get(f"/review/{claim_id}").text
+    for label in (
+        "What information is needed",
+        "Why you reject the claim",
+        "Why you reject the claim for good",
+    ):
+        assert f">{label}</label>" in page, label
+    assert "Reason for" not in page
+    web.client.headers["Accept-Language"] = "pt-BR"
+    brazilian = web.get(f"/review/{claim_id}").text
+    for label in (
+        "Que informações são necessárias",
+        "Por que você rejeita a declaração",
+        "Por que você rejeita a declaração em definitivo",
+    ):
+        assert f">{label}</label>" in brazilian, label
+    assert "Motivo para" not in brazilian

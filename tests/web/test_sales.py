@@ -113,3 +113,14 @@ def test_each_page_is_for_its_role(web: Site) -> None:
             assert "text/html" in response.headers["content-type"]
     web.sign_out()
     assert web.get("/co-sell").headers["location"] == "/sign-in?next=/co-sell"
+
+
+def test_a_referral_in_portuguese_says_estado_and_subestado(web: Site) -> None:
+    """The referral's status words as the rest of the site says a state ("Estado")."""
+    referral_id = referral_of(web, consent_requested(web))
+    web.sign_in(REFERRALS_A)
+    web.client.headers["Accept-Language"] = "pt-BR"
+    one = web.get(f"/referrals/{referral_id}").text
+    assert "<dt>Estado</dt>" in one and "<dt>Subestado</dt>" in one
+    assert "Substatus" not in one and ">Status<" not in one
+    assert '<th scope="col">Estado</th>' in web.get("/referrals").text

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from ledger.domain.principal import Principal
+from ledger.domain.principal import Principal, Role
 from ledger.words.i18n import COOKIE
 from tests.factories import ADMIN_A, FABRIKAM, LITWARE
 from tests.web.client import Site, sign_in_with
@@ -263,3 +263,45 @@ def test_a_used_and_a_superseded_link_say_so_to_the_customer(web: Site) -> None:
     link_claim, link = web.services.consent_tokens.read(newest, now)
     ledger.answer_consent(link_claim, link, True, now)
     assert "Este link já foi usado" in closed(web, newest)
+
+
+def title_and_heading(page: httpx.Response) -> tuple[str, str]:
+    """The page's <title> (without the site's name) and its heading."""
+    title = re.search(r"<title>(.*?) · ", page.text, re.S)
+    heading = re.search(r"<h1>(.*?)</h1>", page.text, re.S)
+    assert title and heading
+    return html.unescape(title.group(1)), html.unescape(heading.group(1))
+
+
+def test_an_error_pages_title_says_what_its_heading_says(site: Site) -> None:
+    """405 says in words that the address takes no such request; 404 is not found; the
+    <title> and the heading agree on each (in each language)."""
+    wrong = site.get("/sign-out")
+    assert wrong.status_code == 405
+    said = "This address does not take this kind of request"
+    assert title_and_heading(wrong) == (said, said)
+    missing = site.get("/no/such/page")
+    assert missing.status_code == 404
+    assert title_and_heading(missing) == ("Page not found", "Page not found")
+    in_portuguese(site)
+    wrong = site.get("/sign-out")
+    said = "Este endereço não aceita este tipo de pedido"
+    assert title_and_heading(wrong) == (said, said)
+    assert "Página não encontrada" not in wrong.text
+
+
+@pytest.mark.parametrize("roles", [{"reviewer"}, {"auditor"}, {"referral_admin"}, {"seller"}])
+def test_programme_roles_are_sent_back_to_the_home_page_not_the_engagements(
+    web: Site, roles: set[str]
+) -> None:
+    web.sign_in(Principal("rex@programme.example", None, frozenset(Role(r) for r in roles)))
+    for path in ("/no/such/page", "/engagements/E-WS/add"):
+        page = web.get(path)
+        assert page.status_code in (403, 404), path
+        assert '<a href="/">Back to the home page</a>' in page.text
+        assert "Back to the engagements" not in page.text
+
+
+def test_partner_users_are_sent_back_to_the_engagements(site: Site) -> None:
+    page = site.get("/no/such/page")
+    assert '<a href="/">Back to the engagements</a>' in page.text

@@ -40,7 +40,6 @@ from ledger.domain.errors import (
 from ledger.domain.principal import Principal
 from ledger.interface import exports
 from ledger.interface.dependencies import CommandRunnerDep
-from ledger.interface.refusals import status_of
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
 from ledger.service.ledger_base import Done, RequestKey
 from ledger.words.i18n import Formats
@@ -224,9 +223,7 @@ def _act(
         try:
             return _show(page, uuid, error=error, active=action.value, typed=form)
         except LedgerError as unreadable:  # not found, or not the principal's to see
-            return page.render(
-                "error.html", status_of(unreadable), error=unreadable, title=unreadable.slug
-            )
+            return page.error_page(unreadable)
 
     return page.submit(commands, form, act, refused)
 

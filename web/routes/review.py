@@ -14,15 +14,21 @@ from ledger.domain.commands import Review, parse
 from ledger.domain.errors import LedgerError, NotFoundError
 from ledger.domain.principal import Principal, Role
 from ledger.interface.dependencies import CommandRunnerDep
-from ledger.interface.refusals import status_of
 from ledger.projections.claim_queries import ClaimRow
 from ledger.service.ledger_base import Done, RequestKey
+from ledger.words.i18n import N_
 from web.pages import FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
 
 # Which review forms carry a reason field: where R32 asks for one (the aggregate's list).
 REASON_ASKED = REASON_REQUIRED
+REASON_LABELS = {
+    Action.REQUEST_INFORMATION: N_("What information is needed"),
+    Action.REJECT: N_("Why you reject the claim"),
+    Action.REJECT_FINAL: N_("Why you reject the claim for good"),
+}
+"""Each reason field's label, a sentence of its own (not the action's name put in one)."""
 
 
 def _claim_id(text: str) -> UUID:
@@ -45,6 +51,7 @@ def _context(page: PageDep, principal: Principal) -> dict[str, Any]:
     return {
         "forms": forms,
         "reason_asked": REASON_ASKED,
+        "reason_labels": REASON_LABELS,
         "partner_name": catalog.partner_name,
         "engagement_name": catalog.engagement_name,
         "new_form": session.new_form,  # one key per form: each is its own change
@@ -108,9 +115,7 @@ def review(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: s
         try:
             row = page.services.read_models.claims.details(principal, found)
         except LedgerError as unreachable:  # no such claim: the error page, not the form
-            return page.render(
-                "error.html", status_of(unreachable), error=unreachable, title=unreachable.slug
-            )
+            return page.error_page(unreachable)
         return page.refused(
             "review_claim.html",
             error,
