@@ -159,7 +159,7 @@ SORT_LABELS = {
     Sort.ENGAGEMENT_ID: N_("Engagement"),
     Sort.FRIENDLY_NAME: N_("Claim name"),
 }
-"""Each sort as the claims page's sort list labels it (claims.html), for a refusal to name."""
+"""Each sort as the claims page's sort list labels it, and a refusal names it."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,7 @@ class ClaimFilter:
                 "invalid-sort",
                 field="sort",
                 params={"sorts": Terms(tuple(SORT_LABELS.values()), style="or")},
+                extra={"allowed": [s.value for s in Sort]},  # the codes an API caller sends
             )
         if self.state is not None and self.state not in {s.value for s in ClaimState}:
             raise InvalidInputError(

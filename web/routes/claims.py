@@ -40,7 +40,7 @@ from ledger.domain.errors import (
 from ledger.domain.principal import Principal
 from ledger.interface import exports
 from ledger.interface.dependencies import CommandRunnerDep
-from ledger.projections.claim_queries import ClaimFilter, ClaimRow, Sort
+from ledger.projections.claim_queries import SORT_LABELS, ClaimFilter, ClaimRow, Sort
 from ledger.service.ledger_base import Done, RequestKey
 from ledger.words.i18n import Formats
 from ledger.words.refusals import Words
@@ -98,7 +98,7 @@ def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
         "engagements": catalog.engagements,
         "engagement_names": {e.id: e.name for e in catalog.engagements},
         "states": list(ClaimState),
-        "sorts": list(Sort),
+        "sorts": SORT_LABELS,
         "commands": lambda row: _partner_actions(principal, row),
     }
     try:
