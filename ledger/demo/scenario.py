@@ -168,8 +168,8 @@ class _Scenario:
                 ),
             )
         except LedgerError as refusal:
+            self.result.refusals.append(str(refusal))  # slug and rule, for the tests
             said = refusal.words.say() + (f" ({refusal.rule})" if refusal.rule else "")
-            self.result.refusals.append(said)
             self.log(f"  refused: {said}")
 
     def fabrikam_is_known(self) -> None:

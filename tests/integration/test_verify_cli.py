@@ -105,6 +105,6 @@ def test_a_store_made_before_the_hashes_is_refused(settings: Settings, tmp_path:
         ledger.close()
     run = ledger_cli(settings, "verify", cwd=tmp_path)
     assert run.returncode == 2
-    assert "was made before events carried hashes" in run.stdout
-    assert "ledger migrate --to DATABASE_URL" in run.stdout
+    assert "was made before events carried hashes" in run.stderr
+    assert "ledger migrate --to DATABASE_URL" in run.stderr
     assert "Traceback" not in run.stdout + run.stderr
