@@ -206,19 +206,24 @@ def list_claims(
     sort: Annotated[
         ClaimSort, Query(description="The sort key; a leading - sorts descending")
     ] = "-created_at",
+    partner_id: Annotated[
+        str | None,
+        Query(max_length=100, description="Only this partner's claims (auditors, who see all)"),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
     accept: Annotated[
         str | None, Header(description="text/csv for the whole list as CSV; JSON otherwise")
     ] = None,
 ) -> Response:
-    """Your claims: filter by engagement, state or customer; sort; CSV with Accept: text/csv."""
-    principal.require_partner_role()
+    """Your claims (an auditor's: every partner's, or `partner_id`'s): filter by engagement,
+    state or customer; sort; CSV with Accept: text/csv."""
     where = ClaimFilter(
         engagement_id=engagement_id,
         state=None if state is None else state.value,
         customer=customer,
         sort=sort,
+        partner_id=partner_id,
     )
     if accept and "text/csv" in accept:
         text = presenters.claims_csv(read_models.claims.every(principal, where))

@@ -38,7 +38,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/v1/engagements/E-WS/customers", None, PARTNER),
     ("POST", "/v1/eligibility-checks", {"location_id": "LOC-A1", "customer_id": {"type": "tpid", "value": "1"}}, PARTNER),
     ("POST", "/v1/claims", "create", PARTNER),
-    ("GET", "/v1/claims", None, PARTNER),
+    ("GET", "/v1/claims", None, PARTNER | {Role.AUDITOR}),
     ("GET", f"/v1/claims/{CLAIM}", None, PARTNER | {Role.REVIEWER, Role.AUDITOR}),
     ("GET", f"/v1/claims/{CLAIM}/history", None, PARTNER | {Role.AUDITOR}),
     ("POST", f"/v1/claims/{CLAIM}/consent-request", {"deal_size_usd": "1.00", "disclaimer_accepted": True}, PARTNER),

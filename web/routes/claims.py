@@ -48,7 +48,7 @@ from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-FILTERS = ("engagement_id", "state", "customer", "sort", "order")
+FILTERS = ("partner_id", "engagement_id", "state", "customer", "sort", "order")
 
 Text = Annotated[str | None, Query()]
 
@@ -57,6 +57,7 @@ Text = Annotated[str | None, Query()]
 
 
 def _filters(
+    partner_id: Text = None,
     engagement_id: Text = None,
     state: Text = None,
     customer: Text = None,
@@ -65,6 +66,7 @@ def _filters(
 ) -> dict[str, str]:
     """The list's filters as typed (blank ones left out): for the form and the links."""
     typed = {
+        "partner_id": partner_id,
         "engagement_id": engagement_id,
         "state": state,
         "customer": customer,
@@ -86,6 +88,7 @@ def _where(filters: dict[str, str]) -> ClaimFilter:
         state=filters.get("state"),
         customer=filters.get("customer"),
         sort=("-" if descending else "") + key,
+        partner_id=filters.get("partner_id"),
     )
 
 
@@ -97,6 +100,8 @@ def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
         "filter_query": urlencode(filters),
         "engagements": catalog.engagements,
         "engagement_names": {e.id: e.name for e in catalog.engagements},
+        "partners": catalog.partners if access.sees_every_partner(principal) else None,
+        "partner_names": {p.id: p.name for p in catalog.partners},
         "states": list(ClaimState),
         "sorts": SORT_LABELS,
         "commands": lambda row: _partner_actions(principal, row),

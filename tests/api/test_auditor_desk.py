@@ -1,0 +1,39 @@
+"""The auditor's desk over HTTP (SPEC 14): every partner's claims, a claim's history as JSON
+Lines, and the erasures listed."""
+
+from __future__ import annotations
+
+from tests.api.client import Api
+from tests.api.helpers import body
+from tests.factories import ADMIN_A, ADMIN_B, AUDITOR, LITWARE, REVIEWER
+
+
+def _claims(api: Api) -> tuple[str, str]:
+    mine = api.post("/v1/claims", body(["E-WS"]), ADMIN_A)
+    theirs = api.post(
+        "/v1/claims",
+        body(["E-AS"], value=LITWARE, location="LOC-B1", customer_email="it@litware.com"),
+        ADMIN_B,
+    )
+    assert mine.status_code == theirs.status_code == 201, theirs.text
+    return mine.json()["claims"][0]["claim_id"], theirs.json()["claims"][0]["claim_id"]
+
+
+def test_an_auditor_lists_every_partners_claims_and_filters_by_partner(api: Api) -> None:
+    a, b = _claims(api)
+    every = api.get("/v1/claims", AUDITOR)
+    assert every.status_code == 200, every.text
+    found = {i["claim_id"]: i["partner_id"] for i in every.json()["items"]}
+    assert found == {a: "P-A", b: "P-B"}
+    only_b = api.get("/v1/claims", AUDITOR, params={"partner_id": "P-B"}).json()["items"]
+    assert [i["claim_id"] for i in only_b] == [b]
+    for claim_id in (a, b):  # each one's details and history too
+        assert api.get(f"/v1/claims/{claim_id}", AUDITOR).status_code == 200
+        assert api.get(f"/v1/claims/{claim_id}/history", AUDITOR).status_code == 200
+    csv = api.get("/v1/claims", AUDITOR, headers={"Accept": "text/csv"}).text
+    assert len(csv.strip().splitlines()) == 3
+
+    own = api.get("/v1/claims", ADMIN_A).json()["items"]  # a partner's list: its own alone
+    assert [i["claim_id"] for i in own] == [a]
+    assert api.get("/v1/claims", ADMIN_A, params={"partner_id": "P-B"}).status_code == 403
+    assert api.get("/v1/claims", REVIEWER).status_code == 403
