@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import takewhile
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -148,13 +149,17 @@ def _required_proof(page: PageDep, row: ClaimRow) -> list[ProofItem]:
     return list(page.services.ledger.required_proof(page.principal, row.claim_id))
 
 
-def _history(page: PageDep, claim_id: UUID) -> list[HistoryLine] | None:
-    """The claim's history in the reader's words and time zone; None for a reviewer, who
-    reads the details, not the audit trail (HISTORY)."""
+def _history(
+    page: PageDep, claim_id: UUID, until: datetime | None = None
+) -> list[HistoryLine] | None:
+    """The claim's history in the reader's words and time zone (up to ``until``, when
+    given); None for a reviewer, who reads the details, not the audit trail (HISTORY)."""
     try:
         events = page.services.read_models.claims.history(page.principal, claim_id)
     except ForbiddenError:
         return None
+    if until is not None:
+        events = list(takewhile(lambda e: e.occurred_at <= until, events))
     names = {e.id: e.name for e in page.services.ledger.catalog.engagements}
     return HistoryWords(page.formats, names).lines(events)
 
@@ -185,6 +190,8 @@ def _show(
         "typed": typed or Fields([]),
         "confirming": confirming,
         "stale": isinstance(error, StaleVersionError),
+        "as_of": None,
+        "as_of_value": "",
     }
     if error is not None:
         return page.refused("claim_details.html", error, **context)
@@ -192,8 +199,40 @@ def _show(
 
 
 @router.get("/claims/{claim_id}")
-def claim(page: PageDep, claim_id: str, confirm: Annotated[str | None, Query()] = None) -> Response:
+def claim(
+    page: PageDep,
+    claim_id: str,
+    confirm: Annotated[str | None, Query()] = None,
+    as_of: Text = None,
+) -> Response:
+    if as_of and as_of.strip():
+        try:
+            moment = page.as_of(as_of.strip())
+        except InvalidInputError as error:
+            return page.error_page(error)
+        return _show_as_of(page, _uuid(claim_id), moment)
     return _show(page, _uuid(claim_id), confirming=confirm == "cancel")
+
+
+def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse:
+    """The claim as it stood at ``moment``, its history up to then: nothing to do there."""
+    events = page.services.ledger.claim_events(claim_id)
+    row = page.services.read_models.claims.as_of(page.principal, events, moment)
+    return page.render(
+        "claim_details.html",
+        row=row,
+        history=_history(page, claim_id, moment),
+        actions=(),
+        required_proof=[],
+        may_open_referrals=access.may_open_referrals(page.principal),
+        engagement=page.services.ledger.catalog.engagement(row.engagement_id),
+        active=None,
+        typed=Fields([]),
+        confirming=False,
+        stale=False,
+        as_of=moment,
+        as_of_value=page.local_input(moment),
+    )
 
 
 def _version(form: Fields) -> int:
