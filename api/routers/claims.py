@@ -46,6 +46,7 @@ from ledger.domain.commands import (
     Review,
     Submit,
 )
+from ledger.interface import exports
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 from ledger.service.ledger_base import BoundCommand, Done, RequestKey
 
@@ -252,12 +253,29 @@ def get_claim(
     return json_response(presenters.claim_details(row, now, principal), ETag=etag(row.version))
 
 
-@router.get("/claims/{claim_id}/history", response_model=list[HistoryEntry], responses=READ)
+@router.get(
+    "/claims/{claim_id}/history",
+    response_model=list[HistoryEntry],
+    responses={
+        200: {"content": {exports.JSONL: {}}, "description": "JSON, or JSON Lines"},
+        **READ,
+    },
+)
 def claim_history(
-    claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep
-) -> list[HistoryEntry]:
-    """Every event of the claim in order, with time and actor: the audit trail."""
-    return [presenters.history_entry(r) for r in read_models.claims.history(principal, claim_id)]
+    claim_id: UUID,
+    read_models: ReadModelsDep,
+    principal: PrincipalDep,
+    accept: Annotated[
+        str | None,
+        Header(description="application/jsonl for one JSON object per event; JSON otherwise"),
+    ] = None,
+) -> list[HistoryEntry] | Response:
+    """Every event of the claim in order, with time and actor: the audit trail; with
+    `Accept: application/jsonl`, one object per line, as `ledger history --json` prints."""
+    rows = read_models.claims.history(principal, claim_id)
+    if accept and exports.JSONL in accept:
+        return Response(exports.history_jsonl(rows), media_type=exports.JSONL)
+    return [presenters.history_entry(r) for r in rows]
 
 
 @router.post("/claims/{claim_id}/consent-request", response_model=ClaimDetails, responses=COMMAND)

@@ -3,6 +3,8 @@ Lines, and the erasures listed."""
 
 from __future__ import annotations
 
+import json
+
 from tests.api.client import Api
 from tests.api.helpers import body
 from tests.factories import ADMIN_A, ADMIN_B, AUDITOR, LITWARE, REVIEWER
@@ -37,3 +39,23 @@ def test_an_auditor_lists_every_partners_claims_and_filters_by_partner(api: Api)
     assert [i["claim_id"] for i in own] == [a]
     assert api.get("/v1/claims", ADMIN_A, params={"partner_id": "P-B"}).status_code == 403
     assert api.get("/v1/claims", REVIEWER).status_code == 403
+
+
+def test_a_claims_history_as_json_lines(api: Api) -> None:
+    a, b = _claims(api)
+    plain = api.get(f"/v1/claims/{b}/history", AUDITOR).json()
+    answer = api.get(f"/v1/claims/{b}/history", AUDITOR, headers={"Accept": "application/jsonl"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/jsonl")
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    assert [(r["version"], r["event"]) for r in lines] == [
+        (e["version"], e["event"]) for e in plain
+    ]
+    assert set(lines[0]) == {"version", "event", "occurred_at", "actor", "data"}
+    assert lines[0]["actor"]["id"] == ADMIN_B.user_id
+    mine = api.get(f"/v1/claims/{a}/history", ADMIN_A, headers={"Accept": "application/jsonl"})
+    assert mine.status_code == 200 and mine.text.count("\n") == len(mine.text.splitlines())
+    theirs = api.get(f"/v1/claims/{b}/history", ADMIN_A, headers={"Accept": "application/jsonl"})
+    assert theirs.status_code == 404
+    refused = api.get(f"/v1/claims/{b}/history", REVIEWER, headers={"Accept": "application/jsonl"})
+    assert refused.status_code == 403

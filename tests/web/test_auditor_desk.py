@@ -4,6 +4,7 @@ the audit page and its erasure form."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from ledger.domain.commands import Review
@@ -84,3 +85,22 @@ def test_an_auditor_reads_a_partners_customers_tab_as_of_a_time(site: Site) -> N
     )
     assert f'href="/claims/{claim_id}"' in later.text
     assert site.get(base, params={"as_of": "soon"}).status_code == 422
+
+
+def test_a_claims_history_downloads_as_json_lines(site: Site) -> None:
+    claim_id, _ = approved(site)
+    site.sign_in(AUDITOR)
+    page = site.get(f"/claims/{claim_id}").text
+    assert f'href="/claims/{claim_id}/history.jsonl" download' in page
+    answer = site.get(f"/claims/{claim_id}/history.jsonl")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/jsonl")
+    assert answer.headers["content-disposition"].startswith("attachment")
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    assert [r["event"] for r in lines] == site.events(claim_id)
+    assert lines[-1]["event"] == "Approved" and lines[-1]["actor"]["id"] == REVIEWER.user_id
+    site.sign_in(ADMIN_A)  # its partner too, as on the claim page
+    assert site.get(f"/claims/{claim_id}/history.jsonl").status_code == 200
+    site.sign_in(REVIEWER)  # the details, never the audit trail
+    refused = site.get(f"/claims/{claim_id}/history.jsonl")
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]

@@ -235,6 +235,18 @@ def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse
     )
 
 
+@router.get("/claims/{claim_id}/history.jsonl")
+def history_jsonl(page: PageDep, claim_id: str) -> Response:
+    """The claim's history as JSON Lines, to download (whoever reads it on the claim page)."""
+    uuid = _uuid(claim_id)
+    rows = page.services.read_models.claims.history(page.principal, uuid)
+    return Response(
+        exports.history_jsonl(rows),
+        media_type=exports.JSONL,
+        headers={"Content-Disposition": f'attachment; filename="claim-{uuid}-history.jsonl"'},
+    )
+
+
 def _version(form: Fields) -> int:
     """The claim version the form was rendered with: its command's expected version."""
     text = form.get("version").strip()
