@@ -6,13 +6,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from uuid import UUID
 
 from ledger.domain.commands import Review
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, days, proof
 from tests.web.client import Site
 
 
-def approved(site: Site) -> tuple[object, object]:
+def approved(site: Site) -> UUID:
     """A claim approved on day 3 (consent day 1, submitted day 2); its id."""
     claim_id = site.consented()
     ledger = site.services.ledger
@@ -22,11 +23,11 @@ def approved(site: Site) -> tuple[object, object]:
     ledger.review(REVIEWER, claim_id, Review(action="start"), site.clock())
     ledger.review(REVIEWER, claim_id, Review(action="approve"), site.clock())
     site.services.workers.views.catch_up()
-    return claim_id, ledger
+    return claim_id
 
 
 def test_an_auditor_reads_a_claim_as_of_a_time_before_its_approval(site: Site) -> None:
-    claim_id, _ = approved(site)
+    claim_id = approved(site)
     site.clock.now = days(4)
     site.sign_in(AUDITOR)
     now = site.get(f"/claims/{claim_id}")
@@ -60,7 +61,7 @@ def test_an_auditor_reads_a_claim_as_of_a_time_before_its_approval(site: Site) -
 
 
 def test_an_auditor_reads_a_partners_customers_tab_as_of_a_time(site: Site) -> None:
-    claim_id, _ = approved(site)
+    claim_id = approved(site)
     site.clock.now = days(4)
     site.sign_in(AUDITOR)
     base = "/engagements/E-WS/customers"
@@ -88,7 +89,7 @@ def test_an_auditor_reads_a_partners_customers_tab_as_of_a_time(site: Site) -> N
 
 
 def test_a_claims_history_downloads_as_json_lines(site: Site) -> None:
-    claim_id, _ = approved(site)
+    claim_id = approved(site)
     site.sign_in(AUDITOR)
     page = site.get(f"/claims/{claim_id}").text
     assert f'href="/claims/{claim_id}/history.jsonl" download' in page
