@@ -14,10 +14,14 @@ from cli.common import (
     _progress_bar,
     _tracked,
     console,
+    settings_or_exit,
 )
 from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
 from ledger.projections.report import report as build_report
+from ledger.projections.store import ViewStore
+from ledger.runtime.verifications import Verifications
+from ledger.service.clock import utc_now
 from ledger.service.csv_cells import csv_text
 
 
@@ -92,6 +96,7 @@ def verify(
         raise typer.Exit(2) from None
     finally:
         ledger.close()
+    _record(result)
     _print_checked(result)
     if result.proof is not None:
         _print_proof(result.proof)
@@ -103,6 +108,15 @@ def verify(
         highlight=False,
     )
     console.print(result.digest.describe(), highlight=False, soft_wrap=True)
+
+
+def _record(result: audit.Verification) -> None:
+    """Keep what this verification found, for the audit page (the last one shows there)."""
+    store = ViewStore.open(settings_or_exit().eventsourcing_env())
+    try:
+        Verifications(store).record(result, utc_now())
+    finally:
+        store.close()
 
 
 def _print_checked(result: audit.Verification) -> None:

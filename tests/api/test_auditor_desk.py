@@ -59,3 +59,15 @@ def test_a_claims_history_as_json_lines(api: Api) -> None:
     assert theirs.status_code == 404
     refused = api.get(f"/v1/claims/{b}/history", REVIEWER, headers={"Accept": "application/jsonl"})
     assert refused.status_code == 403
+
+
+def test_the_erasures_are_listed_for_auditors(api: Api) -> None:
+    _claims(api)
+    assert api.get("/v1/audit/erasures", AUDITOR).json() == []
+    made = api.post("/v1/audit/erasures", {"email": "it@litware.com"}, AUDITOR)
+    assert made.status_code == 201, made.text
+    listed = api.get("/v1/audit/erasures", AUDITOR)
+    assert listed.status_code == 200 and listed.json() == [made.json()]
+    assert "litware" not in listed.text.lower()
+    for principal in (ADMIN_A, REVIEWER):
+        assert api.get("/v1/audit/erasures", principal).status_code == 403

@@ -8,6 +8,7 @@ import json
 import re
 from uuid import UUID
 
+from ledger.audit.tamper import LogDigests, verify
 from ledger.domain.commands import Review
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, days, proof
 from tests.web.client import Site
@@ -105,3 +106,57 @@ def test_a_claims_history_downloads_as_json_lines(site: Site) -> None:
     site.sign_in(REVIEWER)  # the details, never the audit trail
     refused = site.get(f"/claims/{claim_id}/history.jsonl")
     assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+
+
+def test_the_audit_page_shows_the_log_the_last_check_and_erases_a_contact(site: Site) -> None:
+    claim_id = approved(site)
+    site.sign_in(AUDITOR)
+    page = site.get("/audit")
+    assert page.status_code == 200, page.text
+    digest = LogDigests.of(site.services.ledger).extend()
+    assert digest.digest.hex() in page.text and f"{digest.at} events recorded" in page.text
+    assert "No check of the log has been recorded yet." in page.text
+    assert "No contact has been erased." in page.text
+
+    result = verify(site.services.ledger)
+    site.services.verifications.record(result, site.clock())
+    checked = site.get("/audit").text
+    shown = re.search(r'<dl class="facts" id="last-verification">(.*?)</dl>', checked, re.S)
+    assert shown and f"{result.events} events" in shown.group(1)
+    assert "Every event and digest matched" in shown.group(1) and "UTC" in shown.group(1)
+
+    unknown = site.submit(site.get("/audit"), None, {"email": "nobody@fabrikam.com"})
+    assert unknown.status_code == 404
+    assert "No contact with this e-mail address" in html.unescape(unknown.text)
+    step1 = site.submit(site.get("/audit"), None, {"email": "CIO@fabrikam.com"})
+    assert step1.status_code == 200, step1.text
+    count = re.search(r'<p id="erase-count">(.*?)</p>', step1.text, re.S)
+    assert count and "held by 1 claim." in count.group(1)
+    assert "Cora" not in step1.text  # the contact's name is never shown
+    assert (
+        site.state(claim_id) == "approved"
+        and "[erased]" not in site.get(f"/claims/{claim_id}").text
+    )
+    done = site.submit(step1, None)
+    assert done.status_code == 303 and done.headers["location"] == "/audit"
+    after = site.get("/audit").text
+    erased = re.search(r"<tbody>(.*?)</tbody>", after, re.S)
+    assert (
+        erased and AUDITOR.user_id in erased.group(1) and 'data-label="Key id"' in erased.group(1)
+    )
+    assert "cio@fabrikam.com" not in after.lower()
+    assert "[erased]" in site.get(f"/claims/{claim_id}").text
+    portuguese = site.get("/audit", headers={"Accept-Language": "pt-BR"})
+    assert portuguese.status_code == 200 and 'lang="pt-BR"' in portuguese.text
+
+
+def test_only_an_auditor_reaches_the_audit_page(site: Site) -> None:
+    site.new_claim(["E-WS"])
+    for principal in (ADMIN_A, REVIEWER):
+        site.sign_in(principal)
+        assert site.get("/audit").status_code == 403
+        keys = site.form(site.get("/"), "/sign-out").keys()  # a form of theirs: refused too
+        sent = {**keys, "email": "cio@fabrikam.com", "confirm": "yes"}
+        assert site.post("/audit/erasures", sent).status_code == 403
+    site.sign_in(AUDITOR)
+    assert "No contact has been erased." in site.get("/audit").text
