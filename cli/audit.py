@@ -96,10 +96,7 @@ def verify(
         raise typer.Exit(2) from None
     finally:
         ledger.close()
-    _record(result)
-    _print_checked(result)
-    if result.proof is not None:
-        _print_proof(result.proof)
+    _record_and_print(result)
     if not result.ok:
         raise typer.Exit(1)
     console.print(
@@ -110,13 +107,17 @@ def verify(
     console.print(result.digest.describe(), highlight=False, soft_wrap=True)
 
 
-def _record(result: audit.Verification) -> None:
-    """Keep what this verification found, for the audit page (the last one shows there)."""
+def _record_and_print(result: audit.Verification) -> None:
+    """Keep what this verification found, for the audit page (the last one shows there);
+    then say what was checked, what did not match and, with --digest, the proof."""
     store = ViewStore.open(settings_or_exit().eventsourcing_env())
     try:
         Verifications(store).record(result, utc_now())
     finally:
         store.close()
+    _print_checked(result)
+    if result.proof is not None:
+        _print_proof(result.proof)
 
 
 def _print_checked(result: audit.Verification) -> None:

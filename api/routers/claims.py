@@ -51,6 +51,18 @@ from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 from ledger.service.ledger_base import BoundCommand, Done, RequestKey
 
 router = APIRouter(prefix="/v1", tags=["claims"])
+CustomerFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Only the claims whose customer's name (the tenant's, customer_name), "
+        "claim name (friendly_name) or customer id contains this, in any case",
+    ),
+]
+PartnerFilter = Annotated[
+    str | None,
+    Query(max_length=100, description="Only this partner's claims (auditors, who see all)"),
+]
 READ = errors(401, 403, 404, 422)
 COMMAND = errors(401, 403, 404, 409, 412, 422)
 
@@ -196,21 +208,11 @@ def list_claims(
         str | None, Query(max_length=100, description="Only the claims of this engagement")
     ] = None,
     state: Annotated[ClaimState | None, Query(description="Only the claims in this state")] = None,
-    customer: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Only the claims whose customer's name (the tenant's, customer_name), "
-            "claim name (friendly_name) or customer id contains this, in any case",
-        ),
-    ] = None,
+    customer: CustomerFilter = None,
     sort: Annotated[
         ClaimSort, Query(description="The sort key; a leading - sorts descending")
     ] = "-created_at",
-    partner_id: Annotated[
-        str | None,
-        Query(max_length=100, description="Only this partner's claims (auditors, who see all)"),
-    ] = None,
+    partner_id: PartnerFilter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
     accept: Annotated[
