@@ -489,6 +489,7 @@ def test_an_auditor_lists_every_partners_claims_with_a_partner_filter(site: Site
     assert page.status_code == 200
     assert sorted(names_in(page.text)) == ["Fabrikam", "Litware B"]
     assert '<th scope="col">Partner</th>' in page.text and 'data-label="Partner"' in page.text
+    assert 'data-label="Action"' not in page.text  # an auditor acts on no claim
     assert '<select id="partner_id" name="partner_id"' in page.text
     assert names_in(site.get("/claims?partner_id=P-B").text) == ["Litware B"]
     assert 'class="action"' not in site.get(f"/claims/{mine}").text
