@@ -92,6 +92,7 @@ def summary_fields(
         "claim_id": row.claim_id,
         "engagement_id": row.engagement_id,
         "friendly_name": row.friendly_name,
+        "partner_id": row.partner_id,
         "customer_name": row.customer_name,
         "customer_id": _customer(row.customer_id),
         "location_id": row.location_id,

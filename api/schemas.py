@@ -55,6 +55,7 @@ CUSTOMER_NAME = (
 
 class ClaimSummary(Out):
     claim_id: UUID
+    partner_id: str
     engagement_id: str
     friendly_name: str = Field(description="The claim's name, as the partner gave it (R3)")
     customer_name: str | None = Field(description=CUSTOMER_NAME)

@@ -14,10 +14,14 @@ from cli.common import (
     _progress_bar,
     _tracked,
     console,
+    settings_or_exit,
 )
 from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
 from ledger.projections.report import report as build_report
+from ledger.projections.store import ViewStore
+from ledger.runtime.verifications import Verifications
+from ledger.service.clock import utc_now
 from ledger.service.csv_cells import csv_text
 
 
@@ -92,9 +96,7 @@ def verify(
         raise typer.Exit(2) from None
     finally:
         ledger.close()
-    _print_checked(result)
-    if result.proof is not None:
-        _print_proof(result.proof)
+    _record_and_print(result)
     if not result.ok:
         raise typer.Exit(1)
     console.print(
@@ -103,6 +105,19 @@ def verify(
         highlight=False,
     )
     console.print(result.digest.describe(), highlight=False, soft_wrap=True)
+
+
+def _record_and_print(result: audit.Verification) -> None:
+    """Keep what this verification found, for the audit page (the last one shows there);
+    then say what was checked, what did not match and, with --digest, the proof."""
+    store = ViewStore.open(settings_or_exit().eventsourcing_env())
+    try:
+        Verifications(store).record(result, utc_now())
+    finally:
+        store.close()
+    _print_checked(result)
+    if result.proof is not None:
+        _print_proof(result.proof)
 
 
 def _print_checked(result: audit.Verification) -> None:

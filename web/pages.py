@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from babel.support import NullTranslations
 from fastapi import Depends, Request
@@ -15,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from ledger.aggregates.claim import Action, ClaimState, action_label
+from ledger.audit.as_of import parse_as_of
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Principal
 from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
@@ -133,6 +136,22 @@ class PageRequest:
         """The chosen time zone's place in the reader's words, for the header's "Time zone:"
         (``Brazil (São Paulo)``; ``UTC`` unless they chose another)."""
         return i18n.zone_place(self.zone, self.language)
+
+    def as_of(self, text: str) -> datetime:
+        """The time an as-of read shows: a date-time input's local time is the reader's
+        zone's; one that names its zone or offset (ISO-8601, as the API takes) stands as
+        written. A bad one is the InvalidInputError of ``parse_as_of`` (a 422 page)."""
+        try:
+            local: datetime | None = datetime.fromisoformat(text)
+        except ValueError:
+            local = None
+        if local is not None and local.tzinfo is None:
+            text = local.replace(tzinfo=ZoneInfo(self.zone)).isoformat()
+        return parse_as_of(text, self.now)
+
+    def local_input(self, moment: datetime) -> str:
+        """``moment`` as a date-time input shows it, in the reader's zone."""
+        return moment.astimezone(ZoneInfo(self.zone)).strftime("%Y-%m-%dT%H:%M")
 
     def say(self, what: LedgerError | Words | None) -> str:
         """A refusal, or a reason or hint in words, in the page's language."""

@@ -8,7 +8,7 @@ from api.deps import LedgerDep, NowDep, PrincipalDep, ServicesDep
 from api.schemas import EraseContact, ErasureOut, LogDigestOut, errors, problem_response
 from ledger.audit import tamper as audit
 from ledger.interface.refusals import problem
-from ledger.runtime.erasure import forget
+from ledger.runtime.erasure import Erasure, erasures, forget
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -47,6 +47,17 @@ def erase_contact(
         body.email,
         now,
     )
+    return _erasure_out(erasure)
+
+
+@router.get("/erasures", response_model=list[ErasureOut], responses=errors(401, 403))
+def list_erasures(ledger: LedgerDep, principal: PrincipalDep) -> list[ErasureOut]:
+    """Every erasure made, the latest first (auditors): when, by whom, the contact's key id,
+    the claims that held it and the e-mail files removed; never a name or an address."""
+    return [_erasure_out(e) for e in erasures(ledger, principal)]
+
+
+def _erasure_out(erasure: Erasure) -> ErasureOut:
     return ErasureOut(
         key_id=erasure.key_id,
         erased_at=erasure.erased_at.isoformat(),

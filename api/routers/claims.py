@@ -46,10 +46,23 @@ from ledger.domain.commands import (
     Review,
     Submit,
 )
+from ledger.interface import exports
 from ledger.projections.claim_queries import ClaimFilter, ClaimRow
 from ledger.service.ledger_base import BoundCommand, Done, RequestKey
 
 router = APIRouter(prefix="/v1", tags=["claims"])
+CustomerFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Only the claims whose customer's name (the tenant's, customer_name), "
+        "claim name (friendly_name) or customer id contains this, in any case",
+    ),
+]
+PartnerFilter = Annotated[
+    str | None,
+    Query(max_length=100, description="Only this partner's claims (auditors, who see all)"),
+]
 READ = errors(401, 403, 404, 422)
 COMMAND = errors(401, 403, 404, 409, 412, 422)
 
@@ -195,30 +208,25 @@ def list_claims(
         str | None, Query(max_length=100, description="Only the claims of this engagement")
     ] = None,
     state: Annotated[ClaimState | None, Query(description="Only the claims in this state")] = None,
-    customer: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Only the claims whose customer's name (the tenant's, customer_name), "
-            "claim name (friendly_name) or customer id contains this, in any case",
-        ),
-    ] = None,
+    customer: CustomerFilter = None,
     sort: Annotated[
         ClaimSort, Query(description="The sort key; a leading - sorts descending")
     ] = "-created_at",
+    partner_id: PartnerFilter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
     accept: Annotated[
         str | None, Header(description="text/csv for the whole list as CSV; JSON otherwise")
     ] = None,
 ) -> Response:
-    """Your claims: filter by engagement, state or customer; sort; CSV with Accept: text/csv."""
-    principal.require_partner_role()
+    """Your claims (an auditor's: every partner's, or `partner_id`'s): filter by engagement,
+    state or customer; sort; CSV with Accept: text/csv."""
     where = ClaimFilter(
         engagement_id=engagement_id,
         state=None if state is None else state.value,
         customer=customer,
         sort=sort,
+        partner_id=partner_id,
     )
     if accept and "text/csv" in accept:
         text = presenters.claims_csv(read_models.claims.every(principal, where))
@@ -247,12 +255,29 @@ def get_claim(
     return json_response(presenters.claim_details(row, now, principal), ETag=etag(row.version))
 
 
-@router.get("/claims/{claim_id}/history", response_model=list[HistoryEntry], responses=READ)
+@router.get(
+    "/claims/{claim_id}/history",
+    response_model=list[HistoryEntry],
+    responses={
+        200: {"content": {exports.JSONL: {}}, "description": "JSON, or JSON Lines"},
+        **READ,
+    },
+)
 def claim_history(
-    claim_id: UUID, read_models: ReadModelsDep, principal: PrincipalDep
-) -> list[HistoryEntry]:
-    """Every event of the claim in order, with time and actor: the audit trail."""
-    return [presenters.history_entry(r) for r in read_models.claims.history(principal, claim_id)]
+    claim_id: UUID,
+    read_models: ReadModelsDep,
+    principal: PrincipalDep,
+    accept: Annotated[
+        str | None,
+        Header(description="application/jsonl for one JSON object per event; JSON otherwise"),
+    ] = None,
+) -> list[HistoryEntry] | Response:
+    """Every event of the claim in order, with time and actor: the audit trail; with
+    `Accept: application/jsonl`, one object per line, as `ledger history --json` prints."""
+    rows = read_models.claims.history(principal, claim_id)
+    if accept and exports.JSONL in accept:
+        return Response(exports.history_jsonl(rows), media_type=exports.JSONL)
+    return [presenters.history_entry(r) for r in rows]
 
 
 @router.post("/claims/{claim_id}/consent-request", response_model=ClaimDetails, responses=COMMAND)

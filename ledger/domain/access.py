@@ -156,6 +156,22 @@ def partner_as_of(principal: Principal, partner_id: str | None) -> tuple[str, bo
     return partner_id, True
 
 
+def sees_every_partner(principal: Principal) -> bool:
+    """An auditor without a partner role of its own: its lists show every partner's claims."""
+    return Role.AUDITOR in principal.roles and not principal.is_partner_user
+
+
+def claims_of(principal: Principal, partner_id: str | None) -> str | None:
+    """Whose claims a list shows: a partner role its own (R1); an auditor every partner's,
+    or the one named (``partner_id``). A partner role naming another partner is 403."""
+    if principal.is_partner_user and partner_id in (None, principal.partner_id):
+        return principal.require_partner_role()
+    if Role.AUDITOR not in principal.roles:
+        principal.require_partner_role()
+        principal.require_role(Role.AUDITOR)
+    return partner_id
+
+
 def authorize_claim(
     principal: Principal,
     claim_id: UUID,

@@ -1,14 +1,16 @@
-"""Exports both the API and the page offer: the claim list as CSV."""
+"""Exports both the API and the page offer: the claim list as CSV, a claim's history as JSON
+Lines."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 from ledger.aggregates.values import usd_text
 from ledger.projections.base import ts
-from ledger.projections.claim_queries import ClaimRow
+from ledger.projections.claim_queries import ClaimRow, HistoryRow
 from ledger.service.csv_cells import csv_text
 
 CSV_COLUMNS = [
@@ -23,6 +25,27 @@ customer's tenant (empty when the claim recorded none: the customer id names it)
 def claims_csv(rows: Iterable[ClaimRow]) -> str:
     """The claim list as CSV, one row per claim, the columns of ``CSV_COLUMNS``."""
     return csv_text(CSV_COLUMNS, (_csv_row(row) for row in rows))
+
+
+JSONL = "application/jsonl"
+
+
+def history_jsonl(rows: Iterable[HistoryRow]) -> str:
+    """A claim's history as JSON Lines: one object per event, in order, with the fields
+    ``ledger history --json`` prints (version, event, occurred_at, actor, data)."""
+    return "".join(
+        json.dumps(
+            {
+                "version": row.version,
+                "event": row.event,
+                "occurred_at": row.occurred_at.isoformat(),
+                "actor": row.actor,
+                "data": row.data,
+            }
+        )
+        + "\n"
+        for row in rows
+    )
 
 
 def _csv_row(row: ClaimRow) -> list[object]:

@@ -170,6 +170,8 @@ class ClaimFilter:
     state: str | None = None
     customer: str | None = None
     sort: str = "-created_at"
+    partner_id: str | None = None
+    """Only this partner's claims (auditors; a partner role reads its own alone)."""
 
     def __post_init__(self) -> None:
         if self.sort.lstrip("-") not in {s.value for s in Sort}:
@@ -200,6 +202,18 @@ def location_clause(principal: Principal) -> tuple[str, list[Any]]:
         return "", []
     locations = sorted(scope)
     return f" AND location_id IN ({', '.join('?' for _ in locations) or 'NULL'})", locations
+
+
+def list_scope(principal: Principal, partner_id: str | None) -> tuple[str, list[Any]]:
+    """The claims a list may show, as SQL: a partner role's own at its locations (R1); an
+    auditor's, every partner's or the one named, at every location."""
+    partner = access.claims_of(principal, partner_id)
+    if principal.is_partner_user and partner == principal.partner_id:
+        scope, params = location_clause(principal)
+        return "SELECT * FROM {p}claims WHERE partner_id = ?" + scope, [partner, *params]
+    if partner is None:
+        return "SELECT * FROM {p}claims WHERE 1 = 1", []
+    return "SELECT * FROM {p}claims WHERE partner_id = ?", [partner]
 
 
 def claim_at(events: Sequence[Claim.Event], moment: datetime) -> ClaimRow | None:
@@ -337,11 +351,9 @@ class ClaimQueries:
     def search(
         self, principal: Principal, where: ClaimFilter, cursor: str | None = None, limit: int = 50
     ) -> Page[ClaimRow]:
-        """The partner's claims, filtered and sorted, with a keyset cursor."""
-        partner_id = principal.require_partner_role()
-        scope, params = location_clause(principal)
-        sql = "SELECT * FROM {p}claims WHERE partner_id = ?" + scope
-        args: list[Any] = [partner_id, *params]
+        """The partner's claims (an auditor's: every partner's, or the one named), filtered
+        and sorted, with a keyset cursor."""
+        sql, args = list_scope(principal, where.partner_id)
         if where.engagement_id:
             sql, args = sql + " AND engagement_id = ?", [*args, where.engagement_id]
         if where.state:

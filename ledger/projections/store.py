@@ -108,6 +108,10 @@ STATE_TABLES = [
     "CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at)",
     "CREATE TABLE IF NOT EXISTS sign_in_failures (client TEXT NOT NULL, failed_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sign_in_failures_client ON sign_in_failures (client, failed_at)",
+    # What each `ledger verify` found (ledger.runtime.verifications): the audit page's last.
+    "CREATE TABLE IF NOT EXISTS verifications (verified_at TEXT NOT NULL, "
+    "events BIGINT NOT NULL, aggregates BIGINT NOT NULL, ok INTEGER NOT NULL, "
+    "findings BIGINT NOT NULL, digest_at BIGINT NOT NULL, digest TEXT NOT NULL)",
 ]
 
 

@@ -14,6 +14,7 @@ from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
 from ledger.runtime.freshness import Freshness
 from ledger.runtime.sessions import SignIns
+from ledger.runtime.verifications import Verifications
 from ledger.runtime.workers import Workers
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.clock import Clock, utc_now
@@ -58,6 +59,7 @@ class Services:
     clock: Clock
     freshness: Freshness
     sign_ins: SignIns
+    verifications: Verifications
 
     def close(self) -> None:
         self.workers.stop()
@@ -90,4 +92,5 @@ def bootstrap(
         clock=clock,
         freshness=Freshness(workers.views),
         sign_ins=SignIns(store),
+        verifications=Verifications(store),
     )

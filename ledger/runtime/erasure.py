@@ -69,6 +69,39 @@ def forget(
     return Erasure(key_id, now, principal.user_id, claims, removed)
 
 
+def claims_holding(ledger: Ledger, views: ViewRunner, principal: Principal, email: str) -> int:
+    """How many claims an erasure of this contact would touch, erasing nothing (auditors
+    only): the confirmation step's count. Not found as ``forget`` is."""
+    principal.require_role(Role.AUDITOR)
+    key_id = ledger.keyring.key_id_of(email)
+    if key_id is None:
+        raise NotFoundError("contact-not-found", field="email")
+    views.catch_up()
+    claims, _ = _holders(views.store, key_id)
+    return len(claims)
+
+
+def erasures(ledger: Ledger, principal: Principal) -> list[Erasure]:
+    """Every erasure made, the latest first, from its ``Erased`` record (auditors only):
+    when, by whom, the key id and the claims; never the contact's name or address."""
+    principal.require_role(Role.AUDITOR)
+    found: list[Erasure] = []
+    for key_id in ledger.keyring.erased():
+        events = list(ledger.events.get(ContactErasure.id_for(key_id)))
+        record = events[0] if events else None
+        if isinstance(record, ContactErasure.Erased):  # else: a crash before its record
+            found.append(
+                Erasure(
+                    key_id=record.key_id,
+                    erased_at=record.timestamp,
+                    erased_by=record.actor.id,
+                    claims=tuple(record.claims),
+                    mail_files_removed=record.mail_files_removed,
+                )
+            )
+    return found
+
+
 def _holders(store: ViewStore, key_id: str) -> tuple[tuple[UUID, ...], list[str]]:
     """The claims whose views hold strings sealed under the key, and the mail files written
     for e-mails to it (read as stored: sealed)."""

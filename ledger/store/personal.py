@@ -73,6 +73,7 @@ class KeyRing:
         self._opened: dict[str, str] = {}  # sealed string -> its value (a claim is read often)
         self._erasures: tuple[float, int] = (0.0, -1)
         self._lock = threading.Lock()
+        self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
         if self.datastore is None:  # in memory: keys in memory
             self._memory: dict[str, tuple[str, bytes]] | None = {}
             return
@@ -237,6 +238,8 @@ class KeyRing:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:
                 del self._memory[lookup]
+            if gone:
+                self._erased_here.append((key_id, erased_at))
             return bool(gone)
         with self._cursor(commit=True) as cursor:
             cursor.execute(self._sql("DELETE FROM contact_keys WHERE key_id = ?"), (key_id,))
@@ -249,3 +252,11 @@ class KeyRing:
                 (key_id, erased_at),
             )
         return deleted
+
+    def erased(self) -> list[str]:
+        """The ids of the keys erased so far, the latest first."""
+        if self._memory is not None:
+            return [key_id for key_id, _ in reversed(self._erased_here)]
+        with self._cursor() as cursor:
+            cursor.execute("SELECT key_id FROM contact_erasures ORDER BY erased_at DESC, key_id")
+            return [str(row["key_id"]) for row in cursor.fetchall()]

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 from ledger.audit.tamper import LogDigests
+from ledger.projections.store import ViewStore
+from ledger.runtime.verifications import Verifications, Verified
 from ledger.service.application import open_ledger
 from ledger.service.settings import Settings
 from tests.factories import consented_claim, make_catalog
@@ -22,6 +24,14 @@ def digest_now(settings: Settings) -> tuple[int, str]:
     return found.at, found.digest.hex()
 
 
+def last_verification(settings: Settings) -> Verified | None:
+    store = ViewStore.open(settings.eventsourcing_env())
+    try:
+        return Verifications(store).last()
+    finally:
+        store.close()
+
+
 def test_verify_an_untouched_log_then_a_tampered_one(settings: Settings, tmp_path: Path) -> None:
     assert ledger_cli(settings, "demo", cwd=tmp_path).returncode == 0
     done = ledger_cli(settings, "verify", cwd=tmp_path)
@@ -34,6 +44,8 @@ def test_verify_an_untouched_log_then_a_tampered_one(settings: Settings, tmp_pat
         done.stdout
     )
     assert digest in done.stdout
+    recorded = last_verification(settings)  # verify records what it found, for /audit
+    assert recorded and recorded.ok and recorded.events == events and recorded.findings == 0
 
     proved = ledger_cli(settings, "verify", "--digest", digest, "--at", str(at), cwd=tmp_path)
     assert proved.returncode == 0, proved.stdout
@@ -59,6 +71,8 @@ def test_verify_an_untouched_log_then_a_tampered_one(settings: Settings, tmp_pat
         f"version {target.version}): hash mismatch"
     ) in failed.stdout
     assert "every stored log digest matches" not in failed.stdout
+    recorded = last_verification(settings)
+    assert recorded and not recorded.ok and recorded.findings >= 1
     # The digest proof fails too now: the event is before the notification it was taken at.
     again = ledger_cli(settings, "verify", "--digest", digest, "--at", str(at), cwd=tmp_path)
     assert again.returncode == 1 and "NOT PROVEN" in again.stdout

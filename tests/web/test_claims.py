@@ -456,8 +456,8 @@ def test_the_referral_hint_speaks_to_who_reads_it(site: Site) -> None:
 
 
 def test_the_claims_crumb_is_shown_only_to_those_who_may_open_the_list(site: Site) -> None:
-    """/claims is the partner's list (403 for programme roles): a reviewer goes back to the
-    review queue, an auditor has no list to go back to."""
+    """/claims is the partner's list and the auditor's (403 for other programme roles): a
+    reviewer goes back to the review queue."""
     claim_id = site.awaiting()
     crumbs = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
     partner = crumbs.search(site.get(f"/claims/{claim_id}").text)
@@ -466,6 +466,37 @@ def test_the_claims_crumb_is_shown_only_to_those_who_may_open_the_list(site: Sit
     reviewer = crumbs.search(site.get(f"/claims/{claim_id}").text)
     assert reviewer and reviewer.group(1) == '<a href="/review">Claims waiting for review</a>'
     site.sign_in(AUDITOR)
-    audited = site.get(f"/claims/{claim_id}")
-    assert audited.status_code == 200 and not crumbs.search(audited.text)
-    assert site.get("/claims").status_code == 403  # the list the crumb would lead to
+    audited = crumbs.search(site.get(f"/claims/{claim_id}").text)
+    assert audited and audited.group(1) == '<a href="/claims">Claims</a>'
+
+
+def test_an_auditor_lists_every_partners_claims_with_a_partner_filter(site: Site) -> None:
+    mine = site.new_claim(["E-WS"])
+    site.new_claim(
+        ["E-AS"],
+        ADMIN_B,
+        value=LITWARE,
+        name="Litware B",
+        location="LOC-B1",
+        customer_email="it@litware.com",
+    )
+    site.sign_in(AUDITOR)
+    home = site.get("/").text
+    assert 'href="/claims"' in home and 'href="/audit"' in home
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', home, re.S)
+    assert nav and ">Claims</a>" in nav.group(1) and ">Audit</a>" in nav.group(1)
+    page = site.get("/claims")
+    assert page.status_code == 200
+    assert sorted(names_in(page.text)) == ["Fabrikam", "Litware B"]
+    assert '<th scope="col">Partner</th>' in page.text and 'data-label="Partner"' in page.text
+    assert 'data-label="Action"' not in page.text  # an auditor acts on no claim
+    assert '<select id="partner_id" name="partner_id"' in page.text
+    assert names_in(site.get("/claims?partner_id=P-B").text) == ["Litware B"]
+    assert 'class="action"' not in site.get(f"/claims/{mine}").text
+    csv_rows = list(csv.reader(io.StringIO(site.get("/claims.csv").text)))
+    assert len(csv_rows) == 3
+
+    site.sign_in(ADMIN_A)  # a partner's own list is unchanged: no partner column or filter
+    own = site.get("/claims").text
+    assert names_in(own) == ["Fabrikam"] and 'data-label="Partner"' not in own
+    assert site.get("/claims?partner_id=P-B").status_code == 403

@@ -54,6 +54,8 @@ SKIPPED: tuple[str, ...] = (
     "/openapi",
 )
 SKIPPED += ("/v1/", "/metrics", "/healthz", "/readyz", "/claims.csv")
+DOWNLOADS = (".csv", ".jsonl")
+"""Files to download (a claim's history as JSON Lines), not pages."""
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 PYTHON_NONE = re.compile(r"\bNone\b(?! of)")  # a None rendered as text
@@ -71,6 +73,8 @@ LIBRARY_PHRASES = (
     "validation error",
     "String should",
 )
+HEX = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b")
+"""A hexadecimal id or digest (a claim id's first 8 digits, a key id, a log digest)."""
 WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:'[a-z]+)?")
 
 
@@ -160,6 +164,7 @@ class Findings:
         for known in self.data:
             text = text.replace(known, " ")
         text = re.sub(r"\S+@\S+", " ", text)  # e-mail addresses
+        text = HEX.sub(" ", UUID.sub(" ", text))  # ids and digests ("add8", "bad0" in them)
         english = sorted({w for w in WORD.findall(text) if w.lower() in self.english})
         if english:
             self.problems.append(f"{where}: English on the Portuguese page: {english}")
@@ -204,6 +209,8 @@ def links_of(html: str, base: str) -> Iterator[str]:
                 continue
             parts = urlsplit(href[len(base) :])
         if parts.path.startswith(SKIPPED) or parts.path == "/sign-in":
+            continue
+        if parts.path.endswith(DOWNLOADS):
             continue
         yield parts.path + (f"?{parts.query}" if parts.query else "")
 

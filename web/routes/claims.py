@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import takewhile
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -48,7 +49,7 @@ from web.pages import Fields, FormDep, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-FILTERS = ("engagement_id", "state", "customer", "sort", "order")
+FILTERS = ("partner_id", "engagement_id", "state", "customer", "sort", "order")
 
 Text = Annotated[str | None, Query()]
 
@@ -57,6 +58,7 @@ Text = Annotated[str | None, Query()]
 
 
 def _filters(
+    partner_id: Text = None,
     engagement_id: Text = None,
     state: Text = None,
     customer: Text = None,
@@ -65,6 +67,7 @@ def _filters(
 ) -> dict[str, str]:
     """The list's filters as typed (blank ones left out): for the form and the links."""
     typed = {
+        "partner_id": partner_id,
         "engagement_id": engagement_id,
         "state": state,
         "customer": customer,
@@ -86,6 +89,7 @@ def _where(filters: dict[str, str]) -> ClaimFilter:
         state=filters.get("state"),
         customer=filters.get("customer"),
         sort=("-" if descending else "") + key,
+        partner_id=filters.get("partner_id"),
     )
 
 
@@ -97,6 +101,8 @@ def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
         "filter_query": urlencode(filters),
         "engagements": catalog.engagements,
         "engagement_names": {e.id: e.name for e in catalog.engagements},
+        "partners": catalog.partners if access.sees_every_partner(principal) else None,
+        "partner_names": {p.id: p.name for p in catalog.partners},
         "states": list(ClaimState),
         "sorts": SORT_LABELS,
         "commands": lambda row: _partner_actions(principal, row),
@@ -143,13 +149,17 @@ def _required_proof(page: PageDep, row: ClaimRow) -> list[ProofItem]:
     return list(page.services.ledger.required_proof(page.principal, row.claim_id))
 
 
-def _history(page: PageDep, claim_id: UUID) -> list[HistoryLine] | None:
-    """The claim's history in the reader's words and time zone; None for a reviewer, who
-    reads the details, not the audit trail (HISTORY)."""
+def _history(
+    page: PageDep, claim_id: UUID, until: datetime | None = None
+) -> list[HistoryLine] | None:
+    """The claim's history in the reader's words and time zone (up to ``until``, when
+    given); None for a reviewer, who reads the details, not the audit trail (HISTORY)."""
     try:
         events = page.services.read_models.claims.history(page.principal, claim_id)
     except ForbiddenError:
         return None
+    if until is not None:
+        events = list(takewhile(lambda e: e.occurred_at <= until, events))
     names = {e.id: e.name for e in page.services.ledger.catalog.engagements}
     return HistoryWords(page.formats, names).lines(events)
 
@@ -180,6 +190,8 @@ def _show(
         "typed": typed or Fields([]),
         "confirming": confirming,
         "stale": isinstance(error, StaleVersionError),
+        "as_of": None,
+        "as_of_value": "",
     }
     if error is not None:
         return page.refused("claim_details.html", error, **context)
@@ -187,8 +199,52 @@ def _show(
 
 
 @router.get("/claims/{claim_id}")
-def claim(page: PageDep, claim_id: str, confirm: Annotated[str | None, Query()] = None) -> Response:
+def claim(
+    page: PageDep,
+    claim_id: str,
+    confirm: Annotated[str | None, Query()] = None,
+    as_of: Text = None,
+) -> Response:
+    if as_of and as_of.strip():
+        try:
+            moment = page.as_of(as_of.strip())
+        except InvalidInputError as error:
+            return page.error_page(error)
+        return _show_as_of(page, _uuid(claim_id), moment)
     return _show(page, _uuid(claim_id), confirming=confirm == "cancel")
+
+
+def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse:
+    """The claim as it stood at ``moment``, its history up to then: nothing to do there."""
+    events = page.services.ledger.claim_events(claim_id)
+    row = page.services.read_models.claims.as_of(page.principal, events, moment)
+    return page.render(
+        "claim_details.html",
+        row=row,
+        history=_history(page, claim_id, moment),
+        actions=(),
+        required_proof=[],
+        may_open_referrals=access.may_open_referrals(page.principal),
+        engagement=page.services.ledger.catalog.engagement(row.engagement_id),
+        active=None,
+        typed=Fields([]),
+        confirming=False,
+        stale=False,
+        as_of=moment,
+        as_of_value=page.local_input(moment),
+    )
+
+
+@router.get("/claims/{claim_id}/history.jsonl")
+def history_jsonl(page: PageDep, claim_id: str) -> Response:
+    """The claim's history as JSON Lines, to download (whoever reads it on the claim page)."""
+    uuid = _uuid(claim_id)
+    rows = page.services.read_models.claims.history(page.principal, uuid)
+    return Response(
+        exports.history_jsonl(rows),
+        media_type=exports.JSONL,
+        headers={"Content-Disposition": f'attachment; filename="claim-{uuid}-history.jsonl"'},
+    )
 
 
 def _version(form: Fields) -> int:
