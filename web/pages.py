@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Principal
+from ledger.interface import charts
 from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import Done, RequestKey
@@ -70,6 +71,8 @@ class Templates:
             environment.globals["id_type_labels"] = labels.ID_TYPES
             environment.globals["reason_labels"] = labels.REASONS
             environment.globals["kind_labels"] = labels.KINDS
+            environment.globals["bar_chart"] = charts.bar_chart
+            environment.globals["state_label"] = labels.state_label
             self.environments[language] = environment
 
     def render(self, language: str, name: str, context: Mapping[str, Any]) -> str:

@@ -112,6 +112,14 @@ def require_summary_access(principal: Principal) -> None:
     raise ForbiddenError("role-required", params={"role": names(sorted(allowed), "or")})
 
 
+def require_programme_access(principal: Principal) -> None:
+    """Reviewers and auditors (the programme's figures, every partner); 403 for anyone else."""
+    if not principal.roles & {Role.REVIEWER, Role.AUDITOR}:
+        raise ForbiddenError(
+            "role-required", params={"role": names([Role.REVIEWER, Role.AUDITOR], "or")}
+        )
+
+
 def in_scope(principal: Principal, row: ClaimRow) -> bool:
     """Whether the principal's figures count the claim: all claims for the programme's
     roles, the partner's own (at its locations) otherwise."""
@@ -270,3 +278,13 @@ def summary_of(
     require_summary_access(principal)
     rows, times = replayed_inputs(ledger, as_of)
     return summarize(scoped(principal, rows, engagement_id), times, as_of)
+
+
+def by_engagement(
+    rows: Sequence[ClaimRow], times: dict[UUID, ReviewTimes], now: datetime
+) -> dict[str, Summary]:
+    """The figures of each engagement that has claims, by engagement id."""
+    engagements = sorted({r.engagement_id for r in rows})
+    return {
+        e: summarize([r for r in rows if r.engagement_id == e], times, now) for e in engagements
+    }
