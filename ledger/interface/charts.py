@@ -9,6 +9,7 @@ that class, which the page serves as a file and the report writes into its head.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -52,17 +53,19 @@ def _bar(
         explicit_size=False,
         show_legend=False,
         print_values=True,
-        width=640,
+        show_x_labels=False,  # the value axis (x, as pygal turns it): each bar writes its value
+        show_x_guides=False,
+        width=480,
         height=max(160, 48 * len(labels) + 80),
         title=title,
         truncate_label=-1,
         margin=8,
     )
-    chart.x_labels = list(labels)
-    chart.add(
-        title,
-        [{"value": v, "formatter": lambda _v, t=t: t} for v, t in zip(values, shown, strict=True)],
-    )
+    chart.x_labels = list(reversed(labels))  # pygal draws the first label at the bottom
+    bars = [
+        {"value": v, "formatter": lambda _v, t=t: t} for v, t in zip(values, shown, strict=True)
+    ]
+    chart.add(title, list(reversed(bars)))
     return chart
 
 
@@ -87,8 +90,9 @@ def bar_chart(
 def stylesheet() -> str:
     """pygal's CSS for every chart of ``bar_chart`` (its id selector made the class's)."""
     svg = _bar("", ["a"], [1], ["1"]).render(is_unicode=True)
-    css = "\n".join(_STYLE_ELEMENT.findall(svg))
+    css = html.unescape("\n".join(_STYLE_ELEMENT.findall(svg)))  # as the SVG escaped it
     return (
         _CHART_ID.sub(".chart", css)
-        + "\n.chart{max-width:100%;height:auto}.chart .tooltip-overlay{display:none}\n"
+        + "\n.chart{display:block;width:100%;max-width:36rem;height:auto}"
+        + ".chart .tooltip-overlay{display:none}\n"
     )

@@ -44,8 +44,12 @@ def test_the_dashboard_shows_the_stages_payouts_and_what_needs_attention(web: Si
     assert "<script" not in html and " style=" not in html
     assert "<caption>Claims that reached each stage</caption>" in html
     assert re.search(r'data-label="Stage">Submitted</th><td data-label="Claims">1</td>', html)
-    assert re.search(r'data-label="Payouts">Approved</th><td data-label="Amount">\$5,000.00', html)
-    assert re.search(r'data-label="Payouts">Pending</th><td data-label="Amount">\$5,000.00', html)
+    assert re.search(
+        r'data-label="Payouts">Payouts approved</th><td data-label="Amount">\$5,000.00', html
+    )
+    assert re.search(
+        r'data-label="Payouts">Payouts pending</th><td data-label="Amount">\$5,000.00', html
+    )
     assert f'<a href="/claims/{waiting}">Northwind</a>' in html
     assert "Attention required" in html
 

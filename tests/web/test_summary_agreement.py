@@ -122,7 +122,7 @@ def assert_agree(site: Site) -> None:
         assert shown["Stage", label] == str(api["funnel"][key])
     for key, label in DROP_OUT_LABELS.items():
         assert shown["Outcome", label] == str(api["drop_outs"][key])
-    for key, label in (("approved", "Approved"), ("pending", "Pending")):
+    for key, label in (("approved", "Payouts approved"), ("pending", "Payouts pending")):
         amount = Decimal(re.sub(r"[^0-9.]", "", shown["Payouts", label]))
         assert amount == Decimal(api["payouts_usd"][key])
 
