@@ -21,7 +21,10 @@ def summary(
     read_models: ReadModelsDep,
     principal: PrincipalDep,
     now: NowDep,
-    engagement_id: Annotated[str | None, Query(max_length=100)] = None,
+    engagement_id: Annotated[
+        str | None,
+        Query(max_length=100, description="Only this engagement's claims (all without it)"),
+    ] = None,
     as_of: AsOf = None,
 ) -> SummaryOut:
     """Claims by state, the funnel, payouts approved and pending (USD), the claims that need
