@@ -198,17 +198,19 @@ def live_inputs(
 ) -> tuple[list[ClaimRow], dict[UUID, ReviewTimes]]:
     """The rows in scope from the claims view, and their review times from the history."""
     require_summary_access(principal)
-    sql, params = "SELECT * FROM {p}claims WHERE 1 = 1", []
+    sql, params = "FROM {p}claims WHERE 1 = 1", []
     if not principal.roles & {Role.REVIEWER, Role.AUDITOR}:
         clause, locations = location_clause(principal)
         sql, params = sql + " AND partner_id = ?" + clause, [principal.partner_id, *locations]
     if engagement_id is not None:
         sql, params = sql + " AND engagement_id = ?", [*params, engagement_id]
     with store.transaction() as tx:
-        rows = [ClaimRow.of(r) for r in tx.rows(sql, params)]
+        rows = [ClaimRow.of(r) for r in tx.rows("SELECT * " + sql, params)]
         events = tx.rows(
             "SELECT claim_id, event, occurred_at FROM {p}history "
-            "WHERE event IN ('Submitted', 'Approved', 'Rejected') ORDER BY claim_id, version"
+            "WHERE event IN ('Submitted', 'Approved', 'Rejected') "
+            f"AND claim_id IN (SELECT claim_id {sql}) ORDER BY claim_id, version",
+            params,
         )
     return rows, _times_of(events, {str(r.claim_id) for r in rows})
 
