@@ -6,16 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from api.schemas import (
+    AttentionOut,
     ClaimDetails,
     ClaimSummary,
     CommandOut,
     ContactsOut,
     CustomerIdOut,
     HistoryEntry,
+    PayoutsOut,
     ProofOut,
     QueueItem,
     ReferralLink,
     ReferralOut,
+    SummaryOut,
     TabItem,
 )
 from ledger.aggregates.claim import Action, ClaimState, action_label
@@ -30,6 +33,7 @@ from ledger.projections.claim_queries import ClaimRow, HistoryRow
 from ledger.projections.customers_page import KnownCustomerEntry
 from ledger.projections.customers_page import TabItem as TabEntry
 from ledger.projections.referral_queries import ReferralRow
+from ledger.projections.summary import Summary
 
 AS_OF_NOTE = (
     "As of {at}: the claims as they stood then, each folded from its events up to that time "
@@ -228,4 +232,31 @@ def referral(row: ReferralRow) -> ReferralOut:
         deal_value_usd=usd_text(row.deal_value_usd),
         created_at=ts(row.created_at),
         updated_at=ts(row.updated_at),
+    )
+
+
+def summary(found: Summary, as_of: datetime | None) -> SummaryOut:
+    """The programme's figures as the API answers them."""
+    return SummaryOut(
+        total_claims=found.total_claims,
+        claims_by_state=found.claims_by_state,
+        funnel=found.funnel,
+        drop_outs=found.drop_outs,
+        payouts_usd=PayoutsOut(approved=found.approved_usd, pending=found.pending_usd),
+        attention_required=[
+            AttentionOut(
+                claim_id=a.claim_id,
+                friendly_name=a.friendly_name,
+                engagement_id=a.engagement_id,
+                state=a.state.value,
+                deadline=None if a.deadline is None else a.deadline.isoformat(),
+                link=f"/v1/claims/{a.claim_id}",
+            )
+            for a in found.attention
+        ],
+        approval_rate=found.approval_rate,
+        review_days_median=found.review_days_median,
+        review_days_p90=found.review_days_p90,
+        payouts_approved_by_month=found.approved_by_month,
+        as_of=None if as_of is None else as_of.isoformat(),
     )

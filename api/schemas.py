@@ -346,3 +346,31 @@ class LogDigestOut(Out):
         description="The digest in hex; 64 zeros for the empty log. `ledger verify --digest "
         "D --at N` proves later that the log up to N is still the one digested D",
     )
+
+
+class PayoutsOut(Out):
+    approved: UsdText
+    pending: UsdText
+
+
+class AttentionOut(Out):
+    claim_id: UUID
+    friendly_name: str
+    engagement_id: str
+    state: str
+    deadline: str | None
+    link: str
+
+
+class SummaryOut(Out):
+    total_claims: int
+    claims_by_state: dict[str, int]
+    funnel: dict[str, int]
+    drop_outs: dict[str, int]
+    payouts_usd: PayoutsOut
+    attention_required: list[AttentionOut]
+    approval_rate: float | None
+    review_days_median: float | None
+    review_days_p90: float | None
+    payouts_approved_by_month: dict[str, UsdText]
+    as_of: str | None = None

@@ -4,6 +4,8 @@ chain and log digests checked."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,31 +20,61 @@ from cli.common import (
 )
 from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
+from ledger.audit.as_of import parse_as_of
+from ledger.domain.errors import LedgerError
+from ledger.projections.report import ReportRow
 from ledger.projections.report import report as build_report
 from ledger.projections.store import ViewStore
+from ledger.projections.summary import by_engagement, replayed_inputs, summarize
 from ledger.runtime.verifications import Verifications
+from ledger.service.application import Ledger
 from ledger.service.clock import utc_now
 from ledger.service.csv_cells import csv_text
+from ledger.words import i18n
+from web.report import report_html
 
 
 def report(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write the programme's figures and charts to this self-contained HTML file.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --html: the events up to this ISO-8601 time."),
+    ] = None,
+    language: Annotated[
+        str, typer.Option("--language", help="With --html: en or pt-BR.")
+    ] = i18n.DEFAULT,
 ) -> None:
-    """Counts, deal size and payout by engagement and state, replayed from the events."""
+    """Counts, deal size and payout by engagement and state, replayed from the events; with
+    --html, the programme at a glance (charts and tables) as one file."""
     ledger = _ledger()
-    if as_csv:  # the CSV alone on stdout, nothing before it
-        rows = build_report(ledger, None)
-    else:
-        with _progress_bar("report") as progress:
-            rows = build_report(ledger, _tracked(progress, "reading events"))
-    if as_csv:
-        header = ["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"]
-        cells = [
-            [r.engagement_id, r.state, r.claims, usd_text(r.deal_size_usd), usd_text(r.payout_usd)]
-            for r in rows
-        ]
-        sys.stdout.write(csv_text(header, cells))
+    if html is not None:
+        _html_report(ledger, html, as_of, language)
         return
+    if as_csv:  # the CSV alone on stdout, nothing before it
+        _print_csv(build_report(ledger, None))
+        return
+    with _progress_bar("report") as progress:
+        rows = build_report(ledger, _tracked(progress, "reading events"))
+    _print_table(rows)
+
+
+def _print_csv(rows: list[ReportRow]) -> None:
+    header = ["engagement_id", "state", "claims", "deal_size_usd", "payout_usd"]
+    cells = [
+        [r.engagement_id, r.state, r.claims, usd_text(r.deal_size_usd), usd_text(r.payout_usd)]
+        for r in rows
+    ]
+    sys.stdout.write(csv_text(header, cells))
+
+
+def _print_table(rows: list[ReportRow]) -> None:
     table = Table(title="Claims by engagement and state")
     for column in ("engagement", "state", "claims", "deal size (USD)", "payout (USD)"):
         table.add_column(column, justify="right" if "(" in column or column == "claims" else "left")
@@ -155,3 +187,23 @@ def _print_proof(proof: audit.Proof) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _html_report(ledger: Ledger, path: Path, as_of: str | None, language: str) -> None:
+    if language not in i18n.LANGUAGES:
+        raise typer.BadParameter(f"{language!r}: en or pt-BR", param_hint="--language")
+    now = utc_now()
+    moment = now if as_of is None else _as_of(as_of, now)
+    with _progress_bar("report") as progress:
+        rows, times = replayed_inputs(ledger, moment, _tracked(progress, "reading events"))
+    total = summarize(rows, times, moment)
+    engagements = by_engagement(rows, times, moment)
+    path.write_text(report_html(total, engagements, ledger.catalog, moment, language))
+    console.print(f"{total.total_claims} claims as of {moment.isoformat()}: wrote {path}")
+
+
+def _as_of(text: str, now: datetime) -> datetime:
+    try:
+        return parse_as_of(text, now, field="--as-of")
+    except LedgerError as error:
+        raise typer.BadParameter(error.detail, param_hint="--as-of") from None

@@ -16,7 +16,18 @@ from starlette.exceptions import HTTPException
 from ledger.domain.commands import field_problems, invalid_input
 from ledger.domain.errors import LedgerError
 from web.pages import PageRequest, Templates
-from web.routes import audit, auth, claims, consent, customers, review, sales, settings, wizard
+from web.routes import (
+    audit,
+    auth,
+    claims,
+    consent,
+    customers,
+    dashboard,
+    review,
+    sales,
+    settings,
+    wizard,
+)
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -46,7 +57,18 @@ def install(app: FastAPI) -> None:
         """The page's icon where browsers look for it without asking the page (its SVG)."""
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
-    for module in (auth, settings, customers, wizard, claims, review, sales, consent, audit):
+    for module in (
+        auth,
+        settings,
+        customers,
+        wizard,
+        claims,
+        review,
+        sales,
+        consent,
+        audit,
+        dashboard,
+    ):
         app.include_router(module.router)
     ErrorPages(dict(app.exception_handlers)).install(app)
 

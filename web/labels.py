@@ -7,6 +7,7 @@ up in its catalogs by their English text, and this list is what ``pybabel extrac
 
 from __future__ import annotations
 
+from ledger.aggregates.claim import ClaimState
 from ledger.words import refusals
 from ledger.words.i18n import N_
 
@@ -62,3 +63,22 @@ KINDS = {
     "project_l": N_("Project (L)"),
 }
 """The kinds of engagement, as the page names them."""
+FUNNEL_LABELS = {
+    "claimed_or_added": N_("Claimed or added"),
+    "consent_requested": N_("Consent requested"),
+    "consent_received": N_("Consent received"),
+    "submitted": N_("Submitted"),
+    "approved": N_("Approved"),
+}
+"""The dashboard's stages (``ledger.projections.summary.FUNNEL``), in order."""
+DROP_OUT_LABELS = {
+    "declined": N_("Declined"),
+    "expired": N_("Expired"),
+    "cancelled": N_("Canceled"),
+    "rejected": N_("Rejected"),
+}
+
+
+def state_label(state: str) -> str:
+    """The English label of a state's value (``approved``: Approved), for the catalogs."""
+    return ClaimState(state).label

@@ -20,6 +20,7 @@ from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.audit.as_of import parse_as_of
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Principal
+from ledger.interface import charts
 from ledger.interface.dependencies import CommandRunnerDep, NowDep, ServicesDep
 from ledger.interface.refusals import status_of
 from ledger.service.ledger_base import Done, RequestKey
@@ -73,6 +74,8 @@ class Templates:
             environment.globals["id_type_labels"] = labels.ID_TYPES
             environment.globals["reason_labels"] = labels.REASONS
             environment.globals["kind_labels"] = labels.KINDS
+            environment.globals["bar_chart"] = charts.bar_chart
+            environment.globals["state_label"] = labels.state_label
             self.environments[language] = environment
 
     def render(self, language: str, name: str, context: Mapping[str, Any]) -> str:

@@ -9,17 +9,29 @@ import functools
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
 from babel.core import get_global
-from babel.dates import format_date, format_datetime, format_time, get_timezone_location
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_timezone_location,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    format_percent,
+    parse_decimal,
+)
 from babel.support import NullTranslations, Translations
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -241,6 +253,23 @@ class Formats:
     def amount(self, value: Decimal | int) -> str:
         """A number with two decimals as this language writes it: 15,000.50 or 15.000,50."""
         return format_decimal(value, format="#,##0.00", locale=self.locale)
+
+    def month(self, month: str) -> str:
+        """A month written ``YYYY-MM``, named as this language names it: March 2026."""
+        year, number = month.split("-")
+        return format_skeleton("yMMMM", date(int(year), int(number), 1), locale=self.locale)
+
+    def whole(self, value: int) -> str:
+        """A count as this language writes it: 1,234 or 1.234."""
+        return format_decimal(value, format="#,##0", locale=self.locale)
+
+    def tenths(self, value: float) -> str:
+        """A number with one decimal (days): 2.5 or 2,5."""
+        return format_decimal(value, format="#,##0.0", locale=self.locale)
+
+    def share(self, value: float) -> str:
+        """A share as a percentage: 75% or 75%."""
+        return format_percent(value, locale=self.locale)
 
     def read_amount(self, text: str) -> Decimal | None:
         """An amount as a person types it: in this language ("15.000,50" in pt-BR,

@@ -1,0 +1,133 @@
+"""GET /v1/reports/summary (SPEC 13): every field, scoping, roles and as_of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.client import Api
+from tests.api.helpers import (
+    REFERRAL_ADMIN_A,
+    assert_problem,
+    body,
+    consented,
+    new_claim,
+    proof_body,
+)
+from tests.api.test_claim_as_of import BAD_AS_OF, assert_invalid_as_of, at, ok, review
+from tests.api.test_tabs_as_of import two_claims_over_days
+from tests.conftest import Clock
+from tests.factories import ADMIN_A, ADMIN_B, AUDITOR, NORTHWIND, REVIEWER, SELLER, USER_A1, days
+
+PATH = "/v1/reports/summary"
+
+
+def summary(api: Api, principal: Any = ADMIN_A, **params: Any) -> Any:
+    return ok(api.get(PATH, principal, params=params))
+
+
+def partner_b_claim(api: Api) -> str:
+    response = api.post(
+        "/v1/claims",
+        body(
+            location="LOC-B1",
+            value=NORTHWIND,
+            name="Northwind B",
+            customer_email="it@northwind.com",
+        ),
+        ADMIN_B,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["claims"][0]["claim_id"])
+
+
+def test_every_field_after_an_approval_and_a_cancellation(api: Api, clock: Clock) -> None:
+    two_claims_over_days(api, clock)
+    found = summary(api)
+    assert found["total_claims"] == 2
+    assert found["claims_by_state"] == {"approved": 1, "cancelled": 1}
+    assert found["funnel"] == {
+        "claimed_or_added": 2,
+        "consent_requested": 1,
+        "consent_received": 1,
+        "submitted": 1,
+        "approved": 1,
+    }
+    assert found["drop_outs"] == {"declined": 0, "expired": 0, "cancelled": 1, "rejected": 0}
+    assert found["payouts_usd"] == {"approved": "5000.00", "pending": "0.00"}
+    assert found["attention_required"] == []
+    assert found["approval_rate"] == 1.0
+    assert found["review_days_median"] == 2.0 and found["review_days_p90"] == 2.0
+    assert found["payouts_approved_by_month"] == {days(6).strftime("%Y-%m"): "5000.00"}
+    assert found["as_of"] is None
+
+
+def test_attention_lists_information_requested_and_near_deadlines_nearest_first(
+    api: Api, clock: Clock
+) -> None:
+    clock.now = days(0)
+    later = new_claim(api, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
+    clock.now = days(1)
+    waiting = consented(api)
+    assert api.post(f"/v1/claims/{waiting}/submission", proof_body()).status_code == 200
+    review(api, waiting, "start")
+    response = api.post(
+        f"/v1/claims/{waiting}/review",
+        {"action": "request_information", "reason": "The invoice, please."},
+        REVIEWER,
+    )
+    assert response.status_code == 200, response.text
+    (item,) = summary(api)["attention_required"]  # Northwind's consent deadline: day 30
+    assert item["claim_id"] == waiting and item["state"] == "partner_action_required"
+    assert item["link"] == f"/v1/claims/{waiting}" and item["friendly_name"] == "Fabrikam"
+    clock.now = days(24)
+    found = summary(api)
+    assert [a["claim_id"] for a in found["attention_required"]] == sorted(
+        [waiting, later],
+        key=lambda c: next(
+            a["deadline"] for a in found["attention_required"] if a["claim_id"] == c
+        ),
+    )
+    assert {a["claim_id"] for a in found["attention_required"]} == {waiting, later}
+    assert found["payouts_usd"] == {"approved": "0.00", "pending": "10000.00"}
+
+
+def test_a_partner_sees_its_own_and_the_programme_sees_all(api: Api, clock: Clock) -> None:
+    two_claims_over_days(api, clock)
+    partner_b_claim(api)
+    assert summary(api, ADMIN_B)["total_claims"] == 1
+    assert summary(api, ADMIN_B)["claims_by_state"] == {"customer_claimed": 1}
+    assert summary(api, ADMIN_A)["total_claims"] == 2
+    assert summary(api, USER_A1)["total_claims"] == 2  # both at LOC-A1
+    assert summary(api, REVIEWER)["total_claims"] == 3
+    assert summary(api, AUDITOR)["total_claims"] == 3
+    assert summary(api, AUDITOR, engagement_id="E-AS")["total_claims"] == 0
+
+
+@pytest.mark.parametrize("principal", [SELLER, REFERRAL_ADMIN_A])
+def test_roles_without_access_are_403(api: Api, principal: Any) -> None:
+    assert_problem(api.get(PATH, principal), 403, "role-required")
+
+
+def test_no_token_is_401(api: Api) -> None:
+    assert api.get(PATH, None).status_code == 401
+
+
+@pytest.mark.parametrize("as_of", BAD_AS_OF)
+def test_a_bad_as_of_is_422(api: Api, as_of: str) -> None:
+    assert_invalid_as_of(api.get(PATH, AUDITOR, params={"as_of": as_of}))
+
+
+def test_as_of_replays_the_events_up_to_then(api: Api, clock: Clock) -> None:
+    two_claims_over_days(api, clock)
+    then = summary(api, AUDITOR, as_of=at(3.5))
+    assert then["total_claims"] == 2
+    assert then["claims_by_state"] == {"consent_received": 1, "customer_claimed": 1}
+    assert then["payouts_usd"] == {"approved": "0.00", "pending": "10000.00"}
+    assert then["as_of"] is not None
+    now = summary(api, AUDITOR, as_of=at(100))  # later than now: now
+    live = summary(api, AUDITOR)
+    assert {k: v for k, v in now.items() if k != "as_of"} == {
+        k: v for k, v in live.items() if k != "as_of"
+    }
