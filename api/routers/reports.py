@@ -32,5 +32,7 @@ def summary(
     first) and time in review: a partner's own claims, every claim for reviewers and auditors.
     With `as_of`: the same figures replayed from the events up to that time."""
     at = None if as_of is None else parse_as_of(as_of, now)
-    found = summary_of(read_models.claims.store, ledger, principal, engagement_id, now, at)
+    found = summary_of(
+        read_models.claims.store, ledger, read_models.replays, principal, engagement_id, now, at
+    )
     return presenters.summary(found, at)

@@ -9,6 +9,8 @@ Live, the rows come from the claims view and the times from the history view; as
 from __future__ import annotations
 
 import statistics
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,29 +31,15 @@ from ledger.words.refusals import names
 S = ClaimState
 ATTENTION_WITHIN = timedelta(days=7)
 ZERO = Decimal("0")
-FUNNEL: tuple[tuple[str, frozenset[ClaimState]], ...] = (
-    ("claimed_or_added", frozenset(S)),
-    (
-        "consent_requested",
-        frozenset(S) - {S.CUSTOMER_CLAIMED, S.CANCELLED, S.NOT_SUBMITTED_EXPIRED},
-    ),
-    (
-        "consent_received",
-        frozenset(S)
-        - {S.CUSTOMER_CLAIMED, S.AWAITING_CONSENT, S.CONSENT_DECLINED}
-        - {S.CONSENT_EXPIRED, S.CANCELLED},
-    ),
-    (
-        "submitted",
-        frozenset(
-            {S.SUBMITTED, S.UNDER_REVIEW, S.PARTNER_ACTION_REQUIRED, S.POST_SUBMISSION_EXPIRED}
-        )
-        | {S.APPROVED, S.REJECTED, S.DISPUTED, S.DISPUTED_EXPIRED, S.REJECTED_FINAL},
-    ),
-    ("approved", frozenset({S.APPROVED})),
+FUNNEL: tuple[str, ...] = (
+    "claimed_or_added",
+    "consent_requested",
+    "consent_received",
+    "submitted",
+    "approved",
 )
-"""The stages in order, each with the states of the claims that reached it (a claim
-cancelled or expired before consent counts as claimed only: the row does not say more)."""
+"""The stages in order; a claim counts in every stage its events reached, whatever happened
+to it later (a claim cancelled after consent counts as consent received)."""
 DROP_OUTS: tuple[tuple[str, frozenset[ClaimState]], ...] = (
     ("declined", frozenset({S.CONSENT_DECLINED})),
     (
@@ -65,19 +53,38 @@ DROP_OUTS: tuple[tuple[str, frozenset[ClaimState]], ...] = (
 DECIDED = ("Approved", "Rejected")
 
 
-@dataclass(frozen=True)
-class ReviewTimes:
-    """When a claim was first submitted, first decided (approved or rejected), approved."""
+MILESTONE_EVENTS = ("ConsentRequested", "ConsentGiven", "Submitted", "Approved", "Rejected")
+"""The events that mark a stage of the funnel or a time in review."""
 
+
+@dataclass(frozen=True)
+class Milestones:
+    """When a claim first reached each stage its events mark (None: not reached), and when it
+    was first decided (approved or rejected)."""
+
+    consent_requested: datetime | None = None
+    consent_received: datetime | None = None
     submitted: datetime | None = None
     decided: datetime | None = None
     approved: datetime | None = None
 
-    def seen(self, event: str, at: datetime) -> ReviewTimes:
+    def seen(self, event: str, at: datetime) -> Milestones:
         submitted = self.submitted or (at if event == "Submitted" else None)
-        decided = self.decided or (at if event in DECIDED and submitted else None)
-        approved = at if event == "Approved" else self.approved
-        return ReviewTimes(submitted, decided, approved)
+        return Milestones(
+            consent_requested=self.consent_requested or _at(event, "ConsentRequested", at),
+            consent_received=self.consent_received or _at(event, "ConsentGiven", at),
+            submitted=submitted,
+            decided=self.decided or (at if event in DECIDED and submitted else None),
+            approved=_at(event, "Approved", at) or self.approved,
+        )
+
+    def reached(self, stage: str) -> bool:
+        """Whether the claim reached the funnel's ``stage`` (every claim was claimed or added)."""
+        return stage == "claimed_or_added" or getattr(self, stage) is not None
+
+
+def _at(event: str, wanted: str, at: datetime) -> datetime | None:
+    return at if event == wanted else None
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ def percentile(values: Sequence[float], share: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def _review_figures(summary: Summary, times: Iterable[ReviewTimes]) -> None:
+def _review_figures(summary: Summary, times: Iterable[Milestones]) -> None:
     days = [
         (t.decided - t.submitted).total_seconds() / 86400
         for t in times
@@ -156,7 +163,7 @@ def _review_figures(summary: Summary, times: Iterable[ReviewTimes]) -> None:
     summary.review_days_p90 = None if p90 is None else round(p90, 1)
 
 
-def summarize(rows: Iterable[ClaimRow], times: dict[UUID, ReviewTimes], now: datetime) -> Summary:
+def summarize(rows: Iterable[ClaimRow], times: dict[UUID, Milestones], now: datetime) -> Summary:
     """Every figure of the programme at a glance, from the rows in scope."""
     summary, counted = Summary(), list(rows)
     summary.total_claims = len(counted)
@@ -164,12 +171,13 @@ def summarize(rows: Iterable[ClaimRow], times: dict[UUID, ReviewTimes], now: dat
         found = sum(1 for r in counted if r.state is state)
         if found:
             summary.claims_by_state[state.value] = found
-    summary.funnel = {k: sum(1 for r in counted if r.state in s) for k, s in FUNNEL}
+    reached = [times.get(r.claim_id, Milestones()) for r in counted]
+    summary.funnel = {k: sum(1 for m in reached if m.reached(k)) for k in FUNNEL}
     summary.drop_outs = {k: sum(1 for r in counted if r.state in s) for k, s in DROP_OUTS}
     for row in counted:
         if row.state is S.APPROVED:
             summary.approved_usd += row.payout_usd or ZERO
-            month = times.get(row.claim_id, ReviewTimes()).approved or row.updated_at
+            month = times.get(row.claim_id, Milestones()).approved or row.updated_at
             key = month.strftime("%Y-%m")
             summary.approved_by_month[key] = summary.approved_by_month.get(key, ZERO) + (
                 row.payout_usd or ZERO
@@ -195,7 +203,7 @@ def summarize(rows: Iterable[ClaimRow], times: dict[UUID, ReviewTimes], now: dat
 
 def live_inputs(
     store: ViewStore, principal: Principal, engagement_id: str | None
-) -> tuple[list[ClaimRow], dict[UUID, ReviewTimes]]:
+) -> tuple[list[ClaimRow], dict[UUID, Milestones]]:
     """The rows in scope from the claims view, and their review times from the history."""
     require_summary_access(principal)
     sql, params = "FROM {p}claims WHERE 1 = 1", []
@@ -208,20 +216,20 @@ def live_inputs(
         rows = [ClaimRow.of(r) for r in tx.rows("SELECT * " + sql, params)]
         events = tx.rows(
             "SELECT claim_id, event, occurred_at FROM {p}history "
-            "WHERE event IN ('Submitted', 'Approved', 'Rejected') "
+            f"WHERE event IN ({', '.join(repr(e) for e in MILESTONE_EVENTS)}) "
             f"AND claim_id IN (SELECT claim_id {sql}) ORDER BY claim_id, version",
             params,
         )
     return rows, _times_of(events, {str(r.claim_id) for r in rows})
 
 
-def _times_of(events: list[dict[str, Any]], wanted: set[str]) -> dict[UUID, ReviewTimes]:
-    times: dict[UUID, ReviewTimes] = {}
+def _times_of(events: list[dict[str, Any]], wanted: set[str]) -> dict[UUID, Milestones]:
+    times: dict[UUID, Milestones] = {}
     for event in events:
         if event["claim_id"] in wanted:
             claim_id = UUID(event["claim_id"])
             at = parse_ts(event["occurred_at"])
-            times[claim_id] = times.get(claim_id, ReviewTimes()).seen(event["event"], at)
+            times[claim_id] = times.get(claim_id, Milestones()).seen(event["event"], at)
     return times
 
 
@@ -230,7 +238,7 @@ def replayed_inputs(
     until: datetime,
     progress: Callable[[int, int], None] | None = None,
     page_size: int = 5000,
-) -> tuple[list[ClaimRow], dict[UUID, ReviewTimes]]:
+) -> tuple[list[ClaimRow], dict[UUID, Milestones]]:
     """Every claim as it stood at ``until``, folded from its events up to then (no views), and
     the review times of those events."""
     events: dict[UUID, list[Claim.Event]] = {}
@@ -244,12 +252,39 @@ def replayed_inputs(
         if progress is not None:
             progress(done, max(total, done))
     rows = [ClaimRow.of(row_of(fold(e))) for e in events.values()]
-    times: dict[UUID, ReviewTimes] = {}
+    times: dict[UUID, Milestones] = {}
     for claim_id, claim_events in events.items():
         for event in claim_events:
-            seen = times.get(claim_id, ReviewTimes())
+            seen = times.get(claim_id, Milestones())
             times[claim_id] = seen.seen(type(event).__name__, event.timestamp)
     return rows, times
+
+
+Inputs = tuple[list[ClaimRow], dict[UUID, Milestones]]
+
+
+class Replays:
+    """The last few replays up to a time, kept while the log has not moved: figures as of a
+    past time are asked for again and again (the page, then the API, then a filter), and each
+    replay reads the whole log. A new event (its position) makes every kept replay stale."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._kept: OrderedDict[tuple[datetime, int], Inputs] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def inputs(self, ledger: Ledger, until: datetime) -> Inputs:
+        key = (until, ledger.event_log.last_written())
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        found = replayed_inputs(ledger, until)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self._keep:
+                self._kept.popitem(last=False)
+        return found
 
 
 def scoped(
@@ -267,6 +302,7 @@ def scoped(
 def summary_of(
     store: ViewStore,
     ledger: Ledger,
+    replays: Replays,
     principal: Principal,
     engagement_id: str | None,
     now: datetime,
@@ -278,12 +314,12 @@ def summary_of(
         rows, times = live_inputs(store, principal, engagement_id)
         return summarize(rows, times, now)
     require_summary_access(principal)
-    rows, times = replayed_inputs(ledger, as_of)
+    rows, times = replays.inputs(ledger, as_of)
     return summarize(scoped(principal, rows, engagement_id), times, as_of)
 
 
 def by_engagement(
-    rows: Sequence[ClaimRow], times: dict[UUID, ReviewTimes], now: datetime
+    rows: Sequence[ClaimRow], times: dict[UUID, Milestones], now: datetime
 ) -> dict[str, Summary]:
     """The figures of each engagement that has claims, by engagement id."""
     engagements = sorted({r.engagement_id for r in rows})

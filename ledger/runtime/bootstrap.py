@@ -12,6 +12,7 @@ from ledger.projections.contact_queries import ContactQueries
 from ledger.projections.customers_page import CustomersPage
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
+from ledger.projections.summary import Replays
 from ledger.runtime.freshness import Freshness
 from ledger.runtime.sessions import SignIns
 from ledger.runtime.verifications import Verifications
@@ -30,6 +31,8 @@ class ReadModels:
     customers: CustomersPage
     referrals: ReferralQueries
     contacts: ContactQueries
+    replays: Replays
+    """The summary's replays as of a time, kept while the log has not moved."""
 
     @classmethod
     def over(
@@ -44,6 +47,7 @@ class ReadModels:
             CustomersPage(store, catalog),
             ReferralQueries(store),
             ContactQueries(store),
+            Replays(),
         )
 
 

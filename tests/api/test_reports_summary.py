@@ -11,6 +11,7 @@ from tests.api.helpers import (
     REFERRAL_ADMIN_A,
     assert_problem,
     body,
+    consent_body,
     consented,
     new_claim,
     proof_body,
@@ -61,6 +62,31 @@ def test_every_field_after_an_approval_and_a_cancellation(api: Api, clock: Clock
     assert found["review_days_median"] == 2.0 and found["review_days_p90"] == 2.0
     assert found["payouts_approved_by_month"] == {days(6).strftime("%Y-%m"): "5000.00"}
     assert found["as_of"] is None
+
+
+def test_the_funnel_counts_the_stages_a_claim_reached_before_it_dropped_out(
+    api: Api, clock: Clock
+) -> None:
+    clock.now = days(1)
+    declined = new_claim(api, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
+    assert api.post(f"/v1/claims/{declined}/consent-request", consent_body()).status_code == 200
+    token = api.consent_token(declined)
+    assert api.post(f"/v1/consent/{token}", {"decision": "decline"}, None).status_code == 200
+    cancelled = consented(api)
+    assert api.post(f"/v1/claims/{cancelled}/cancellation", {}).status_code == 200
+    found = summary(api)
+    assert found["claims_by_state"] == {"cancelled": 1, "consent_declined": 1}
+    assert found["funnel"] == {
+        "claimed_or_added": 2,
+        "consent_requested": 2,
+        "consent_received": 1,
+        "submitted": 0,
+        "approved": 0,
+    }
+    assert found["drop_outs"] == {"declined": 1, "expired": 0, "cancelled": 1, "rejected": 0}
+    clock.now = days(3)
+    then = summary(api, as_of=at(2))
+    assert then["funnel"] == found["funnel"] and then["drop_outs"] == found["drop_outs"]
 
 
 def test_attention_lists_information_requested_and_near_deadlines_nearest_first(
@@ -131,3 +157,29 @@ def test_as_of_replays_the_events_up_to_then(api: Api, clock: Clock) -> None:
     assert {k: v for k, v in now.items() if k != "as_of"} == {
         k: v for k, v in live.items() if k != "as_of"
     }
+
+
+def test_a_replay_as_of_a_time_is_kept_until_the_log_moves(
+    api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.projections.summary as module
+
+    replays: list[object] = []
+    replay = module.replayed_inputs
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        replays.append(args)
+        return replay(*args, **kwargs)
+
+    monkeypatch.setattr(module, "replayed_inputs", counted)
+    clock.now = days(1)
+    new_claim(api)
+    clock.now = days(3)
+    assert summary(api, as_of=at(2))["total_claims"] == 1
+    assert summary(api, REVIEWER, as_of=at(2))["total_claims"] == 1
+    assert len(replays) == 1
+    clock.now = days(1.5)
+    new_claim(api, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
+    clock.now = days(3)
+    assert summary(api, as_of=at(2))["total_claims"] == 2
+    assert len(replays) == 2

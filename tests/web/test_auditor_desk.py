@@ -8,9 +8,13 @@ import json
 import re
 from uuid import UUID
 
+import pytest
+
 from ledger.audit.tamper import LogDigests, verify
 from ledger.domain.commands import Review
-from tests.factories import ADMIN_A, AUDITOR, REVIEWER, days, proof
+from ledger.domain.principal import Principal, Role
+from tests.api.helpers import REFERRAL_ADMIN_A
+from tests.factories import ADMIN_A, AUDITOR, REVIEWER, SELLER, USER_A1, days, proof
 from tests.web.client import Site
 
 
@@ -161,3 +165,26 @@ def test_only_an_auditor_reaches_the_audit_page(site: Site) -> None:
         assert site.post("/audit/erasures", sent).status_code == 403
     site.sign_in(AUDITOR)
     assert "No contact has been erased." in site.get("/audit").text
+
+
+NAV = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [ADMIN_A, USER_A1, REFERRAL_ADMIN_A, REVIEWER, AUDITOR, SELLER],
+    ids=lambda p: "-".join(sorted(p.roles)),
+)
+def test_every_link_in_the_header_opens_for_the_person_it_is_shown_to(
+    site: Site, principal: Principal
+) -> None:
+    site.sign_in(principal)
+    home = site.get("/", follow_redirects=True)
+    nav = NAV.search(home.text)
+    assert nav, home.text
+    links = re.findall(r'<a href="([^"]+)"', nav.group(1))
+    assert links
+    for link in links:
+        assert site.get(link).status_code == 200, (principal.user_id, link)
+    assert ("/dashboard" in links) == principal.is_partner_user
+    assert ("/audit" in links) == (Role.AUDITOR in principal.roles)
