@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from ledger.domain.commands import Dispute, Review, parse
 from ledger.policies.reminders import record_reminders
-from ledger.runtime.bootstrap import bootstrap
+from ledger.runtime.bootstrap import Services, bootstrap
 from ledger.runtime.erasure import forget
 from ledger.runtime.workers import Workers
 from ledger.service.application import Ledger
@@ -337,3 +337,28 @@ def test_ledger_outbox_lists_the_notifications_by_what_they_are(
     assert given["link"] in Path(given["file"]).read_text()
     table = outbox_cli.invoke(app, ["outbox"]).stdout
     assert "consent given (partner)" in table and "E-mails (2)" in table
+
+
+def test_a_store_made_before_the_notifications_never_mails_the_partner_about_its_past(
+    stored_ledger: Ledger, services: Services, clock: Clock
+) -> None:
+    """A store of schema version 2 notes when it began to notify: events before then (this
+    log's, in March 2026) are folded into the outbox superseded, by its views and a replay."""
+    claim_id = consented(stored_ledger, "en")
+    with services.store.transaction(commit=True) as tx:
+        tx.execute("UPDATE view_state SET value = '2' WHERE key = 'schema_version'")
+    upgraded = bootstrap(services.settings, ledger=stored_ledger, clock=clock)
+    try:
+        assert upgraded.store.notifications_since is not None
+        upgraded.workers.run_once(deadlines=False)
+        upgraded.workers.views.replay()
+        upgraded.workers.run_once(deadlines=False)
+        rows = upgraded.workers.mailer.outbox(claim_id)
+    finally:
+        upgraded.store.close()
+    assert [(r["kind"], r["status"]) for r in rows] == [
+        ("consent_request", "superseded"),  # answered before any worker ran
+        ("consent_given", "superseded"),
+    ]
+    folder = services.settings.mail_directory()
+    assert not any(PARTNER in f.read_text() for f in folder.glob("*.eml"))
