@@ -51,7 +51,7 @@ HAPPENED = {
     ),
 }
 WHY_EXPIRED = {
-    "consent": N_("The customer did not answer the consent request in time."),
+    "consent": N_("The customer's consent was not received in time."),
     "submission": N_("The proof of execution was not submitted in time."),
     "post_submission": N_("The information the reviewer asked for was not added in time."),
     "dispute": N_("The time to dispute the rejection, or to submit again after it, ran out."),
