@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from ledger.aggregates.claim import Claim
 from ledger.runtime.bootstrap import bootstrap
@@ -19,6 +19,9 @@ from tests.property.commands import Tally, operations
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations)
+@example(  # the customer consented on one engagement: on another it is claimed, not added (R15)
+    [("create", 0, 0, "E-WS"), ("consent", 0), ("accept", 0), ("create", 0, 0, "E-AS")]
+)
 def test_views_equal_a_replay(ops: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = Settings(database_url=f"sqlite:///{folder}/ledger.sqlite3")
