@@ -94,6 +94,8 @@ class ConsentMailer:
         self.tokens = tokens
         self.stuck_after = timedelta(seconds=settings.mail_retry_seconds)
         """How long an e-mail may stay 'sending' before another round sends it again."""
+        self.released = 0
+        """E-mails the last round could not send (the SMTP server refused or was away)."""
 
     def pending(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """E-mails of the latest consent links that no one has delivered yet (and, given
@@ -210,7 +212,7 @@ class ConsentMailer:
 
     def deliver_pending(self, now: datetime) -> int:
         """Send (or, without SMTP settings, write to a file) every pending e-mail once."""
-        delivered = 0
+        delivered, self.released = 0, 0
         for row in self.pending(now):
             if not self._claim(row["email_id"], now):
                 continue
@@ -224,6 +226,7 @@ class ConsentMailer:
             channel, file_name = self._deliver(mail, now)
             self._mark(row["email_id"], channel, now, file_name)
             delivered += channel is not None
+            self.released += channel is None
         return delivered
 
     def _deliver(self, mail: Mail, now: datetime) -> tuple[str | None, str | None]:

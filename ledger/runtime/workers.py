@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from ledger.audit.tamper import LogDigests, UnverifiableStoreError
 from ledger.policies.consent_email import ConsentMailer
@@ -23,6 +24,10 @@ log = logging.getLogger("ledger.workers")
 DIGEST_RETRY_SECONDS = 60.0
 DIGEST_EVENTS_PER_ROUND = 10_000
 """A backlog is digested this much a round, so that the views' next page is not held up."""
+MAIL_RESCAN_SECONDS = 5.0
+"""How often the outbox is searched while the views have not moved (for e-mails a stopped
+worker left 'sending' or an SMTP server refused): searching it reads every e-mail ever
+written, too much to do in every idle round."""
 
 
 @dataclass
@@ -46,6 +51,8 @@ class Workers:
         self.digests: LogDigests | None = None  # made at the first round (if the store hashes)
         self._next_digest = 0.0  # at least once a second, and after each round with work
         self._digest_blocked_until = 0.0  # after a failure
+        self._mail_position = -1  # the views' position when the outbox was last searched
+        self._next_mail_search = datetime.min.replace(tzinfo=UTC)
 
     def run_once(self, deadlines: bool | None = None) -> int:
         """One round: views, policies, views again, e-mails, and the deadlines and their
@@ -54,18 +61,33 @@ class Workers:
         work = self.views.catch_up()
         work += self.policies.catch_up()
         work += self.views.catch_up()
-        work += self.mailer.deliver_pending(self.clock())
+        work += self.deliver_mail()
         if deadlines is None:
             since = time.monotonic() - self._last_deadline_run
             deadlines = since >= self.settings.deadline_interval_seconds
         if deadlines:
             self._last_deadline_run = time.monotonic()
             work += len(expire_due(self.ledger, self.views, self.clock()))
-            work += record_reminders(self.views, self.clock(), self.settings.reminder_days)
+            reminders = record_reminders(self.views, self.clock(), self.settings.reminder_days)
+            if reminders:  # e-mails beside the views: the next round looks for them
+                self._mail_position = -1
+            work += reminders
         now = time.monotonic()
         if now >= self._digest_blocked_until and (work or now >= self._next_digest):
             self.digest_log()
         return work
+
+    def deliver_mail(self) -> int:
+        """Send the pending e-mails when the views moved (new e-mails may be there), when the
+        last round could not send one, or when a stuck one may be due (every
+        ``MAIL_RESCAN_SECONDS`` of the clock); the e-mails sent."""
+        position, now = self.views.position(), self.clock()
+        unchanged = position == self._mail_position and not self.mailer.released
+        if unchanged and now < self._next_mail_search:
+            return 0
+        self._mail_position = position
+        self._next_mail_search = now + timedelta(seconds=MAIL_RESCAN_SECONDS)
+        return self.mailer.deliver_pending(now)
 
     def digest_log(self) -> None:
         """Extend the running log digest towards the log's head (``ledger.audit.tamper``), a bounded
