@@ -69,20 +69,23 @@ class Receiver:
         headers = {k.lower(): v for k, v in request.headers.items()}
         step = self.next_step()
         status = 200 if step in ("hang", "hold") else int(step)
-        if step == "hang":
-            time.sleep(self.hang_seconds)
-        elif step == "hold":
-            self.holding.set()
-            self.release.wait(60)
         arrival = Arrival(
             headers.get("webhook-id", ""),
             json.loads(body or b"{}"),
             self.verify(body, headers),
-            None if step == "hold" else status,  # a held request's sender was killed
+            None,
             time.monotonic(),
         )
         with self.lock:  # before the answer: the sender moves on once it has it
             self.arrivals.append(arrival)
+        if step == "hang":
+            time.sleep(self.hang_seconds)
+            return  # past the sender's timeout: it gave up, nothing is acknowledged
+        if step == "hold":
+            self.holding.set()
+            self.release.wait(60)
+            return  # its sender was killed meanwhile: never answered, never acknowledged
+        arrival.answered = status
         try:
             request.send_response(status)
             request.send_header("content-length", "0")

@@ -24,6 +24,8 @@ from testkit.receiver import Receiver, serving
 from tests.conftest import Clock
 from tests.factories import ADMIN_A, ADMIN_B, FABRIKAM, NORTHWIND, consented_claim, create, days
 
+PUBLIC = "93.184.215.14"
+
 
 def hooked_settings(settings: Settings, **changes: object) -> Settings:
     """The tests' settings with loopback targets allowed and short timeouts."""
@@ -245,3 +247,32 @@ def test_when_the_log_is_read_the_deliveries_are_recorded_once(
         rows = tx.rows("SELECT event_id, created_at FROM webhook_deliveries")
     assert len(rows) == 6 == len({r["event_id"] for r in rows})
     assert all(parse_ts(r["created_at"]) <= days(1) for r in rows)
+
+
+def test_a_name_that_resolves_to_loopback_at_send_time_is_not_called(
+    hooked: Services, settings: Settings, clock: Clock
+) -> None:
+    strict = settings.model_copy(update={"webhooks_allow_insecure": False})
+    worker = hooked.workers.webhooks
+    hooks = Webhooks(
+        hooked.ledger, hooked.store, worker.recorder, strict, resolver=lambda h, p: [PUBLIC]
+    )
+    made, _ = hooks.subscribe(ADMIN_A, "https://hooks.example.com/ledger", ["*"], days(0))
+    rebound = WebhookSender(
+        hooked.ledger,
+        hooked.store,
+        worker.sender.feed,
+        strict,
+        clock,
+        resolver=lambda h, p: ["127.0.0.1"],
+    )
+    hooked.ledger.create_claims(ADMIN_A, create(), days(0))
+    worker.recorder.catch_up()
+    assert rebound.deliver_due() == 0
+    (found,) = hooks.deliveries(ADMIN_A, made.id)
+    assert (found.status, found.last_error, found.last_code) == (
+        "retrying",
+        "refused-address",
+        None,
+    )
+    rebound.close()
