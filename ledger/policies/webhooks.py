@@ -132,17 +132,25 @@ class Webhooks:
         self.key = settings.signing_key()
 
     def subscribe(
-        self, principal: Principal, url: str, events: list[str], now: datetime
+        self,
+        principal: Principal,
+        url: str,
+        events: list[str],
+        now: datetime,
+        subscription_id: UUID | None = None,
     ) -> tuple[Subscription, str]:
-        """A new subscription and its secret (shown this once)."""
+        """A new subscription and its secret (shown this once). Given an id (a form's key
+        makes one), subscribing again with it answers the subscription it made."""
         partner = self._partner(principal)
+        if subscription_id is not None and self._made(partner, subscription_id):
+            return self.get(principal, str(subscription_id)), self._secret(subscription_id)
         chosen = chosen_events(events)
         check_target(url.strip(), self.settings.webhooks_allow_insecure, self.resolver)
         if len(self.subscriptions(principal)) >= MAX_SUBSCRIPTIONS:
             params = {"max": MAX_SUBSCRIPTIONS}
             raise InvalidInputError("webhook-too-many", field="url", params=params)
         made = WebhookSubscription.subscribe(
-            subscription_id=uuid4(),
+            subscription_id=subscription_id or uuid4(),
             partner_id=partner,
             url=url.strip(),
             events=chosen,
@@ -151,8 +159,16 @@ class Webhooks:
             now=now,
         )
         self.ledger.save(made)
-        found = self.get(principal, str(made.id))
-        return found, secret_of(self.key, str(made.id), made.salt)
+        return self.get(principal, str(made.id)), self._secret(made.id)
+
+    def _made(self, partner: str, subscription_id: UUID) -> bool:
+        found = self.ledger.find(subscription_id, WebhookSubscription)
+        return found is not None and found.partner_id == partner and not found.deleted
+
+    def _secret(self, subscription_id: UUID) -> str:
+        found = self.ledger.find(subscription_id, WebhookSubscription)
+        assert found is not None
+        return secret_of(self.key, str(subscription_id), found.salt)
 
     def subscriptions(self, principal: Principal) -> list[Subscription]:
         """The partner's subscriptions, oldest first (deleted ones are gone)."""
