@@ -12,7 +12,7 @@ from api import docs, problems
 from api.access_log import AccessLog
 from api.body_limit import LimitBodySize
 from api.headers import ProtectiveHeaders
-from api.routers import audit, claims, consent, engagements, health, referrals, reports
+from api.routers import audit, claims, consent, engagements, events, health, referrals, reports
 from api.routers import webhooks as webhook_routes
 from api.safe_input import RefuseControlCharacters
 from ledger.domain.catalog import Catalog
@@ -59,6 +59,7 @@ def create_api(
         referrals.router,
         audit.router,
         reports.router,
+        events.router,
         webhook_routes.router,
         health.router,
     ):

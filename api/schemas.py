@@ -374,3 +374,21 @@ class SummaryOut(Out):
     review_days_p90: float | None
     payouts_approved_by_month: dict[str, UsdText]
     as_of: str | None = None
+
+
+class FeedEventOut(Out):
+    id: str = Field(description="The event's id: the same on every read and every delivery")
+    position: int = Field(description="The log position a follower that applied it is at")
+    type: str = Field(description='The event\'s type, for example "ConsentGiven"')
+    claim_id: str | None = Field(description="The claim it belongs to (a referral's: its claim)")
+    version: int = Field(description="The event's number in its claim's (or record's) history")
+    occurred_at: str = Field(description="When it happened (ISO-8601, UTC)")
+    actor: dict[str, Any] = Field(description="Who did it")
+    data: dict[str, Any] = Field(
+        description="The event's own fields, as reads show them ([erased] after an erasure)"
+    )
+
+
+class FeedOut(Out):
+    items: list[FeedEventOut]
+    next: str = Field(description="The cursor to ask from next (as ?after=)")

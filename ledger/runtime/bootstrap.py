@@ -10,6 +10,7 @@ from ledger.domain.catalog import Catalog
 from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
 from ledger.projections.contact_queries import ContactQueries
 from ledger.projections.customers_page import CustomersPage
+from ledger.projections.feed import Feed, Owners
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
 from ledger.projections.summary import Replays
@@ -64,6 +65,7 @@ class Services:
     freshness: Freshness
     sign_ins: SignIns
     verifications: Verifications
+    feed: Feed
 
     def close(self) -> None:
         self.workers.stop()
@@ -97,4 +99,5 @@ def bootstrap(
         freshness=Freshness(workers.views),
         sign_ins=SignIns(store),
         verifications=Verifications(store),
+        feed=Feed(ledger, Owners(ledger), settings.signing_key()),
     )

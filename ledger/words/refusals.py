@@ -423,6 +423,10 @@ REFUSALS = {
     ("invalid-cursor", None): N_(
         "This page link is not one we gave: start again from the first page."
     ),
+    ("invalid-cursor", "after"): N_(
+        "This feed position is not one we gave you: ask from the start (without after) or "
+        "from the next value of your last answer."
+    ),
     ("invalid-position", None): N_(
         "No write reached log position %(position)s: give a position a write answered with."
     ),
