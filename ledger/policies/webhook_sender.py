@@ -13,6 +13,7 @@ import json
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,9 @@ from ledger.service.settings import Settings
 log = logging.getLogger("ledger.webhooks")
 BATCH = 50
 """Deliveries taken per round at most."""
+PARALLEL = 8
+"""Deliveries sent at once (of different claims or subscriptions): a slow receiver holds one
+of these, not the others."""
 USER_AGENT = "claim-ledger-webhooks/1"
 
 
@@ -119,6 +123,7 @@ class WebhookSender:
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
         )
+        self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="ledger-webhook-send")
 
     def due(self, now: datetime, limit: int = BATCH) -> list[dict[str, Any]]:
         """Deliveries that may be sent now, oldest first: pending and due, or left 'sending'
@@ -148,22 +153,18 @@ class WebhookSender:
         return delivered
 
     def _round(self, now: datetime) -> int:
-        held: set[tuple[str, str]] = set()  # an earlier one of these was not delivered now
-        delivered = 0
-        for row in self.due(now):
-            key = (row["subscription_id"], row["claim_id"])
-            if key in held:
-                continue
-            lease = self.take(row, now)
-            if lease is None:
-                held.add(key)
-                continue
-            outcome = self.send(row)
-            self.record(row, outcome, lease, self.clock())
-            if not outcome.delivered:
-                held.add(key)
-            delivered += outcome.delivered
-        return delivered
+        """Each due delivery once, several at a time: a round holds at most one delivery of
+        a (subscription, claim), the earliest not yet delivered, so they never overtake."""
+        rows = self.due(now)
+        return sum(self._pool.map(lambda row: self._attempt(row, now), rows))
+
+    def _attempt(self, row: dict[str, Any], now: datetime) -> int:
+        lease = self.take(row, now)
+        if lease is None:
+            return 0  # another sender has it
+        outcome = self.send(row)
+        self.record(row, outcome, lease, self.clock())
+        return int(outcome.delivered)
 
     def send(self, row: dict[str, Any]) -> Outcome:
         """One attempt: the event as reads show it now, signed, to the target checked again."""
@@ -253,4 +254,5 @@ class WebhookSender:
             )
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self.client.close()
