@@ -48,8 +48,13 @@ def refuse(slug: str, **params: object) -> InvalidInputError:
 
 def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -> None:
     """Refuse (422, on the field ``url``) a target a delivery may not go to."""
-    parts = urlsplit(url.strip())
-    if len(url) > MAX_URL or parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ or ] around an IPv6 address
+        raise refuse("webhook-url-invalid") from None
+    spaced = any(c.isspace() or not c.isprintable() for c in url.strip())
+    if spaced or len(url) > MAX_URL or parts.scheme not in ("https", "http") or not host:
         raise refuse("webhook-url-invalid")
     if parts.username or parts.password:
         raise refuse("webhook-url-credentials")
@@ -57,13 +62,13 @@ def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -
         raise refuse("webhook-url-not-https")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = resolver(parts.hostname, port)
+        addresses = resolver(host, port)
     except (OSError, UnicodeError, ValueError):
-        raise refuse("webhook-url-unresolved", host=parts.hostname) from None
+        raise refuse("webhook-url-unresolved", host=host) from None
     if not addresses:
-        raise refuse("webhook-url-unresolved", host=parts.hostname)
+        raise refuse("webhook-url-unresolved", host=host)
     if allow_insecure:
         return
     for text in addresses:
         if forbidden(ipaddress.ip_address(text.split("%")[0])):
-            raise refuse("webhook-url-private", host=parts.hostname)
+            raise refuse("webhook-url-private", host=host)

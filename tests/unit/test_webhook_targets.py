@@ -62,3 +62,10 @@ def test_the_insecure_setting_allows_http_and_loopback() -> None:
     check_target("http://127.0.0.1:8080/hooks", allow_insecure=True)
     check_target("http://localhost:8080/hooks", allow_insecure=True)
     assert "127.0.0.1" in resolve("localhost", 80) or "::1" in resolve("localhost", 80)
+
+
+@pytest.mark.parametrize("url", ["https://[::1/x", "https://h:port/x", "https://", "https://a b/"])
+def test_a_malformed_address_is_refused_never_an_error(url: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        check_target(url, allow_insecure=False, resolver=public)
+    assert refused.value.slug in ("webhook-url-invalid", "webhook-url-unresolved")
