@@ -42,13 +42,13 @@ def subscribe(
     return CreatedSubscriptionOut(**subscription_out(made).model_dump(), secret=secret)
 
 
-@router.get("", response_model=list[SubscriptionOut], responses=errors(401, 403))
+@router.get("", response_model=list[SubscriptionOut], responses=errors(401, 403, 422))
 def list_subscriptions(hooks: WebhooksDep, principal: PrincipalDep) -> list[SubscriptionOut]:
     """Your partner's subscriptions (never their secrets), oldest first."""
     return [subscription_out(s) for s in hooks.subscriptions(principal)]
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=errors(401, 403, 404))
+@router.delete("/{subscription_id}", status_code=204, responses=errors(401, 403, 404, 422))
 def delete_subscription(
     subscription_id: str, hooks: WebhooksDep, principal: PrincipalDep, now: NowDep
 ) -> Response:
@@ -60,7 +60,7 @@ def delete_subscription(
 @router.get(
     "/{subscription_id}/deliveries",
     response_model=list[DeliveryOut],
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422),
 )
 def list_deliveries(
     subscription_id: str, hooks: WebhooksDep, principal: PrincipalDep
@@ -73,7 +73,7 @@ def list_deliveries(
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/retry",
     response_model=DeliveryOut,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422),
 )
 def retry_delivery(
     subscription_id: str,
