@@ -6,6 +6,7 @@ after the retry window and retried by hand, and a failing subscription disabled.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
@@ -21,8 +22,18 @@ from ledger.runtime.bootstrap import Services, bootstrap
 from ledger.service.application import Ledger
 from ledger.service.settings import Settings
 from testkit.receiver import Receiver, serving
+from testkit.serving import until
 from tests.conftest import Clock
-from tests.factories import ADMIN_A, ADMIN_B, FABRIKAM, NORTHWIND, consented_claim, create, days
+from tests.factories import (
+    ADMIN_A,
+    ADMIN_B,
+    FABRIKAM,
+    NORTHWIND,
+    consent_request,
+    consented_claim,
+    create,
+    days,
+)
 
 PUBLIC = "93.184.215.14"
 
@@ -276,3 +287,23 @@ def test_a_name_that_resolves_to_loopback_at_send_time_is_not_called(
         None,
     )
     rebound.close()
+
+
+def test_a_hanging_receiver_never_delays_the_views_or_the_emails(
+    hooked: Services, receiver: Receiver, settings: Settings
+) -> None:
+    subscribe(hooked.workers.webhooks.subscriptions, receiver)
+    receiver.plan = ["hang"] * 10
+    receiver.hang_seconds = 5.0  # past the 1 s timeout, again and again
+    hooked.workers.start()  # views, policies, e-mails, and the webhooks' own thread
+    try:
+        (claim_id,) = hooked.ledger.create_claims(ADMIN_A, create(), days(0))
+        hooked.ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0))
+        until(lambda: receiver.arrivals, seconds=10)  # the receiver holds the first delivery
+        started = time.monotonic()
+        until(lambda: [r for r in hooked.workers.mailer.outbox(claim_id) if r["delivered_at"]])
+        assert hooked.read_models.claims.details(ADMIN_A, claim_id).state == "awaiting_consent"
+        assert time.monotonic() - started < 1.0  # while the receiver still hangs
+        assert not receiver.acknowledged()
+    finally:
+        hooked.workers.stop()
