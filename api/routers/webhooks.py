@@ -4,10 +4,11 @@ events, list and delete subscriptions, read a subscription's deliveries, retry a
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import NAMESPACE_URL, uuid5
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import NowDep, PrincipalDep, ServicesDep
+from api.deps import IdempotencyKey, NowDep, PrincipalDep, ServicesDep
 from api.schemas import errors
 from api.webhook_schemas import (
     CreatedSubscriptionOut,
@@ -20,6 +21,8 @@ from api.webhook_schemas import (
 from ledger.policies.webhooks import Webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+KEYS = uuid5(NAMESPACE_URL, "https://claim-ledger.dev/webhook-idempotency-key")
+"""A subscription made with an Idempotency-Key has an id derived from its user and key."""
 
 
 def _webhooks(services: ServicesDep) -> Webhooks:
@@ -33,12 +36,18 @@ WebhooksDep = Annotated[Webhooks, Depends(_webhooks)]
     "", status_code=201, response_model=CreatedSubscriptionOut, responses=errors(401, 403, 422)
 )
 def subscribe(
-    body: Subscribe, hooks: WebhooksDep, principal: PrincipalDep, now: NowDep
+    body: Subscribe,
+    hooks: WebhooksDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    key: IdempotencyKey = None,
 ) -> CreatedSubscriptionOut:
     """Subscribe an https address to your partner's claim and referral events (incentives
     admins). The answer carries the `secret` that verifies each delivery's signature, this
-    once. An address on this machine or a private network, or not https, is refused (422)."""
-    made, secret = hooks.subscribe(principal, body.url, body.events, now)
+    once (and to a retry with the same `Idempotency-Key`, which makes no second one). An
+    address on this machine or a private network, or not https, is refused (422)."""
+    made_id = None if key is None else uuid5(KEYS, f"{principal.user_id}/{key}")
+    made, secret = hooks.subscribe(principal, body.url, body.events, now, made_id)
     return CreatedSubscriptionOut(**subscription_out(made).model_dump(), secret=secret)
 
 

@@ -139,12 +139,16 @@ class Webhooks:
         now: datetime,
         subscription_id: UUID | None = None,
     ) -> tuple[Subscription, str]:
-        """A new subscription and its secret (shown this once). Given an id (a form's key
-        makes one), subscribing again with it answers the subscription it made."""
+        """A new subscription and its secret (shown this once). Given an id (from a form's
+        key or an Idempotency-Key), subscribing again with it answers the subscription it
+        made; with another address or other types, ``idempotency-key-reused``."""
         partner = self._partner(principal)
-        if subscription_id is not None and self._made(partner, subscription_id):
-            return self.get(principal, str(subscription_id)), self._secret(subscription_id)
         chosen = chosen_events(events)
+        if subscription_id is not None and self._made(partner, subscription_id):
+            found = self.get(principal, str(subscription_id))
+            if (found.url, found.events) != (url.strip(), chosen):
+                raise InvalidInputError("idempotency-key-reused", field="Idempotency-Key")
+            return found, self._secret(subscription_id)
         check_target(url.strip(), self.settings.webhooks_allow_insecure, self.resolver)
         if len(self.subscriptions(principal)) >= MAX_SUBSCRIPTIONS:
             params = {"max": MAX_SUBSCRIPTIONS}

@@ -134,3 +134,15 @@ def test_the_delivery_log_and_a_retry_of_a_failed_delivery(hooks_api: Api, clock
     assert_problem(
         hooks_api.post(f"{base}/no-such-delivery/retry"), 404, "webhook-delivery-not-found"
     )
+
+
+def test_an_idempotency_key_makes_one_subscription(hooks_api: Api) -> None:
+    body = {"url": f"http://127.0.0.1:{free_port()}/hooks", "events": ["*"]}
+    key = {"Idempotency-Key": "hook-1"}
+    first = hooks_api.post(PATH, body, headers=key)
+    again = hooks_api.post(PATH, body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()  # the same id and secret
+    assert len(hooks_api.get(PATH).json()) == 1
+    other = hooks_api.post(PATH, {**body, "events": ["Approved"]}, headers=key)
+    assert_problem(other, 422, "idempotency-key-reused")
