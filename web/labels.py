@@ -67,15 +67,15 @@ FUNNEL_LABELS = {
     "claimed_or_added": N_("Claimed or added"),
     "consent_requested": N_("Consent requested"),
     "consent_received": N_("Consent received"),
-    "submitted": N_("Submitted"),
-    "approved": N_("Approved"),
+    "submitted": N_("Submitted for review"),
+    "approved": N_("Approved for payout"),
 }
 """The dashboard's stages (``ledger.projections.summary.FUNNEL``), in order."""
 DROP_OUT_LABELS = {
-    "declined": N_("Declined"),
+    "declined": N_("Declined by the customer"),
     "expired": N_("Expired"),
-    "cancelled": N_("Canceled"),
-    "rejected": N_("Rejected"),
+    "cancelled": N_("Cancelled by the partner"),
+    "rejected": N_("Rejected by a reviewer"),
 }
 
 

@@ -15,8 +15,8 @@ from ledger.service.csv_cells import csv_text
 
 CSV_COLUMNS = [
     "claim_id", "engagement_id", "friendly_name", "customer_name", "customer_type",
-    "customer_value", "state", "label", "origin", "location_id", "created_at", "updated_at",
-    "running_deadline", "deal_size_usd", "payout_usd", "referral_id",
+    "customer_value", "state", "label", "origin", "partner_id", "location_id", "created_at",
+    "updated_at", "running_deadline", "deal_size_usd", "payout_usd", "referral_id",
 ]  # fmt: skip
 """``friendly_name`` names the claim; ``customer_name`` is the directory's name of the
 customer's tenant (empty when the claim recorded none: the customer id names it)."""
@@ -52,7 +52,7 @@ def _csv_row(row: ClaimRow) -> list[object]:
     return [
         row.claim_id, row.engagement_id, row.friendly_name, row.customer_name or "",
         row.customer_id.type.value, row.customer_id.value, row.state.value, row.state.label,
-        row.origin,
+        row.origin, row.partner_id,
         row.location_id, ts(row.created_at), ts(row.updated_at),
         _text(row.running_deadline), _money(row.deal_size_usd), _money(row.payout_usd),
         row.referral_id or "",

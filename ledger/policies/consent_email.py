@@ -1,4 +1,6 @@
-"""Consent e-mails (R23, R24): the outbox view, delivered over SMTP or written to files.
+"""The outbox's e-mails, delivered over SMTP or written to files: the customer's consent
+e-mails (R23, R24) and the partner contact's notifications (``ledger.projections.notices``,
+``ledger.policies.reminders``).
 
 Delivery is recorded in ``mail_deliveries``, which a replay never rebuilds: an e-mail is
 claimed there ('sending') before it is sent and marked after, so that two workers never send
@@ -27,8 +29,10 @@ from uuid import UUID
 from ledger.aggregates.values import one_line
 from ledger.domain.catalog import Catalog
 from ledger.policies.consent_message import ConsentMail
+from ledger.policies.partner_message import PartnerMail, partner_mail, still_due
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, status
+from ledger.projections.notices import CONSENT_KINDS
 from ledger.projections.store import ViewStore
 from ledger.service.settings import Settings
 from ledger.service.tokens import ConsentTokens
@@ -36,13 +40,20 @@ from ledger.store.personal import ERASED
 from ledger.words.consent import ConsentFacts
 
 log = logging.getLogger("ledger.mail")
+Mail = ConsentMail | PartnerMail
+"""An e-mail of the outbox: the customer's consent e-mail or a partner's notification."""
 
 
+_COLUMNS = (
+    "email_id, claim_id, link_id, kind, recipient, customer_name, engagement_id, expires_at, "
+    "created_at, superseded, detail"
+)
 _OUTBOX = (
     "SELECT o.*, c.partner_id, c.contacts AS claim_contacts, c.deal_size_usd, "
-    "c.customer_name AS claim_customer_name, c.customer_value, d.channel, d.delivered_at, "
-    "d.file_name, d.public_url "
-    "FROM {p}outbox o "
+    "c.customer_name AS claim_customer_name, c.customer_value, c.state AS claim_state, "
+    "c.running_deadline, c.payout_usd, d.channel, d.delivered_at, d.file_name, d.public_url "
+    f"FROM (SELECT {_COLUMNS} FROM {{p}}outbox "
+    f"UNION ALL SELECT {_COLUMNS} FROM deadline_reminders) o "
     "LEFT JOIN {p}claims c ON c.claim_id = o.claim_id "
     "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id"
 )
@@ -145,8 +156,12 @@ class ConsentMailer:
             customer_contact=one_line(str(_contacts(row).get("customer", {}).get("name", ""))),
         )
 
-    def mail(self, row: dict[str, Any]) -> ConsentMail:
-        """What the e-mail of an outbox row says, with a fresh link."""
+    def mail(self, row: dict[str, Any]) -> Mail:
+        """What the e-mail of an outbox row says, with a fresh link: the customer's consent
+        e-mail, or a notification to the partner contact."""
+        if row["kind"] not in CONSENT_KINDS:
+            base = row.get("public_url") or self.settings.public_url
+            return partner_mail(row, _contacts(row), self.catalog, base)
         return ConsentMail(
             email_id=row["email_id"],
             recipient=row["recipient"],
@@ -203,12 +218,15 @@ class ConsentMailer:
             if mail.recipient == ERASED:  # the contact was erased: never sent, never retried
                 self._mark(row["email_id"], "erased", now)
                 continue
+            if not still_due(row):  # a reminder of a deadline that no longer runs
+                self._mark(row["email_id"], "superseded", now)
+                continue
             channel, file_name = self._deliver(mail, now)
             self._mark(row["email_id"], channel, now, file_name)
             delivered += channel is not None
         return delivered
 
-    def _deliver(self, mail: ConsentMail, now: datetime) -> tuple[str | None, str | None]:
+    def _deliver(self, mail: Mail, now: datetime) -> tuple[str | None, str | None]:
         """Over SMTP, or to a file without SMTP settings: the channel (None: released, to be
         tried again) and the file's name."""
         message = mail.message(self.settings.mail_from)
@@ -222,7 +240,7 @@ class ConsentMailer:
             return None, None
         return "smtp", None
 
-    def _write(self, mail: ConsentMail, message: EmailMessage, now: datetime) -> str:
+    def _write(self, mail: Mail, message: EmailMessage, now: datetime) -> str:
         """The e-mail as an .eml file in the mail folder, and one readable log line; its name."""
         name = f"{now:%Y%m%d-%H%M%S}-{mail.email_id}.eml"
         path = write_eml(self.settings.mail_directory(), name, message)

@@ -23,6 +23,7 @@ from ledger.domain.errors import InvalidInputError, NotFoundError
 from ledger.domain.principal import Principal, Role
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.claims import Status, email_id, row_of, status
+from ledger.projections.notices import CONSENT_KINDS
 from ledger.projections.pages import Page, keyset_cursor, keyset_of, sql_page
 from ledger.projections.store import Tx, ViewStore
 from ledger.service.clock import Clock, utc_now
@@ -322,8 +323,8 @@ class ClaimQueries:
             latest = tx.one(
                 "SELECT o.superseded, d.channel, d.delivered_at FROM {p}outbox o "
                 "LEFT JOIN mail_deliveries d ON d.email_id = o.email_id WHERE o.claim_id = ? "
-                "ORDER BY o.created_at DESC, o.email_id DESC LIMIT 1",
-                (str(claim_id),),
+                "AND o.kind IN (?, ?) ORDER BY o.created_at DESC, o.email_id DESC LIMIT 1",
+                (str(claim_id), *CONSENT_KINDS),
             )
             if latest is not None:
                 row = replace(row, consent_email=status(latest, self._stuck_before()))

@@ -23,6 +23,7 @@ from ledger.aggregates.claim import (
 )
 from ledger.aggregates.values import TRUSTED
 from ledger.projections.base import BatchProjection, dumps, money, parse_ts, ts
+from ledger.projections.notices import CONSENT_KINDS, notice_row
 from ledger.projections.store import Tx, columns
 
 CLAIM_COLUMNS = [name for name, _ in columns("claims")]
@@ -108,11 +109,12 @@ class ClaimViews(BatchProjection):
         if not claim_events:
             return
         facts = self._load(tx, {e.originator_id for e in claim_events})
-        page = _OutboxPage()
+        page = _OutboxPage(self.store.notifications_since)
         for event in claim_events:
             before = facts.get(event.originator_id)
             facts[event.originator_id] = after = evolve(before, event)
             page.follow(before, after)
+            page.notify(event, after)
         tx.insert_rows("history", [_history_row(e) for e in claim_events])
         touched = sorted({e.originator_id for e in claim_events})
         rows = [row_of(facts[c]) for c in touched]
@@ -178,7 +180,9 @@ def status(row: dict[str, Any], stuck_before: str | None = None) -> Status:
     at once); until then it is still on its way, pending."""
     if row.get("channel") is None:
         return Status.SUPERSEDED if row["superseded"] else Status.PENDING
-    if row["channel"] == "erased":  # its recipient's personal data was erased before it went
+    if row["channel"] in ("erased", "superseded"):
+        # its recipient's personal data was erased before it went, or (a deadline's
+        # reminder) the deadline no longer ran when its turn came
         return Status.SUPERSEDED
     if row["channel"] == "sending":
         taken = row.get("delivered_at")
@@ -190,9 +194,16 @@ def status(row: dict[str, Any], stuck_before: str | None = None) -> Status:
 class _OutboxPage:
     """The outbox changes of one page: new e-mails, and which one of a claim is current."""
 
-    def __init__(self) -> None:
+    def __init__(self, notifications_since: str | None = None) -> None:
         self.emails: dict[str, list[Any]] = {}
         self.current: dict[str, str] = {}  # claim id -> the one e-mail still to send, or ""
+        self.since = notifications_since
+
+    def notify(self, event: Claim.Event, after: ClaimFacts) -> None:
+        """The partner contact's e-mail about ``event``, if it calls for one."""
+        row = notice_row(event, after, self.since)
+        if row is not None:
+            self.emails[row[0]] = row
 
     def follow(self, before: ClaimFacts | None, after: ClaimFacts) -> None:
         """The e-mails a change of a claim's facts calls for (R23, R24): one per new consent
@@ -208,9 +219,7 @@ class _OutboxPage:
     def queue(self, facts: ClaimFacts, link_id: UUID, kind: str) -> None:
         """One e-mail per consent link; a newer link supersedes the older e-mails (R24)."""
         new_id, claim_id = email_id(link_id), str(facts.claim_id)
-        for other in self.emails.values():
-            if other[1] == claim_id:
-                other[-1] = 1
+        self.supersede(claim_id)
         self.emails[new_id] = [
             new_id,
             claim_id,
@@ -222,13 +231,18 @@ class _OutboxPage:
             ts(facts.deadlines[DeadlineKind.CONSENT]),
             ts(facts.updated_at),
             0,
+            None,
         ]
         self.current[claim_id] = new_id
 
-    def close(self, claim_id: str) -> None:
+    def supersede(self, claim_id: str) -> None:
+        """The claim's consent e-mails of this page are not to be sent (the partner's stay)."""
         for other in self.emails.values():
-            if other[1] == claim_id:
-                other[-1] = 1
+            if other[1] == claim_id and other[3] in CONSENT_KINDS:
+                other[9] = 1
+
+    def close(self, claim_id: str) -> None:
+        self.supersede(claim_id)
         self.current[claim_id] = ""
 
     def write(self, tx: Tx) -> None:
@@ -240,7 +254,8 @@ class _OutboxPage:
             # Each e-mail id belongs to one claim: keeping them all keeps each claim's own.
             tx.execute(
                 f"UPDATE {{p}}outbox SET superseded = 1 WHERE superseded = 0 "
+                f"AND kind IN ({', '.join('?' for _ in CONSENT_KINDS)}) "
                 f"AND claim_id IN ({', '.join('?' for _ in chunk)}) "
                 f"AND email_id NOT IN ({', '.join('?' for _ in keep)})",
-                [*chunk, *keep],
+                [*CONSENT_KINDS, *chunk, *keep],
             )

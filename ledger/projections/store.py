@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
@@ -58,7 +59,7 @@ VIEW_TABLES: dict[str, str] = {
         email_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, link_id TEXT NOT NULL,
         kind TEXT NOT NULL, recipient TEXT NOT NULL, customer_name TEXT NOT NULL,
         engagement_id TEXT NOT NULL, expires_at TEXT NOT NULL, created_at TEXT NOT NULL,
-        superseded INTEGER NOT NULL
+        superseded INTEGER NOT NULL, detail TEXT
     """,
 }
 FOLD_TABLES: dict[str, str] = {
@@ -90,12 +91,14 @@ DELIVERY_COLUMNS = ("file_name", "public_url")
 ADDED_VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
     "claims": ("customer_name",),
     "known_customers": ("customer_name",),
+    "outbox": ("detail",),
 }
 """Columns added to view tables after they were first made (schema version 2: the tenant's
 name of the customer). Each is nullable and the last of its table (rows are inserted by
 position), so that the active generation of a database made before gets it by ``ALTER
 TABLE``: its rows hold what a replay would write, None, as the events they came from
-recorded no name; the next replay builds the tables whole."""
+recorded no name; the next replay builds the tables whole. Schema version 3: the outbox's
+``detail`` (the reviewer's words of a partner notification, or the deadline it is about)."""
 # Not rebuilt by a replay: what the world already saw.
 STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -108,6 +111,15 @@ STATE_TABLES = [
     "CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at)",
     "CREATE TABLE IF NOT EXISTS sign_in_failures (client TEXT NOT NULL, failed_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sign_in_failures_client ON sign_in_failures (client, failed_at)",
+    # The partner contacts' deadline reminders (ledger.policies.reminders): the outbox's
+    # columns, recorded once per deadline by the reminder round (the clock, not an event).
+    "CREATE TABLE IF NOT EXISTS deadline_reminders ("
+    "email_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, link_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, recipient TEXT NOT NULL, customer_name TEXT NOT NULL, "
+    "engagement_id TEXT NOT NULL, expires_at TEXT NOT NULL, created_at TEXT NOT NULL, "
+    "superseded INTEGER NOT NULL, detail TEXT)",
+    "CREATE INDEX IF NOT EXISTS deadline_reminders_claim ON deadline_reminders "
+    "(claim_id, expires_at)",
     # What each `ledger verify` found (ledger.runtime.verifications): the audit page's last.
     "CREATE TABLE IF NOT EXISTS verifications (verified_at TEXT NOT NULL, "
     "events BIGINT NOT NULL, aggregates BIGINT NOT NULL, ok INTEGER NOT NULL, "
@@ -252,6 +264,8 @@ class ViewStore:
 
     keyring: KeyRing | None = None
     """The contacts' keys (the views keep names and addresses sealed, as the events do)."""
+    notifications_since: str | None = None
+    """When this store began to notify partner contacts (None: from its first event)."""
 
     def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
         self.recorder = recorder
@@ -261,6 +275,7 @@ class ViewStore:
             for statement in STATE_TABLES:
                 cursor.execute(statement)
             self._add_columns(cursor, "mail_deliveries", DELIVERY_COLUMNS)
+            self._note_notifications_since(cursor)
             cursor.execute(
                 "INSERT INTO view_state VALUES ('generation', '1') ON CONFLICT DO NOTHING"
             )
@@ -270,6 +285,28 @@ class ViewStore:
             )
         self.create_generation(self.generation())
         self._upgrade_views(self.generation())
+
+    def _note_notifications_since(self, cursor: Any) -> None:
+        """On a store made before the partner notifications (schema version 1 or 2), note
+        when they began (``notifications_since``): the outbox never mails the partner about
+        an event older than that, even when a replay folds it again. A fresh store mails
+        every event's."""
+        cursor.execute("SELECT value FROM view_state WHERE key = 'schema_version'")
+        found = cursor.fetchone()
+        if found is not None and int(found["value"]) < 3:
+            now = datetime.now(UTC)
+            since = f"{now.year:04d}-{now:%m-%dT%H:%M:%S.%f}Z"  # as the views write times
+            cursor.execute(
+                placeholders(
+                    "INSERT INTO view_state VALUES ('notifications_since', ?) "
+                    "ON CONFLICT DO NOTHING",
+                    self.is_postgres,
+                ),
+                (since,),
+            )
+        cursor.execute("SELECT value FROM view_state WHERE key = 'notifications_since'")
+        row = cursor.fetchone()
+        self.notifications_since = None if row is None else str(row["value"])
 
     def _add_columns(self, cursor: Any, table: str, added: Sequence[str]) -> None:
         """Add the nullable text columns ``added`` that ``table`` lacks: a table made by an

@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.claim import Claim, ClaimState, fold
+from ledger.domain.access import engagement
 from ledger.domain.errors import ForbiddenError
 from ledger.domain.principal import PARTNER_ROLES, Principal, Role
 from ledger.projections.base import parse_ts
@@ -309,7 +310,10 @@ def summary_of(
     as_of: datetime | None = None,
 ) -> Summary:
     """The figures the principal may see: live from the views, or as of a time from the
-    events up to it (with the deadlines within a week of that time)."""
+    events up to it (with the deadlines within a week of that time). An engagement the
+    catalog does not have is 404."""
+    if engagement_id is not None:
+        engagement(ledger.catalog, engagement_id)
     if as_of is None:
         rows, times = live_inputs(store, principal, engagement_id)
         return summarize(rows, times, now)

@@ -4,8 +4,9 @@ an ``Erased`` record says who did it and when.
 The events are not touched (they are evidence, and the hash chain covers them as stored): the
 contact's name and address in them, and in the views, are sealed under the contact's key
 (``ledger.store.personal``), and read ``[erased]`` once the key is gone. What is not sealed is
-removed: the consent e-mails written to the mail folder for that contact. An e-mail still
-waiting to be sent is never sent (its recipient reads ``[erased]``).
+removed: the e-mails written to the mail folder for that contact (the customer's consent
+e-mails, the partner contact's notifications and deadline reminders). An e-mail still waiting
+to be sent is never sent (its recipient reads ``[erased]``).
 """
 
 from __future__ import annotations
@@ -118,10 +119,11 @@ def _holders(store: ViewStore, key_id: str) -> tuple[tuple[UUID, ...], list[str]
                 [pattern, pattern],
             )
         }
-        files = [
+        files = [  # the consent e-mails, the partner's notifications and its reminders
             r["file_name"]
+            for table in ("{p}outbox", "deadline_reminders")
             for r in tx.rows(
-                "SELECT d.file_name FROM {p}outbox o JOIN mail_deliveries d "
+                f"SELECT d.file_name FROM {table} o JOIN mail_deliveries d "
                 "ON d.email_id = o.email_id WHERE o.recipient LIKE ? AND d.file_name IS NOT NULL",
                 [pattern],
             )

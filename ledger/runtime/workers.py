@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ledger.audit.tamper import LogDigests, UnverifiableStoreError
 from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
+from ledger.policies.reminders import record_reminders
 from ledger.policies.runner import PolicyRunner
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
@@ -50,8 +51,9 @@ class Workers:
         self._digest_blocked_until = 0.0  # after a failure
 
     def run_once(self, deadlines: bool | None = None) -> int:
-        """One round: views, policies, views again, e-mails, and the deadlines when their
-        schedule says so (``deadlines`` True or False decides instead)."""
+        """One round: views, policies, views again, e-mails, and the deadlines and their
+        reminders when their schedule says so (``deadlines`` True or False decides
+        instead)."""
         work = self.views.catch_up()
         work += self.policies.catch_up()
         work += self.views.catch_up()
@@ -62,6 +64,7 @@ class Workers:
         if deadlines:
             self._last_deadline_run = time.monotonic()
             work += len(expire_due(self.ledger, self.views, self.clock()))
+            work += record_reminders(self.views, self.clock(), self.settings.reminder_days)
         now = time.monotonic()
         if now >= self._digest_blocked_until and (work or now >= self._next_digest):
             self.digest_log()

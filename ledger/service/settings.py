@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
+    reminder_days: int = Field(default=7, ge=1, le=365)
+    """How many days before a running deadline the partner contact is reminded of it."""
     view_page_size: int = Field(default=2000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """The largest request body read; a larger one is refused (413) before it is read."""

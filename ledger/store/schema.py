@@ -14,10 +14,11 @@ from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the views' tables; recorded in ``view_state`` so that a later release can
 tell which tables it finds and change them safely. 2: the claims and the known customers
-hold the customer's name (``ledger.projections.store.ADDED_VIEW_COLUMNS``)."""
+hold the customer's name (``ledger.projections.store.ADDED_VIEW_COLUMNS``). 3: the outbox holds
+the partner contacts' notifications too (its ``detail``)."""
 LOCK = "claim-ledger:schema"
 
 

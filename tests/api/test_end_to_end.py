@@ -136,4 +136,15 @@ def test_the_whole_lifecycle_over_http(service: str, smtp: tuple[Inbox, int]) ->
 
     opened = ok(client(REFERRAL_ADMIN_A).get(referral["link"]))
     assert (opened["claim_id"], opened["deal_value_usd"]) == (claim_id, "15000.00")
-    assert len(inbox.messages) == 1
+    assert len([m for m in inbox.messages if m["To"] == "cio@fabrikam.com"]) == 1
+
+    # The partner contact heard of each step: consent given, rejected, approved.
+    def to_partner() -> list[str] | None:
+        subjects = [str(m["Subject"]) for m in inbox.messages if m["To"] == "pat@a.example"]
+        return subjects if len(subjects) >= 3 else None
+
+    assert until(to_partner) == [
+        "Fabrikam gave consent: Fabrikam",
+        "Claim rejected: Fabrikam",
+        "Claim approved: Fabrikam",
+    ]

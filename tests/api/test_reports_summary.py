@@ -183,3 +183,7 @@ def test_a_replay_as_of_a_time_is_kept_until_the_log_moves(
     clock.now = days(3)
     assert summary(api, as_of=at(2))["total_claims"] == 2
     assert len(replays) == 2
+
+
+def test_an_engagement_the_catalog_does_not_have_is_404(api: Api) -> None:
+    assert_problem(api.get(PATH, params={"engagement_id": "NOPE"}), 404, "engagement-not-found")

@@ -73,7 +73,8 @@ def test_the_auditor_walks_the_desk(browser: Browser, own_web: LedgerWeb, langua
         _look(page, f"auditor-erase-confirm-{language}")
         with page.expect_navigation():
             page.locator("#erase button.danger").click()
-        assert page.url.endswith("/audit")
+        assert "/audit?erased=" in page.url
+        assert page.locator('p.done[role="status"]').count() == 1
         assert page.locator("td[data-label] code.digest").count() >= 1
         _look(page, f"auditor-audit-erased-{language}")
     finally:

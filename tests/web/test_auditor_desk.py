@@ -143,8 +143,12 @@ def test_the_audit_page_shows_the_log_the_last_check_and_erases_a_contact(site: 
         and "[erased]" not in site.get(f"/claims/{claim_id}").text
     )
     done = site.submit(step1, None)
-    assert done.status_code == 303 and done.headers["location"] == "/audit"
-    after = site.get("/audit").text
+    assert done.status_code == 303 and done.headers["location"].startswith("/audit?erased=")
+    after = site.get(done.headers["location"]).text
+    said = re.search(r'<p class="done" role="status">(.*?)</p>', after, re.S)
+    assert said and "now reads “[erased]” on 1 claim." in html.unescape(said.group(1))
+    assert f'<a href="/claims/{claim_id}">' in after
+    assert 'class="done"' not in site.get("/audit").text
     erased = re.search(r"<tbody>(.*?)</tbody>", after, re.S)
     assert (
         erased and AUDITOR.user_id in erased.group(1) and 'data-label="Key id"' in erased.group(1)
@@ -153,6 +157,27 @@ def test_the_audit_page_shows_the_log_the_last_check_and_erases_a_contact(site: 
     assert "[erased]" in site.get(f"/claims/{claim_id}").text
     portuguese = site.get("/audit", headers={"Accept-Language": "pt-BR"})
     assert portuguese.status_code == 200 and 'lang="pt-BR"' in portuguese.text
+    claim_pt = site.get(f"/claims/{claim_id}", headers={"Accept-Language": "pt-BR"}).text
+    contacts = re.search(r"Contato do cliente</dt><dd>(.*?)</dd>", claim_pt, re.S)
+    assert contacts and contacts.group(1) == "[apagado] · [apagado]", contacts
+    assert "[erased]" not in claim_pt
+
+
+def test_an_auditor_checks_the_log_from_the_page(site: Site) -> None:
+    site.new_claim(["E-WS"])
+    site.sign_in(AUDITOR)
+    before = site.get("/audit")
+    assert "No check of the log has been recorded yet." in before.text
+    form = site.form(before, "/audit/verifications")
+    checked = site.post(form.action, form.data(None, {}))
+    assert checked.status_code == 303, checked.text
+    assert checked.headers["location"] == "/audit?checked=yes#last-check"
+    page = site.get("/audit?checked=yes").text
+    assert "The log was checked: see the outcome below." in page
+    shown = re.search(r'<dl class="facts" id="last-verification">(.*?)</dl>', page, re.S)
+    assert shown and "Every event and digest matched" in shown.group(1)
+    site.sign_in(ADMIN_A)
+    assert site.post(form.action, form.data(None, {})).status_code == 403
 
 
 def test_only_an_auditor_reaches_the_audit_page(site: Site) -> None:

@@ -495,6 +495,7 @@ def test_an_auditor_lists_every_partners_claims_with_a_partner_filter(site: Site
     assert 'class="action"' not in site.get(f"/claims/{mine}").text
     csv_rows = list(csv.reader(io.StringIO(site.get("/claims.csv").text)))
     assert len(csv_rows) == 3
+    assert sorted(r[CSV_COLUMNS.index("partner_id")] for r in csv_rows[1:]) == ["P-A", "P-B"]
 
     site.sign_in(ADMIN_A)  # a partner's own list is unchanged: no partner column or filter
     own = site.get("/claims").text

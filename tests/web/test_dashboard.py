@@ -43,7 +43,9 @@ def test_the_dashboard_shows_the_stages_payouts_and_what_needs_attention(web: Si
     ]
     assert "<script" not in html and " style=" not in html
     assert "<caption>Claims that reached each stage</caption>" in html
-    assert re.search(r'data-label="Stage">Submitted</th><td data-label="Claims">1</td>', html)
+    assert re.search(
+        r'data-label="Stage">Submitted for review</th><td data-label="Claims">1</td>', html
+    )
     assert re.search(
         r'data-label="Payouts">Payouts approved</th><td data-label="Amount">\$5,000.00', html
     )
@@ -114,3 +116,10 @@ def test_the_charts_stylesheet_is_served(web: Site) -> None:
     css = web.get("/charts.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert ".chart" in css.text and "#chart-" not in css.text
+
+
+def test_an_engagement_the_catalog_does_not_have_is_the_not_found_page(web: Site) -> None:
+    web.sign_in(ADMIN_A)
+    page = web.get("/dashboard", params={"engagement": "NOPE"})
+    assert page.status_code == 404
+    assert "There is no engagement NOPE" in page.text

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from ledger.domain import access
 from ledger.interface.charts import stylesheet
 from ledger.projections.summary import (
     by_engagement,
@@ -37,6 +38,8 @@ def dashboard(
     principal.require_partner_role()
     catalog = page.services.ledger.catalog
     chosen = engagement or None
+    if chosen is not None:
+        access.engagement(catalog, chosen)  # the 404 page for an engagement there is not
     store = page.services.read_models.claims.store
     summary = summarize(*live_inputs(store, principal, chosen), page.now)
     return page.render(
