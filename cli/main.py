@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from cli import audit, demo, erasure, history, outbox, policies, serve, store, tokens
+from cli import audit, demo, erasure, history, outbox, policies, serve, store, tokens, webhooks
 from cli.common import say_store_unreachable, store_unreachable
 
 
@@ -37,5 +37,6 @@ app.command()(audit.verify)
 app.command()(serve.workers)
 app.command()(serve.serve)
 app.command()(outbox.outbox)
+app.command()(webhooks.webhooks)
 app.command()(tokens.token)
 app.command()(demo.demo)

@@ -36,7 +36,7 @@ def workers(
     logs.configure(services.settings.log_level, services.settings.log_format)
     runner = services.workers
     if once:
-        work = runner.run_once()
+        work = runner.run_once() + runner.webhooks.run_once()
         console.print(f"caught up: {work} items of work; lag {runner.views.lag()} events")
         services.close()
         return

@@ -26,6 +26,7 @@ from web.routes import (
     review,
     sales,
     settings,
+    webhooks,
     wizard,
 )
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_url
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
         consent,
         audit,
         dashboard,
+        webhooks,
     ):
         app.include_router(module.router)
     ErrorPages(dict(app.exception_handlers)).install(app)

@@ -124,6 +124,23 @@ STATE_TABLES = [
     "CREATE TABLE IF NOT EXISTS verifications (verified_at TEXT NOT NULL, "
     "events BIGINT NOT NULL, aggregates BIGINT NOT NULL, ok INTEGER NOT NULL, "
     "findings BIGINT NOT NULL, digest_at BIGINT NOT NULL, digest TEXT NOT NULL)",
+    # Webhooks (ledger.policies.webhooks): the subscriptions as their events left them, and
+    # one delivery per (subscription, event), written with the follower's position.
+    "CREATE TABLE IF NOT EXISTS webhook_subscriptions (subscription_id TEXT PRIMARY KEY, "
+    "partner_id TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL, salt TEXT NOT NULL, "
+    "created_at TEXT NOT NULL, created_by TEXT NOT NULL, status TEXT NOT NULL, "
+    "disabled_at TEXT, failing_since TEXT, last_delivery_at TEXT, last_code BIGINT)",
+    "CREATE INDEX IF NOT EXISTS webhook_subscriptions_partner "
+    "ON webhook_subscriptions (partner_id, created_at)",
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries (delivery_id TEXT PRIMARY KEY, "
+    "subscription_id TEXT NOT NULL, notification_id BIGINT NOT NULL, position BIGINT NOT NULL, "
+    "event_id TEXT NOT NULL, claim_id TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL, "
+    "attempts BIGINT NOT NULL, last_code BIGINT, last_error TEXT, created_at TEXT NOT NULL, "
+    "first_attempt_at TEXT, next_attempt_at TEXT NOT NULL, delivered_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due "
+    "ON webhook_deliveries (status, next_attempt_at)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_order "
+    "ON webhook_deliveries (subscription_id, claim_id, position, notification_id)",
 ]
 
 

@@ -15,6 +15,7 @@ from ledger.policies.reminders import record_reminders
 from ledger.policies.runner import PolicyRunner
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
+from ledger.runtime.webhook_worker import WebhookWorker
 from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
@@ -45,6 +46,8 @@ class Workers:
         self.views = ViewRunner(self.ledger, self.store, page_size=self.settings.view_page_size)
         self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
         self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
+        self.webhooks = WebhookWorker(self.ledger, self.store, self.settings, self.clock)
+        """Webhooks follow the log in a thread of their own (started and stopped with ``run``)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_deadline_run = 0.0
@@ -107,6 +110,13 @@ class Workers:
             self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
+        self.webhooks.start()
+        try:
+            self._follow(poll_seconds, retry_seconds)
+        finally:
+            self.webhooks.stop()
+
+    def _follow(self, poll_seconds: float, retry_seconds: float) -> None:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()

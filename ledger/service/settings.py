@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     """The largest request body read; a larger one is refused (413) before it is read."""
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     """How long a client may take to send a request's headers before its connection closes."""
+    webhooks_allow_insecure: bool = False
+    """Webhook targets over http://, or at loopback or private addresses (development, tests)."""
+    webhooks_retry_hours: float = Field(default=24.0, gt=0)
+    """How long a webhook delivery is retried (with backoff) before it is failed."""
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a receiver may take to connect, and to answer each read, per delivery."""
+    webhooks_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a sender holds a delivery it took; a worker killed meanwhile leaves the lease,
+    and the delivery is sent again (same webhook-id) once it expires. Keep it longer than the
+    timeout."""
 
     @field_validator("database_url")
     @classmethod

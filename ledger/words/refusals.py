@@ -130,6 +130,8 @@ FIELDS = {
     "decision": N_("the answer"),
     "email": N_("the e-mail address"),
     "tab": N_("the tab"),
+    "url": N_("the address"),
+    "events": N_("the event types"),
 }
 """Each field of the commands (by its path; ``*`` for a list's items) as the page names it."""
 
@@ -389,6 +391,32 @@ REFUSALS = {
         "No contact with this e-mail address has personal data here: it was never written, "
         "or it was erased already."
     ),
+    # webhooks (a partner's incentives admin subscribes an address to its claims' events)
+    ("webhook-url-invalid", None): N_(
+        "Enter the address as a whole URL, for example https://hooks.example.com/ledger."
+    ),
+    ("webhook-url-credentials", None): N_(
+        "Leave the user name and password out of the address: each delivery is signed instead."
+    ),
+    ("webhook-url-not-https", None): N_(
+        "The address must start with https://, so that the events travel encrypted."
+    ),
+    ("webhook-url-unresolved", None): N_(
+        "No server named %(host)s can be found: check the address."
+    ),
+    ("webhook-url-private", None): N_(
+        "%(host)s is on this machine or on a private network: give an address the internet "
+        "can reach."
+    ),
+    ("webhook-events-missing", None): N_("Choose at least one type of event, or every event."),
+    ("webhook-event-unknown", None): N_(
+        "There is no type of event called %(type)s: choose one from the list."
+    ),
+    ("webhook-too-many", None): N_(
+        "Your organisation has %(max)s webhooks already: delete one before adding another."
+    ),
+    ("webhook-not-found", None): N_("There is no such webhook, or it is not yours to see."),
+    ("webhook-delivery-not-found", None): N_("This webhook has no such delivery."),
     # reading lists and pages
     ("invalid-sort", None): N_("Sort by one of: %(sorts)s."),
     ("invalid-state", None): N_("There is no state %(state)s: choose one from the list."),

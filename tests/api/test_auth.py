@@ -19,6 +19,7 @@ from tests.factories import ADMIN_A, ADMIN_B, create, days
 
 PROBLEM = "application/problem+json"
 CLAIM = "{claim}"
+ZERO = "00000000-0000-0000-0000-000000000000"
 
 
 def principal_with(role: Role) -> Principal:
@@ -56,14 +57,19 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/v1/audit/erasures", None, {Role.AUDITOR}),
     ("GET", "/v1/reports/summary", None, PARTNER | {Role.REVIEWER, Role.AUDITOR}),
     ("GET", "/v1/events", None, PARTNER | {Role.AUDITOR}),
+    ("POST", "/v1/webhooks", {"url": "https://127.0.0.1/hooks", "events": ["*"]}, {Role.INCENTIVES_ADMIN}),
+    ("GET", "/v1/webhooks", None, {Role.INCENTIVES_ADMIN}),
+    ("DELETE", f"/v1/webhooks/{ZERO}", None, {Role.INCENTIVES_ADMIN}),
+    ("GET", f"/v1/webhooks/{ZERO}/deliveries", None, {Role.INCENTIVES_ADMIN}),
+    ("POST", f"/v1/webhooks/{ZERO}/deliveries/{ZERO}/retry", None, {Role.INCENTIVES_ADMIN}),
 ]  # fmt: skip
 PUBLIC = {("GET", "/v1/consent/{token}"), ("POST", "/v1/consent/{token}")}
 """The consent link's page: the customer has no account, the link's token is the key."""
 
 
 def call(api: Api, method: str, path: str, payload: Any, headers: dict[str, str]) -> Any:
-    if method == "GET":
-        return api.client.get(path, headers=headers)
+    if method in ("GET", "DELETE"):
+        return api.client.request(method, path, headers=headers)
     if payload == "create":
         payload = create(["E-WS"]).model_dump(mode="json")
     return api.client.post(path, json=payload or {}, headers=headers)
@@ -106,7 +112,7 @@ def test_the_table_lists_every_endpoint_that_needs_a_token(api: Api) -> None:
     assert len(listed) == len(ENDPOINTS)
     routes = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in operations(api) - PUBLIC}
     assert routes == {(m, re.sub(r"E-WS|\{claim_id\}|0{8}-[0-9-]+", "{}", p)) for m, p in listed}
-    assert len(routes) == 23
+    assert len(routes) == 28
 
 
 def claim_operations(api: Api) -> set[tuple[str, str]]:

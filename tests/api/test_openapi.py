@@ -56,9 +56,9 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
 
 
-BODIES = 9
+BODIES = 10
 """The operations that take a request body: the 6 claim commands but the reminder, the
-eligibility check, creation, the consent answer and the erasure."""
+eligibility check, creation, the consent answer, the erasure and a webhook's subscription."""
 
 
 def test_every_field_a_client_sends_is_described(document: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -74,9 +74,12 @@ class LedgerWeb:
 
 
 @contextmanager
-def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb]:
+def ledger_serve(
+    directory: Path, smtp: tuple[Inbox, int], settings: Mapping[str, str] | None = None
+) -> Iterator[LedgerWeb]:
     """``ledger serve`` on a free port over a fresh SQLite file in ``directory``, the test
-    catalog, and a real SMTP server; stopped (its own process only) on leaving."""
+    catalog, a real SMTP server, and any further ``settings`` (LEDGER_* variables); stopped
+    (its own process only) on leaving."""
     catalog = directory / "catalog.json"
     catalog.write_text(json.dumps(CATALOG_DATA))
     port = free_port()
@@ -90,6 +93,7 @@ def ledger_serve(directory: Path, smtp: tuple[Inbox, int]) -> Iterator[LedgerWeb
         "LEDGER_SMTP_HOST": "127.0.0.1",
         "LEDGER_SMTP_PORT": str(smtp[1]),
         "LEDGER_MAIL_FROM": "claims@ledger.example",
+        **(settings or {}),
     }
     log = directory / "serve.log"
     with log.open("wb") as sink:  # a file, not a pipe: a long session's log never blocks it

@@ -1,0 +1,74 @@
+"""Where a webhook may be sent: https only, and never to this machine or a private network.
+
+A target's host is resolved when the partner subscribes and again before every delivery: a
+name that resolves (now, or later) to loopback, a private or link-local network, an
+unspecified, multicast or reserved address is refused, so a subscription cannot make the
+ledger call its own network (server-side request forgery). LEDGER_WEBHOOKS_ALLOW_INSECURE=1
+allows http:// and such addresses, for development and tests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from ledger.domain.errors import InvalidInputError
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+MAX_URL = 2000
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address the host's name resolves to now (the host itself if it is one)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in found})
+
+
+def forbidden(address: Address) -> bool:
+    """Whether a delivery may never go to this address (without the insecure setting)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return forbidden(address.ipv4_mapped)
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+        or not address.is_global
+    )
+
+
+def refuse(slug: str, **params: object) -> InvalidInputError:
+    return InvalidInputError(slug, field="url", params=params)
+
+
+def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -> None:
+    """Refuse (422, on the field ``url``) a target a delivery may not go to."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ or ] around an IPv6 address
+        raise refuse("webhook-url-invalid") from None
+    spaced = any(c.isspace() or not c.isprintable() for c in url.strip())
+    if spaced or len(url) > MAX_URL or parts.scheme not in ("https", "http") or not host:
+        raise refuse("webhook-url-invalid")
+    if parts.username or parts.password:
+        raise refuse("webhook-url-credentials")
+    if parts.scheme != "https" and not allow_insecure:
+        raise refuse("webhook-url-not-https")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = resolver(host, port)
+    except (OSError, UnicodeError, ValueError):
+        raise refuse("webhook-url-unresolved", host=host) from None
+    if not addresses:
+        raise refuse("webhook-url-unresolved", host=host)
+    if allow_insecure:
+        return
+    for text in addresses:
+        if forbidden(ipaddress.ip_address(text.split("%")[0])):
+            raise refuse("webhook-url-private", host=host)
