@@ -15,7 +15,7 @@ from ledger.projections.summary import summary_of
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/summary", response_model=SummaryOut, responses=errors(401, 403, 422))
+@router.get("/summary", response_model=SummaryOut, responses=errors(401, 403, 404, 422))
 def summary(
     ledger: LedgerDep,
     read_models: ReadModelsDep,
@@ -30,8 +30,10 @@ def summary(
     """Claims by state, the funnel, payouts approved and pending (USD), the claims that need
     the partner's attention (a deadline within 7 days, or information requested; nearest
     first) and time in review: a partner's own claims, every claim for reviewers and auditors.
-    With `as_of`: the same figures replayed from the events up to that time."""
+    With `as_of`: the same figures replayed from the events up to that time. An engagement
+    the catalog does not have is 404."""
     at = None if as_of is None else parse_as_of(as_of, now)
+    engagement_id = engagement_id or None  # an empty filter is no filter, as on the page
     found = summary_of(
         read_models.claims.store, ledger, read_models.replays, principal, engagement_id, now, at
     )
