@@ -43,6 +43,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from ledger.aggregates.base import SYSTEM
+from ledger.aggregates.webhook import WebhookSubscription
 from ledger.domain.commands import Cancel, Dispute, Review, parse
 from ledger.runtime import erasure
 from ledger.runtime.bootstrap import Services, bootstrap
@@ -166,6 +168,28 @@ def play(services: Services, clock: Clock) -> None:
     ledger.expire_due(days(12.5))  # the known one's consent deadline (10 days) passed
     settle(services, clock, 13)
     forget(services, "it@northwind.com", 13)
+    webhook(ledger, 14)
+
+
+def webhook(ledger: Ledger, day: float) -> None:
+    """A webhook subscribed, disabled after failing, enabled again, deleted (its salt fixed:
+    the service draws it at random)."""
+    made = WebhookSubscription.subscribe(
+        subscription_id=UUID("00000000-0000-4000-8000-00000000b00c"),
+        partner_id="P-A",
+        url="https://hooks.example/ledger",
+        events=("Approved",),
+        salt="golden-salt",
+        actor=ADMIN_A.actor,
+        now=days(day),
+    )
+    ledger.save(made)
+    made.disable(failing_since=days(day), actor=SYSTEM, now=days(day + 1))
+    ledger.save(made)
+    made.enable(actor=ADMIN_A.actor, now=days(day + 2))
+    ledger.save(made)
+    made.delete(actor=ADMIN_A.actor, now=days(day + 3))
+    ledger.save(made)
 
 
 def forget(services: Services, email: str, day: float) -> None:
