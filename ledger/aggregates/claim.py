@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import SYSTEM, Actor, Aggregate
-from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
+from ledger.aggregates.values import AttachedDocument, Contacts, ProofDocument, ReferralTerms
 from ledger.domain.catalog import Deadlines, PayoutModel, ProofItem
 from ledger.domain.customer_ids import CustomerId
 from ledger.domain.errors import (
@@ -281,6 +281,8 @@ class ClaimFacts:
     """The link the customer answered through, and whether they accepted."""
     submissions: int = 0
     proof: tuple[ProofDocument, ...] = ()
+    documents: tuple[AttachedDocument, ...] = ()
+    """The documents uploaded to the claim, in order (``Claim.DocumentAttached``)."""
     disputed: bool = False
     payout_usd: Decimal | None = None
     referral_id: UUID | None = None
@@ -324,6 +326,7 @@ class ClaimReading:
     consent_link_id = Fact[UUID | None]()
     submissions = Fact[int]()
     proof = Fact[tuple[ProofDocument, ...]]()
+    documents = Fact[tuple[AttachedDocument, ...]]()
     disputed = Fact[bool]()
     payout_usd = Fact[Decimal | None]()
     referral_id = Fact[UUID | None]()
@@ -433,6 +436,11 @@ class Claim(ClaimReading, Aggregate):
 
     class Submitted(Event):
         proof: tuple[ProofDocument, ...]
+
+    class DocumentAttached(Event):
+        """A document was uploaded to the claim; its file is kept by ``sha256``."""
+
+        document: AttachedDocument
 
     class ReviewStarted(Event):
         reason: str | None = None
@@ -608,6 +616,23 @@ class Claim(ClaimReading, Aggregate):
             )
         self.trigger_event(self.Submitted, timestamp=now, actor=actor, proof=proof)
 
+    def attach_document(self, *, actor: Actor, now: datetime, document: AttachedDocument) -> None:
+        """Record an uploaded proof document: when the claim may be submitted, of a kind its
+        submission requires (R30)."""
+        self._require(Action.SUBMIT, now)
+        if document.kind not in self.terms.required_proof:
+            raise RuleRefusedError(
+                "document-kind-not-required",
+                rule="R30",
+                field="kind",
+                params={"kinds": names([p.value for p in self.terms.required_proof])},
+            )
+        self.trigger_event(self.DocumentAttached, timestamp=now, actor=actor, document=document)
+
+    def document(self, document_id: UUID) -> AttachedDocument | None:
+        """The claim's uploaded document of this id; None if it has none."""
+        return next((d for d in self.documents if d.id == document_id), None)
+
     def start_review(self, *, actor: Actor, now: datetime, reason: str | None = None) -> None:
         self._require(Action.START, now)
         self.trigger_event(self.ReviewStarted, timestamp=now, actor=actor, reason=reason)
@@ -771,6 +796,8 @@ def _review_effect(facts: ClaimFacts, event: Claim.Event) -> ClaimFacts | None:
         case Claim.Submitted():
             n = facts.submissions + 1
             return replace(facts, state=S.SUBMITTED, submissions=n, proof=event.proof)
+        case Claim.DocumentAttached():
+            return replace(facts, documents=(*facts.documents, event.document))
         case Claim.ReviewStarted():
             return replace(facts, state=S.UNDER_REVIEW)
         case Claim.InformationRequested():
