@@ -73,7 +73,7 @@ def test_upload_answers_201_with_the_document_and_serves_it_back(api: Api) -> No
             "report.bin",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ),
-        (XLSX, "sheet.docx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (XLSX, "sheet.docx", f"{OOXML}.spreadsheetml.sheet"),
         (CSV, "rows.txt", "text/csv"),
     ],
 )
