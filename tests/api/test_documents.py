@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +22,8 @@ from tests.api.helpers import REFERRAL_ADMIN_A, assert_problem, consented, new_c
 from tests.conftest import Clock
 from tests.documents import CSV, DOCX, ELF, JPEG, PDF, PNG, XLSX
 from tests.factories import ADMIN_A, ADMIN_B, ALL_PROOF, AUDITOR, REVIEWER
+
+OOXML = "application/vnd.openxmlformats-officedocument"
 
 USER_A2 = Principal(
     "uma@a.example", "P-A", frozenset({Role.INCENTIVES_USER}), frozenset({"LOC-A2"})
@@ -195,3 +201,34 @@ def test_erasure_leaves_documents(api: Api) -> None:
     assert erased.status_code == 201, erased.text
     got = api.get(f"/v1/claims/{claim_id}/documents/{document['id']}", AUDITOR)
     assert got.status_code == 200 and got.content == PDF
+
+
+def ledger_verify(settings: Settings, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": settings.database_url,
+        "LEDGER_DOCUMENTS_DIR": str(settings.documents_directory()),
+        "COLUMNS": "300",
+    }
+    if settings.secret_key:
+        env["LEDGER_SECRET_KEY"] = settings.secret_key
+    command = [sys.executable, "-m", "cli", "verify"]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_ledger_verify_checks_every_documents_hash(api: Api, tmp_path: Path) -> None:
+    claim_id = consented(api)
+    document = upload(api, claim_id, CSV, "rows.csv", kind="poe_document").json()
+    fine = ledger_verify(api.settings, tmp_path)
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "checked the file of 1 proof documents" in fine.stdout
+    path = api.settings.documents_directory() / document["sha256"]
+    path.write_bytes(CSV.replace(b"5000.00", b"9000.00"))
+    changed = ledger_verify(api.settings, tmp_path)
+    said = " ".join(changed.stdout.split())
+    assert changed.returncode == 1, said
+    assert f"document {document['id']} (rows.csv) of claim {claim_id}" in said
+    assert "changed" in said and document["sha256"] in said
+    path.unlink()
+    missing = ledger_verify(api.settings, tmp_path)
+    assert missing.returncode == 1 and "missing" in missing.stdout
