@@ -129,10 +129,18 @@ class ProofDocument(_Value):
         str, text(500), Field(description="Where the document is: a file name, link or id")
     ]
     document_id: Annotated[
-        UUID | None, Field(description="The uploaded document of the claim this item is")
+        UUID | None,
+        Field(
+            description="The uploaded document of the claim this item is",
+            exclude_if=lambda value: value is None,  # items by reference read as before
+        ),
     ] = None
     sha256: Annotated[
-        Sha256 | None, Field(description="The SHA-256 of the uploaded document's content")
+        Sha256 | None,
+        Field(
+            description="The SHA-256 of the uploaded document's content",
+            exclude_if=lambda value: value is None,
+        ),
     ] = None
 
 
