@@ -185,11 +185,16 @@ class Ledger(PolicyCommands):
 
     @Command
     def attach_document(
-        self, principal: Principal, claim_id: UUID, document: AttachedDocument, now: datetime
+        self,
+        principal: Principal,
+        claim_id: UUID,
+        document: AttachedDocument,
+        now: datetime,
+        expected_version: int | None = None,
     ) -> Changed[UUID]:
         """Record a proof document uploaded to the claim (its file is stored already)."""
         now = aware(now)
-        claim = self._scoped_claim(principal, claim_id)
+        claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
         claim.attach_document(actor=principal.actor, now=now, document=document)
         return self._changed_claim(claim, now, document.id)
 
@@ -197,6 +202,10 @@ class Ledger(PolicyCommands):
         """Refuses (404, 403) when the principal may not upload to the claim: asked before
         a file is stored, so that a stranger's upload is never kept."""
         self._scoped_claim(principal, claim_id)
+
+    def documents(self, principal: Principal, claim_id: UUID) -> tuple[AttachedDocument, ...]:
+        """The claim's uploaded documents, in order, for whoever may read the claim."""
+        return self._scoped_claim(principal, claim_id, Purpose.READ).documents
 
     def document(self, principal: Principal, claim_id: UUID, document_id: UUID) -> AttachedDocument:
         """The claim's uploaded document, for whoever may read the claim (404 otherwise)."""
