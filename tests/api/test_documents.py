@@ -148,7 +148,9 @@ def test_a_submission_names_documents_by_id_and_records_their_hash(api: Api) -> 
     proof.append({"kind": "partner_survey", "reference": "https://files.example/survey.pdf"})
     response = api.post(f"/v1/claims/{claim_id}/submission", {"proof": proof})
     assert response.status_code == 200, response.text
-    submitted = api.services.ledger.find(UUID(claim_id), Claim).proof
+    found = api.services.ledger.find(UUID(claim_id), Claim)
+    assert found is not None
+    submitted = found.proof
     invoice = next(p for p in submitted if p.kind == "invoice")
     assert invoice.sha256 == hashlib.sha256(PDF + b"invoice").hexdigest()
     assert str(invoice.document_id) == ids["invoice"]

@@ -376,7 +376,7 @@ def _uploaded(
     of an accepted type) is named by its field; a claim that takes no upload now (a form
     posted again) records none, and the submission says why, or answers as it did. Each
     upload is a version of the claim after the form's ``version``."""
-    ledger, found = page.services.ledger, {}
+    ledger, found = page.services.ledger, dict[int, UUID]()
     for index, kind in enumerate(kinds):
         file = form.files.get(f"proof.{index}.file")
         if file is None:
