@@ -311,7 +311,7 @@ def _document_attached(words: HistoryWords, event: Recorded) -> Values:
     return [
         (words._("proof"), words.proof_items([document.get("kind")])),
         (words._("file"), words.text(document.get("name"))),
-        (words._("SHA-256"), words.text(document.get("sha256"))),
+        (words._("file hash (SHA-256)"), words.text(document.get("sha256"))),
     ]
 
 
