@@ -15,9 +15,11 @@ from starlette.datastructures import FormData, UploadFile
 from api.deps import (
     CommandRunnerDep,
     IdempotencyKey,
+    IfMatch,
     NowDep,
     PrincipalDep,
     ServicesDep,
+    expected_version,
     json_response,
 )
 from api.schemas import Out, errors, problem_response
@@ -54,16 +56,26 @@ UPLOAD = {
                     "type": "object",
                     "required": ["file", "kind"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "kind": {"type": "string", "enum": [k.value for k in ProofItem]},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The document: PDF, PNG, JPEG, DOCX, XLSX or CSV "
+                            "(recognised by its content), at most LEDGER_DOCUMENT_MAX_BYTES",
+                        },
+                        "kind": {
+                            "type": "string",
+                            "enum": [k.value for k in ProofItem],
+                            "description": "Which of the claim's required proof it is",
+                        },
                     },
+                    "examples": [{"file": "invoice-2026-001.pdf", "kind": "invoice"}],
                 }
             }
         },
     }
 }
 UPLOAD_ERRORS = {
-    **errors(401, 403, 404, 409, 422),
+    **errors(401, 403, 404, 409, 412, 422),
     413: problem_response("The file is larger than LEDGER_DOCUMENT_MAX_BYTES"),
     415: problem_response("The file is not a PDF, PNG, JPEG, DOCX, XLSX or CSV document"),
 }
@@ -100,6 +112,7 @@ async def upload_document(
     commands: CommandRunnerDep,
     now: NowDep,
     key: IdempotencyKey = None,
+    if_match: IfMatch = None,
 ) -> Response:
     """Upload a proof document (multipart: ``file``, ``kind``): PDF, PNG, JPEG, DOCX, XLSX or
     CSV, recognised by content. The file is stored first (no database connection held while
@@ -112,8 +125,11 @@ async def upload_document(
             store_upload, services.documents, file.file, file.filename, kind
         )
 
+    version = expected_version(if_match)
+
     def act(request_key: RequestKey) -> Done[Any]:
-        return ledger.run(request_key, ledger.attach_document, principal, claim_id, document, now)
+        command = ledger.attach_document
+        return ledger.run(request_key, command, principal, claim_id, document, now, version)
 
     def answer(done: Done[Any]) -> Response:
         found: AttachedDocument = ledger.document(principal, claim_id, done.result)
@@ -130,7 +146,8 @@ async def upload_document(
     response_class=FileResponse,
     responses={
         200: {"description": "The document, as an attachment", "content": {"*/*": {}}},
-        **errors(401, 403, 404, 409),
+        **errors(401, 403, 404),
+        409: problem_response("The stored file no longer matches its recorded SHA-256"),
     },
 )
 def download_document(
