@@ -108,7 +108,7 @@ def test_the_refusals_of_an_upload(api: Api) -> None:
     assert upload(api, claim_id, PDF, principal=None).status_code == 401
     assert_problem(upload(api, claim_id, PDF, principal=ADMIN_B), 404, "claim-not-found")
     assert upload(api, claim_id, PDF, principal=REVIEWER).status_code == 403
-    assert upload(api, claim_id, PDF, principal=USER_A2).status_code in (403, 404)
+    assert_problem(upload(api, claim_id, PDF, principal=USER_A2), 403, "location-not-allowed")
     assert upload(api, claim_id, PDF, principal=REFERRAL_ADMIN_A).status_code == 403
     assert_problem(upload(api, claim_id, b"", "empty.pdf"), 422, "document-empty")
     assert_problem(upload(api, claim_id, PDF, kind="selfie"), 422, "invalid-input")
