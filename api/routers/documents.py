@@ -146,7 +146,7 @@ async def upload_document(
     response_class=FileResponse,
     responses={
         200: {"description": "The document, as an attachment", "content": {"*/*": {}}},
-        **errors(401, 403, 404),
+        **errors(401, 403, 404, 422),
         409: problem_response("The stored file no longer matches its recorded SHA-256"),
     },
 )
