@@ -254,6 +254,17 @@ def _require_reason(reason: str | None, action: Action) -> str:
     return reason
 
 
+def _require_kind(terms: ClaimTerms, kind: ProofItem) -> None:
+    """R30: a document uploaded to a claim is one of the kinds its submission requires."""
+    if kind not in terms.required_proof:
+        raise RuleRefusedError(
+            "document-kind-not-required",
+            rule="R30",
+            field="kind",
+            params={"kinds": names([p.value for p in terms.required_proof])},
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimFacts:
     """What a claim's events made of it, as ``evolve`` folds them: the one state the aggregate
@@ -372,6 +383,20 @@ class ClaimReading:
         kind = GOVERNING_DEADLINE.get(self.state)
         return None if kind is None else (kind, self.deadlines[kind])
 
+    def changed_since(self, version: int) -> bool:
+        """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
+        events a policy records on its own never make a version stale."""
+        return version > self.facts.version or self.facts.changed_at_version > version
+
+    def answer_through(self, link_id: UUID) -> bool | None:
+        """What the customer answered through this link (True: accepted); None: nothing."""
+        answer = self.facts.consent_answer
+        return None if answer is None or answer[0] != link_id else answer[1]
+
+    def document(self, document_id: UUID) -> AttachedDocument | None:
+        """The claim's uploaded document of this id; None if it has none."""
+        return next((d for d in self.documents if d.id == document_id), None)
+
 
 def _transition_labels(state: ClaimState) -> dict[str, str]:
     """What a person reads for each action and for ``state``, by their codes (the words of a
@@ -438,9 +463,7 @@ class Claim(ClaimReading, Aggregate):
         proof: tuple[ProofDocument, ...]
 
     class DocumentAttached(Event):
-        """A document was uploaded to the claim; its file is kept by ``sha256``."""
-
-        document: AttachedDocument
+        document: AttachedDocument  # an uploaded proof document; its file is kept by its hash
 
     class ReviewStarted(Event):
         reason: str | None = None
@@ -494,13 +517,6 @@ class Claim(ClaimReading, Aggregate):
             consent_deadline=now + timedelta(days=terms.deadline_days.consent_days),
             **dict(terms),
         )
-
-    # -- queries ----------------------------------------------------------------------------
-
-    def changed_since(self, version: int) -> bool:
-        """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
-        events a policy records on its own never make a version stale."""
-        return version > self.version or self.facts.changed_at_version > version
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -574,11 +590,6 @@ class Claim(ClaimReading, Aggregate):
             return refusal
         return None
 
-    def answer_through(self, link_id: UUID) -> bool | None:
-        """What the customer answered through this link (True: accepted); None: nothing."""
-        answer = self.facts.consent_answer
-        return None if answer is None or answer[0] != link_id else answer[1]
-
     def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
         """The customer accepts or declines through the latest link (R23, R24)."""
         refusal = self.consent_refusal(link_id, now)
@@ -617,21 +628,10 @@ class Claim(ClaimReading, Aggregate):
         self.trigger_event(self.Submitted, timestamp=now, actor=actor, proof=proof)
 
     def attach_document(self, *, actor: Actor, now: datetime, document: AttachedDocument) -> None:
-        """Record an uploaded proof document: when the claim may be submitted, of a kind its
-        submission requires (R30)."""
+        """An uploaded proof document of a required kind, while the claim may be submitted."""
         self._require(Action.SUBMIT, now)
-        if document.kind not in self.terms.required_proof:
-            raise RuleRefusedError(
-                "document-kind-not-required",
-                rule="R30",
-                field="kind",
-                params={"kinds": names([p.value for p in self.terms.required_proof])},
-            )
+        _require_kind(self.terms, document.kind)
         self.trigger_event(self.DocumentAttached, timestamp=now, actor=actor, document=document)
-
-    def document(self, document_id: UUID) -> AttachedDocument | None:
-        """The claim's uploaded document of this id; None if it has none."""
-        return next((d for d in self.documents if d.id == document_id), None)
 
     def start_review(self, *, actor: Actor, now: datetime, reason: str | None = None) -> None:
         self._require(Action.START, now)

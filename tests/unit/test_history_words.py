@@ -21,6 +21,7 @@ from ledger.audit.history_words import (
     HistoryWords,
     RecordedEvent,
 )
+from ledger.domain.catalog import ProofItem
 from ledger.domain.commands import Cancel, Dispute, Review, Submit, parse
 from ledger.service.application import Ledger
 from ledger.words.i18n import LANGUAGES, Formats
@@ -85,7 +86,7 @@ def _rejected_for_good(ledger: Ledger) -> UUID:
     ledger.upgrade_to_co_sell(claim_id, days(1.1))
     upload = AttachedDocument(
         id=uuid4(),
-        kind="invoice",
+        kind=ProofItem.INVOICE,
         name="invoice-2026.pdf",
         media_type="application/pdf",
         size=1234,
