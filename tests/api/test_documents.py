@@ -234,3 +234,17 @@ def test_ledger_verify_checks_every_documents_hash(api: Api, tmp_path: Path) -> 
     path.unlink()
     missing = ledger_verify(api.settings, tmp_path)
     assert missing.returncode == 1 and "missing" in missing.stdout
+
+
+def test_an_upload_under_an_idempotency_key_is_recorded_once(api: Api) -> None:
+    claim_id = consented(api)
+    key = {"Idempotency-Key": "upload-1"}
+    first = upload(api, claim_id, PDF, headers=key)
+    again = upload(api, claim_id, PDF, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    history = api.get(f"/v1/claims/{claim_id}/history").json()
+    assert [e["event"] for e in history].count("DocumentAttached") == 1
+    other = upload(api, claim_id, PNG, "other.png", headers=key)
+    assert other.status_code == 422  # the same key with another file
