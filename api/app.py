@@ -10,9 +10,19 @@ from fastapi import FastAPI
 
 from api import docs, problems
 from api.access_log import AccessLog
-from api.body_limit import LimitBodySize
+from api.body_limit import LimitBodySize, upload_limit
 from api.headers import ProtectiveHeaders
-from api.routers import audit, claims, consent, engagements, events, health, referrals, reports
+from api.routers import (
+    audit,
+    claims,
+    consent,
+    documents,
+    engagements,
+    events,
+    health,
+    referrals,
+    reports,
+)
 from api.routers import webhooks as webhook_routes
 from api.safe_input import RefuseControlCharacters
 from ledger.domain.catalog import Catalog
@@ -58,6 +68,7 @@ def create_api(
         consent.router,
         referrals.router,
         audit.router,
+        documents.router,
         reports.router,
         events.router,
         webhook_routes.router,
@@ -85,7 +96,7 @@ def _lifespan(
 def install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     """Innermost first: the body limit, the control characters, the headers, the access log
     (outermost: it times and counts every answer, refusals included)."""
-    app.add_middleware(LimitBodySize, limit=settings.max_body_bytes)
+    app.add_middleware(LimitBodySize, limit=settings.max_body_bytes, uploads=upload_limit(settings))
     app.add_middleware(RefuseControlCharacters)
     app.add_middleware(ProtectiveHeaders)
     app.add_middleware(AccessLog, requests=metrics.requests)

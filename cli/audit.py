@@ -21,6 +21,7 @@ from cli.common import (
 from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
 from ledger.audit.as_of import parse_as_of
+from ledger.audit.documents import verify_documents
 from ledger.domain.errors import LedgerError
 from ledger.projections.report import ReportRow
 from ledger.projections.report import report as build_report
@@ -30,6 +31,7 @@ from ledger.runtime.verifications import Verifications
 from ledger.service.application import Ledger
 from ledger.service.clock import utc_now
 from ledger.service.csv_cells import csv_text
+from ledger.store.documents import DocumentFolder
 from ledger.words import i18n
 from web.report import report_html
 
@@ -123,12 +125,14 @@ def verify(
             result = audit.verify(
                 ledger, at=at, expected=expected, progress=_tracked(progress, "verifying events")
             )
+        documents = _verify_documents(ledger, result)
     except (audit.UnverifiableStoreError, audit.AtNotInLogError) as error:
         console.print(f"[red]cannot verify[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
     finally:
         ledger.close()
     _record_and_print(result)
+    console.print(f"checked the file of {documents:,} proof documents", highlight=False)
     if not result.ok:
         raise typer.Exit(1)
     console.print(
@@ -137,6 +141,17 @@ def verify(
         highlight=False,
     )
     console.print(result.digest.describe(), highlight=False, soft_wrap=True)
+
+
+def _verify_documents(ledger: Ledger, result: audit.Verification) -> int:
+    """Every proof document's file is there and hashes to what its upload recorded; each
+    that is missing or changed is a finding (docs/documents.md). The documents checked."""
+    settings = settings_or_exit()
+    folder = DocumentFolder(settings.documents_directory(), settings.document_max_bytes)
+    checked, findings = verify_documents(ledger, folder)
+    for finding in findings:
+        result.add(finding)
+    return checked
 
 
 def _record_and_print(result: audit.Verification) -> None:

@@ -57,6 +57,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         database_url=url,
         secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
         mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
+        documents_dir=tmp_path_factory.mktemp("documents"),  # nor ./documents
     )
 
 

@@ -15,9 +15,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.datastructures import UploadFile
 
 from ledger.aggregates.claim import Action, ClaimState, action_label
 from ledger.audit.as_of import parse_as_of
+from ledger.domain.catalog import ProofItem
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Principal
 from ledger.interface import charts
@@ -252,10 +254,14 @@ PageDep = Annotated[PageRequest, Depends()]
 
 
 class Fields:
-    """A posted form's text fields, in order; a name may come more than once (checkboxes)."""
+    """A posted form's text fields, in order; a name may come more than once (checkboxes).
+    ``files``: the files a multipart form carried, by name (those a file was chosen for)."""
 
-    def __init__(self, items: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, items: list[tuple[str, str]], files: dict[str, UploadFile] | None = None
+    ) -> None:
         self.items = items
+        self.files = files or {}
 
     def get(self, name: str, default: str = "") -> str:
         return next((v for k, v in self.items if k == name), default)
@@ -268,8 +274,10 @@ class Fields:
 
 
 async def _form(request: Request) -> Fields:
-    data = await request.form()
-    return Fields([(k, v) for k, v in data.multi_items() if isinstance(v, str)])
+    """The posted form; its files stay spooled (on disk above 1 MB) until the request ends."""
+    data = await request.form(max_files=len(ProofItem))
+    files = {k: v for k, v in data.multi_items() if isinstance(v, UploadFile) and v.filename}
+    return Fields([(k, v) for k, v in data.multi_items() if isinstance(v, str)], files)
 
 
 FormDep = Annotated[Fields, Depends(_form)]

@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from ledger.aggregates.base import SYSTEM, Actor, Aggregate
-from ledger.aggregates.values import Contacts, ProofDocument, ReferralTerms
+from ledger.aggregates.values import AttachedDocument, Contacts, ProofDocument, ReferralTerms
 from ledger.domain.catalog import Deadlines, PayoutModel, ProofItem
 from ledger.domain.customer_ids import CustomerId
 from ledger.domain.errors import (
@@ -254,6 +254,17 @@ def _require_reason(reason: str | None, action: Action) -> str:
     return reason
 
 
+def _require_kind(terms: ClaimTerms, kind: ProofItem) -> None:
+    """R30: a document uploaded to a claim is one of the kinds its submission requires."""
+    if kind not in terms.required_proof:
+        raise RuleRefusedError(
+            "document-kind-not-required",
+            rule="R30",
+            field="kind",
+            params={"kinds": names([p.value for p in terms.required_proof])},
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimFacts:
     """What a claim's events made of it, as ``evolve`` folds them: the one state the aggregate
@@ -281,6 +292,8 @@ class ClaimFacts:
     """The link the customer answered through, and whether they accepted."""
     submissions: int = 0
     proof: tuple[ProofDocument, ...] = ()
+    documents: tuple[AttachedDocument, ...] = ()
+    """The documents uploaded to the claim, in order (``Claim.DocumentAttached``)."""
     disputed: bool = False
     payout_usd: Decimal | None = None
     referral_id: UUID | None = None
@@ -324,6 +337,7 @@ class ClaimReading:
     consent_link_id = Fact[UUID | None]()
     submissions = Fact[int]()
     proof = Fact[tuple[ProofDocument, ...]]()
+    documents = Fact[tuple[AttachedDocument, ...]]()
     disputed = Fact[bool]()
     payout_usd = Fact[Decimal | None]()
     referral_id = Fact[UUID | None]()
@@ -368,6 +382,20 @@ class ClaimReading:
         """The deadline that governs the current state, if one does."""
         kind = GOVERNING_DEADLINE.get(self.state)
         return None if kind is None else (kind, self.deadlines[kind])
+
+    def changed_since(self, version: int) -> bool:
+        """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
+        events a policy records on its own never make a version stale."""
+        return version > self.facts.version or self.facts.changed_at_version > version
+
+    def answer_through(self, link_id: UUID) -> bool | None:
+        """What the customer answered through this link (True: accepted); None: nothing."""
+        answer = self.facts.consent_answer
+        return None if answer is None or answer[0] != link_id else answer[1]
+
+    def document(self, document_id: UUID) -> AttachedDocument | None:
+        """The claim's uploaded document of this id; None if it has none."""
+        return next((d for d in self.documents if d.id == document_id), None)
 
 
 def _transition_labels(state: ClaimState) -> dict[str, str]:
@@ -434,6 +462,9 @@ class Claim(ClaimReading, Aggregate):
     class Submitted(Event):
         proof: tuple[ProofDocument, ...]
 
+    class DocumentAttached(Event):
+        document: AttachedDocument  # an uploaded proof document; its file is kept by its hash
+
     class ReviewStarted(Event):
         reason: str | None = None
 
@@ -486,13 +517,6 @@ class Claim(ClaimReading, Aggregate):
             consent_deadline=now + timedelta(days=terms.deadline_days.consent_days),
             **dict(terms),
         )
-
-    # -- queries ----------------------------------------------------------------------------
-
-    def changed_since(self, version: int) -> bool:
-        """Whether a person changed the claim after ``version`` (If-Match, SPEC 6.1): the
-        events a policy records on its own never make a version stale."""
-        return version > self.version or self.facts.changed_at_version > version
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -566,11 +590,6 @@ class Claim(ClaimReading, Aggregate):
             return refusal
         return None
 
-    def answer_through(self, link_id: UUID) -> bool | None:
-        """What the customer answered through this link (True: accepted); None: nothing."""
-        answer = self.facts.consent_answer
-        return None if answer is None or answer[0] != link_id else answer[1]
-
     def answer_consent(self, *, actor: Actor, now: datetime, link_id: UUID, accept: bool) -> None:
         """The customer accepts or declines through the latest link (R23, R24)."""
         refusal = self.consent_refusal(link_id, now)
@@ -607,6 +626,12 @@ class Claim(ClaimReading, Aggregate):
                 params={"missing": names(missing)},
             )
         self.trigger_event(self.Submitted, timestamp=now, actor=actor, proof=proof)
+
+    def attach_document(self, *, actor: Actor, now: datetime, document: AttachedDocument) -> None:
+        """An uploaded proof document of a required kind, while the claim may be submitted."""
+        self._require(Action.SUBMIT, now)
+        _require_kind(self.terms, document.kind)
+        self.trigger_event(self.DocumentAttached, timestamp=now, actor=actor, document=document)
 
     def start_review(self, *, actor: Actor, now: datetime, reason: str | None = None) -> None:
         self._require(Action.START, now)
@@ -771,6 +796,8 @@ def _review_effect(facts: ClaimFacts, event: Claim.Event) -> ClaimFacts | None:
         case Claim.Submitted():
             n = facts.submissions + 1
             return replace(facts, state=S.SUBMITTED, submissions=n, proof=event.proof)
+        case Claim.DocumentAttached():
+            return replace(facts, documents=(*facts.documents, event.document))
         case Claim.ReviewStarted():
             return replace(facts, state=S.UNDER_REVIEW)
         case Claim.InformationRequested():

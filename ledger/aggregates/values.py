@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Literal, Protocol, cast
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -115,13 +116,44 @@ class Contacts(_Value):
     partner: Annotated[Contact, Field(description="The partner's contact for this claim")]
 
 
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class ProofDocument(_Value):
-    """One proof-of-execution item: its kind and a reference to the document."""
+    """One proof-of-execution item: its kind and a reference to the document; for a document
+    uploaded to the claim, its id and the SHA-256 of its content (None: a reference alone, and
+    every item submitted before documents were uploaded)."""
 
     kind: Annotated[ProofItem, Field(description="Which kind of proof this document is")]
     reference: Annotated[
         str, text(500), Field(description="Where the document is: a file name, link or id")
     ]
+    document_id: Annotated[
+        UUID | None,
+        Field(
+            description="The uploaded document of the claim this item is",
+            exclude_if=lambda value: value is None,  # items by reference read as before
+        ),
+    ] = None
+    sha256: Annotated[
+        Sha256 | None,
+        Field(
+            description="The SHA-256 of the uploaded document's content",
+            exclude_if=lambda value: value is None,
+        ),
+    ] = None
+
+
+class AttachedDocument(_Value):
+    """A document uploaded to a claim, as its ``Claim.DocumentAttached`` event records it:
+    the file itself is kept by its SHA-256 in the documents folder (docs/documents.md)."""
+
+    id: UUID
+    kind: ProofItem
+    name: Annotated[str, text(255, one_line=True)]
+    media_type: str
+    size: int
+    sha256: Sha256
 
 
 class ReferralTerms(_Value):

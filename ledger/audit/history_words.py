@@ -87,6 +87,7 @@ SENTENCES = {
     "Expired": N_("Claim expired %(by)s"),
     "Cancelled": N_("Claim canceled %(by)s"),
     "Submitted": N_("Claim submitted %(by)s"),
+    "DocumentAttached": N_("Proof document uploaded %(by)s"),
     "ReviewStarted": N_("Review started %(by)s"),
     "InformationRequested": N_("Information requested %(by)s"),
     "Approved": N_("Claim approved %(by)s"),
@@ -305,6 +306,15 @@ def _submitted(words: HistoryWords, event: Recorded) -> Values:
     return [(words._("proof"), words.proof_documents(event.data.get("proof")))]
 
 
+def _document_attached(words: HistoryWords, event: Recorded) -> Values:
+    document = event.data.get("document") or {}
+    return [
+        (words._("proof"), words.proof_items([document.get("kind")])),
+        (words._("file"), words.text(document.get("name"))),
+        (words._("file hash (SHA-256)"), words.text(document.get("sha256"))),
+    ]
+
+
 def _information_requested(words: HistoryWords, event: Recorded) -> Values:
     return [(words._("comments"), words.text(event.data.get("comments")))]
 
@@ -336,6 +346,7 @@ VALUES: dict[str, Callable[[HistoryWords, Recorded], Values]] = {
     "Expired": _expired,
     "Cancelled": _reason,
     "Submitted": _submitted,
+    "DocumentAttached": _document_attached,
     "ReviewStarted": _reason,
     "InformationRequested": _information_requested,
     "Approved": _approved,

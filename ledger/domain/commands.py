@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -13,11 +14,11 @@ from ledger.aggregates.values import (
     PRINTABLE,
     Contacts,
     OneLine100,
-    ProofDocument,
     Reason,
     Usd,
     text,
 )
+from ledger.domain.catalog import ProofItem
 from ledger.domain.customer_ids import IdType
 from ledger.domain.errors import InvalidInputError, Problem
 from ledger.words.refusals import Words
@@ -132,6 +133,22 @@ class RequestConsent(Command):
     ] = None
 
 
+class ProofInput(Command):
+    """One item of a submission: its kind, and the document by its id (one uploaded to the
+    claim, ``POST /v1/claims/{id}/documents``) or a reference to it (a file name or link)."""
+
+    kind: Annotated[ProofItem, Field(description="Which kind of proof this item is")]
+    reference: Annotated[
+        str | None,
+        text(500),
+        Field(description="Where the document is: a file name, link or id"),
+    ] = None
+    document_id: Annotated[
+        UUID | None,
+        Field(description="A document uploaded to this claim, of this kind"),
+    ] = None
+
+
 class Submit(Command):
     model_config = _examples(
         {
@@ -143,7 +160,7 @@ class Submit(Command):
     )
 
     proof: Annotated[
-        list[ProofDocument],
+        list[ProofInput],
         Field(max_length=20, description="Every item of the engagement's required proof (R30)"),
     ]
 

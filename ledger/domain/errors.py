@@ -159,3 +159,11 @@ class InvalidTransitionError(ConflictError):
 
 class StaleVersionError(LedgerError):
     """The caller's expected version is not the claim's current version."""
+
+
+class TooLargeError(LedgerError):
+    """An uploaded document larger than the service accepts."""
+
+
+class UnsupportedMediaError(LedgerError):
+    """An uploaded document of a type the service does not accept."""

@@ -14,6 +14,8 @@ from ledger.domain.errors import (
     NotFoundError,
     RuleRefusedError,
     StaleVersionError,
+    TooLargeError,
+    UnsupportedMediaError,
 )
 from ledger.words.i18n import DEFAULT
 
@@ -31,6 +33,8 @@ STATUS_BY_ERROR: dict[type[LedgerError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     StaleVersionError: 412,
+    TooLargeError: 413,
+    UnsupportedMediaError: 415,
 }
 
 

@@ -22,6 +22,7 @@ from ledger.service.application import Ledger, open_ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
 from ledger.service.tokens import ConsentTokens
+from ledger.store.documents import DocumentFolder
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Services:
     sign_ins: SignIns
     verifications: Verifications
     feed: Feed
+    documents: DocumentFolder
+    """Where uploaded proof documents are kept (LEDGER_DOCUMENTS_DIR)."""
 
     def close(self) -> None:
         self.workers.stop()
@@ -100,4 +103,5 @@ def bootstrap(
         sign_ins=SignIns(store),
         verifications=Verifications(store),
         feed=Feed(ledger, Owners(ledger), settings.signing_key()),
+        documents=DocumentFolder(settings.documents_directory(), settings.document_max_bytes),
     )

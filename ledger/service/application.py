@@ -21,19 +21,21 @@ from ledger.aggregates.base import Actor, ActorKind
 from ledger.aggregates.claim import Action, Claim, ClaimState
 from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.seat import Seat
-from ledger.aggregates.values import Contacts
+from ledger.aggregates.values import AttachedDocument, Contacts, ProofDocument
 from ledger.audit.tamper import AuditTables, UnverifiableStoreError
 from ledger.domain import creation
+from ledger.domain.access import Purpose
 from ledger.domain.catalog import Catalog, Engagement, load_catalog
-from ledger.domain.commands import Cancel, CreateClaims, Dispute, RequestConsent, Review
+from ledger.domain.commands import Cancel, CreateClaims, Dispute, ProofInput, RequestConsent, Review
 from ledger.domain.commands import Submit as SubmitCommand
-from ledger.domain.errors import RuleRefusedError
+from ledger.domain.errors import NotFoundError, RuleRefusedError
 from ledger.domain.principal import Principal, Role
 from ledger.service.ledger_base import Changed, Command, ConsentRequest, aware, check_version
 from ledger.service.policy_commands import PolicyCommands
 from ledger.service.settings import Settings, SettingsError
 from ledger.store.personal import ERASED
 from ledger.store.schema import schema_lock
+from ledger.words.refusals import named
 
 __all__ = ["ConsentRequest", "Ledger", "open_ledger"]
 
@@ -177,8 +179,40 @@ class Ledger(PolicyCommands):
         """Submit or resubmit with proof (R30)."""
         now = aware(now)
         claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
-        claim.submit(actor=principal.actor, now=now, proof=tuple(command.proof))
+        proof = tuple(_proof_item(claim, i, item) for i, item in enumerate(command.proof))
+        claim.submit(actor=principal.actor, now=now, proof=proof)
         return self._changed_claim(claim, now, claim.version)
+
+    @Command
+    def attach_document(
+        self,
+        principal: Principal,
+        claim_id: UUID,
+        document: AttachedDocument,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Changed[UUID]:
+        """Record a proof document uploaded to the claim (its file is stored already)."""
+        now = aware(now)
+        claim = self._scoped_claim(principal, claim_id, expected_version=expected_version)
+        claim.attach_document(actor=principal.actor, now=now, document=document)
+        return self._changed_claim(claim, now, document.id)
+
+    def may_attach(self, principal: Principal, claim_id: UUID) -> None:
+        """Refuses (404, 403) when the principal may not upload to the claim: asked before
+        a file is stored, so that a stranger's upload is never kept."""
+        self._scoped_claim(principal, claim_id)
+
+    def documents(self, principal: Principal, claim_id: UUID) -> tuple[AttachedDocument, ...]:
+        """The claim's uploaded documents, in order, for whoever may read the claim."""
+        return self._scoped_claim(principal, claim_id, Purpose.READ).documents
+
+    def document(self, principal: Principal, claim_id: UUID, document_id: UUID) -> AttachedDocument:
+        """The claim's uploaded document, for whoever may read the claim (404 otherwise)."""
+        found = self._scoped_claim(principal, claim_id, Purpose.READ).document(document_id)
+        if found is None:
+            raise NotFoundError("document-not-found", params={"document": document_id})
+        return found
 
     @Command
     def cancel(
@@ -234,6 +268,30 @@ class Ledger(PolicyCommands):
                 final = command.action == "reject_final"
                 claim.reject(actor=actor, now=now, reason=reason, final=final)
         return self._changed_claim(claim, now, claim.version)
+
+
+def _proof_item(claim: Claim, index: int, item: ProofInput) -> ProofDocument:
+    """A submitted proof item: a reference, or an uploaded document of the claim of that
+    kind (whose name and SHA-256 the submission records)."""
+    if item.document_id is None:
+        if item.reference is None:
+            field = f"proof.{index}.reference"
+            raise RuleRefusedError("proof-reference-missing", rule="R30", field=field)
+        return ProofDocument(kind=item.kind, reference=item.reference)
+    document = claim.document(item.document_id)
+    if document is None or document.kind != item.kind:
+        raise RuleRefusedError(
+            "proof-document-unknown",
+            rule="R30",
+            field=f"proof.{index}.document_id",
+            params={"kind": named(item.kind.value)},
+        )
+    return ProofDocument(
+        kind=item.kind,
+        reference=item.reference or document.name,
+        document_id=document.id,
+        sha256=document.sha256,
+    )
 
 
 def refuse_erased(contacts: Contacts) -> None:

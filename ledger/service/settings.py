@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     view_page_size: int = Field(default=2000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """The largest request body read; a larger one is refused (413) before it is read."""
+    documents_dir: Path | None = None
+    """Where uploaded proof documents are kept, by their SHA-256 (docs/documents.md)."""
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """The largest proof document accepted (413 beyond)."""
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     """How long a client may take to send a request's headers before its connection closes."""
     webhooks_allow_insecure: bool = False
@@ -91,6 +95,13 @@ class Settings(BaseSettings):
         if self.mail_dir is not None:
             return self.mail_dir
         return self.sqlite_path.parent / "mail" if self.is_sqlite else Path("mail")
+
+    def documents_directory(self) -> Path:
+        """LEDGER_DOCUMENTS_DIR, or ``documents/`` beside the SQLite database
+        (``./documents`` otherwise)."""
+        if self.documents_dir is not None:
+            return self.documents_dir
+        return self.sqlite_path.parent / "documents" if self.is_sqlite else Path("documents")
 
     def serving(self, host: str, port: int) -> Settings:
         """These settings for a service listening on ``host:port``: unless LEDGER_PUBLIC_URL

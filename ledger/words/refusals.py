@@ -125,6 +125,10 @@ FIELDS = {
     "proof.*": N_("each proof document"),
     "proof.*.kind": N_("the kind of each proof document"),
     "proof.*.reference": N_("the reference of each proof document"),
+    "proof.*.document_id": N_("the uploaded document of each proof item"),
+    "proof.*.file": N_("the file of each proof document"),
+    "file": N_("the file"),
+    "kind": N_("the kind of proof"),
     "reason": N_("the reason"),
     "action": N_("the reviewer's action"),
     "decision": N_("the answer"),
@@ -231,6 +235,10 @@ VALIDATION = {
     ("enum", "proof.*.kind"): N_(
         "Choose the kind of each proof document: invoice, proof of execution document, "
         "customer survey or partner survey."
+    ),
+    ("enum", "kind"): N_(
+        "Choose the kind of proof: invoice, proof of execution document, customer survey or "
+        "partner survey."
     ),
     ("literal_error", "action"): N_(
         "Choose the reviewer's action: start review, request information, approve, reject "
@@ -369,6 +377,31 @@ REFUSALS = {
     ),
     ("proof-missing", None): N_("Add every proof the engagement requires: %(missing)s is missing."),
     ("reason-required", None): N_("Enter the reason for “%(action)s”."),
+    # proof documents uploaded to a claim (docs/documents.md)
+    ("document-kind-not-required", None): N_(
+        "Choose which proof this document is: this claim requires %(kinds)s."
+    ),
+    ("document-empty", None): N_("The file is empty: choose the document itself."),
+    ("document-too-large", None): N_(
+        "The file is larger than %(limit)s: upload a smaller document."
+    ),
+    ("document-type-not-accepted", None): N_(
+        "This file is not a PDF, PNG, JPEG, Word (DOCX), Excel (XLSX) or CSV document: "
+        "upload the proof in one of those formats."
+    ),
+    ("document-not-found", None): N_(
+        "There is no document %(document)s on this claim, or it is not yours to see."
+    ),
+    ("document-changed", None): N_(
+        "The stored file no longer matches what was uploaded, so it is not served: the "
+        "programme team has been told."
+    ),
+    ("proof-document-unknown", None): N_(
+        "This document is not one uploaded to this claim as “%(kind)s”: upload it again."
+    ),
+    ("proof-reference-missing", None): N_(
+        "Upload the document or enter where it is (a file name, link or id)."
+    ),
     ("stale-version", None): N_(
         "The claim changed after you opened it (it is at version %(current)s, not "
         "%(expected)s): reload it and try again."

@@ -8,18 +8,20 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from ledger.aggregates.base import DomainEvent
 from ledger.aggregates.claim import Claim
+from ledger.aggregates.values import AttachedDocument
 from ledger.audit.history_words import (
     SENTENCES,
     HistoryLine,
     HistoryWords,
     RecordedEvent,
 )
+from ledger.domain.catalog import ProofItem
 from ledger.domain.commands import Cancel, Dispute, Review, Submit, parse
 from ledger.service.application import Ledger
 from ledger.words.i18n import LANGUAGES, Formats
@@ -74,13 +76,23 @@ ALL = ("invoice", "poe_document", "customer_survey", "partner_survey")
 
 def _rejected_for_good(ledger: Ledger) -> UUID:
     """Added, consent asked, reminded, referral, consent, co-sell, submitted, reviewed,
-    information asked, resubmitted, rejected, disputed, resubmitted, rejected for good."""
+    information asked, resubmitted, rejected, disputed, resubmitted, rejected for good; a
+    proof document uploaded before the first submission."""
     (claim_id,) = ledger.create_claims(ADMIN_A, create(), days(0))
     ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0.5))
     link = ledger.send_consent_reminder(ADMIN_A, claim_id, days(0.6))
     ledger.create_referral(claim_id, days(0.7))
     ledger.answer_consent(claim_id, link, True, days(1))
     ledger.upgrade_to_co_sell(claim_id, days(1.1))
+    upload = AttachedDocument(
+        id=uuid4(),
+        kind=ProofItem.INVOICE,
+        name="invoice-2026.pdf",
+        media_type="application/pdf",
+        size=1234,
+        sha256="ab" * 32,
+    )
+    ledger.attach_document(ADMIN_A, claim_id, upload, days(1.5))
     ledger.submit(ADMIN_A, claim_id, documents(*ALL), days(2))
     ledger.review(REVIEWER, claim_id, review("start"), days(3))
     ledger.review(REVIEWER, claim_id, review("request_information", "sign the survey"), days(4))

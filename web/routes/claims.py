@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ledger.aggregates.claim import PARTNER_ACTIONS, Action, ClaimState
 from ledger.audit.history_words import HistoryLine, HistoryWords
@@ -41,6 +41,7 @@ from ledger.domain.errors import (
 from ledger.domain.principal import Principal
 from ledger.interface import exports
 from ledger.interface.dependencies import CommandRunnerDep
+from ledger.interface.documents import checked_file, store_upload
 from ledger.projections.claim_queries import SORT_LABELS, ClaimFilter, ClaimRow, Sort
 from ledger.service.ledger_base import Done, RequestKey
 from ledger.words.i18n import Formats
@@ -184,6 +185,7 @@ def _show(
         "history": _history(page, claim_id),
         "actions": _partner_actions(principal, row),
         "required_proof": _required_proof(page, row),
+        "documents": page.services.ledger.documents(principal, claim_id),
         "may_open_referrals": access.may_open_referrals(principal),
         "engagement": page.services.ledger.catalog.engagement(row.engagement_id),
         "active": active,
@@ -224,6 +226,7 @@ def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse
         history=_history(page, claim_id, moment),
         actions=(),
         required_proof=[],
+        documents=(),
         may_open_referrals=access.may_open_referrals(page.principal),
         engagement=page.services.ledger.catalog.engagement(row.engagement_id),
         active=None,
@@ -331,13 +334,14 @@ def _consent_body(form: Fields, deal_size: str) -> dict[str, Any]:
     }
 
 
-def _proof(form: Fields, kinds: Sequence[ProofItem]) -> Submit:
-    """The proof typed for each required kind; a blank reference is an item left out, which
-    the claim refuses by name (R30). A problem of the n-th item is named by its field."""
+def _proof(form: Fields, kinds: Sequence[ProofItem], uploaded: dict[int, UUID]) -> Submit:
+    """The proof for each required kind: the document uploaded with the form, or the
+    reference typed; a kind with neither is an item left out, which the claim refuses by
+    name (R30). A problem of the n-th item is named by its field."""
     items = [
-        (i, {"kind": kind.value, "reference": form.get(f"proof.{i}.reference")})
+        (i, _proof_item(form, i, kind, uploaded.get(i)))
         for i, kind in enumerate(kinds)
-        if form.get(f"proof.{i}.reference").strip()
+        if form.get(f"proof.{i}.reference").strip() or i in uploaded
     ]
     try:
         return parse(Submit, {"proof": [item for _, item in items]})
@@ -345,6 +349,50 @@ def _proof(form: Fields, kinds: Sequence[ProofItem]) -> Submit:
         raise invalid_input(
             [_renumbered(p, [i for i, _ in items]) for p in error.problems]
         ) from None
+
+
+def _proof_item(
+    form: Fields, index: int, kind: ProofItem, document_id: UUID | None
+) -> dict[str, str]:
+    item = {"kind": kind.value}
+    reference = form.get(f"proof.{index}.reference").strip()
+    if reference:
+        item["reference"] = reference
+    if document_id is not None:
+        item["document_id"] = str(document_id)
+    return item
+
+
+def _uploaded(
+    page: PageDep,
+    form: Fields,
+    who: Principal,
+    claim_id: UUID,
+    kinds: Sequence[ProofItem],
+    version: int | None,
+) -> dict[int, UUID]:
+    """The files chosen in the form, stored and recorded on the claim: the document id of
+    each kind's file, by its place in the form. A file that is refused (empty, too large, not
+    of an accepted type) is named by its field; a claim that takes no upload now (a form
+    posted again) records none, and the submission says why, or answers as it did. Each
+    upload is a version of the claim after the form's ``version``."""
+    ledger, found = page.services.ledger, dict[int, UUID]()
+    for index, kind in enumerate(kinds):
+        file = form.files.get(f"proof.{index}.file")
+        if file is None:
+            continue
+        try:
+            document = store_upload(page.services.documents, file.file, file.filename, kind)
+        except LedgerError as error:
+            field = f"proof.{index}.file"
+            raise type(error)(error.slug, field=field, params=error.words.params) from None
+        try:
+            expected = None if version is None else version + len(found)
+            ledger.attach_document(who, claim_id, document, page.now, expected)
+        except LedgerError:
+            return {}
+        found[index] = document.id
+    return found
 
 
 def _renumbered(problem: Problem, numbers: list[int]) -> Problem:
@@ -401,9 +449,31 @@ def submit(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: s
         request: RequestKey, who: Principal, uuid: UUID, now: datetime, version: int
     ) -> Done[Any]:
         kinds = ledger.required_proof(who, uuid)
-        return ledger.run(request, ledger.submit, who, uuid, _proof(form, kinds), now, version)
+        uploaded = _uploaded(page, form, who, uuid, kinds, version)
+        proof = _proof(form, kinds, uploaded)
+        if version is not None:
+            version += len(uploaded)  # the uploads of this form are versions of the claim
+        return ledger.run(request, ledger.submit, who, uuid, proof, now, version)
 
     return _act(page, commands, form, claim_id, Action.SUBMIT, run)
+
+
+@router.get("/claims/{claim_id}/documents/{document_id}")
+def document(page: PageDep, claim_id: str, document_id: str) -> Response:
+    """A proof document of the claim, as an attachment, once its hash is checked (for its
+    partner, reviewers and auditors); a changed file is the 409 page, never served."""
+    try:
+        uuid = _uuid(claim_id)
+        found = page.services.ledger.document(page.principal, uuid, _uuid(document_id))
+        path = checked_file(page.services.documents, uuid, found)
+    except LedgerError as error:
+        return page.error_page(error)
+    return FileResponse(
+        path,
+        media_type=found.media_type,
+        filename=found.name,
+        content_disposition_type="attachment",
+    )
 
 
 @router.post("/claims/{claim_id}/dispute")

@@ -86,7 +86,15 @@ def _claim_page(
 ) -> HTMLResponse:
     principal.require_role(Role.REVIEWER)
     row = page.services.read_models.claims.details(principal, claim_id)
-    return page.render("review_claim.html", status, row=row, **_context(page, principal), **context)
+    documents = page.services.ledger.documents(principal, claim_id)
+    return page.render(
+        "review_claim.html",
+        status,
+        row=row,
+        documents=documents,
+        **_context(page, principal),
+        **context,
+    )
 
 
 @router.get("/review/{claim_id}")
@@ -120,6 +128,7 @@ def review(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: s
             "review_claim.html",
             error,
             row=row,
+            documents=page.services.ledger.documents(principal, found),
             failed=action,
             typed=reason,
             **_context(page, principal),
