@@ -129,16 +129,19 @@ def bearer(principal: Principal) -> str:
     )
 
 
-def session_cookie(settings: Settings, principal: Principal) -> str:
+def page_session(settings: Settings, principal: Principal) -> str:
     """A signed-in page session for ``principal``, started in the store as ``POST /sign-in``
-    starts one (the form's CSRF round trip is not what is measured): its Cookie header."""
+    starts one (the form's CSRF round trip is not what is measured): its id, the cookie."""
     store = ViewStore.open(settings.eventsourcing_env())
     try:
         now = utc_now()
-        session_id = SignIns(store).start(principal, now + timedelta(hours=2), now)
+        return SignIns(store).start(principal, now + timedelta(hours=2), now)
     finally:
         store.close()
-    return f"Cookie: {COOKIE}={session_id}"
+
+
+def session_cookie(settings: Settings, principal: Principal) -> str:
+    return f"Cookie: {COOKIE}={page_session(settings, principal)}"
 
 
 def filled_store(
