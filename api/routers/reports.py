@@ -33,6 +33,12 @@ def summary(
     With `as_of`: the same figures replayed from the events up to that time."""
     at = None if as_of is None else parse_as_of(as_of, now)
     found = summary_of(
-        read_models.claims.store, ledger, read_models.replays, principal, engagement_id, now, at
+        read_models.claims.store,
+        ledger,
+        (read_models.live, read_models.replays),
+        principal,
+        engagement_id,
+        now,
+        at,
     )
     return presenters.summary(found, at)
