@@ -25,9 +25,7 @@ from ledger.projections.claim_queries import ClaimRow
 from ledger.projections.claims import row_of
 from ledger.projections.figures import (
     DECIDED,
-    DROP_OUTS,
     FUNNEL,
-    MILESTONE_EVENTS,
     STAGE_EVENTS,
     Attention,
     S,
@@ -37,7 +35,6 @@ from ledger.projections.figures import (
     month_of,
     needs_attention,
     pending_payout,
-    percentile,
     review_days,
 )
 from ledger.projections.store import ViewStore
@@ -45,15 +42,7 @@ from ledger.projections.summary_live import LiveFigures
 from ledger.service.application import Ledger
 from ledger.words.refusals import names
 
-__all__ = [
-    "DROP_OUTS",
-    "FUNNEL",
-    "MILESTONE_EVENTS",
-    "Attention",
-    "LiveFigures",
-    "Summary",
-    "percentile",
-]
+__all__ = ["LiveFigures", "Summary"]  # where the rest of the app finds them
 
 
 @dataclass(frozen=True)
