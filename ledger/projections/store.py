@@ -76,6 +76,9 @@ VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}claims_completed_tab ON {p}claims "
     "(partner_id, engagement_id, live, updated_at DESC, claim_id)",
     "CREATE INDEX IF NOT EXISTS {p}claims_due ON {p}claims (live, running_deadline)",
+    # A partner's open claims by deadline: the programme's attention list (summary_live)
+    "CREATE INDEX IF NOT EXISTS {p}claims_attention ON {p}claims "
+    "(partner_id, live, running_deadline)",
     "CREATE INDEX IF NOT EXISTS {p}claims_key ON {p}claims (engagement_id, eligibility_key)",
     "CREATE INDEX IF NOT EXISTS {p}claims_state ON {p}claims (state, updated_at)",
     "CREATE INDEX IF NOT EXISTS {p}claims_customer ON {p}claims "
