@@ -1,11 +1,22 @@
 """HTTP throughput of POST /v1/claims and a Customers-page GET, against the in-process rate.
 
 Run: ``.venv/bin/python -m bench.http_rate [--seconds 10] [--store sqlite|postgresql]
-[--processes N]``; with ``--claims 100000`` instead: the p50/p99 of a Customers tab page of 50
-rows and of claim details from one connection, on PostgreSQL holding that many claims.
-Needs ``wrk`` (Debian package ``wrk``). It starts ``ledger serve`` on a fresh store with a
-catalog of many eligible customers, drives it with wrk (2 threads, 8 connections), then
-measures ``Ledger.create_claims`` called in-process on another fresh store in the same run.
+[--processes N]``. Needs ``wrk`` (Debian package ``wrk``). It starts ``ledger serve`` on a
+fresh store with a catalog of many eligible customers, drives it with wrk (2 threads, 8
+connections), then measures ``Ledger.create_claims`` called in-process on another fresh store
+in the same run.
+
+With ``--claims N`` instead (e.g. ``--claims 100000 --seconds 60 --store sqlite``, or
+``--store postgresql``: a durable throwaway cluster): it fills the store with N approved claims
+of one partner (``bench.replay_rate.populate``) and brings the views up to date, serves it with
+``ledger serve``, then prints the p50/p99 of each GET from ONE keep-alive connection (``wrk
+-t1 -c1 --latency``, one GET after the other, each asked once first and checked for a 200):
+``/healthz`` (the floor), the Customers tabs, a claim's details, the partner's ``/dashboard``
+page and ``GET /v1/reports/summary``, and a reviewer's ``/programme`` page. The pages are read
+with a session cookie (a session started in the store as ``POST /sign-in`` does), the API with
+a bearer token. One line per GET ends with ``ratio_p50`` and ``ratio_p99``: its p50 and p99
+over ``/healthz``'s, same run. A GET slower than ``--seconds`` still gets one sample (its p50
+and p99 are then that one request's time).
 """
 
 from __future__ import annotations
@@ -22,9 +33,17 @@ import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
+import httpx
+
+from bench.replay_rate import populate
 from ledger.domain.access import AccessTokens
 from ledger.domain.commands import CreateClaims
+from ledger.domain.principal import Principal, Role
+from ledger.projections.runner import ViewRunner
+from ledger.projections.store import ViewStore
+from ledger.runtime.sessions import SignIns
 from ledger.service.application import open_ledger
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
@@ -32,10 +51,14 @@ from testkit.pgcluster import create_database, free_port, throwaway_cluster
 from testkit.serving import wait_healthy
 from testkit.views import T0
 from testkit.workload import PARTNER, bench_catalog, claim_body, tenant
+from web.session import COOKIE
 
 KEY = "http-bench-signing-key-long-enough-for-hs256"
 SERVE = [sys.executable, "-m", "cli", "serve"]
 CUSTOMERS = 200_000
+REVIEWER = Principal("rita@reviews.example", None, frozenset({Role.REVIEWER}))
+Timing = tuple[float, float, int]
+"""p50 and p99 in ms, and the number of samples."""
 
 
 def tenants_file(folder: Path) -> Path:
@@ -83,15 +106,15 @@ def serve(
     return url
 
 
-def latency(url: str, token: str, seconds: int) -> tuple[float, float]:
-    """p50 and p99 in ms of GET ``url`` from one connection (the service's own latency)."""
-    args = ["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency"]
+def latency(url: str, header: str, seconds: int) -> Timing:
+    """p50 and p99 in ms of GET ``url`` from one connection (the service's own latency), with
+    one request header (``Authorization: Bearer ...`` or ``Cookie: ...``), and how many
+    requests wrk completed (0 when one took longer than ``seconds``: no percentiles then)."""
+    args = ["wrk", "-t1", "-c1", f"-d{seconds}s", "--timeout", "600s", "--latency"]
     output = subprocess.run(
-        [*args, "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True,
-        text=True,
-        check=True,
+        [*args, "-H", header, url], capture_output=True, text=True, check=True
     ).stdout
+    assert "Non-2xx" not in output, output
 
     def at(percent: str) -> float:
         match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
@@ -99,42 +122,114 @@ def latency(url: str, token: str, seconds: int) -> tuple[float, float]:
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
         return float(match.group(1)) * scale
 
-    return at("50"), at("99")
+    done = re.search(r"(\d+) requests in", output)
+    assert done, output
+    return at("50"), at("99"), int(done.group(1))
+
+
+def bearer(principal: Principal) -> str:
+    return (
+        f"Authorization: Bearer {AccessTokens(KEY).mint(principal, timedelta(hours=2), utc_now())}"
+    )
+
+
+def page_session(settings: Settings, principal: Principal) -> str:
+    """A signed-in page session for ``principal``, started in the store as ``POST /sign-in``
+    starts one (the form's CSRF round trip is not what is measured): its id, the cookie."""
+    store = ViewStore.open(settings.eventsourcing_env())
+    try:
+        now = utc_now()
+        return SignIns(store).start(principal, now + timedelta(hours=2), now)
+    finally:
+        store.close()
+
+
+def session_cookie(settings: Settings, principal: Principal) -> str:
+    return f"Cookie: {COOKIE}={page_session(settings, principal)}"
+
+
+def filled_store(
+    stack: ExitStack, folder: Path, store: str, claims: int
+) -> tuple[Settings, Path, UUID]:
+    """A fresh store holding ``claims`` approved claims of the bench partner, its views up
+    to date: its settings, its catalog file and one claim's id."""
+    if store == "postgresql":
+        server = stack.enter_context(throwaway_cluster(durable=True))
+        settings = Settings(database_url=create_database(server), secret_key=KEY)
+    else:
+        settings = Settings(database_url=f"sqlite:///{folder}/reads.sqlite3", secret_key=KEY)
+    catalog = folder / "catalog.json"
+    catalog.write_text(bench_catalog(claims).model_dump_json())
+    ledger = open_ledger(settings, bench_catalog(claims))
+    started = time.perf_counter()
+    print(f"writing {claims:,} claims and their views ({store}) ...", flush=True)
+    populate(ledger, claims)
+    views = ViewStore.open(settings.eventsourcing_env())
+    ViewRunner(ledger, views).catch_up()
+    views.close()
+    claim_id = next(ledger.claim_ids())
+    ledger.close()
+    print(f"  filled in {time.perf_counter() - started:.0f} s", flush=True)
+    return settings, catalog, claim_id
+
+
+def timed_gets(url: str, gets: dict[str, tuple[str, str]], seconds: int) -> dict[str, Timing]:
+    """p50/p99 of each named GET (path, header), one connection each, one after the other;
+    each is first asked once (it must answer 200: a warm-up, and a check). A GET too slow
+    for wrk to complete one in ``seconds`` keeps the warm-up's time as its one sample."""
+    found = {}
+    for name, (path, header) in gets.items():
+        key, value = header.split(": ", 1)
+        started = time.perf_counter()
+        response = httpx.get(url + path, headers={key: value}, timeout=600)
+        warm_ms = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        found[name] = latency(url + path, header, seconds)
+        if found[name][2] == 0:
+            found[name] = (warm_ms, warm_ms, 1)
+    return found
 
 
 def many_claims(args: argparse.Namespace) -> None:
-    """``--claims N``: reads of a store that holds N approved claims, p50/p99."""
-    from bench.replay_rate import populate
-    from ledger.projections.runner import ViewRunner
-    from ledger.projections.store import ViewStore
-
+    """``--claims N``: reads of a store that holds N approved claims, p50/p99 from one
+    connection, and each one's ratio to ``/healthz``'s from one connection in the same run."""
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        server = stack.enter_context(throwaway_cluster(durable=True))
-        settings = Settings(database_url=create_database(server), secret_key=KEY)
-        catalog = folder / "catalog.json"
-        catalog.write_text(bench_catalog(args.claims).model_dump_json())
-        ledger = open_ledger(settings, bench_catalog(args.claims))
-        print(f"writing {args.claims:,} claims and their views ...", flush=True)
-        populate(ledger, args.claims)
-        store = ViewStore.open(settings.eventsourcing_env())
-        ViewRunner(ledger, store).catch_up()
-        store.close()
-        claim_id = next(ledger.claim_ids())
-        ledger.close()
+        settings, catalog, claim_id = filled_store(stack, folder, args.store, args.claims)
+        partner, partner_page = bearer(PARTNER), session_cookie(settings, PARTNER)
+        reviewer_page = session_cookie(settings, REVIEWER)
         url = serve(stack, settings.database_url, catalog, args.processes)
-        token = AccessTokens(KEY).mint(PARTNER, timedelta(hours=1), utc_now())
-        tabs = f"{url}/v1/engagements/E-BENCH/customers?limit=50&tab="
-        tab = latency(tabs + "completed", token, args.seconds)
-        eligible = latency(tabs + "eligible", token, args.seconds)
-        details = latency(f"{url}/v1/claims/{claim_id}", token, args.seconds)
-        healthz = wrk(f"{url}/healthz", token, args.seconds, None)
+        tabs = "/v1/engagements/E-BENCH/customers?limit=50&tab="
+        found = timed_gets(
+            url,
+            {
+                "healthz": ("/healthz", partner),
+                "tab": (tabs + "completed", partner),
+                "eligible_tab": (tabs + "eligible", partner),
+                "details": (f"/v1/claims/{claim_id}", partner),
+                "dashboard": ("/dashboard", partner_page),
+                "programme": ("/programme", reviewer_page),
+                "summary": ("/v1/reports/summary", partner),
+            },
+            args.seconds,
+        )
+        print_latencies(args, found)
+
+
+def print_latencies(args: argparse.Namespace, found: dict[str, Timing]) -> None:
+    """One line of every GET's p50/p99, then one line per GET of its ratios to /healthz's."""
+    head = f"bench http_rate store={args.store} processes={args.processes} claims={args.claims}"
+    figures = " ".join(
+        f"{n}_p50_ms={p50:.1f} {n}_p99_ms={p99:.1f}" for n, (p50, p99, _) in found.items()
+    )
+    print(f"{head} {figures}")
+    floor50, floor99, _ = found["healthz"]
+    for name, (p50, p99, samples) in found.items():
         print(
-            f"bench http_rate store=postgresql processes={args.processes} claims={args.claims} "
-            f"tab_p50_ms={tab[0]:.1f} tab_p99_ms={tab[1]:.1f} "
-            f"eligible_tab_p50_ms={eligible[0]:.1f} eligible_tab_p99_ms={eligible[1]:.1f} "
-            f"details_p50_ms={details[0]:.1f} "
-            f"details_p99_ms={details[1]:.1f} healthz_per_s={healthz:.0f}"
+            f"bench http_rate page={name} store={args.store} claims={args.claims} "
+            f"samples={samples} p50_ms={p50:.2f} p99_ms={p99:.2f} healthz_p50_ms={floor50:.2f} "
+            f"healthz_p99_ms={floor99:.2f} ratio_p50={p50 / floor50:.1f} "
+            f"ratio_p99={p99 / floor99:.1f}"
         )
 
 

@@ -9,6 +9,13 @@ throwaway PostgreSQL, writes claims whose lifecycles add up to the asked number 
   mapper and transcoder) in another database of the same server: the goal's baseline;
 - replay: ``ledger replay`` (the batched runner rebuilding every view into fresh tables),
   in-process and as an operator runs it, with the peak RSS of that process.
+
+With ``--report-html`` instead (e.g. ``--events 1000000 --report-html``): it fills the store
+the same way, then runs, through the installed CLI with the store's ``LEDGER_DATABASE_URL``
+and ``LEDGER_SECRET_KEY`` as an operator would, ``ledger replay`` and then ``ledger report
+--html FILE`` (which folds every claim from the events, no views), and prints each one's
+wall-clock seconds (process start included) and peak RSS, and the ratio of the report's time
+to the replay's, same run.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -187,10 +196,61 @@ def filled_store(server: str, name: str, events: int) -> tuple[Settings, Ledger,
     return settings, ledger, written
 
 
+def operator_env(settings: Settings) -> dict[str, str]:
+    """The environment an operator gives the CLI for the store: its LEDGER_* settings."""
+    return {
+        **os.environ,
+        "LEDGER_DATABASE_URL": settings.database_url,
+        "LEDGER_SECRET_KEY": settings.secret_key or "",
+        "COLUMNS": "120",
+    }
+
+
+def cli_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``ledger ARGS`` (the installed command, as an operator runs it; its output to
+    /dev/null): its wall-clock seconds and peak RSS in MB."""
+    installed = Path(sys.executable).with_name("ledger")
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "cli"]
+    started = time.perf_counter()
+    process = subprocess.Popen([*command, *args], env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, (args, process.returncode)
+    return seconds, usage.ru_maxrss / 1024
+
+
+def report_html(events: int) -> None:
+    """``--report-html``: ``ledger report --html FILE`` against ``ledger replay`` of the same
+    store, both run by the CLI one after the other, in the same run."""
+    with throwaway_cluster(durable=True) as server, tempfile.TemporaryDirectory() as folder:
+        settings, ledger, written = filled_store(server, "report", events)
+        ledger.close()
+        env = operator_env(settings)
+        replay_s, replay_mb = cli_run(["replay"], env)
+        html = Path(folder) / "report.html"
+        report_s, report_mb = cli_run(["report", "--html", str(html)], env)
+        size_kb = html.stat().st_size / 1024
+        print(
+            f"bench replay_rate events={written} replay_s={replay_s:.1f} "
+            f"report_html_s={report_s:.1f} ratio_report_to_replay={report_s / replay_s:.2f} "
+            f"replay_peak_rss_mb={replay_mb:.0f} report_peak_rss_mb={report_mb:.0f} "
+            f"report_html_kb={size_kb:.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--report-html",
+        action="store_true",
+        help="instead: `ledger report --html` against `ledger replay`, same store",
+    )
     args = parser.parse_args()
+    if args.report_html:
+        report_html(args.events)
+        return
     with throwaway_cluster(durable=True) as server:
         settings, ledger, events = filled_store(server, "replay", args.events)
 
@@ -206,12 +266,7 @@ def main() -> None:
         print(f"library's events:    {decoded:,} events, {library_rate:,.0f} events/s")
         print(f"replay (all views):  {replayed:,} events, {replay_rate:,.0f} events/s")
 
-        env = {
-            **os.environ,
-            "LEDGER_DATABASE_URL": settings.database_url,
-            "LEDGER_SECRET_KEY": settings.secret_key or "",
-            "COLUMNS": "120",
-        }
+        env = operator_env(settings)
         print("`ledger replay` as an operator runs it:", flush=True)
         subprocess.run([sys.executable, "-m", "cli", "replay"], env=env, check=True)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

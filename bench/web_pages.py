@@ -15,19 +15,18 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 from fastapi.testclient import TestClient
 
+from bench.http_rate import page_session
 from bench.replay_rate import populate
 from cli.site import create_app
-from ledger.domain.access import AccessTokens
 from ledger.runtime.bootstrap import bootstrap
-from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from testkit.workload import PARTNER, bench_catalog
+from web.session import COOKIE
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -43,6 +42,7 @@ def timed(client: TestClient, paths: list[str]) -> list[float]:
         response = client.get(path)
         took.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        assert not response.history, (path, response.url)  # not sent to /sign-in
     return took
 
 
@@ -63,9 +63,8 @@ def main() -> None:
     print(f"filled {len(claim_ids):,} claims in {time.perf_counter() - started:.1f} s")
 
     app = create_app(settings, catalog=catalog, run_workers=False)
-    token = AccessTokens(settings.signing_key()).mint(PARTNER, timedelta(hours=2), utc_now())
     with TestClient(app) as client:
-        assert client.post("/sign-in", data={"token": token}).status_code == 200
+        client.cookies.set(COOKIE, page_session(settings, PARTNER))
         pages = {
             "healthz": ["/healthz"],
             "customers_eligible": ["/engagements/E-BENCH/customers?tab=eligible"],

@@ -70,7 +70,7 @@ FUNNEL_LABELS = {
     "submitted": N_("Submitted for review"),
     "approved": N_("Approved for payout"),
 }
-"""The dashboard's stages (``ledger.projections.summary.FUNNEL``), in order."""
+"""The dashboard's stages (``ledger.projections.figures.FUNNEL``), in order."""
 DROP_OUT_LABELS = {
     "declined": N_("Declined by the customer"),
     "expired": N_("Expired"),

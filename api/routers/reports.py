@@ -35,6 +35,12 @@ def summary(
     at = None if as_of is None else parse_as_of(as_of, now)
     engagement_id = engagement_id or None  # an empty filter is no filter, as on the page
     found = summary_of(
-        read_models.claims.store, ledger, read_models.replays, principal, engagement_id, now, at
+        read_models.claims.store,
+        ledger,
+        (read_models.live, read_models.replays),
+        principal,
+        engagement_id,
+        now,
+        at,
     )
     return presenters.summary(found, at)

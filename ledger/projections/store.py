@@ -76,6 +76,9 @@ VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}claims_completed_tab ON {p}claims "
     "(partner_id, engagement_id, live, updated_at DESC, claim_id)",
     "CREATE INDEX IF NOT EXISTS {p}claims_due ON {p}claims (live, running_deadline)",
+    # A partner's open claims by deadline: the programme's attention list (summary_live)
+    "CREATE INDEX IF NOT EXISTS {p}claims_attention ON {p}claims "
+    "(partner_id, live, running_deadline)",
     "CREATE INDEX IF NOT EXISTS {p}claims_key ON {p}claims (engagement_id, eligibility_key)",
     "CREATE INDEX IF NOT EXISTS {p}claims_state ON {p}claims (state, updated_at)",
     "CREATE INDEX IF NOT EXISTS {p}claims_customer ON {p}claims "
@@ -83,6 +86,9 @@ VIEW_INDEXES = [
     # A user's newest claims first (the contacts a form offers: ledger.projections.contact_queries)
     "CREATE INDEX IF NOT EXISTS {p}claims_newest ON {p}claims (partner_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {p}outbox_claim ON {p}outbox (claim_id)",
+    # Each claim's milestones for the programme's figures (ledger.projections.summary_live),
+    # read from the index alone; made on open in a store made before it, as every index here.
+    "CREATE INDEX IF NOT EXISTS {p}history_milestones ON {p}history (claim_id, event, occurred_at)",
     "CREATE INDEX IF NOT EXISTS {p}known_customers_by_name ON {p}known_customers "
     "(partner_id, friendly_name, customer_type, customer_value)",
 ]

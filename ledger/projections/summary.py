@@ -1,67 +1,55 @@
 """The programme at a glance (SPEC 13): claims by state, the funnel, payouts, what needs the
-partner's attention and time in review, computed once from claim rows and their review times.
+partner's attention and time in review.
 
-Live, the rows come from the claims view and the times from the history view; as of a time
-(reports), both come from replaying the claim events up to it. Either way one function,
-``summarize``, makes the figures, so the page, the API and the report agree.
+Live, the figures are SQL aggregates over the claims and history views
+(``ledger.projections.summary_live``); as of a time (reports), they are added up claim by claim
+from replaying the claim events up to it (here). Either way ``ledger.projections.figures``
+defines each figure once, from a ``Tally``, so the page, the API and the report agree.
 """
 
 from __future__ import annotations
 
-import statistics
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from ledger.aggregates.claim import Claim, ClaimState, fold
+from ledger.aggregates.claim import Claim, fold
 from ledger.domain.access import engagement
 from ledger.domain.errors import ForbiddenError
 from ledger.domain.principal import PARTNER_ROLES, Principal, Role
-from ledger.projections.base import parse_ts
-from ledger.projections.claim_queries import ClaimRow, location_clause
+from ledger.projections.base import ts
+from ledger.projections.claim_queries import ClaimRow
 from ledger.projections.claims import row_of
+from ledger.projections.figures import (
+    DECIDED,
+    FUNNEL,
+    STAGE_EVENTS,
+    Attention,
+    S,
+    Summary,
+    Tally,
+    figures,
+    month_of,
+    needs_attention,
+    pending_payout,
+    review_days,
+)
 from ledger.projections.store import ViewStore
+from ledger.projections.summary_live import LiveFigures
 from ledger.service.application import Ledger
 from ledger.words.refusals import names
 
-S = ClaimState
-ATTENTION_WITHIN = timedelta(days=7)
-ZERO = Decimal("0")
-FUNNEL: tuple[str, ...] = (
-    "claimed_or_added",
-    "consent_requested",
-    "consent_received",
-    "submitted",
-    "approved",
-)
-"""The stages in order; a claim counts in every stage its events reached, whatever happened
-to it later (a claim cancelled after consent counts as consent received)."""
-DROP_OUTS: tuple[tuple[str, frozenset[ClaimState]], ...] = (
-    ("declined", frozenset({S.CONSENT_DECLINED})),
-    (
-        "expired",
-        frozenset({S.CONSENT_EXPIRED, S.NOT_SUBMITTED_EXPIRED})
-        | {S.POST_SUBMISSION_EXPIRED, S.DISPUTED_EXPIRED},
-    ),
-    ("cancelled", frozenset({S.CANCELLED})),
-    ("rejected", frozenset({S.REJECTED, S.DISPUTED, S.REJECTED_FINAL})),
-)
-DECIDED = ("Approved", "Rejected")
-
-
-MILESTONE_EVENTS = ("ConsentRequested", "ConsentGiven", "Submitted", "Approved", "Rejected")
-"""The events that mark a stage of the funnel or a time in review."""
+__all__ = ["LiveFigures", "Summary"]  # where the rest of the app finds them
 
 
 @dataclass(frozen=True)
 class Milestones:
-    """When a claim first reached each stage its events mark (None: not reached), and when it
-    was first decided (approved or rejected)."""
+    """When a claim's events first reached each stage they mark (None: not reached), first
+    decided it (approved or rejected) and last approved it: as the live figures read them
+    from the history (``ledger.projections.summary_live.MILESTONES``)."""
 
     consent_requested: datetime | None = None
     consent_received: datetime | None = None
@@ -70,46 +58,23 @@ class Milestones:
     approved: datetime | None = None
 
     def seen(self, event: str, at: datetime) -> Milestones:
-        submitted = self.submitted or (at if event == "Submitted" else None)
         return Milestones(
-            consent_requested=self.consent_requested or _at(event, "ConsentRequested", at),
-            consent_received=self.consent_received or _at(event, "ConsentGiven", at),
-            submitted=submitted,
-            decided=self.decided or (at if event in DECIDED and submitted else None),
-            approved=_at(event, "Approved", at) or self.approved,
+            consent_requested=_first(self.consent_requested, event, "ConsentRequested", at),
+            consent_received=_first(self.consent_received, event, "ConsentGiven", at),
+            submitted=_first(self.submitted, event, "Submitted", at),
+            decided=_first(self.decided, event, event if event in DECIDED else "", at),
+            approved=max(self.approved or at, at) if event == "Approved" else self.approved,
         )
 
     def reached(self, stage: str) -> bool:
         """Whether the claim reached the funnel's ``stage`` (every claim was claimed or added)."""
-        return stage == "claimed_or_added" or getattr(self, stage) is not None
+        return stage == FUNNEL[0] or getattr(self, stage) is not None
 
 
-def _at(event: str, wanted: str, at: datetime) -> datetime | None:
-    return at if event == wanted else None
-
-
-@dataclass(frozen=True)
-class Attention:
-    claim_id: UUID
-    friendly_name: str
-    engagement_id: str
-    state: ClaimState
-    deadline: datetime | None
-
-
-@dataclass
-class Summary:
-    total_claims: int = 0
-    claims_by_state: dict[str, int] = field(default_factory=dict)
-    funnel: dict[str, int] = field(default_factory=dict)
-    drop_outs: dict[str, int] = field(default_factory=dict)
-    approved_usd: Decimal = ZERO
-    pending_usd: Decimal = ZERO
-    attention: list[Attention] = field(default_factory=list)
-    approval_rate: float | None = None
-    review_days_median: float | None = None
-    review_days_p90: float | None = None
-    approved_by_month: dict[str, Decimal] = field(default_factory=dict)
+def _first(seen: datetime | None, event: str, wanted: str, at: datetime) -> datetime | None:
+    if event != wanted:
+        return seen
+    return at if seen is None else min(seen, at)
 
 
 def require_summary_access(principal: Principal) -> None:
@@ -136,102 +101,34 @@ def in_scope(principal: Principal, row: ClaimRow) -> bool:
     return row.partner_id == principal.partner_id and principal.may_use_location(row.location_id)
 
 
-def needs_attention(row: ClaimRow, now: datetime) -> bool:
-    if row.state.terminal:
-        return False
-    if row.state is S.PARTNER_ACTION_REQUIRED:
-        return True
-    return row.running_deadline is not None and row.running_deadline <= now + ATTENTION_WITHIN
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile (None without values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * share // 1))
-    return ordered[int(rank) - 1]
-
-
-def _review_figures(summary: Summary, times: Iterable[Milestones]) -> None:
-    days = [
-        (t.decided - t.submitted).total_seconds() / 86400
-        for t in times
-        if t.submitted is not None and t.decided is not None
-    ]
-    summary.review_days_median = round(statistics.median(days), 1) if days else None
-    p90 = percentile(days, 0.9)
-    summary.review_days_p90 = None if p90 is None else round(p90, 1)
+def tally_of(rows: Iterable[ClaimRow], times: dict[UUID, Milestones], now: datetime) -> Tally:
+    """What the rows add up to, claim by claim (the live figures add up the same in SQL)."""
+    tally = Tally()
+    for row in rows:
+        seen = times.get(row.claim_id, Milestones())
+        pending = pending_payout(row.proposed_payout_usd, row.fixed_payout_usd)
+        tally.count(row.state, 1, row.payout_usd, pending)
+        tally.reached.update(stage for stage in STAGE_EVENTS if seen.reached(stage))
+        if seen.submitted is not None and seen.decided is not None:
+            tally.review_days.append(review_days(seen.submitted, seen.decided))
+        if row.state is S.APPROVED:
+            tally.approved_in(month_of(ts(seen.approved or row.updated_at)), row.payout_usd)
+        if needs_attention(row.state, row.running_deadline, now):
+            tally.attention.append(
+                Attention(
+                    row.claim_id,
+                    row.friendly_name,
+                    row.engagement_id,
+                    row.state,
+                    row.running_deadline,
+                )
+            )
+    return tally
 
 
 def summarize(rows: Iterable[ClaimRow], times: dict[UUID, Milestones], now: datetime) -> Summary:
-    """Every figure of the programme at a glance, from the rows in scope."""
-    summary, counted = Summary(), list(rows)
-    summary.total_claims = len(counted)
-    for state in S:
-        found = sum(1 for r in counted if r.state is state)
-        if found:
-            summary.claims_by_state[state.value] = found
-    reached = [times.get(r.claim_id, Milestones()) for r in counted]
-    summary.funnel = {k: sum(1 for m in reached if m.reached(k)) for k in FUNNEL}
-    summary.drop_outs = {k: sum(1 for r in counted if r.state in s) for k, s in DROP_OUTS}
-    for row in counted:
-        if row.state is S.APPROVED:
-            summary.approved_usd += row.payout_usd or ZERO
-            month = times.get(row.claim_id, Milestones()).approved or row.updated_at
-            key = month.strftime("%Y-%m")
-            summary.approved_by_month[key] = summary.approved_by_month.get(key, ZERO) + (
-                row.payout_usd or ZERO
-            )
-        elif not row.state.terminal:
-            summary.pending_usd += row.proposed_payout_usd or row.fixed_payout_usd or ZERO
-    summary.approved_by_month = dict(sorted(summary.approved_by_month.items()))
-    decided = [r for r in counted if r.state in DROP_OUTS[-1][1] | {S.APPROVED}]
-    approved = sum(1 for r in decided if r.state is S.APPROVED)
-    summary.approval_rate = round(approved / len(decided), 3) if decided else None
-    _review_figures(summary, (times[r.claim_id] for r in counted if r.claim_id in times))
-    late = datetime.max.replace(tzinfo=now.tzinfo)
-    attention = sorted(
-        (r for r in counted if needs_attention(r, now)),
-        key=lambda r: (r.running_deadline or late, str(r.claim_id)),
-    )
-    summary.attention = [
-        Attention(r.claim_id, r.friendly_name, r.engagement_id, r.state, r.running_deadline)
-        for r in attention
-    ]
-    return summary
-
-
-def live_inputs(
-    store: ViewStore, principal: Principal, engagement_id: str | None
-) -> tuple[list[ClaimRow], dict[UUID, Milestones]]:
-    """The rows in scope from the claims view, and their review times from the history."""
-    require_summary_access(principal)
-    sql, params = "FROM {p}claims WHERE 1 = 1", []
-    if not principal.roles & {Role.REVIEWER, Role.AUDITOR}:
-        clause, locations = location_clause(principal)
-        sql, params = sql + " AND partner_id = ?" + clause, [principal.partner_id, *locations]
-    if engagement_id is not None:
-        sql, params = sql + " AND engagement_id = ?", [*params, engagement_id]
-    with store.transaction() as tx:
-        rows = [ClaimRow.of(r) for r in tx.rows("SELECT * " + sql, params)]
-        events = tx.rows(
-            "SELECT claim_id, event, occurred_at FROM {p}history "
-            f"WHERE event IN ({', '.join(repr(e) for e in MILESTONE_EVENTS)}) "
-            f"AND claim_id IN (SELECT claim_id {sql}) ORDER BY claim_id, version",
-            params,
-        )
-    return rows, _times_of(events, {str(r.claim_id) for r in rows})
-
-
-def _times_of(events: list[dict[str, Any]], wanted: set[str]) -> dict[UUID, Milestones]:
-    times: dict[UUID, Milestones] = {}
-    for event in events:
-        if event["claim_id"] in wanted:
-            claim_id = UUID(event["claim_id"])
-            at = parse_ts(event["occurred_at"])
-            times[claim_id] = times.get(claim_id, Milestones()).seen(event["event"], at)
-    return times
+    """Every figure of the programme at a glance, from the (replayed) rows in scope."""
+    return figures(tally_of(rows, times, now))
 
 
 def replayed_inputs(
@@ -291,7 +188,8 @@ class Replays:
 def scoped(
     principal: Principal, rows: Iterable[ClaimRow], engagement_id: str | None
 ) -> list[ClaimRow]:
-    """The replayed rows the principal's figures count (as ``live_inputs`` selects them)."""
+    """The replayed rows the principal's figures count (as ``summary_live.scope`` selects
+    them)."""
     require_summary_access(principal)
     return [
         r
@@ -303,7 +201,7 @@ def scoped(
 def summary_of(
     store: ViewStore,
     ledger: Ledger,
-    replays: Replays,
+    caches: tuple[LiveFigures, Replays],
     principal: Principal,
     engagement_id: str | None,
     now: datetime,
@@ -314,10 +212,10 @@ def summary_of(
     catalog does not have is 404."""
     if engagement_id is not None:
         engagement(ledger.catalog, engagement_id)
-    if as_of is None:
-        rows, times = live_inputs(store, principal, engagement_id)
-        return summarize(rows, times, now)
     require_summary_access(principal)
+    live, replays = caches
+    if as_of is None:
+        return live.figures(store, principal, engagement_id, now)[0]
     rows, times = replays.inputs(ledger, as_of)
     return summarize(scoped(principal, rows, engagement_id), times, as_of)
 
@@ -325,7 +223,7 @@ def summary_of(
 def by_engagement(
     rows: Sequence[ClaimRow], times: dict[UUID, Milestones], now: datetime
 ) -> dict[str, Summary]:
-    """The figures of each engagement that has claims, by engagement id."""
+    """The figures of each engagement that has claims, by engagement id (replayed rows)."""
     engagements = sorted({r.engagement_id for r in rows})
     return {
         e: summarize([r for r in rows if r.engagement_id == e], times, now) for e in engagements

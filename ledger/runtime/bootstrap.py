@@ -13,7 +13,7 @@ from ledger.projections.customers_page import CustomersPage
 from ledger.projections.feed import Feed, Owners
 from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
-from ledger.projections.summary import Replays
+from ledger.projections.summary import LiveFigures, Replays
 from ledger.runtime.freshness import Freshness
 from ledger.runtime.sessions import SignIns
 from ledger.runtime.verifications import Verifications
@@ -35,6 +35,8 @@ class ReadModels:
     contacts: ContactQueries
     replays: Replays
     """The summary's replays as of a time, kept while the log has not moved."""
+    live: LiveFigures
+    """The summary's live figures per scope, kept while the views have not moved."""
 
     @classmethod
     def over(
@@ -50,6 +52,7 @@ class ReadModels:
             ReferralQueries(store),
             ContactQueries(store),
             Replays(),
+            LiveFigures(),
         )
 
 

@@ -187,3 +187,33 @@ def test_a_replay_as_of_a_time_is_kept_until_the_log_moves(
 
 def test_an_engagement_the_catalog_does_not_have_is_404(api: Api) -> None:
     assert_problem(api.get(PATH, params={"engagement_id": "NOPE"}), 404, "engagement-not-found")
+
+
+def test_the_live_figures_are_kept_until_the_views_move(
+    api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.projections.summary_live as module
+
+    reads: list[object] = []
+    tallies = module.tallies
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return tallies(*args, **kwargs)
+
+    monkeypatch.setattr(module, "tallies", counted)
+    clock.now = days(1)
+    new_claim(api)
+    assert summary(api)["total_claims"] == 1
+    assert summary(api)["total_claims"] == 1
+    assert len(reads) == 1  # the same scope, the views where they were
+    assert summary(api, REVIEWER)["total_claims"] == 1
+    assert summary(api, AUDITOR)["total_claims"] == 1  # the programme's scope: kept
+    assert summary(api, USER_A1)["total_claims"] == 1  # a partner user's: its own
+    assert len(reads) == 3
+    assert summary(api)["attention_required"] == []
+    clock.now = days(60)  # what needs attention is read again: it depends on the clock
+    assert len(summary(api)["attention_required"]) == 1
+    assert len(reads) == 3
+    new_claim(api, value=NORTHWIND, name="Northwind", customer_email="it@northwind.com")
+    assert summary(api)["total_claims"] == 2 and len(reads) == 4

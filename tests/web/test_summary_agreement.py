@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from ledger.domain.access import AccessTokens
 from ledger.domain.commands import Cancel, Review
+from ledger.projections.summary import by_engagement, replayed_inputs, scoped, summarize
 from ledger.service.clock import utc_now
 from tests.conftest import Clock
 from tests.factories import (
@@ -55,7 +56,17 @@ CUSTOMERS: list[dict[str, Any]] = [
     },
 ]
 """One claim a customer (no customer is known before its claim, R15)."""
-STAGES = ("created", "asked", "consented", "submitted", "approved", "cancelled", "declined")
+STAGES = (
+    "created",
+    "asked",
+    "consented",
+    "submitted",
+    "approved",
+    "rejected",
+    "informing",
+    "cancelled",
+    "declined",
+)
 
 
 def play(site: Site, stage: str, customer: dict[str, Any]) -> None:
@@ -74,12 +85,18 @@ def play(site: Site, stage: str, customer: dict[str, Any]) -> None:
     link = ledger.request_consent(ADMIN_A, claim_id, consent_request(), now())
     if stage != "asked":
         ledger.answer_consent(claim_id, link, stage != "declined", now())
-    if stage in {"submitted", "approved"}:
+    if stage in {"submitted", "approved", "rejected", "informing"}:
         kinds = None if customer["engagements"] == ["E-WS"] else ["poe_document"]
         ledger.submit(ADMIN_A, claim_id, proof(kinds), now())
-    if stage == "approved":
+    if stage in {"approved", "rejected", "informing"}:
         ledger.review(REVIEWER, claim_id, Review(action="start"), now())
-        ledger.review(REVIEWER, claim_id, Review(action="approve"), now())
+        why = "the invoice is missing"
+        review = {
+            "approved": Review(action="approve"),
+            "rejected": Review(action="reject", reason=why),
+            "informing": Review(action="request_information", reason=why),
+        }[stage]
+        ledger.review(REVIEWER, claim_id, review, now())
 
 
 def api_summary(site: Site) -> Any:
@@ -138,6 +155,36 @@ def test_the_dashboard_the_api_and_the_csv_agree(stages: list[str]) -> None:
             for stage, customer in zip(stages, CUSTOMERS, strict=False):
                 play(site, stage, customer)
             assert_agree(site)
+
+
+def assert_live_is_replayed(site: Site) -> None:
+    """The live figures (SQL over the views) are the replayed ones, for the programme (in
+    total and per engagement) and for the partner, at the same time."""
+    site.services.workers.views.catch_up()
+    now = site.clock.now + timedelta(days=25)  # some deadlines within the week, some not
+    models, ledger = site.services.read_models, site.services.ledger
+    rows, times = replayed_inputs(ledger, now)
+    for principal in (AUDITOR, ADMIN_A):
+        total, engagements = models.live.figures(models.claims.store, principal, None, now)
+        mine = scoped(principal, rows, None)
+        assert total == summarize(mine, times, now)
+        assert engagements == by_engagement(mine, times, now)
+        for engagement_id in ("E-WS", "E-AS"):
+            one, _ = models.live.figures(models.claims.store, principal, engagement_id, now)
+            assert one == summarize(scoped(principal, rows, engagement_id), times, now)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(stages=st.lists(st.sampled_from(STAGES), min_size=1, max_size=len(CUSTOMERS)))
+def test_the_live_figures_are_the_replayed_ones(stages: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        clock = Clock()
+        for site in make_site(Path(directory), clock):
+            for stage, customer in zip(stages, CUSTOMERS, strict=False):
+                play(site, stage, customer)
+            assert_live_is_replayed(site)
 
 
 def test_report_html_is_one_file_with_every_chart(web: Site, tmp_path: Path) -> None:

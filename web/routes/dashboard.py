@@ -10,12 +10,7 @@ from fastapi.responses import Response
 
 from ledger.domain import access
 from ledger.interface.charts import stylesheet
-from ledger.projections.summary import (
-    by_engagement,
-    live_inputs,
-    require_programme_access,
-    summarize,
-)
+from ledger.projections.summary import require_programme_access, require_summary_access
 from web.labels import DROP_OUT_LABELS, FUNNEL_LABELS
 from web.pages import PageDep
 
@@ -40,8 +35,9 @@ def dashboard(
     chosen = engagement or None
     if chosen is not None:
         access.engagement(catalog, chosen)  # the 404 page for an engagement there is not
-    store = page.services.read_models.claims.store
-    summary = summarize(*live_inputs(store, principal, chosen), page.now)
+    require_summary_access(principal)
+    models = page.services.read_models
+    summary, _ = models.live.figures(models.claims.store, principal, chosen, page.now)
     return page.render(
         "dashboard.html",
         summary=summary,
@@ -58,11 +54,11 @@ def programme(page: PageDep) -> Response:
     """Per engagement: claims by state, approval rate, time in review, payouts by month."""
     principal = page.principal
     require_programme_access(principal)
-    store = page.services.read_models.claims.store
-    rows, times = live_inputs(store, principal, None)
+    models = page.services.read_models
+    total, engagements = models.live.figures(models.claims.store, principal, None, page.now)
     return page.render(
         "programme.html",
-        total=summarize(rows, times, page.now),
-        engagements=by_engagement(rows, times, page.now),
+        total=total,
+        engagements=engagements,
         engagement_name=page.services.ledger.catalog.engagement_name,
     )
