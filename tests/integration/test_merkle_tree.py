@@ -1,0 +1,73 @@
+"""The log's Merkle tree on both stores: kept incrementally beside the log, its roots the
+RFC 9162 roots of the stored hashes in the followers' order, its proofs verified by the Go
+checksum database's code (``tests/outside``), and nothing of it rebuilt."""
+
+from __future__ import annotations
+
+import threading
+
+from ledger.audit import merkle
+from ledger.audit.event_ids import event_id
+from ledger.audit.tree import LogTree
+from ledger.service.application import Ledger
+from ledger.service.settings import Settings
+from tests.integration.test_tamper import Table, more, play
+from tests.outside import Outside
+
+
+def leaves_of(table: Table) -> list[bytes]:
+    rows = table.rows()
+    assert all(row.hash is not None for row in rows)
+    return [merkle.leaf_hash(row.hash) for row in rows if row.hash is not None]
+
+
+def test_the_tree_is_the_rfc_9162_tree_of_the_log(
+    stored_ledger: Ledger, settings: Settings, outside: Outside
+) -> None:
+    play(stored_ledger)
+    tree = LogTree.of(stored_ledger)
+    table = Table(stored_ledger, settings)
+    assert tree.extend() == len(table.rows()) == tree.size()
+    more(stored_ledger)
+    more(stored_ledger)
+    leaves = leaves_of(table)
+    assert tree.extend() == len(leaves) > 20
+    for size in range(1, len(leaves) + 1):
+        assert tree.root(size) == merkle.tree_root(leaves[:size])
+    size = len(leaves)
+    for index in range(size):
+        proof = tree.inclusion(index, size)
+        assert proof.leaf_hash == leaves[index]
+        outside.inclusion(index, size, proof.leaf_hash, proof.root, proof.hashes)
+    for old in range(1, size + 1, 3):
+        proof = tree.consistency(old, size)
+        outside.consistency(old, size, proof.old_root, proof.new_root, proof.hashes)
+
+
+def test_leaves_name_the_events_by_their_stable_ids(
+    stored_ledger: Ledger, settings: Settings
+) -> None:
+    play(stored_ledger)
+    tree = LogTree.of(stored_ledger)
+    tree.extend()
+    for index, row in enumerate(Table(stored_ledger, settings).rows()):
+        leaf = tree.tables.leaf_by_event(event_id(row.originator_id, row.version))
+        assert leaf is not None and (leaf.index, leaf.notification_id) == (
+            index,
+            row.notification_id,
+        )
+
+
+def test_extenders_at_once_write_each_leaf_once(stored_ledger: Ledger, settings: Settings) -> None:
+    play(stored_ledger)
+    more(stored_ledger)
+    trees = [LogTree(stored_ledger.event_log, LogTree.of(stored_ledger).tables, page_size=3)]
+    trees += [LogTree(stored_ledger.event_log, trees[0].tables, page_size=3) for _ in range(3)]
+    threads = [threading.Thread(target=tree.extend) for tree in trees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    leaves = leaves_of(Table(stored_ledger, settings))
+    assert trees[0].size() == len(leaves)
+    assert trees[0].root(len(leaves)) == merkle.tree_root(leaves)
