@@ -184,9 +184,7 @@ class LogTree:
         if not 0 <= index < size:
             raise NotInTreeError(f"leaf {index} is not in the tree of {size} leaves")
         ranges = merkle.inclusion_ranges(index, size)
-        nodes = self.tables.nodes_at(
-            merkle.keys_of([*ranges, (0, size)]) + [(0, index)],
-        )
+        nodes = self.tables.nodes_at([*merkle.keys_of([*ranges, (0, size)]), (0, index)])
         hashes = merkle.roots_of(ranges, nodes)
         (root,) = merkle.roots_of([(0, size)], nodes)
         return InclusionProof(index, size, nodes[(0, index)], hashes, root)
