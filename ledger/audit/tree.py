@@ -27,6 +27,7 @@ from ledger.audit import merkle
 from ledger.audit.event_ids import event_id
 from ledger.audit.tamper import PAGE_SIZE, AuditTables
 from ledger.store.log import EventLog, LogPage
+from ledger.store.schema import placeholders
 
 log = logging.getLogger("ledger.audit")
 
@@ -73,6 +74,11 @@ class TreeTables:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self.audit.rows(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement in a transaction of its own, committed."""
+        with self.audit.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(placeholders(sql, self.audit.is_postgres), params)
 
     def last_leaf(self) -> Leaf | None:
         found = self.rows(f"SELECT * FROM {self.leaves} ORDER BY leaf_index DESC LIMIT 1")

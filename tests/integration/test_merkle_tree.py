@@ -40,8 +40,8 @@ def test_the_tree_is_the_rfc_9162_tree_of_the_log(
         assert proof.leaf_hash == leaves[index]
         outside.inclusion(index, size, proof.leaf_hash, proof.root, proof.hashes)
     for old in range(1, size + 1, 3):
-        proof = tree.consistency(old, size)
-        outside.consistency(old, size, proof.old_root, proof.new_root, proof.hashes)
+        consistent = tree.consistency(old, size)
+        outside.consistency(old, size, consistent.old_root, consistent.new_root, consistent.hashes)
 
 
 def test_leaves_name_the_events_by_their_stable_ids(
