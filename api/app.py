@@ -13,6 +13,7 @@ from api.access_log import AccessLog
 from api.body_limit import LimitBodySize
 from api.headers import ProtectiveHeaders
 from api.routers import audit, claims, consent, engagements, events, health, referrals, reports
+from api.routers import checkpoints as checkpoint_routes
 from api.routers import webhooks as webhook_routes
 from api.safe_input import RefuseControlCharacters
 from ledger.domain.catalog import Catalog
@@ -58,6 +59,7 @@ def create_api(
         consent.router,
         referrals.router,
         audit.router,
+        checkpoint_routes.router,
         reports.router,
         events.router,
         webhook_routes.router,

@@ -88,6 +88,17 @@ class TreeTables:
         found = self.rows(f"SELECT * FROM {self.leaves} WHERE event_id = ?", (event,))
         return _leaf(found[0]) if found else None
 
+    def event_of(self, notification_id: int) -> tuple[UUID, int] | None:
+        """The aggregate id and version of the event with this notification id."""
+        column = "notification_id" if self.audit.is_postgres else "rowid"
+        found = self.rows(
+            f"SELECT originator_id, originator_version FROM {self.audit.events} WHERE {column} = ?",
+            (notification_id,),
+        )
+        if not found:
+            return None
+        return UUID(str(found[0]["originator_id"])), int(found[0]["originator_version"])
+
     def nodes_at(self, keys: Sequence[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
         """The stored nodes at these places, in one query (NotInTreeError if one is missing)."""
         if not keys:
