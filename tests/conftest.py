@@ -47,6 +47,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     drop_database(postgres_server, url)
 
 
+CHECKPOINT_KEY = (
+    "PRIVATE+KEY+ledger.test/ledger+61d1d022+AVrwXkhLJf6gjDZdFLyvrTTG88OllVYoet9FG6BRpVp7"
+)
+"""A checkpoint signer key for the tests' PostgreSQL stores (a SQLite store makes its own)."""
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for a fresh store of each kind."""
@@ -58,6 +64,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         database_url=url,
         secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
         mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
+        checkpoint_key=CHECKPOINT_KEY,  # required on PostgreSQL
     )
 
 
