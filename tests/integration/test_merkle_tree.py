@@ -9,6 +9,7 @@ import threading
 from ledger.audit import merkle
 from ledger.audit.event_ids import event_id
 from ledger.audit.tree import LogTree
+from ledger.runtime.workers import Workers
 from ledger.service.application import Ledger
 from ledger.service.settings import Settings
 from tests.integration.test_tamper import Table, more, play
@@ -71,3 +72,29 @@ def test_extenders_at_once_write_each_leaf_once(stored_ledger: Ledger, settings:
     leaves = leaves_of(Table(stored_ledger, settings))
     assert trees[0].size() == len(leaves)
     assert trees[0].root(len(leaves)) == merkle.tree_root(leaves)
+
+
+def test_the_workers_sign_a_checkpoint_when_the_tree_grew(
+    stored_ledger: Ledger, workers: Workers, outside: Outside
+) -> None:
+    play(stored_ledger)
+    workers.run_once()
+    publisher = workers.checkpoints
+    assert publisher is not None
+    first = publisher.checkpoints.latest()
+    assert first is not None and first.tree_size == publisher.tree.size() > 15
+    key = publisher.signer.verifier.text
+    assert outside.note(key, first.note).split("\n")[1] == str(first.tree_size)
+    more(stored_ledger)
+    workers.run_once()  # the tree grew, but the interval has not passed
+    assert publisher.checkpoints.latest() == first
+    assert publisher.tree.size() > first.tree_size
+    publisher.interval, publisher._next = 0.0, 0.0
+    workers._next_digest = 0.0  # a round with nothing new still runs a second later
+    workers.run_once()
+    second = publisher.checkpoints.latest()
+    assert second is not None and second.tree_size == publisher.tree.size() > first.tree_size
+    proof = publisher.tree.consistency(first.tree_size, second.tree_size)
+    outside.consistency(first.tree_size, second.tree_size, first.root, second.root, proof.hashes)
+    workers.run_once()  # nothing new: no checkpoint
+    assert publisher.checkpoints.latest() == second
