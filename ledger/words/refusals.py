@@ -393,7 +393,7 @@ REFUSALS = {
     ),
     # the log's Merkle tree: inclusion and consistency proofs
     ("proof-event-required", None): N_(
-        "Name one event: its event_id, or the claim_id and version of a claim's event."
+        "Name one event: its ID, or the ID of its claim and its version."
     ),
     ("event-not-found", None): N_(
         "There is no event %(event)s in the log, or it is not yours to see."
