@@ -100,17 +100,21 @@ class TreeTables:
         return UUID(str(found[0]["originator_id"])), int(found[0]["originator_version"])
 
     def nodes_at(self, keys: Sequence[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
-        """The stored nodes at these places, in one query (NotInTreeError if one is missing)."""
-        if not keys:
+        """The stored nodes at these places, in one query (NotInTreeError if one is missing):
+        one ``level = ? AND idx IN (...)`` term per level, which both stores answer from the
+        primary key."""
+        by_level: dict[int, list[int]] = {}
+        for level, index in dict.fromkeys(keys):
+            by_level.setdefault(level, []).append(index)
+        if not by_level:
             return {}
-        pairs = ", ".join(["(?, ?)"] * len(keys))
-        params = [value for key in keys for value in key]
+        terms = [f"(level = ? AND idx IN ({', '.join('?' * len(i))}))" for i in by_level.values()]
+        params = [value for level, indexes in by_level.items() for value in (level, *indexes)]
         found = self.rows(
-            f"SELECT level, idx, hash FROM {self.nodes} WHERE (level, idx) IN (VALUES {pairs})",
-            params,
+            f"SELECT level, idx, hash FROM {self.nodes} WHERE {' OR '.join(terms)}", params
         )
         nodes = {(int(row["level"]), int(row["idx"])): bytes(row["hash"]) for row in found}
-        if len(nodes) != len(set(keys)):
+        if len(nodes) != sum(len(i) for i in by_level.values()):
             raise NotInTreeError("the stored tree lacks nodes it should have")
         return nodes
 
