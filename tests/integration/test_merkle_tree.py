@@ -9,11 +9,19 @@ import threading
 from ledger.audit import merkle
 from ledger.audit.event_ids import event_id
 from ledger.audit.tree import LogTree
+from ledger.runtime.bootstrap import Services
+from ledger.runtime.erasure import forget
 from ledger.runtime.workers import Workers
 from ledger.service.application import Ledger
 from ledger.service.settings import Settings
+from tests.factories import ADMIN_A, AUDITOR, consent_request, create, days
 from tests.integration.test_tamper import Table, more, play
 from tests.outside import Outside
+
+PERSON = {
+    "customer": {"name": "Zoë Erasable", "email": "zoe.erasable@fabrikam.com"},
+    "partner": {"name": "Pat Partner", "email": "pat@a.example"},
+}
 
 
 def leaves_of(table: Table) -> list[bytes]:
@@ -98,3 +106,33 @@ def test_the_workers_sign_a_checkpoint_when_the_tree_grew(
     outside.consistency(first.tree_size, second.tree_size, first.root, second.root, proof.hashes)
     workers.run_once()  # nothing new: no checkpoint
     assert publisher.checkpoints.latest() == second
+
+
+def test_an_erasure_keeps_every_proof_valid(
+    services: Services, settings: Settings, outside: Outside
+) -> None:
+    """Erasing a contact deletes a key, never a stored byte: the leaves, the root of every
+    size and every proof given before it still verify after it."""
+    ledger, workers = services.ledger, services.workers
+    (claim_id,) = ledger.create_claims(ADMIN_A, create(contacts=PERSON), days(0))
+    ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0.5))
+    tree = LogTree.of(ledger)
+    size = tree.extend()
+    before = [tree.inclusion(index, size) for index in range(size)]
+    forget(
+        ledger,
+        workers.views,
+        settings.mail_directory(),
+        AUDITOR,
+        PERSON["customer"]["email"],
+        days(1),
+    )
+    grown = tree.extend()
+    assert grown > size  # the erasure's record is an event of its own
+    assert tree.root(size) == before[0].root
+    for proof in before:
+        again = tree.inclusion(proof.leaf_index, size)
+        assert again == proof
+        outside.inclusion(proof.leaf_index, size, proof.leaf_hash, proof.root, proof.hashes)
+    later = tree.consistency(size, grown)
+    outside.consistency(size, grown, later.old_root, later.new_root, later.hashes)
