@@ -15,7 +15,7 @@ from ledger.projections.summary import summary_of
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/summary", response_model=SummaryOut, responses=errors(401, 403, 422))
+@router.get("/summary", response_model=SummaryOut, responses=errors(401, 403, 404, 422))
 def summary(
     ledger: LedgerDep,
     read_models: ReadModelsDep,
