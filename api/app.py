@@ -23,6 +23,7 @@ from api.routers import (
     referrals,
     reports,
 )
+from api.routers import checkpoints as checkpoint_routes
 from api.routers import webhooks as webhook_routes
 from api.safe_input import RefuseControlCharacters
 from ledger.domain.catalog import Catalog
@@ -69,6 +70,7 @@ def create_api(
         referrals.router,
         audit.router,
         documents.router,
+        checkpoint_routes.router,
         reports.router,
         events.router,
         webhook_routes.router,

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cli.checkpoints import print_checkpoint_proof, read_checkpoint_file
 from cli.common import (
     _ledger,
     _progress_bar,
@@ -21,6 +22,7 @@ from cli.common import (
 from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
 from ledger.audit.as_of import parse_as_of
+from ledger.audit.checkpoint_proof import prove_checkpoint
 from ledger.audit.documents import verify_documents
 from ledger.domain.errors import LedgerError
 from ledger.projections.report import ReportRow
@@ -111,21 +113,37 @@ def verify(
         int | None,
         typer.Option(min=1, help="The notification id the --digest was taken at."),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A signed checkpoint kept earlier: prove the log extends it."),
+    ] = None,
+    checkpoint_key: Annotated[
+        str | None,
+        typer.Option(help="With --checkpoint: its verifier key (else the ledger's own)."),
+    ] = None,
 ) -> None:
     """Recompute every event's chained hash and the running log digest from the stored
     events and compare them with the stored ones (exit 1 naming the first that does not
-    match); with --digest D --at N, also prove that the log up to N is the one digested D."""
+    match); with --digest D --at N, also prove that the log up to N is the one digested D;
+    with --checkpoint FILE, that the log extends the signed checkpoint kept in FILE."""
     expected = _digest_option(digest)
     if (expected is None) != (at is None):
         raise typer.BadParameter("--digest and --at go together", param_hint="--digest/--at")
+    kept = None if checkpoint is None else read_checkpoint_file(checkpoint, checkpoint_key)
+    size = 0 if kept is None else kept.tree_size
     ledger = _ledger()
     try:
         audit.check_verifiable(ledger, at)
         with _progress_bar("verify") as progress:
             result = audit.verify(
-                ledger, at=at, expected=expected, progress=_tracked(progress, "verifying events")
+                ledger,
+                at=at,
+                expected=expected,
+                progress=_tracked(progress, "verifying events"),
+                tree_size=size,
             )
         documents = _verify_documents(ledger, result)
+        held = None if kept is None else prove_checkpoint(ledger, result, kept)
     except (audit.UnverifiableStoreError, audit.AtNotInLogError) as error:
         console.print(f"[red]cannot verify[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
@@ -133,7 +151,9 @@ def verify(
         ledger.close()
     _record_and_print(result)
     console.print(f"checked the file of {documents:,} proof documents", highlight=False)
-    if not result.ok:
+    if held is not None:
+        print_checkpoint_proof(held)
+    if not result.ok or (held is not None and not held.holds):
         raise typer.Exit(1)
     console.print(
         "every event's stored hash is the SHA-256 of its content chained on its aggregate's "

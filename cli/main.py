@@ -8,7 +8,19 @@ from typing import Any
 
 import typer
 
-from cli import audit, demo, erasure, history, outbox, policies, serve, store, tokens, webhooks
+from cli import (
+    audit,
+    checkpoints,
+    demo,
+    erasure,
+    history,
+    outbox,
+    policies,
+    serve,
+    store,
+    tokens,
+    webhooks,
+)
 from cli.common import say_store_unreachable, store_unreachable
 
 
@@ -34,6 +46,8 @@ app.command()(erasure.forget)
 app.command()(store.migrate)
 app.command()(audit.report)
 app.command()(audit.verify)
+app.command()(checkpoints.checkpoint)
+app.command()(checkpoints.prove)
 app.command()(serve.workers)
 app.command()(serve.serve)
 app.command()(outbox.outbox)

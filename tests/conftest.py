@@ -19,6 +19,7 @@ from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, drop_database, free_port, throwaway_cluster
 from tests.factories import days, make_catalog, popo_ledger
+from tests.outside import Outside, build
 
 
 @pytest.fixture
@@ -46,6 +47,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     drop_database(postgres_server, url)
 
 
+CHECKPOINT_KEY = (
+    "PRIVATE+KEY+ledger.test/ledger+61d1d022+AVrwXkhLJf6gjDZdFLyvrTTG88OllVYoet9FG6BRpVp7"
+)
+"""A checkpoint signer key for the tests' PostgreSQL stores (a SQLite store makes its own)."""
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for a fresh store of each kind."""
@@ -58,6 +65,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
         mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
         documents_dir=tmp_path_factory.mktemp("documents"),  # nor ./documents
+        checkpoint_key=CHECKPOINT_KEY,  # required on PostgreSQL
     )
 
 
@@ -149,3 +157,17 @@ def fresh_database(postgres_server: str) -> Iterator[Callable[[], str]]:
     yield make
     for url in created:
         drop_database(postgres_server, url)
+
+
+@pytest.fixture(scope="session")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
+    """The Go checksum database's RFC 9162 and signed-note verifier (``tests/outside``);
+    skipped without Go, except in CI, where ``scripts/test`` installs it."""
+    binary = build(tmp_path_factory.mktemp("outside"))
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("Go and golang.org/x/mod are missing: scripts/test installs them")
+        pytest.skip("the outside verifier needs Go and golang.org/x/mod (scripts/test)")
+    verifier = Outside(binary)
+    yield verifier
+    verifier.close()

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification
 
+from ledger.audit.merkle import leaf_hash
 from ledger.domain.principal import Principal, Role
 from ledger.store.chain import DIGESTS_TABLE, ZERO, HashedSQLiteRecorder, digest_step, event_hash
 from ledger.store.log import ConcurrentPostgresRecorder, EventLog, LogPage
@@ -114,6 +115,9 @@ class Verification:
     unlisted: int = 0
     """Findings beyond the ones kept."""
     proof: Proof | None = None
+    leaves: list[bytes] = field(default_factory=list)
+    """With ``tree_size``: the Merkle leaf hashes of the log's first events, each of the hash
+    its content chains to (``ledger.audit.merkle.leaf_hash``)."""
 
     @property
     def ok(self) -> bool:
@@ -337,10 +341,12 @@ def verify(
     progress: Progress | None = None,
     extend: bool = True,
     page_size: int = PAGE_SIZE,
+    tree_size: int = 0,
 ) -> Verification:
     """Recompute every aggregate's chain and the running log digest from the stored events;
     compare them with the stored hashes and digest rows. With ``at`` and ``expected``, also
-    whether the log up to notification ``at`` is the one whose digest was ``expected``.
+    whether the log up to notification ``at`` is the one whose digest was ``expected``. With
+    ``tree_size``, the Merkle leaves of the first ``tree_size`` events are kept in the result.
 
     The running digest is recomputed over the hashes the events' contents chain to (not the
     stored ones), so a digest taken earlier proves the content of every event up to it.
@@ -352,6 +358,7 @@ def verify(
     tables = check_verifiable(ledger, at)
     event_log: EventLog = ledger.event_log
     run = _Run(tables, event_log, page_size, at, expected or b"")
+    run.tree_size = tree_size
     run.read_log(progress)
     result = run.finish()
     result.seconds = time.perf_counter() - started
@@ -382,6 +389,7 @@ class _Run:
         self.chains: dict[UUID, Chain] = {}
         self.digest, self.seq, self.last_id = ZERO, 0, 0
         self.aligned = True  # the digest rows are compared while they follow the log
+        self.tree_size = 0  # the Merkle leaves of the log's first events kept
 
     def read(self, position: int, seq: int) -> tuple[LogPage, list[DigestRow]]:
         """A page of the log after ``position`` and the digest rows of its places."""
@@ -433,6 +441,8 @@ class _Run:
             own = _check_event(chain, true, topic, state, stored, where)
         self.chains[originator] = (version, stored, true)
         self.digest = digest = digest_step(self.digest, true)
+        if self.seq <= self.tree_size:
+            self.result.leaves.append(leaf_hash(true))
         self.last_id = notification.id
         if self.at is not None and notification.id == self.at:
             self.result.proof = Proof(self.at, self.expected, digest)

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
@@ -31,6 +31,7 @@ from ledger.aggregates.base import DomainEvent
 from ledger.aggregates.claim import Claim
 from ledger.aggregates.referral import Referral
 from ledger.audit.event_fields import event_details
+from ledger.audit.event_ids import event_id
 from ledger.domain.errors import ForbiddenError, InvalidInputError
 from ledger.domain.principal import PARTNER_ROLES, Principal, Role
 from ledger.service.application import Ledger
@@ -51,8 +52,6 @@ FEED_TYPES: frozenset[str] = frozenset(
     if value not in (owner.Event, Claim.Created)  # never recorded: Added or Claimed is
 )
 """Every event type a partner's reader may see, and a webhook may name."""
-EVENT_IDS = UUID("6f1e0c3a-5b0e-4d8e-9a57-2f4c1d9b7e21")
-"""The namespace of the events' ids (uuid5 of the aggregate's id and the version)."""
 KEEP_OWNERS = 100_000
 """Claims and referrals whose owner is kept in memory (the least recent are forgotten)."""
 ALL = "*"
@@ -99,11 +98,6 @@ class FeedPage:
     items: list[FeedEvent]
     next: str
     """The cursor to ask from next (the position this page reached, even with no items)."""
-
-
-def event_id(originator_id: UUID, version: int) -> str:
-    """An event's id: the same on every read, in the feed and in every webhook delivery."""
-    return str(uuid5(EVENT_IDS, f"{originator_id}/{version}"))
 
 
 class Owners:

@@ -15,10 +15,11 @@ from ledger.policies.reminders import record_reminders
 from ledger.policies.runner import PolicyRunner
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
+from ledger.runtime.checkpointing import Publisher
 from ledger.runtime.webhook_worker import WebhookWorker
 from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
-from ledger.service.settings import Settings
+from ledger.service.settings import Settings, SettingsError
 from ledger.service.tokens import ConsentTokens
 
 log = logging.getLogger("ledger.workers")
@@ -54,6 +55,8 @@ class Workers:
         self.digests: LogDigests | None = None  # made at the first round (if the store hashes)
         self._next_digest = 0.0  # at least once a second, and after each round with work
         self._digest_blocked_until = 0.0  # after a failure
+        self.checkpoints: Publisher | None = None  # made at the first round (hashed stores)
+        self._checkpoints_blocked_until = 0.0
         self._mail_position = -1  # the views' position when the outbox was last searched
         self._next_mail_search = datetime.min.replace(tzinfo=UTC)
 
@@ -78,6 +81,8 @@ class Workers:
         now = time.monotonic()
         if now >= self._digest_blocked_until and (work or now >= self._next_digest):
             self.digest_log()
+            if now >= self._checkpoints_blocked_until:
+                self.checkpoint_log()
         return work
 
     def deliver_mail(self) -> int:
@@ -108,6 +113,23 @@ class Workers:
         except Exception:
             log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
             self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
+
+    def checkpoint_log(self) -> None:
+        """Extend the log's Merkle tree and sign a checkpoint when it grew and the interval
+        passed (``ledger.runtime.checkpointing``); a failure is logged and retried a minute
+        later, a store or settings that cannot have checkpoints said once."""
+        try:
+            if self.checkpoints is None:
+                self.checkpoints = Publisher(self.ledger, self.settings)
+            self.checkpoints.round(self.clock())
+            if not self.checkpoints.caught_up:
+                self._next_digest = time.monotonic()  # a backlog: the next round goes on
+        except (UnverifiableStoreError, SettingsError) as error:
+            log.warning("no checkpoints of the log are signed: %s", error)
+            self._checkpoints_blocked_until = float("inf")
+        except Exception:
+            log.exception("signing a checkpoint failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+            self._checkpoints_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
         self.webhooks.start()

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     and the delivery is sent again (same webhook-id) once it expires. Keep it longer than the
     timeout."""
 
+    checkpoint_origin: str | None = None
+    """The origin line of the log's checkpoints; by default the public URL's host + /ledger."""
+    checkpoint_key: str | None = None
+    """The checkpoints' Ed25519 signer key (PRIVATE+KEY+name+hash+key); by default one made
+    once and kept beside a SQLite store (required on PostgreSQL)."""
+    checkpoint_public: bool = False
+    """GET /v1/audit/checkpoint and the consistency proofs without sign-in (outside witnesses)."""
+    checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
+    """The workers sign a checkpoint when the tree grew, at most this often."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -41,6 +41,18 @@ DIGESTS_DDL = (
     "position bigint NOT NULL, digest {blob} NOT NULL)"
 )
 """The running log digest after each event, in log order (``ledger.audit.tamper.LogDigests``)."""
+MERKLE_DDLS = (
+    "CREATE TABLE IF NOT EXISTS {prefix}merkle_leaves ("
+    "leaf_index bigint PRIMARY KEY, notification_id bigint NOT NULL UNIQUE, "
+    "position bigint NOT NULL, event_id text NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS {prefix}merkle_nodes ("
+    "level integer NOT NULL, idx bigint NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+    "CREATE TABLE IF NOT EXISTS {prefix}merkle_checkpoints ("
+    "tree_size bigint PRIMARY KEY, root {blob} NOT NULL, note text NOT NULL, "
+    "made_at text NOT NULL)",
+)
+"""The log's Merkle tree (``ledger.audit.tree``): its leaves in log order, the nodes of its
+complete subtrees, and the signed checkpoints of it (``{prefix}``: the schema on PostgreSQL)."""
 
 
 class BrokenChainError(DataError):
@@ -219,6 +231,7 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
             "PRIMARY KEY "
             "(originator_id, originator_version))",
             DIGESTS_DDL.format(table=DIGESTS_TABLE, blob="BLOB"),
+            *(ddl.format(prefix="", blob="BLOB") for ddl in MERKLE_DDLS),
         ]
 
     def _insert_events(

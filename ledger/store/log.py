@@ -31,6 +31,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.store.chain import (
     DIGESTS_DDL,
     DIGESTS_TABLE,
+    MERKLE_DDLS,
     CommittedHashes,
     HashedSQLiteRecorder,
     chained_hashes,
@@ -104,6 +105,10 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 table=self._qualified(DIGESTS_TABLE)
             )
         )
+        prefix = SQL("{0}.").format(Identifier(self.datastore.schema))
+        for ddl in MERKLE_DDLS:
+            statement = SQL(ddl.format(prefix="{prefix}", blob="bytea"))
+            self.sql_create_statements.append(statement.format(prefix=prefix))
 
     def _write_statements(self) -> None:
         """The insert (each row with its hash; it returns each row's id and transaction) and

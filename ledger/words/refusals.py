@@ -424,6 +424,23 @@ REFUSALS = {
         "No contact with this e-mail address has personal data here: it was never written, "
         "or it was erased already."
     ),
+    # the log's Merkle tree: inclusion and consistency proofs
+    ("proof-event-required", None): N_(
+        "Name one event: its ID, or the ID of its claim and its version."
+    ),
+    ("event-not-found", None): N_(
+        "There is no event %(event)s in the log, or it is not yours to see."
+    ),
+    ("tree-size-beyond", None): N_(
+        "The log's tree holds %(size)s events: ask for a tree size from 1 to %(size)s."
+    ),
+    ("event-after-tree-size", None): N_(
+        "The event is number %(leaf)s in the log (counting from 0), so the tree of %(size)s events "
+        "does not hold it: ask for a larger tree size."
+    ),
+    ("consistency-sizes", None): N_(
+        "Ask for sizes with 1 ≤ from ≤ to ≤ %(size)s, the events the log's tree holds."
+    ),
     # webhooks (a partner's incentives admin subscribes an address to its claims' events)
     ("webhook-url-invalid", None): N_(
         "Enter the address as a whole URL, for example https://hooks.example.com/ledger."

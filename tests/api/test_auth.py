@@ -19,6 +19,8 @@ from tests.factories import ADMIN_A, ADMIN_B, create, days
 
 PROBLEM = "application/problem+json"
 CLAIM = "{claim}"
+DOCUMENT = "00000000-0000-4000-8000-000000000000"
+"""A document id no claim has (the document endpoint's path names one)."""
 ZERO = "00000000-0000-0000-0000-000000000000"
 
 
@@ -57,6 +59,11 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/v1/audit/erasures", None, {Role.AUDITOR}),
     ("GET", "/v1/reports/summary", None, PARTNER | {Role.REVIEWER, Role.AUDITOR}),
     ("GET", "/v1/events", None, PARTNER | {Role.AUDITOR}),
+    ("POST", f"/v1/claims/{CLAIM}/documents", None, PARTNER),
+    ("GET", f"/v1/claims/{CLAIM}/documents/{DOCUMENT}", None, PARTNER | {Role.REVIEWER, Role.AUDITOR}),
+    ("GET", "/v1/audit/checkpoint", None, {Role.AUDITOR}),
+    ("GET", f"/v1/audit/proofs/inclusion?event_id={DOCUMENT}", None, PARTNER | {Role.AUDITOR}),
+    ("GET", "/v1/audit/proofs/consistency?from=1&to=1", None, {Role.AUDITOR}),
     ("POST", "/v1/webhooks", {"url": "https://127.0.0.1/hooks", "events": ["*"]}, {Role.INCENTIVES_ADMIN}),
     ("GET", "/v1/webhooks", None, {Role.INCENTIVES_ADMIN}),
     ("DELETE", f"/v1/webhooks/{ZERO}", None, {Role.INCENTIVES_ADMIN}),
@@ -111,8 +118,9 @@ def test_the_table_lists_every_endpoint_that_needs_a_token(api: Api) -> None:
     listed = {(method, path.replace(CLAIM, "{claim_id}")) for method, path, _, _ in ENDPOINTS}
     assert len(listed) == len(ENDPOINTS)
     routes = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in operations(api) - PUBLIC}
+    listed = {(m, p.split("?")[0]) for m, p in listed}
     assert routes == {(m, re.sub(r"E-WS|\{claim_id\}|0{8}-[0-9-]+", "{}", p)) for m, p in listed}
-    assert len(routes) == 28
+    assert len(routes) == 33
 
 
 def claim_operations(api: Api) -> set[tuple[str, str]]:
@@ -129,18 +137,22 @@ def claim_operations(api: Api) -> set[tuple[str, str]]:
 def test_cross_partner_claims_are_not_found(api: Api) -> None:
     (claim_id,) = api.services.ledger.create_claims(ADMIN_A, create(["E-AS"]), days(0))
     api.services.workers.views.catch_up()
-    listed = {(method, path) for method, path, _, _ in ENDPOINTS if CLAIM in path}
+    listed = {
+        (method, path.replace(DOCUMENT, "{document_id}"))
+        for method, path, _, _ in ENDPOINTS
+        if CLAIM in path
+    }
     assert listed == claim_operations(api), "ENDPOINTS must list every claim endpoint"
     partners = [e for e in ENDPOINTS if CLAIM in e[1] and Role.INCENTIVES_ADMIN in e[3]]
     # Every claim endpoint but the review, which is the reviewers' (they see every partner).
-    assert len(partners) == len(claim_operations(api)) - 1 == 7
+    assert len(partners) == len(claim_operations(api)) - 1 == 9
     tried = 0
     for method, path, payload, _ in partners:
         response = call(api, method, path.replace(CLAIM, str(claim_id)), payload, api.auth(ADMIN_B))
         assert response.status_code == 404, (path, response.text)
         assert response.json()["type"].endswith("/claim-not-found")
         tried += 1
-    assert tried == 7
+    assert tried == 9
 
 
 def _tamper(token: str) -> str:

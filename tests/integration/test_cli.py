@@ -26,6 +26,8 @@ def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.Complete
     env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
     if settings.secret_key:
         env["LEDGER_SECRET_KEY"] = settings.secret_key
+    if settings.checkpoint_key:
+        env["LEDGER_CHECKPOINT_KEY"] = settings.checkpoint_key
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         env=env,

@@ -13,6 +13,7 @@ import pytest
 from ledger.audit.tamper import LogDigests, verify
 from ledger.domain.commands import Review
 from ledger.domain.principal import Principal, Role
+from ledger.runtime.checkpointing import publish_now
 from tests.api.helpers import REFERRAL_ADMIN_A
 from tests.factories import ADMIN_A, AUDITOR, REVIEWER, SELLER, USER_A1, days, proof
 from tests.web.client import Site
@@ -213,3 +214,16 @@ def test_every_link_in_the_header_opens_for_the_person_it_is_shown_to(
         assert site.get(link).status_code == 200, (principal.user_id, link)
     assert ("/dashboard" in links) == principal.is_partner_user
     assert ("/audit" in links) == (Role.AUDITOR in principal.roles)
+
+
+def test_the_audit_page_shows_the_latest_signed_checkpoint(site: Site) -> None:
+    approved(site)
+    site.sign_in(AUDITOR)
+    assert "Latest signed checkpoint" not in site.get("/audit").text  # none signed yet
+    signed = publish_now(site.services.ledger, site.settings, site.clock())
+    page = site.get("/audit").text
+    assert "Latest signed checkpoint" in page
+    assert html.escape(signed.note.split("\n\n")[0]) in page
+    assert html.escape(signed.note.rstrip("\n").rsplit("\n", 1)[1]) in page
+    portuguese = site.get("/audit", headers={"Accept-Language": "pt-BR"}).text
+    assert "Último checkpoint assinado" in portuguese

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledger.audit import tamper
+from ledger.audit.checkpoints import Checkpoints
+from ledger.audit.tree import LogTree
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Role
 from ledger.runtime.erasure import claims_holding, erasures, forget
@@ -27,10 +29,12 @@ def _audit(page: PageDep, **context: Any) -> dict[str, Any]:
     services = page.services
     try:
         digest: tamper.Digest | None = tamper.current_digest(services.ledger, principal)
+        checkpoint = Checkpoints(LogTree.of(services.ledger).tables).latest()
     except tamper.UnverifiableStoreError:
-        digest = None
+        digest, checkpoint = None, None
     return {
         "digest": digest,
+        "checkpoint": checkpoint,
         "verified": services.verifications.last(),
         "erasures": erasures(services.ledger, principal),
         "typed": Fields([]),
