@@ -149,9 +149,9 @@ def test_the_whole_story(browser: Browser, page: Page, ledger_web: LedgerWeb) ->
     page.goto(claim_url)
     expect(page.get_by_role("main")).to_contain_text("Customer consent received")
     submit = page.locator("section#submit")
-    for field_input in submit.locator("input[name^='proof.']").all():
+    for field_input in submit.locator("input[name^='proof.'][name$='.reference']").all():
         field_input.fill("files/fabrikam-proof.pdf")
-    assert submit.locator("input[name^='proof.']").count() == len(ALL_PROOF)
+    assert submit.locator("input[name^='proof.'][name$='.reference']").count() == len(ALL_PROOF)
     look(page, "14-submit-form")
     with page.expect_navigation():
         submit.get_by_role("button", name="Submit claim").click()
