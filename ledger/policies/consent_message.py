@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from email.policy import default
 from email.utils import format_datetime
 from html import escape
+from typing import Protocol
 
 from ledger.words.consent import ANSWER_LINK, ONCE, REMINDER, ConsentFacts, ConsentWords
 
@@ -92,13 +93,39 @@ class ConsentMail:
         )
 
     def message(self, sender: str | None) -> EmailMessage:
-        message = EmailMessage(policy=default)
-        message["To"] = self.recipient
-        message["From"] = sender or DEFAULT_FROM
-        message["Subject"] = self.subject
-        message["Message-ID"] = f"<{self.email_id}@claim-ledger>"
-        message["Date"] = format_datetime(self.requested_at)
-        message.set_content(self.text(), cte="8bit")
-        message.add_alternative(self.html(), subtype="html", cte="8bit")
-        message["Content-Language"] = self.language  # after the parts: set_content clears it
-        return message
+        return mime_message(self, sender, self.requested_at)
+
+
+class Mail(Protocol):
+    """What an e-mail of the outbox says: its id, recipient, language, subject and parts."""
+
+    @property
+    def email_id(self) -> str: ...
+
+    @property
+    def recipient(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
+
+    def text(self) -> str: ...
+
+    def html(self) -> str: ...
+
+
+def mime_message(mail: Mail, sender: str | None, sent_at: datetime) -> EmailMessage:
+    """The e-mail as sent: its headers (a Message-ID from its id, the same on a retry), a
+    plain-text part and an HTML alternative, in its language."""
+    message = EmailMessage(policy=default)
+    message["To"] = mail.recipient
+    message["From"] = sender or DEFAULT_FROM
+    message["Subject"] = mail.subject
+    message["Message-ID"] = f"<{mail.email_id}@claim-ledger>"
+    message["Date"] = format_datetime(sent_at)
+    message.set_content(mail.text(), cte="8bit")
+    message.add_alternative(mail.html(), subtype="html", cte="8bit")
+    message["Content-Language"] = mail.language  # after the parts: set_content clears it
+    return message

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from email.message import EmailMessage
-from email.policy import default
-from email.utils import format_datetime
 from html import escape
 from typing import Any
 
 from ledger.aggregates.values import one_line
 from ledger.domain.catalog import Catalog
-from ledger.policies.consent_message import DEFAULT_FROM, WRAPS
+from ledger.policies.consent_message import WRAPS, mime_message
 from ledger.projections.base import parse_ts
 from ledger.projections.notices import REMINDER
 from ledger.words.notices import OPEN, WHY_YOU, NoticeFacts, NoticeWords
@@ -92,16 +90,7 @@ class PartnerMail:
         )
 
     def message(self, sender: str | None) -> EmailMessage:
-        message = EmailMessage(policy=default)
-        message["To"] = self.recipient
-        message["From"] = sender or DEFAULT_FROM
-        message["Subject"] = self.subject
-        message["Message-ID"] = f"<{self.email_id}@claim-ledger>"
-        message["Date"] = format_datetime(self.occurred_at)
-        message.set_content(self.text(), cte="8bit")
-        message.add_alternative(self.html(), subtype="html", cte="8bit")
-        message["Content-Language"] = self.language
-        return message
+        return mime_message(self, sender, self.occurred_at)
 
 
 def still_due(row: dict[str, Any]) -> bool:
