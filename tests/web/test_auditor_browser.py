@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page
 from ledger.words.i18n import COOKIE
 from tests.factories import ADMIN_A, ADMIN_B, AUDITOR, FABRIKAM, LITWARE, NORTHWIND, create
 from tests.web.browser import DESKTOP, LedgerWeb, assert_page_accessible, shot, sign_in
+from tests.web.test_narrow_browser import check
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +36,11 @@ def _claims(server: LedgerWeb, language: str) -> str:
 
 
 def _look(page: Page, name: str) -> None:
+    """Accessible, nothing wider than 320 px, and its screenshots at both widths."""
     assert_page_accessible(page)
     shot(page, name)
+    check(page, name)
+    page.set_viewport_size(DESKTOP)
 
 
 @pytest.mark.parametrize("language", ["en", "pt-BR"])
