@@ -23,6 +23,7 @@ from ledger.aggregates.values import usd_text
 from ledger.audit import tamper as audit
 from ledger.audit.as_of import parse_as_of
 from ledger.audit.checkpoint_proof import prove_checkpoint
+from ledger.audit.contact_keys import verify_contact_keys
 from ledger.audit.documents import verify_documents
 from ledger.domain.errors import LedgerError
 from ledger.projections.report import ReportRow
@@ -142,7 +143,7 @@ def verify(
                 progress=_tracked(progress, "verifying events"),
                 tree_size=size,
             )
-        documents = _verify_documents(ledger, result)
+        beside = _verify_beside_log(ledger, result)
         held = None if kept is None else prove_checkpoint(ledger, result, kept)
     except (audit.UnverifiableStoreError, audit.AtNotInLogError) as error:
         console.print(f"[red]cannot verify[/red] {error}", highlight=False)
@@ -150,7 +151,7 @@ def verify(
     finally:
         ledger.close()
     _record_and_print(result)
-    console.print(f"checked the file of {documents:,} proof documents", highlight=False)
+    console.print(beside, highlight=False)
     if held is not None:
         print_checkpoint_proof(held)
     if not result.ok or (held is not None and not held.holds):
@@ -163,15 +164,17 @@ def verify(
     console.print(result.digest.describe(), highlight=False, soft_wrap=True)
 
 
-def _verify_documents(ledger: Ledger, result: audit.Verification) -> int:
-    """Every proof document's file is there and hashes to what its upload recorded; each
-    that is missing or changed is a finding (docs/documents.md). The documents checked."""
+def _verify_beside_log(ledger: Ledger, result: audit.Verification) -> str:
+    """Every proof document's file is there and hashes to what its upload recorded
+    (docs/documents.md), and every contact key the events were sealed under is in the key
+    ring or was erased (docs/operations.md); each that is not is a finding. What was checked."""
     settings = settings_or_exit()
     folder = DocumentFolder(settings.documents_directory(), settings.document_max_bytes)
-    checked, findings = verify_documents(ledger, folder)
-    for finding in findings:
+    documents, missing_files = verify_documents(ledger, folder)
+    keys, lost_keys = verify_contact_keys(ledger)
+    for finding in [*missing_files, *lost_keys]:
         result.add(finding)
-    return checked
+    return f"checked the file of {documents:,} proof documents and the key of {keys:,} contacts"
 
 
 def _record_and_print(result: audit.Verification) -> None:

@@ -253,6 +253,19 @@ class KeyRing:
             )
         return deleted
 
+    def lost(self, key_ids: Iterable[str]) -> set[str]:
+        """The ids among ``key_ids`` whose key is neither in the key ring nor erased on
+        purpose: lost, as when a backup is restored without its ``contact_keys`` table."""
+        wanted = set(key_ids)
+        if self._memory is not None:
+            kept = {key_id for key_id, _ in self._memory.values()}
+            return wanted - kept - {key_id for key_id, _ in self._erased_here}
+        with self._cursor() as cursor:
+            cursor.execute(
+                "SELECT key_id FROM contact_keys UNION SELECT key_id FROM contact_erasures"
+            )
+            return wanted - {str(row["key_id"]) for row in cursor.fetchall()}
+
     def erased(self) -> list[str]:
         """The ids of the keys erased so far, the latest first."""
         if self._memory is not None:
