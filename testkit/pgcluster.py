@@ -27,6 +27,12 @@ def _bindir() -> Path:
     return Path(candidates[-1]).parent
 
 
+def pg_tool(name: str) -> str:
+    """The path of one of PostgreSQL's programs (pg_dump, pg_restore, ...) of the installed
+    server's version."""
+    return str(_bindir() / name)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as sock:
