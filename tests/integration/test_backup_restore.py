@@ -75,6 +75,8 @@ class Original:
     document_claim: str
     contact_claim: str
     contact: str
+    token: str
+    """A bearer token signed before the backup: the restored secret key must accept it."""
 
     @property
     def checkpoint(self) -> Path:
@@ -101,11 +103,14 @@ def views_of(settings: Settings) -> dict[str, list[dict[str, Any]]]:
         services.close()
 
 
+def bearer(settings: Settings) -> str:
+    return AccessTokens(settings.signing_key()).mint(CONTOSO, timedelta(hours=1), utc_now())
+
+
 def upload_a_document(settings: Settings) -> tuple[str, str, str]:
     """A proof document uploaded over HTTP to the demo's claim waiting for the partner; the
     ids of that claim and of another, and the other's customer contact."""
-    token = AccessTokens(settings.signing_key()).mint(CONTOSO, timedelta(hours=1), utc_now())
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {bearer(settings)}"}
     with TestClient(create_app(settings, run_workers=False)) as client:
         claims = client.get("/v1/claims?limit=100", headers=auth).json()["items"]
         waiting = next(c["claim_id"] for c in claims if c["state"] == "partner_action_required")
@@ -132,7 +137,8 @@ def fill(settings: Settings, folder: Path) -> Original:
     (folder / "checkpoint.txt").write_text(checkpoint.stdout)
     views = views_of(settings)
     assert views["claims"] and views["history"]
-    return Original(settings, folder, views, document_claim, contact_claim, contact)
+    token = bearer(settings)
+    return Original(settings, folder, views, document_claim, contact_claim, contact, token)
 
 
 def check_restored(original: Original, restored: Settings, folder: Path) -> None:
@@ -154,6 +160,9 @@ def check_restored(original: Original, restored: Settings, folder: Path) -> None
     assert original.contact in kept
     erased = said(ledger_cli(restored, "history", original.document_claim, "--json", cwd=folder))
     assert ERASED_CONTACT not in erased and "[erased]" in erased
+    auth = {"Authorization": f"Bearer {original.token}"}
+    with TestClient(create_app(restored, run_workers=False)) as client:
+        assert client.get(f"/v1/claims/{original.contact_claim}", headers=auth).status_code == 200
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
