@@ -78,10 +78,6 @@ class Original:
     token: str
     """A bearer token signed before the backup: the restored secret key must accept it."""
 
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.txt"
-
 
 def in_folder(database_url: str, folder: Path, **keys: str) -> Settings:
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,26 +123,31 @@ def upload_a_document(settings: Settings) -> tuple[str, str, str]:
 
 
 def fill(settings: Settings, folder: Path) -> Original:
-    """The demo's claims, a document, one contact erased, the views caught up and a
-    checkpoint signed: a store as a day's work leaves it."""
+    """The demo's claims, a document, one contact erased, the views caught up: a store as a
+    day's work leaves it."""
     said(ledger_cli(settings, "demo", cwd=folder))
     document_claim, contact_claim, contact = upload_a_document(settings)
     said(ledger_cli(settings, "forget", "--email", ERASED_CONTACT, cwd=folder))
     said(ledger_cli(settings, "workers", "--once", cwd=folder))
-    checkpoint = ledger_cli(settings, "checkpoint", cwd=folder)
-    (folder / "checkpoint.txt").write_text(checkpoint.stdout)
     views = views_of(settings)
     assert views["claims"] and views["history"]
     token = bearer(settings)
     return Original(settings, folder, views, document_claim, contact_claim, contact, token)
 
 
-def check_restored(original: Original, restored: Settings, folder: Path) -> None:
+def sign_checkpoint(original: Original, backup: Path) -> None:
+    """`ledger checkpoint > backup/checkpoint.txt`, the backup's first step."""
+    signed = ledger_cli(original.settings, "checkpoint", cwd=original.folder)
+    (backup / "checkpoint.txt").write_text(signed.stdout)
+    assert signed.returncode == 0 and signed.stdout.startswith(f"{PUBLIC_URL[8:]}/ledger\n")
+
+
+def check_restored(original: Original, restored: Settings, backup: Path) -> None:
     """What a restore must give: the log verifies and extends the checkpoint kept before the
     backup, every document and contact key is there, a replay builds the same views, and the
     contacts read (the erased one stays erased)."""
     checked = said(
-        ledger_cli(restored, "verify", "--checkpoint", str(original.checkpoint), cwd=folder)
+        ledger_cli(restored, "verify", "--checkpoint", str(backup / "checkpoint.txt"), cwd=backup)
     )
     assert "every stored log digest matches" in checked
     assert "the log extends it" in checked
@@ -154,11 +155,11 @@ def check_restored(original: Original, restored: Settings, folder: Path) -> None
         r"checked the file of 1 proof documents and the key of (\d+) contacts", checked
     )
     assert keys and int(keys.group(1)) >= 2, checked
-    assert "generation 2" in said(ledger_cli(restored, "replay", cwd=folder))
+    assert "generation 2" in said(ledger_cli(restored, "replay", cwd=backup))
     assert views_of(restored) == original.views
-    kept = said(ledger_cli(restored, "history", original.contact_claim, "--json", cwd=folder))
+    kept = said(ledger_cli(restored, "history", original.contact_claim, "--json", cwd=backup))
     assert original.contact in kept
-    erased = said(ledger_cli(restored, "history", original.document_claim, "--json", cwd=folder))
+    erased = said(ledger_cli(restored, "history", original.document_claim, "--json", cwd=backup))
     assert ERASED_CONTACT not in erased and "[erased]" in erased
     auth = {"Authorization": f"Bearer {original.token}"}
     with TestClient(create_app(restored, run_workers=False)) as client:
@@ -182,6 +183,7 @@ def postgres_original(
 def pg_backup(original: Original, backup: Path, *dump_options: str) -> None:
     """docs/operations.md's backup: the database with pg_dump, the documents with tar."""
     backup.mkdir()
+    sign_checkpoint(original, backup)
     dump = ["pg_dump", "--format=custom", f"--file={backup / 'ledger.dump'}", *dump_options]
     tool(pg_tool(dump[0]), *dump[1:], original.settings.database_url)
     documents = original.settings.documents_directory()
@@ -212,7 +214,7 @@ def test_a_postgres_backup_restored_into_a_fresh_database_verifies_and_replays_t
         keys = {"secret_key": SECRET_KEY, "checkpoint_key": CHECKPOINT_KEY}  # kept apart
         restored = in_folder(fresh, tmp_path / "restored", **keys)
         pg_restore(tmp_path / "backup", restored)
-        check_restored(postgres_original, restored, tmp_path)
+        check_restored(postgres_original, restored, tmp_path / "backup")
     finally:
         drop_database(postgres_server, fresh)
 
@@ -252,6 +254,7 @@ def test_a_sqlite_backup_with_its_key_files_restores_elsewhere(tmp_path: Path) -
     original = fill(in_folder(f"sqlite:///{database}", folder), folder)
     backup = tmp_path / "backup"
     backup.mkdir()
+    sign_checkpoint(original, backup)
     tool("sqlite3", database, f".backup '{backup / 'ledger.sqlite3'}'")
     for kept in ("ledger.sqlite3.key", "ledger.sqlite3.checkpoint-key"):
         shutil.copy2(folder / kept, backup / kept)
@@ -263,4 +266,4 @@ def test_a_sqlite_backup_with_its_key_files_restores_elsewhere(tmp_path: Path) -
         shutil.copy2(backup / kept, place / kept)
     restored.documents_directory().mkdir()
     tool("tar", "-C", restored.documents_directory(), "-xzf", backup / "documents.tar.gz")
-    check_restored(original, restored, tmp_path)
+    check_restored(original, restored, backup)
