@@ -148,7 +148,7 @@ class WorkersSupervisor:
             self.restarts += 1
             log.warning(
                 "the workers process (pid %s) ended (%s) after %.0f s; starting it again in "
-                "%.1f s (restart %d)",
+                "%g s (restart %d)",
                 process.pid if process is not None else "-", how_it_ended(code),
                 time.monotonic() - started, pause, self.restarts,
             )  # fmt: skip
