@@ -136,7 +136,7 @@ class WorkersSupervisor:
             started = time.monotonic()
             try:
                 process = self._spawn()
-            except OSError:
+            except Exception:  # said, and tried again after the pause
                 log.exception("cannot start the workers process")
                 process = None
             if process is None and self._stopping.is_set():

@@ -47,6 +47,9 @@ class Group:
     log: Path
     serve: subprocess.Popen[bytes] | None = None
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    known: set[int] = field(default_factory=set)
+    """Every process of the group seen: those still running at the end are ended (a test
+    that failed may have left them)."""
 
     @property
     def url(self) -> str:
@@ -72,12 +75,18 @@ class Group:
         assert self.serve is not None
         return self.serve.pid
 
+    def family(self) -> list[int]:
+        """The parent and its children."""
+        found = [self.pid, *children(self.pid)]
+        self.known.update(found)
+        return found
+
     def workers_pid(self) -> int | None:
-        found = [c for c in children(self.pid) if "cli workers" in cmdline(c)]
+        found = [c for c in self.family() if "cli workers" in cmdline(c)]
         return found[0] if found else None
 
     def api_pids(self) -> list[int]:
-        return [c for c in children(self.pid) if "spawn_main" in cmdline(c)]
+        return [c for c in self.family() if "spawn_main" in cmdline(c)]
 
     def ready(self) -> httpx.Response | None:
         try:
@@ -100,8 +109,12 @@ class Group:
     def stop(self) -> None:
         for process in self.started:
             if process.poll() is None:
+                self.family()
                 process.terminate()
                 process.wait(timeout=30)
+        for pid in self.known:  # still running, and still ours (not a pid used again)
+            if alive(pid) and any(mark in cmdline(pid) for mark in ("-m cli", "spawn_main")):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -183,7 +196,7 @@ def test_a_killed_parent_takes_its_children_and_a_new_serve_starts(group: Group)
     until(lambda: group.workers_pid() and len(group.api_pids()) == 2, WAIT)
     os.kill(group.workers_pid() or 0, signal.SIGKILL)
     written = post_claims(group.url, range(30))  # the views do not show these yet
-    family = [group.pid, *children(group.pid)]
+    family = group.family()
     os.kill(group.pid, signal.SIGKILL)
     gone = timed(lambda: not any(alive(pid) for pid in family) and port_free(group.port))
     group.env["LEDGER_WORKERS_RESTART_SECONDS"] = "0.5"

@@ -8,6 +8,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_the_api_follows_a_workers_process_heartbeat(postgres_url: str, tmp_path
         documents_dir=tmp_path / "documents",
         watch_workers_process=True,
         workers_group="here:1",
-        workers_stale_seconds=1,
+        workers_stale_seconds=3,
     )
     app = create_app(settings, catalog=make_catalog(), run_workers=False)
     with TestClient(app) as client:
@@ -100,6 +101,8 @@ def test_the_api_follows_a_workers_process_heartbeat(postgres_url: str, tmp_path
         heartbeat = Heartbeat(app.state.services.store, "here:1", restarts=2)
         heartbeat.start()
         until(lambda: client.get("/readyz").status_code == 200)
+        time.sleep(4)  # longer than the stale bound: the beats go on
+        assert client.get("/readyz").status_code == 200
         metrics = client.get("/metrics").text
         assert "ledger_workers_restarts_total 2.0" in metrics
         assert "ledger_workers_running 1.0" in metrics
