@@ -66,7 +66,7 @@ def serve(
             min=1,
             max=64,
             help="API processes (PostgreSQL only); the projections and policies then run "
-            "in one `ledger workers` process beside them.",
+            "in one `ledger workers` process beside them, started again when it ends.",
         ),
     ] = 1,
 ) -> None:
