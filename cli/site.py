@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from api.app import create_api
 from api.serving import uvicorn_options
-from cli.supervise import die_with_parent, parent_from_environment
 from ledger.domain.catalog import Catalog
 from ledger.service import log_output as logs
 from ledger.service.clock import Clock, utc_now
@@ -31,9 +30,9 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app of one of ``ledger serve --processes N``'s API processes: settings from the
     environment, no workers (one ``ledger workers`` process runs them beside). It dies with
-    the ``ledger serve`` that started it (``cli.supervise``): uvicorn's supervisor starts its
-    processes from its main thread, which lives as long as that parent."""
-    die_with_parent(parent_from_environment())
+    the ``ledger serve`` that started it (asked for by ``cli/__init__``, the first of ``cli``
+    it imports): uvicorn's supervisor starts its processes from its main thread, which lives
+    as long as that parent."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     uvicorn_options(settings)  # this process's header deadline
