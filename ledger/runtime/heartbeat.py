@@ -163,7 +163,7 @@ class WorkersWatch:
         if seen.running:
             return None
         if self.workers is not None:
-            return "the projections and policies have stopped in this process: restart it"
+            return "the projections and policies stopped in this process: restart `ledger serve`"
         if seen.last_seen is None:
             return "the workers process has not started yet (views, policies and e-mails wait)"
         return (

@@ -78,7 +78,7 @@ def test_one_process_says_when_its_workers_thread_stopped(tmp_path: Path) -> Non
         app.state.services.workers.stop()
         stopped = client.get("/readyz")
         assert stopped.status_code == 503
-        assert "the projections and policies have stopped" in stopped.json()["detail"]
+        assert "the projections and policies stopped" in stopped.json()["detail"]
         assert "ledger_workers_running 0.0" in client.get("/metrics").text
 
 
