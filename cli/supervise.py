@@ -125,8 +125,11 @@ class WorkersSupervisor:
         with self._lock:
             if self._stopping.is_set():
                 return None
-            self.process = subprocess.Popen(
-                self.command, env=env, preexec_fn=lambda: _lifeline(parent)
+            self.process = subprocess.Popen(  # its own process group: a terminal's Ctrl-C
+                self.command,  # stops the parent, which then stops it (not a restart)
+                env=env,
+                process_group=0,
+                preexec_fn=lambda: _lifeline(parent),
             )
             return self.process
 

@@ -55,8 +55,9 @@ class Group:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> float:
-        """Start it; the seconds until it answered /healthz."""
+    def start(self, terminal: bool = False) -> float:
+        """Start it (``terminal``: in a process group of its own, as a shell's foreground
+        job is); the seconds until it answered /healthz."""
         began = time.monotonic()
         command = ["serve", "--port", str(self.port), "--processes", "2"]
         with self.log.open("ab") as out:
@@ -65,6 +66,7 @@ class Group:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                process_group=0 if terminal else None,
             )
         self.started.append(self.serve)
         wait_healthy(self.url, self.serve, self.log.read_text, seconds=WAIT)
@@ -208,3 +210,19 @@ def test_a_killed_parent_takes_its_children_and_a_new_serve_starts(group: Group)
     print(f"\nparent kill -9: children gone, port free within {gone:.1f} s; the new serve "
           f"answered in {first_200:.1f} s (the first: {first_start:.1f} s), views caught up in "
           f"{caught_up:.1f} s")  # fmt: skip
+
+
+def test_ctrl_c_stops_the_whole_group_without_a_restart(group: Group) -> None:
+    """A terminal's Ctrl-C goes to its foreground job's process group: the parent stops the
+    workers process, which is in a group of its own and so is not counted as having died."""
+    group.start(terminal=True)
+    until(lambda: group.workers_pid() and len(group.api_pids()) == 2, WAIT)
+    family = group.family()
+    workers = group.workers_pid() or 0
+    assert os.getpgid(workers) != os.getpgid(group.pid)  # the Ctrl-C below cannot reach it
+    os.killpg(group.pid, signal.SIGINT)
+    assert group.serve is not None and group.serve.wait(timeout=WAIT) == 0
+    until(lambda: not any(alive(pid) for pid in family), WAIT)
+    log = group.log.read_text()
+    assert "starting it again" not in log, log
+    assert "stopped: the 2 API processes and the workers process have ended" in log, log
