@@ -5,7 +5,8 @@
   up to ``LONGEST_PAUSE`` while it keeps dying, and starts again from the first once it has run
   for ``SETTLED_AFTER`` seconds. One log line says each restart, with the exit status or
   the signal; the count goes to the new process (``LEDGER_WORKERS_RESTARTS``), whose
-  heartbeat shows it in ``/metrics``.
+  heartbeat shows it in ``/metrics``. It runs in a process group of its own, so that a
+  terminal's Ctrl-C stops the parent, which stops it, rather than ending it under the watch.
 - Every child dies with the parent, even one killed by SIGKILL: on Linux each child asks the
   kernel for SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and ends at once if
   the parent died before it could ask (its parent is then no longer the one named in
