@@ -29,6 +29,7 @@ from api.safe_input import RefuseControlCharacters
 from ledger.domain.catalog import Catalog
 from ledger.interface.metrics import Metrics
 from ledger.runtime.bootstrap import Services, bootstrap
+from ledger.runtime.heartbeat import watch_for
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
 
@@ -49,7 +50,8 @@ def create_api(
 ) -> FastAPI:
     """The API on the configured store; workers follow the log inside it unless told not to."""
     services = bootstrap(settings, catalog=catalog, clock=clock)
-    metrics = Metrics(services.ledger, services.workers.views)
+    watch = watch_for(services, run_workers)  # the workers' liveness: /readyz and /metrics
+    metrics = Metrics(services.ledger, services.workers.views, watch)
     app = FastAPI(
         title="Claim Ledger",
         version="1",
@@ -60,6 +62,7 @@ def create_api(
     )
     app.state.services = services
     app.state.metrics = metrics
+    app.state.workers_watch = watch
     problems.install(app)
     docs.install(app)
     install_middleware(app, settings, metrics)

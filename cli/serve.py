@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 from types import FrameType
 from typing import Annotated
 
@@ -20,7 +18,9 @@ from cli.common import (
     errors,
     settings_or_exit,
 )
+from cli.supervise import WorkersSupervisor, process_group_environment, restarts_from_environment
 from ledger.domain.catalog import CatalogError
+from ledger.runtime.heartbeat import heartbeat_for
 from ledger.service import log_output as logs
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings, SettingsError
@@ -40,12 +40,17 @@ def workers(
         console.print(f"caught up: {work} items of work; lag {runner.views.lag()} events")
         services.close()
         return
+    heartbeat = heartbeat_for(services, restarts_from_environment())  # /readyz, /metrics
+    if heartbeat is not None:
+        heartbeat.start()
     console.print("following the event log; Ctrl-C to stop")
     try:
         runner.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         services.close()
 
 
@@ -61,7 +66,7 @@ def serve(
             min=1,
             max=64,
             help="API processes (PostgreSQL only); the projections and policies then run "
-            "in one `ledger workers` process beside them.",
+            "in one `ledger workers` process beside them, started again when it ends.",
         ),
     ] = 1,
 ) -> None:
@@ -143,9 +148,11 @@ def _serve_processes(
     from api.serving import uvicorn_options
 
     os.environ["LEDGER_PUBLIC_URL"] = settings.public_url  # the same links from every process
+    os.environ.update(process_group_environment(workers))  # cli.supervise: a group that heals
     follower = None
     if workers:
-        follower = subprocess.Popen([sys.executable, "-m", "cli", "workers"])
+        follower = WorkersSupervisor(settings.workers_restart_seconds)
+        follower.start()
     console.print(
         f"{processes} API processes"
         + (", and one process for the projections and policies" if workers else "")
@@ -161,8 +168,4 @@ def _serve_processes(
         )
     finally:
         if follower is not None:
-            follower.terminate()
-            try:
-                follower.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                follower.kill()
+            follower.stop()

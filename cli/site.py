@@ -29,7 +29,10 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """The app of one of ``ledger serve --processes N``'s API processes: settings from the
-    environment, no workers (one ``ledger workers`` process runs them beside)."""
+    environment, no workers (one ``ledger workers`` process runs them beside). It dies with
+    the ``ledger serve`` that started it (asked for by ``cli/__init__``, the first of ``cli``
+    it imports): uvicorn's supervisor starts its processes from its main thread, which lives
+    as long as that parent."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     uvicorn_options(settings)  # this process's header deadline

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import MetricsDep, ViewsDep
 from api.schemas import Health, problem_response
 from ledger.interface.refusals import problem
+from ledger.runtime.heartbeat import WorkersWatch
 
 router = APIRouter(tags=["operations"])
 READY_LAG = 1000
@@ -19,16 +22,27 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
+def _workers_watch(request: Request) -> WorkersWatch:
+    found: WorkersWatch = request.app.state.workers_watch
+    return found
+
+
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
-def readyz(views: ViewsDep) -> Response:
-    """The store is reachable and the views are caught up within a bound."""
+def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watch)]) -> Response:
+    """The store is reachable, the workers run and the views are caught up within a bound."""
     try:
         lag = views.lag()
+        stopped = watch.problem()
     except Exception as error:  # the store is down: not ready, and say why
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
+    if stopped is not None:
+        return problem(503, "not-ready", "Not ready", stopped)
     if lag > READY_LAG:
         return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")
-    body = Health(status="ready", checks={"store": "ok", "projection_lag_events": lag})
+    checks: dict[str, object] = {"store": "ok", "projection_lag_events": lag}
+    if watch.watched:
+        checks["workers"] = "running"
+    body = Health(status="ready", checks=checks)
     return Response(body.model_dump_json(), media_type="application/json")
 
 

@@ -157,3 +157,7 @@ class Workers:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def running(self) -> bool:
+        """Whether the thread ``start`` made still follows the log (``/readyz`` asks)."""
+        return self._thread is not None and self._thread.is_alive()

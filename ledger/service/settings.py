@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     """The workers sign a checkpoint when the tree grew, at most this often."""
 
+    # -- the workers process beside the API (ledger serve --processes N; ledger.runtime.heartbeat)
+    watch_workers_process: bool = False
+    """/readyz and /metrics follow a ``ledger workers`` process's heartbeat (PostgreSQL);
+    ``ledger serve --processes N`` sets it for its API processes. Set it for ``ledger serve
+    --no-workers`` beside a ``ledger workers`` of your own."""
+    workers_group: str | None = None
+    """Whose workers process to watch: set by ``ledger serve --processes N`` (its own);
+    unset, the most recently seen one."""
+    workers_stale_seconds: float = Field(default=5.0, gt=0)
+    """A workers process not heard from for this long is not running (/readyz 503)."""
+    workers_restart_seconds: float = Field(default=0.5, gt=0, le=30)
+    """The pause before ``ledger serve`` restarts a workers process that ended; doubled at
+    each end that follows within a minute, up to 30 s."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

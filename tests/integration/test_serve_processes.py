@@ -19,15 +19,11 @@ from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from testkit.chaos import SECRET, chaos_catalog
 from testkit.pgcluster import create_database, free_port
+from testkit.processes import children
 from testkit.serving import wait_healthy
 from testkit.workload import PARTNER, claim_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in found.read_text().split()] if found.exists() else []
 
 
 def test_two_api_processes_and_one_for_the_workers(postgres_server: str, tmp_path: Path) -> None:
