@@ -112,14 +112,15 @@ class Issuer:
     def exchange(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """``/token``: the ID token for a code, when the verifier fits its challenge."""
         self.exchanges.append(dict(form))
-        asked = self.codes.pop(form.get("code", ""), None)
+        asked = self.codes.get(form.get("code", ""))
         if asked is None or form.get("redirect_uri") != asked["redirect_uri"]:
             return 400, {"error": "invalid_grant"}
         digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         if asked.get("code_challenge_method") != "S256" or challenge != asked["code_challenge"]:
             return 400, {"error": "invalid_grant", "error_description": "PKCE verifier"}
-        claims = {**self.user, "nonce": asked.get("nonce")}
+        del self.codes[form["code"]]  # spent: a code works once
+        claims = {"nonce": asked.get("nonce"), **self.user}  # a test may say another nonce
         id_token = self.token(claims, self.now or utc_now())
         return 200, {"id_token": id_token, "access_token": "opaque", "token_type": "Bearer"}
 

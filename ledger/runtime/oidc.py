@@ -11,12 +11,14 @@ never the machine's. docs/identity-provider.md says how to set a provider up.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.error import HTTPError
 
 import jwt
 
@@ -27,8 +29,13 @@ from ledger.service.clock import Clock
 from ledger.service.settings import Settings
 from ledger.words.refusals import Words, names
 
+log = logging.getLogger("ledger.oidc")
 ALGORITHMS = ["RS256", "ES256"]
 """The signatures accepted: never ``none``, never HS256 (a public key is no shared secret)."""
+
+
+class ProviderRefusedError(Exception):
+    """The provider answered 400 or 401: it refused what it was asked (a code, a client)."""
 
 
 def fetch_json(url: str, timeout: float, data: bytes | None = None, **headers: str) -> Any:
@@ -38,10 +45,14 @@ def fetch_json(url: str, timeout: float, data: bytes | None = None, **headers: s
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)
+    except HTTPError as error:
+        error.close()
+        if error.code in (400, 401):
+            raise ProviderRefusedError(f"{url}: {error.code}") from None
+        log.warning("the identity provider answered %s at %s", error.code, url)
     except (OSError, ValueError) as error:
-        raise IdentityProviderUnavailableError(
-            "identity-provider-unavailable", extra={"cause": type(error).__name__}
-        ) from None
+        log.warning("the identity provider did not answer at %s: %s", url, error)
+    raise IdentityProviderUnavailableError("identity-provider-unavailable")
 
 
 @dataclass(frozen=True)
@@ -104,9 +115,8 @@ class IdentityProvider:
         except jwt.PyJWKClientError as error:
             if "matches" in str(error):
                 raise InvalidTokenError(Words("token-unknown-key"), str(error)) from None
-            raise IdentityProviderUnavailableError(
-                "identity-provider-unavailable", extra={"cause": type(error).__name__}
-            ) from None
+            log.warning("the identity provider's keys cannot be read: %s", error)
+            raise IdentityProviderUnavailableError("identity-provider-unavailable") from None
         except jwt.PyJWKSetError:
             raise IdentityProviderUnavailableError("identity-provider-unavailable") from None
 
