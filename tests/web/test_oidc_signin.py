@@ -41,7 +41,8 @@ def issuer(clock: Clock) -> Iterator[Issuer]:
 
 
 def site_of(tmp_path: Path, clock: Clock, **oidc: str) -> Iterator[Site]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}", **oidc)  # type: ignore[arg-type]
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    settings = settings.model_copy(update=oidc)
     app = create_app(settings, catalog=make_catalog(), clock=clock, run_workers=False)
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
         yield Site(app, client, settings, clock)
