@@ -138,7 +138,18 @@ def unknown_key(issuer: Issuer, clock: Clock) -> str:
     return issuer.token(ANN, clock.now, kid="rogue")
 
 
+def forged_with_a_published_kid(issuer: Issuer, clock: Clock) -> str:
+    """Signed with another key, its header naming the published one."""
+    issuer.new_key("rogue", publish=False)
+    token = issuer.token(ANN, clock.now, kid="rogue")
+    head, body, signature = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    relabelled = base64.urlsafe_b64encode(json.dumps({**header, "kid": "k1"}).encode())
+    return f"{relabelled.rstrip(b'=').decode()}.{body}.{signature}"
+
+
 REFUSALS = {
+    "forged with a published kid": (forged_with_a_published_kid, "The token is not valid"),
     "unknown key": (unknown_key, "signed with a key the identity provider does not publish"),
     "another issuer": (
         lambda i, c: i.token(ANN, c.now, iss="http://elsewhere.example"),
