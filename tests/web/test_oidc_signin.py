@@ -194,3 +194,19 @@ def test_an_unreachable_provider_is_a_503_page(tmp_path: Path, clock: Clock) -> 
         assert answer.status_code == 503, answer.text
         assert answer.headers["retry-after"] == "60"
         assert "The identity provider did not answer" in answer.text
+
+
+def test_failed_sign_ins_lock_the_client_out_of_the_callback_too(
+    site: Site, issuer: Issuer
+) -> None:
+    """Five refused callbacks (a forged state) lock the client out, as five refused tokens
+    do: even a good answer of the provider is not read until the window has passed."""
+    for _ in range(5):
+        _, cookie, back = sign_in_at(site, issuer)
+        refused(site, callback(site, cookie, {**back, "state": "forged"}), "sign in again")
+    _, cookie, back = sign_in_at(site, issuer)
+    locked = callback(site, cookie, back)
+    assert locked.status_code == 429, locked.text
+    assert "Too many failed sign-ins" in locked.text
+    assert int(locked.headers["retry-after"]) > 0
+    assert issuer.exchanges == []

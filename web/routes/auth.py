@@ -82,13 +82,9 @@ def _refused_before_the_token(
     page: PageDep, form: Fields, target: str, client: str
 ) -> Response | None:
     """A client locked out by its failures (429), or a form that is not ours (403)."""
-    waiting = page.services.sign_ins.locked_for(client, page.now)
-    if waiting is not None:
-        log.warning("sign-in refused: user=- client=%s reason=too many failures", client)
-        minutes = max(1, round(waiting.total_seconds() / 60))
-        response = sign_in_page(page, 429, next=target, problem="locked", minutes=minutes)
-        response.headers["Retry-After"] = str(int(waiting.total_seconds()))
-        return response
+    locked = locked_out(page, target, client)
+    if locked is not None:
+        return locked
     settings = page.services.settings
     if same_origin(page.request, settings.public_url) and sign_in_form_is_ours(
         page.request, settings.signing_key(), form.get("csrf")
@@ -96,6 +92,18 @@ def _refused_before_the_token(
         return None
     log.warning("sign-in refused: user=- client=%s reason=the form is not ours (CSRF)", client)
     return sign_in_page(page, 403, next=target, problem="form")
+
+
+def locked_out(page: PageDep, target: str, client: str) -> Response | None:
+    """The sign-in page (429) for a client whose sign-ins keep failing, until it may retry."""
+    waiting = page.services.sign_ins.locked_for(client, page.now)
+    if waiting is None:
+        return None
+    log.warning("sign-in refused: user=- client=%s reason=too many failures", client)
+    minutes = max(1, round(waiting.total_seconds() / 60))
+    response = sign_in_page(page, 429, next=target, problem="locked", minutes=minutes)
+    response.headers["Retry-After"] = str(int(waiting.total_seconds()))
+    return response
 
 
 def _claimed_user(token: str) -> str:

@@ -14,7 +14,7 @@ from ledger.domain.access import InvalidTokenError
 from ledger.domain.errors import IdentityProviderUnavailableError, NotFoundError
 from ledger.runtime.oidc_flow import CALLBACK, FLOW_TTL, SignInFlow
 from web.pages import PageDep
-from web.routes.auth import client_of, secure, sign_in_page
+from web.routes.auth import client_of, locked_out, secure, sign_in_page
 from web.session import safe_next, start_session
 
 router = APIRouter(include_in_schema=False)
@@ -57,8 +57,12 @@ def back_from_provider(
     code: Annotated[str, Query(max_length=4000)] = "",
 ) -> Response:
     """The provider's answer: a session for the person its ID token names, or the sign-in
-    page again with what went wrong (a refusal at the provider has no code)."""
+    page again with what went wrong (a refusal at the provider has no code); nothing is
+    read from a client locked out by its failed sign-ins (429)."""
     flow, sign_ins, client = _flow(page), page.services.sign_ins, client_of(page.request)
+    locked = locked_out(page, "/", client)  # the token form's failures and these alike
+    if locked is not None:
+        return locked
     try:
         cookie = page.request.cookies.get(FLOW_COOKIE)
         signed_in = flow.finish(cookie, state, code, page.now)
