@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from ledger.domain.access import AccessTokens, InvalidTokenError
+from ledger.domain.access import InvalidTokenError
 from ledger.domain.catalog import Catalog
 from ledger.domain.errors import InvalidInputError
 from ledger.domain.principal import Principal
@@ -19,6 +19,7 @@ from ledger.interface.dependencies import NowDep as NowDep
 from ledger.interface.dependencies import ServicesDep as ServicesDep
 from ledger.projections.runner import ViewRunner
 from ledger.runtime.bootstrap import ReadModels
+from ledger.runtime.identity import BearerTokens
 from ledger.service.application import Ledger
 from ledger.service.tokens import ConsentTokens
 from ledger.words.refusals import Words
@@ -38,7 +39,7 @@ def _views(services: ServicesDep) -> ViewRunner:
     return services.workers.views
 
 
-def _access_tokens(services: ServicesDep) -> AccessTokens:
+def _access_tokens(services: ServicesDep) -> BearerTokens:
     return services.access_tokens
 
 
@@ -50,11 +51,14 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 ViewsDep = Annotated[ViewRunner, Depends(_views)]
 ConsentTokensDep = Annotated[ConsentTokens, Depends(_consent_tokens)]
-bearer = HTTPBearer(auto_error=False, description="A token from `ledger token ...`")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from `ledger token ...`, or from the identity provider (OpenID Connect)",
+)
 
 
 def principal(
-    tokens: Annotated[AccessTokens, Depends(_access_tokens)],
+    tokens: Annotated[BearerTokens, Depends(_access_tokens)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:

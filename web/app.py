@@ -23,6 +23,7 @@ from web.routes import (
     consent,
     customers,
     dashboard,
+    provider_sign_in,
     review,
     sales,
     settings,
@@ -60,6 +61,7 @@ def install(app: FastAPI) -> None:
 
     for module in (
         auth,
+        provider_sign_in,
         settings,
         customers,
         wizard,

@@ -167,3 +167,7 @@ class TooLargeError(LedgerError):
 
 class UnsupportedMediaError(LedgerError):
     """An uploaded document of a type the service does not accept."""
+
+
+class IdentityProviderUnavailableError(LedgerError):
+    """The identity provider (its discovery document or its keys) did not answer: 503."""

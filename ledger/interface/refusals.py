@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from ledger.domain.errors import (
     ConflictError,
     ForbiddenError,
+    IdentityProviderUnavailableError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[LedgerError], int] = {
     StaleVersionError: 412,
     TooLargeError: 413,
     UnsupportedMediaError: 415,
+    IdentityProviderUnavailableError: 503,
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ledger.domain.access import AccessTokens
 from ledger.domain.catalog import Catalog
 from ledger.projections.claim_queries import STUCK_AFTER, ClaimQueries
 from ledger.projections.contact_queries import ContactQueries
@@ -15,6 +14,7 @@ from ledger.projections.referral_queries import ReferralQueries
 from ledger.projections.store import ViewStore
 from ledger.projections.summary import LiveFigures, Replays
 from ledger.runtime.freshness import Freshness
+from ledger.runtime.identity import BearerTokens
 from ledger.runtime.sessions import SignIns
 from ledger.runtime.verifications import Verifications
 from ledger.runtime.workers import Workers
@@ -63,7 +63,8 @@ class Services:
     store: ViewStore
     workers: Workers
     read_models: ReadModels
-    access_tokens: AccessTokens
+    access_tokens: BearerTokens
+    """The ledger's own tokens and, with LEDGER_OIDC_ISSUER, the identity provider's."""
     consent_tokens: ConsentTokens
     clock: Clock
     freshness: Freshness
@@ -99,7 +100,7 @@ def bootstrap(
         read_models=ReadModels.over(
             store, ledger.catalog, clock, timedelta(seconds=settings.mail_retry_seconds)
         ),
-        access_tokens=AccessTokens(settings.signing_key()),
+        access_tokens=BearerTokens.configured(settings, clock),
         consent_tokens=consent_tokens,
         clock=clock,
         freshness=Freshness(workers.views),

@@ -80,6 +80,39 @@ class Settings(BaseSettings):
     """The pause before ``ledger serve`` restarts a workers process that ended; doubled at
     each end that follows within a minute, up to 30 s."""
 
+    # -- OpenID Connect: tokens and web sign-in from an identity provider ---------------------
+    # (docs/identity-provider.md). Unset issuer: only the tokens of `ledger token` are accepted.
+    oidc_issuer: str | None = None
+    """The provider's issuer URL, exactly as its tokens' ``iss`` says it."""
+    oidc_audience: str | None = None
+    """The ``aud`` the API's bearer tokens must name (by default LEDGER_OIDC_CLIENT_ID)."""
+    oidc_jwks_url: str | None = None
+    """The provider's JWKS; by default the ``jwks_uri`` of its discovery document."""
+    oidc_user_claim: str = "sub"
+    oidc_roles_claim: str = "roles"
+    """A claim name, or a dotted path into nested claims (``realm_access.roles``)."""
+    oidc_partner_claim: str = "partner_id"
+    oidc_locations_claim: str = "locations"
+    oidc_leeway_seconds: float = Field(default=60.0, ge=0, le=600)
+    """How far the provider's clock may be from the ledger's for ``exp`` and ``nbf``."""
+    oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    oidc_jwks_refresh_seconds: float = Field(default=60.0, ge=0)
+    """A token with an unknown key refreshes the JWKS at most once in this many seconds."""
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    oidc_client_id: str | None = None
+    """Set, the sign-in page offers the provider's sign-in (authorisation code with PKCE)."""
+    oidc_client_secret: str | None = None
+    oidc_provider_name: str | None = None
+    """The provider's name on the sign-in button; by default its issuer's host."""
+    oidc_scopes: str = "openid profile"
+
+    def oidc_api_audience(self) -> str:
+        """The audience of the API's bearer tokens: LEDGER_OIDC_AUDIENCE or the client id."""
+        audience = self.oidc_audience or self.oidc_client_id
+        if audience is None:
+            raise SettingsError("LEDGER_OIDC_ISSUER needs LEDGER_OIDC_AUDIENCE (or _CLIENT_ID)")
+        return audience
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

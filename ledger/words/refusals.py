@@ -500,6 +500,44 @@ REFUSALS = {
     ("token-not-access", None): N_(
         "This is not a sign-in token: use the one the command ledger token prints."
     ),
+    ("token-unknown-key", None): N_(
+        "The token was signed with a key the identity provider does not publish: sign in "
+        "again to get a new token."
+    ),
+    ("token-wrong-issuer", None): N_(
+        "The token comes from an identity provider this ledger does not trust: sign in "
+        "through your organisation's sign-in."
+    ),
+    ("token-wrong-audience", None): N_(
+        "The token was issued for another application: get a token for this ledger from your "
+        "organisation's sign-in."
+    ),
+    ("token-not-yet-valid", None): N_(
+        "The token is not valid yet: check that this computer's clock is right, then sign in again."
+    ),
+    ("token-no-user", None): N_(
+        "The token does not say who you are: ask your identity provider's administrator to "
+        "include your user name in it."
+    ),
+    ("token-no-role", None): N_(
+        "Your account has none of the ledger's roles (%(roles)s): ask your identity "
+        "provider's administrator to give you one."
+    ),
+    ("token-no-partner", None): N_(
+        "Your account has a partner role but no partner organisation: ask your identity "
+        "provider's administrator to set your partner ID."
+    ),
+    ("identity-provider-unavailable", None): N_(
+        "The identity provider did not answer, so your sign-in cannot be checked: try again "
+        "in a minute."
+    ),
+    ("sign-in-flow-invalid", None): N_(
+        "This sign-in did not come back as it left, or took too long: sign in again."
+    ),
+    ("sign-in-provider-refused", None): N_(
+        "The identity provider did not complete your sign-in: sign in again, and if it fails "
+        "again ask its administrator."
+    ),
     ("not-found", None): N_("There is nothing at this address."),
     ("method-not-allowed", None): N_("This address does not take this method."),
     ("internal-error", None): N_(

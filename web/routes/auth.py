@@ -28,32 +28,35 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("ledger.sign_in")
 
 
-def _secure(page: PageDep) -> bool:
+def secure(page: PageDep) -> bool:
     """Secure cookies when the site is served over https (LEDGER_PUBLIC_URL)."""
     return page.services.settings.public_url.startswith("https://")
 
 
-def _client(request: Request) -> str:
+def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _form(page: PageDep, status: int = 200, **context: object) -> Response:
-    """The sign-in form with its CSRF token (bound to the browser's sign-in cookie)."""
+def sign_in_page(page: PageDep, status: int = 200, **context: object) -> Response:
+    """The sign-in form with its CSRF token (bound to the browser's sign-in cookie), and the
+    identity provider's sign-in when it is set up."""
     nonce, csrf = sign_in_form_keys(page.request, page.services.settings.signing_key())
-    response = page.render("sign_in.html", status, csrf=csrf, **context)
-    return keep_sign_in_nonce(response, nonce, _secure(page))
+    flow = page.services.access_tokens.flow  # the identity provider's sign-in, when set up
+    provider = flow.provider_name if flow else None
+    response = page.render("sign_in.html", status, csrf=csrf, provider=provider, **context)
+    return keep_sign_in_nonce(response, nonce, secure(page))
 
 
 @router.get("/sign-in")
 def sign_in_form(page: PageDep, next: Annotated[str | None, Query()] = None) -> Response:
-    return _form(page, next=safe_next(next))
+    return sign_in_page(page, next=safe_next(next))
 
 
 @router.post("/sign-in")
 def sign_in(page: PageDep, form: FormDep) -> Response:
     """Start a session for a valid token posted by our own form; a client that keeps failing
     waits (429) before its next try is read."""
-    target, client = safe_next(form.get("next")), _client(page.request)
+    target, client = safe_next(form.get("next")), client_of(page.request)
     refused = _refused_before_the_token(page, form, target, client)
     if refused is not None:
         return refused
@@ -67,32 +70,40 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
             "sign-in refused: user=%s client=%s reason=%s", _claimed_user(token), client, reason
         )
         token_error = error.say(page.language)
-        return _form(page, 401, next=target, problem="token", token_error=token_error)
+        return sign_in_page(page, 401, next=target, problem="token", token_error=token_error)
     sign_ins.succeeded(client)
     log.info("signed in: user=%s client=%s", principal.user_id, client)
     expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
     signed_in = SignedIn(principal, datetime.fromtimestamp(expires, page.now.tzinfo))
-    return start_session(target, signed_in, sign_ins, _secure(page), page.now)
+    return start_session(target, signed_in, sign_ins, secure(page), page.now)
 
 
 def _refused_before_the_token(
     page: PageDep, form: Fields, target: str, client: str
 ) -> Response | None:
     """A client locked out by its failures (429), or a form that is not ours (403)."""
-    waiting = page.services.sign_ins.locked_for(client, page.now)
-    if waiting is not None:
-        log.warning("sign-in refused: user=- client=%s reason=too many failures", client)
-        minutes = max(1, round(waiting.total_seconds() / 60))
-        response = _form(page, 429, next=target, problem="locked", minutes=minutes)
-        response.headers["Retry-After"] = str(int(waiting.total_seconds()))
-        return response
+    locked = locked_out(page, target, client)
+    if locked is not None:
+        return locked
     settings = page.services.settings
     if same_origin(page.request, settings.public_url) and sign_in_form_is_ours(
         page.request, settings.signing_key(), form.get("csrf")
     ):
         return None
     log.warning("sign-in refused: user=- client=%s reason=the form is not ours (CSRF)", client)
-    return _form(page, 403, next=target, problem="form")
+    return sign_in_page(page, 403, next=target, problem="form")
+
+
+def locked_out(page: PageDep, target: str, client: str) -> Response | None:
+    """The sign-in page (429) for a client whose sign-ins keep failing, until it may retry."""
+    waiting = page.services.sign_ins.locked_for(client, page.now)
+    if waiting is None:
+        return None
+    log.warning("sign-in refused: user=- client=%s reason=too many failures", client)
+    minutes = max(1, round(waiting.total_seconds() / 60))
+    response = sign_in_page(page, 429, next=target, problem="locked", minutes=minutes)
+    response.headers["Retry-After"] = str(int(waiting.total_seconds()))
+    return response
 
 
 def _claimed_user(token: str) -> str:
@@ -107,8 +118,8 @@ def _claimed_user(token: str) -> str:
 @router.post("/sign-out")
 def sign_out(page: PageDep, form: FormDep) -> Response:
     session = page.check_form(form)
-    log.info("signed out: user=%s client=%s", session.principal.user_id, _client(page.request))
-    return end_session(session, page.services.sign_ins, _secure(page))
+    log.info("signed out: user=%s client=%s", session.principal.user_id, client_of(page.request))
+    return end_session(session, page.services.sign_ins, secure(page))
 
 
 @router.get("/language")
