@@ -1,0 +1,251 @@
+"""Poison events: a view or a policy that fails on one event stops alone, just before it, with
+a dead letter that /readyz, /metrics and `ledger dead-letters` name; the others go on; it is
+retried with backoff, keeps its dead letter across a restart, and after the fix and
+`ledger dead-letters retry` the views equal a replay. On SQLite and PostgreSQL.
+
+The failure is injected into one projection (or one policy) object of the process under
+test: the rest of the ledger, the store, the HTTP app and the `ledger` process are real."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.aggregates.claim import Claim
+from ledger.policies.runner import Policy
+from ledger.projections.runner import ReplayStoppedError, ViewRunner, tracking_name
+from ledger.projections.store import Tx
+from ledger.runtime.bootstrap import bootstrap
+from ledger.service.settings import Settings
+from tests.api.client import Api, make_api
+from tests.conftest import Clock
+from tests.factories import (
+    ADMIN_A,
+    consent_request,
+    consented_claim,
+    create,
+    days,
+    make_catalog,
+    view_snapshot,
+)
+
+FAULT = "cannot fold a consent request"
+
+
+@pytest.fixture
+def api(settings: Settings, clock: Clock) -> Iterator[Api]:
+    yield from make_api(settings, clock)
+
+
+def poison_claims_view(views: ViewRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: the claims view raises on every consent request."""
+    claims = next(p for p in views.projections if p.name == "claims")
+    fold = claims.process_batch
+
+    def failing(tx: Tx, events: Sequence[Any]) -> None:
+        if any(isinstance(event, Claim.ConsentRequested) for event in events):
+            raise ValueError(FAULT)
+        fold(tx, events)
+
+    monkeypatch.setattr(claims, "process_batch", failing)
+
+
+def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "400"}
+    for name, value in (
+        ("LEDGER_SECRET_KEY", settings.secret_key),
+        ("LEDGER_CHECKPOINT_KEY", settings.checkpoint_key),
+    ):
+        if value:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def view_position(views: ViewRunner, name: str) -> int:
+    return views.store.position(tracking_name(views.store.generation(), name))
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "ledger.dead_letters" and r.levelno == level
+    ]
+
+
+def test_a_view_failing_on_one_event_stops_alone_until_fixed_and_retried(
+    api: Api,
+    clock: Clock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ledger.dead_letters")
+    ledger, workers = api.services.ledger, api.services.workers
+    poison_claims_view(workers.views, monkeypatch)
+    (claim_id,) = ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
+    (later,) = ledger.create_claims(ADMIN_A, create(["E-AS"]), days(1))
+    workers.run_once()
+    workers.run_once()
+
+    # The claims view stopped just before the consent request; the directory view and the
+    # policies went on past it (the referral policy's referral is in the directory view).
+    head = workers.views.head()
+    assert view_position(workers.views, "directory") == head
+    assert workers.views.position() == view_position(workers.views, "claims") < head
+    rows = {r["claim_id"]: r for r in view_snapshot(workers)["claims"]}
+    assert rows[str(claim_id)]["version"] == 1 and str(later) not in rows
+    assert [r["claim_id"] for r in view_snapshot(workers)["referrals"]] == [str(claim_id)]
+    assert workers.policies.catch_up() == 0
+
+    (stuck,) = workers.views.stuck()
+    assert (stuck.kind, stuck.name) == ("view", "claims")
+    assert stuck.event_type == "Claim.ConsentRequested"
+    assert stuck.claim_id == str(claim_id) and FAULT in stuck.error and stuck.attempts == 1
+    assert stuck.position > workers.views.position()
+
+    # Retried with backoff: not before its time, then again (a debug line, not a warning).
+    workers.run_once()
+    assert workers.views.stuck()[0].attempts == 1
+    clock.now += timedelta(seconds=1.5)
+    workers.run_once()
+    assert workers.views.stuck()[0].attempts == 2
+    assert len(warnings_of(caplog, logging.WARNING)) == 1
+
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 503
+    detail = ready.json()["detail"]
+    assert "the claims view" in detail and f"event {stuck.position}" in detail
+    assert "ConsentRequested" in detail and FAULT in detail and "dead-letters retry" in detail
+    assert ready.json()["stopped"][0]["claim_id"] == str(claim_id)
+    metrics = api.client.get("/metrics").text
+    labels = 'event_type="Claim.ConsentRequested",kind="view",name="claims"'
+    series = f"ledger_stopped_at_position{{{labels}}}"
+    assert f"{series} {float(stuck.position)}" in metrics
+    assert "ledger_stopped_followers 1.0" in metrics
+
+    # A restart of the workers keeps the dead letter, and the (unfixed) view stays stopped.
+    restarted = bootstrap(api.settings, catalog=make_catalog(), clock=clock)
+    try:
+        poison_claims_view(restarted.workers.views, monkeypatch)
+        restarted.workers.run_once()
+        assert [(d.name, d.position) for d in restarted.workers.views.stuck()] == [
+            ("claims", stuck.position)
+        ]
+    finally:
+        restarted.close()
+
+    listed = ledger_cli(api.settings, "dead-letters", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    said = " ".join(listed.stdout.split())
+    assert "claims view" in said and f"{stuck.position} Claim.ConsentRequested" in said
+    assert str(claim_id) in said and FAULT in said
+
+    # The fix: the `ledger` process's claims view has no fault. Its retry catches up.
+    retried = ledger_cli(api.settings, "dead-letters", "retry", "--name", "claims", cwd=tmp_path)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert f"the claims view got past event {stuck.position}" in retried.stdout
+    monkeypatch.undo()
+    assert workers.views.dead_letters.all(fresh=True) == []
+    assert api.client.get("/readyz").status_code == 200
+    assert "ledger_stopped_followers 0.0" in api.client.get("/metrics").text
+    live = view_snapshot(workers)
+    assert {r["claim_id"] for r in live["claims"]} == {str(claim_id), str(later)}
+    workers.views.replay()
+    assert view_snapshot(workers) == live
+
+
+def test_a_view_recovers_in_its_own_worker_and_says_so_once(
+    api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ledger.dead_letters")
+    ledger, workers = api.services.ledger, api.services.workers
+    consented_claim(ledger)
+    with monkeypatch.context() as fault:
+        poison_claims_view(workers.views, fault)
+        workers.run_once()
+        assert [d.name for d in workers.views.stuck()] == ["claims"]
+    clock.now += timedelta(seconds=1.5)  # the next attempt is due: the fix is in
+    workers.run_once()
+    assert workers.views.stuck() == []
+    assert workers.views.position() == workers.views.head()
+    (recovered,) = warnings_of(caplog, logging.INFO)
+    assert "the claims view got past event" in recovered
+    live = view_snapshot(workers)
+    workers.views.replay()
+    assert view_snapshot(workers) == live
+
+
+def test_a_policy_failing_on_one_event_stops_alone_until_retried(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, workers = api.services.ledger, api.services.workers
+    co_sell: Policy = next(p for p in workers.policies.policies if p.name == "co_sell")
+
+    def failing(*_: Any) -> None:
+        raise RuntimeError("the co-sell upgrade is broken")
+
+    monkeypatch.setattr(co_sell, "handle", failing)
+    claim_id = consented_claim(ledger)
+    workers.run_once()
+    assert workers.views.position() == workers.views.head()  # the views went on
+    (referral,) = view_snapshot(workers)["referrals"]  # and the referral policy
+    assert referral["type"] == "independent"
+    (stuck,) = workers.views.stuck()
+    assert (stuck.kind, stuck.name, stuck.event_type) == ("policy", "co_sell", "Claim.ConsentGiven")
+    assert stuck.claim_id == str(claim_id)
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 503 and "the co_sell policy" in ready.json()["detail"]
+
+    monkeypatch.undo()
+    assert [d.name for d in workers.views.dead_letters.retry_now("co_sell")] == ["co_sell"]
+    workers.run_once()
+    assert workers.views.stuck() == []
+    (referral,) = view_snapshot(workers)["referrals"]
+    assert referral["type"] == "shared"
+
+
+def test_a_replay_that_meets_a_poison_event_does_not_switch(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, workers = api.services.ledger, api.services.workers
+    consented_claim(ledger)
+    workers.run_once()
+    before, generation = view_snapshot(workers), workers.store.generation()
+    poison_claims_view(workers.views, monkeypatch)
+    with pytest.raises(ReplayStoppedError, match="the claims view is stopped at event"):
+        workers.views.replay()
+    assert workers.store.generation() == generation
+    assert view_snapshot(workers) == before
+    assert workers.views.dead_letters.all(fresh=True) == []
+
+
+def test_a_store_of_the_previous_release_starts_each_view_at_its_one_position(
+    api: Api,
+) -> None:
+    """Before, every view was tracked under one name: each starts there, nothing twice."""
+    ledger, workers = api.services.ledger, api.services.workers
+    consented_claim(ledger)
+    workers.run_once()
+    before, head = view_snapshot(workers), workers.views.head()
+    generation = workers.store.generation()
+    table = "views_tracking" if workers.store.is_postgres else "tracking"
+    with workers.store.transaction(commit=True) as tx:
+        tx.execute(f"DELETE FROM {table} WHERE application_name LIKE 'views@%'")
+        tx.track(tracking_name(generation), head)
+    upgraded = ViewRunner(ledger, workers.store)
+    assert view_position(upgraded, "claims") == view_position(upgraded, "directory") == head
+    assert upgraded.catch_up() == 0
+    assert view_snapshot(workers) == before
