@@ -28,7 +28,7 @@ def dead_letters(context: typer.Context) -> None:
         return
     services = _services()
     try:
-        stuck = services.workers.views.stuck()
+        stuck = services.workers.views.stuck(fresh=True)
     finally:
         services.close()
     if not stuck:
@@ -63,10 +63,10 @@ def retry(
     services = _services()
     try:
         workers = services.workers
-        retried = workers.views.dead_letters.retry_now(name)
+        retried = workers.views.retry_now(name)
         if retried:
             _run(workers)
-        after = {d.follower: d for d in workers.views.dead_letters.all(fresh=True)}
+        after = {d.follower: d for d in workers.views.stuck(fresh=True)}
     finally:
         services.close()
     if not retried:

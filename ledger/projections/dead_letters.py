@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.aggregates.claim import Claim
@@ -37,7 +38,12 @@ MAX_ERROR = 500
 """The error's text is kept to this many characters."""
 CACHE_SECONDS = 1.0
 """How long a process trusts what it read of the table (another process's retry shows then)."""
-INFRASTRUCTURE = (OperationalError, InterfaceError)
+INFRASTRUCTURE = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,  # raised inside a transaction, before the library translates it
+    psycopg.InterfaceError,
+)
 """Errors of the database, not of the event: the round fails and is retried, as before."""
 
 
@@ -214,9 +220,11 @@ class DeadLetters:
                 follower.says(), letter.position, letter.event_type, letter.attempts,
             )  # fmt: skip
 
-    def retry_now(self, name: str | None = None) -> list[DeadLetter]:
-        """Make the dead letters (of the follower named ``name``, or all) due now; those."""
-        due = [d for d in self.all(fresh=True) if name is None or d.name == name]
+    def retry_now(self, generation: int, name: str | None = None) -> list[DeadLetter]:
+        """Make the dead letters of ``generation``'s views and of the policies (of the one
+        named ``name``, or all) due now; those."""
+        current = self.current(generation, fresh=True)
+        due = [d for d in current if name is None or d.name == name]
         with self.store.transaction(commit=True) as tx:
             for letter in due:
                 tx.execute(

@@ -135,9 +135,13 @@ class ViewRunner:
         """The events of the log the active views do not all show yet."""
         return self.ledger.event_log.behind(self.position())
 
-    def stuck(self) -> list[DeadLetter]:
+    def stuck(self, *, fresh: bool = False) -> list[DeadLetter]:
         """The views (of the active generation) and policies stopped at an event."""
-        return self.dead_letters.current(self.store.generation())
+        return self.dead_letters.current(self.store.generation(), fresh=fresh)
+
+    def retry_now(self, name: str | None = None) -> list[DeadLetter]:
+        """Make the stopped views and policies (or the one named ``name``) due now."""
+        return self.dead_letters.retry_now(self.store.generation(), name)
 
     def _positions(self, generation: int) -> dict[str, int]:
         """The position of each view that may go on (not waiting for its next attempt)."""
@@ -316,6 +320,8 @@ class ViewRunner:
             self.dead_letters.forget([self.follower(p, new) for p in self.projections])
             raise ReplayStoppedError(stopped[0])
         self.store.switch_to(new)
+        # A view stopped in the generation left behind is not stopped any more.
+        self.dead_letters.forget([self.follower(p, new - 1) for p in self.projections])
         return applied
 
 

@@ -210,7 +210,7 @@ def test_a_policy_failing_on_one_event_stops_alone_until_retried(
     assert ready.status_code == 503 and "the co_sell policy" in ready.json()["detail"]
 
     monkeypatch.undo()
-    assert [d.name for d in workers.views.dead_letters.retry_now("co_sell")] == ["co_sell"]
+    assert [d.name for d in workers.views.retry_now("co_sell")] == ["co_sell"]
     workers.run_once()
     assert workers.views.stuck() == []
     (referral,) = view_snapshot(workers)["referrals"]
@@ -249,3 +249,19 @@ def test_a_store_of_the_previous_release_starts_each_view_at_its_one_position(
     assert view_position(upgraded, "claims") == view_position(upgraded, "directory") == head
     assert upgraded.catch_up() == 0
     assert view_snapshot(workers) == before
+
+
+def test_a_replay_after_the_fix_leaves_nothing_stopped(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, workers = api.services.ledger, api.services.workers
+    consented_claim(ledger)
+    with monkeypatch.context() as fault:
+        poison_claims_view(workers.views, fault)
+        workers.run_once()
+        assert [d.name for d in workers.views.stuck()] == ["claims"]
+    workers.views.replay()  # fixed: the new generation's views all reach the head
+    assert workers.views.position() == workers.views.head()
+    assert workers.views.dead_letters.all(fresh=True) == []
+    assert workers.views.retry_now() == []
+    assert api.client.get("/readyz").status_code == 200
