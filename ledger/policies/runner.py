@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Notification
 
 from ledger.aggregates.claim import Claim
 from ledger.policies.sales import CoSellPolicy, ReferralPolicy
-from ledger.projections.dead_letters import INFRASTRUCTURE, DeadLetters, FailedEvent, Follower
+from ledger.projections.dead_letters import (
+    INFRASTRUCTURE,
+    DeadLetters,
+    FailedEvent,
+    Follower,
+    Undecodable,
+)
 from ledger.projections.store import ViewStore
 from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
@@ -67,17 +75,8 @@ class PolicyRunner:
         )
         page = read.notifications
         for n, notification in enumerate(page):
-            event = self.ledger.mapper.to_domain_event(notification)
-            assert isinstance(event, Claim.Event)
             position = read.positions[n]
-            try:
-                # The policy's own events never predate what caused them.
-                policy.handle(self.ledger, event, max(self.clock(), event.timestamp))
-            except INFRASTRUCTURE:
-                raise
-            except Exception as error:
-                failed = FailedEvent(event, position, notification.id)
-                self.dead_letters.failed(follower, failed, error)
+            if not self._handle(policy, notification, position):
                 return n
             if n + 1 < len(page) and read.positions[n + 1] == position:
                 continue  # the next event belongs to the same transaction
@@ -88,6 +87,23 @@ class PolicyRunner:
         if page:
             self.dead_letters.recovered(follower, self.store.position(name))
         return len(page)
+
+    def _handle(self, policy: Policy, notification: Notification, position: int) -> bool:
+        """Decode the event and let the policy handle it; False when either fails, its dead
+        letter recorded."""
+        event: Any = Undecodable.of(notification)
+        try:
+            event = self.ledger.mapper.to_domain_event(notification)
+            assert isinstance(event, Claim.Event)
+            # The policy's own events never predate what caused them.
+            policy.handle(self.ledger, event, max(self.clock(), event.timestamp))
+        except INFRASTRUCTURE:
+            raise
+        except Exception as error:
+            failed = FailedEvent(event, position, notification.id)
+            self.dead_letters.failed(self.follower(policy), failed, error)
+            return False
+        return True
 
     def catch_up(self) -> int:
         handled = 0

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -62,6 +63,27 @@ class Follower:
 
 
 @dataclass(frozen=True)
+class Undecodable:
+    """A stored event that cannot be read into its class (its data, or its class, unknown to
+    this release): what the log says of it."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+
+    @classmethod
+    def of(cls, notification: Any) -> Undecodable:
+        return cls(notification.originator_id, notification.originator_version, notification.topic)
+
+
+def type_of(event: Any) -> str:
+    """An event's type as the dead letters name it: ``Claim.ConsentRequested``."""
+    if isinstance(event, Undecodable):
+        return event.topic.rpartition(":")[2]
+    return type(event).__qualname__
+
+
+@dataclass(frozen=True)
 class FailedEvent:
     """The event a follower failed on, and where it is in the log."""
 
@@ -103,7 +125,7 @@ def error_text(error: BaseException) -> str:
 
 def claim_of(event: Any) -> str | None:
     """The claim an event is about, when it is about one."""
-    if isinstance(event, Claim.Event):
+    if isinstance(event, Claim.Event) or type_of(event).startswith("Claim."):
         return str(event.originator_id)
     found = getattr(event, "claim_id", None) or getattr(event, "first_claim_id", None)
     return None if found is None else str(found)
@@ -174,7 +196,7 @@ class DeadLetters:
             log.warning(
                 "%s stopped at event %s (%s): %s; the others go on; it is retried with "
                 "backoff, or now with `ledger dead-letters retry`",
-                follower.says(), failed.position, type(failed.event).__qualname__,
+                follower.says(), failed.position, type_of(failed.event),
                 error_text(error), exc_info=error,
             )  # fmt: skip
         else:
@@ -264,7 +286,7 @@ def _row(
         failed.position,
         failed.notification_id,
         event_id(event.originator_id, event.originator_version),
-        type(event).__qualname__,
+        type_of(event),
         claim_of(event),
         error_text(error),
         first,

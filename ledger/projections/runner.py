@@ -35,6 +35,7 @@ from ledger.projections.dead_letters import (
     DeadLetters,
     FailedEvent,
     Follower,
+    Undecodable,
 )
 from ledger.projections.directory import DirectoryViews
 from ledger.projections.store import Tx, ViewStore
@@ -58,6 +59,22 @@ class _EventFailedError(Exception):
     def __init__(self, failed: FailedEvent, error: Exception) -> None:
         super().__init__(str(error))
         self.failed, self.error = failed, error
+
+
+class _UndecodableError(Exception):
+    """The first event of a page cannot be decoded: (the event as the log has it, the error)."""
+
+
+def _before(read: LogPage, events: list[Any], n: int, error: Exception) -> Read:
+    """The page cut before the log's transaction of its ``n``-th event, which cannot be
+    decoded (``_UndecodableError`` when nothing is before it)."""
+    keep = read.positions.index(read.positions[n])
+    if keep == 0:
+        notification = read.notifications[n]
+        failed = FailedEvent(Undecodable.of(notification), read.positions[n], notification.id)
+        raise _UndecodableError(failed, error) from error
+    cut = LogPage(read.notifications[:keep], read.positions[:keep], read.positions[keep - 1])
+    return cut, events[:keep]
 
 
 class ReplayStoppedError(Exception):
@@ -157,12 +174,37 @@ class ViewRunner:
         positions = self._positions(gen)
         if not positions:
             return 0
-        return self._step(gen, positions, self._read(min(positions.values())))
+        read = self._next_page(gen, positions, self._read)
+        return self._step(gen, positions, read) if read else 0
 
     def _read(self, start: int) -> Read:
-        """The page after ``start``, and its events decoded."""
+        """The page after ``start``, and its events decoded; up to the log's transaction
+        before an event that cannot be decoded (``_UndecodableError`` if that is the first)."""
         read = self.ledger.event_log.page_after(start, self.page_size)
-        return read, [self.ledger.sealed_event(n) for n in read.notifications]
+        events: list[Any] = []
+        for n, notification in enumerate(read.notifications):
+            try:
+                events.append(self.ledger.sealed_event(notification))
+            except INFRASTRUCTURE:
+                raise
+            except Exception as error:
+                return _before(read, events, n, error)
+        return read, events
+
+    def _next_page(
+        self, generation: int, positions: dict[str, int], read: Callable[[int], Read]
+    ) -> Read | None:
+        """The page after the lowest of ``positions``; None when its first event cannot be
+        decoded: the views there stop at it (they leave ``positions``)."""
+        start = min(positions.values())
+        try:
+            return read(start)
+        except _UndecodableError as bad:
+            for projection in self.projections:
+                if positions.get(projection.name) == start:
+                    self.dead_letters.failed(self.follower(projection, generation), *bad.args)
+                    del positions[projection.name]
+            return None
 
     def _step(self, generation: int, positions: dict[str, int], read: Read) -> int:
         """Apply ``read`` (the page after the lowest of ``positions``) to each view there, in
@@ -281,7 +323,8 @@ class ViewRunner:
             expected = self.ledger.event_log.behind(lowest) if progress else 0
             pages = _ReadAhead(self._read, self.page_size, stack)
             while positions and (position := min(positions.values())) < head:
-                applied = self._step(gen, positions, pages.read(position, head))
+                read = self._next_page(gen, positions, lambda at: pages.read(at, head))
+                applied = self._step(gen, positions, read) if read else 0
                 if not applied and min(positions.values(), default=head) <= position:
                     if until is None or time.monotonic() > deadline:
                         break

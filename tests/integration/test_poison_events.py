@@ -16,8 +16,11 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from ledger.aggregates.claim import Claim
 from ledger.policies.runner import Policy
@@ -265,3 +268,34 @@ def test_a_replay_after_the_fix_leaves_nothing_stopped(
     assert workers.views.dead_letters.all(fresh=True) == []
     assert workers.views.retry_now() == []
     assert api.client.get("/readyz").status_code == 200
+
+
+def test_an_event_that_cannot_be_decoded_stops_its_followers_at_it_and_no_others(
+    api: Api, clock: Clock
+) -> None:
+    """A stored consent request this release cannot read: both views and the referral policy
+    (which follows consent requests) stop at it, saying so; the co-sell policy goes on."""
+    ledger, workers = api.services.ledger, api.services.workers
+    (first,) = ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
+    bad = StoredEvent(uuid4(), 1, get_topic(Claim.ConsentRequested), b"not an event")
+    ledger.recorder.insert_events([bad])
+    bad_position = workers.views.head()
+    consented = consented_claim(ledger, engagements=["E-AS"])
+    workers.run_once()
+    clock.now += timedelta(seconds=1.5)
+    workers.run_once()
+
+    stopped = {(d.kind, d.name): d for d in workers.views.stuck()}
+    assert set(stopped) == {("view", "claims"), ("view", "directory"), ("policy", "referral")}
+    for letter in stopped.values():
+        assert (letter.position, letter.event_type) == (bad_position, "Claim.ConsentRequested")
+        assert letter.claim_id == str(bad.originator_id)
+    assert stopped[("view", "claims")].attempts == 2
+    assert workers.views.position() == bad_position - 1
+    rows = {r["claim_id"] for r in view_snapshot(workers)["claims"]}
+    assert rows == {str(first)}  # nothing after the event was skipped to
+    # The co-sell policy went on past it, to the consent given after it.
+    assert workers.store.position("policy:co_sell") > bad_position
+    assert "ConsentGiven" in [type(e).__name__ for e in ledger.events.get(consented)]
+    detail = api.client.get("/readyz").json()["detail"]
+    assert "the directory view" in detail and "the referral policy" in detail
