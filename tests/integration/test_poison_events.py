@@ -18,18 +18,28 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates.claim import Claim
+from ledger.domain.access import AccessTokens
+from ledger.domain.catalog import load_catalog
 from ledger.policies.runner import Policy
+from ledger.projections.dead_letters import DeadLetters
 from ledger.projections.runner import ReplayStoppedError, ViewRunner, tracking_name
-from ledger.projections.store import Tx
+from ledger.projections.store import Tx, ViewStore
 from ledger.runtime.bootstrap import bootstrap
+from ledger.service.application import open_ledger
+from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
+from testkit.chaos import SECRET, chaos_catalog
+from testkit.pgcluster import create_database, free_port
+from testkit.serving import until, wait_healthy
+from testkit.workload import PARTNER, claim_body
 from tests.api.client import Api, make_api
-from tests.conftest import Clock
+from tests.conftest import CHECKPOINT_KEY, Clock
 from tests.factories import (
     ADMIN_A,
     consent_request,
@@ -299,3 +309,76 @@ def test_an_event_that_cannot_be_decoded_stops_its_followers_at_it_and_no_others
     assert "ConsentGiven" in [type(e).__name__ for e in ledger.events.get(consented)]
     detail = api.client.get("/readyz").json()["detail"]
     assert "the directory view" in detail and "the referral policy" in detail
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_ledger_serve_names_an_unreadable_event_once_and_goes_on(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """Real processes: `ledger serve --processes 2` (two API processes and the workers
+    process) over a store holding an event no follower can read. Over HTTP, /readyz names the
+    views stopped at it; claims made after it are served; the workers' log says it once per
+    process, not once per attempt; `ledger dead-letters` lists it."""
+    settings = Settings(
+        database_url=create_database(postgres_server),
+        secret_key=SECRET,
+        checkpoint_key=CHECKPOINT_KEY,
+    )
+    store = open_ledger(settings, load_catalog(chaos_catalog(tmp_path, 5)))
+    store.recorder.insert_events(
+        [StoredEvent(uuid4(), 1, get_topic(Claim.ConsentRequested), b"not an event")]
+    )
+    store.close()
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": settings.database_url,
+        "LEDGER_SECRET_KEY": SECRET,
+        "LEDGER_CHECKPOINT_KEY": CHECKPOINT_KEY,
+        "LEDGER_CATALOG": str(tmp_path / "catalog.json"),
+        "LEDGER_DEAD_LETTER_RETRY_SECONDS": "0.1",
+        "LEDGER_DEAD_LETTER_MAX_RETRY_SECONDS": "0.2",
+    }
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--processes", "2"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, serve, log.read_text, seconds=60)
+        token = AccessTokens(settings.signing_key()).mint(PARTNER, timedelta(hours=1), utc_now())
+        with httpx.Client(base_url=url, timeout=30) as client:
+            made = client.post(
+                "/v1/claims", json=claim_body(1), headers={"Authorization": f"Bearer {token}"}
+            )
+            assert made.status_code == 201, made.text
+
+            def stopped() -> dict[str, Any] | None:
+                ready = client.get("/readyz")
+                return ready.json() if ready.status_code == 503 else None
+
+            problem = until(stopped, seconds=60)
+        assert "the claims view is stopped at event" in problem["detail"]
+        assert "Claim.ConsentRequested" in problem["detail"]
+        assert "cannot read the state of stored event" in problem["detail"]
+        names = {(s["kind"], s["name"]) for s in problem["stopped"]}
+        assert {("view", "claims"), ("view", "directory")} <= names
+        views = ViewStore.open(settings.eventsourcing_env())
+        try:
+            letters = DeadLetters(views)
+            until(lambda: min(d.attempts for d in letters.all(fresh=True)) >= 5, seconds=60)
+        finally:
+            views.close()
+        listed = ledger_cli(settings, "dead-letters", cwd=tmp_path)
+        assert "claims view" in listed.stdout and "Claim.ConsentRequested" in listed.stdout
+        retried = ledger_cli(settings, "dead-letters", "retry", cwd=tmp_path)
+        assert retried.returncode == 1 and "the claims view failed again" in retried.stdout
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    said = log.read_text()
+    lines = [line for line in said.splitlines() if "the claims view stopped at event" in line]
+    assert 1 <= len(lines) <= 3, said  # once per process at most, not once per attempt
+    assert "worker round failed" not in said, said
