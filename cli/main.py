@@ -11,6 +11,7 @@ import typer
 from cli import (
     audit,
     checkpoints,
+    dead_letters,
     demo,
     erasure,
     history,
@@ -42,6 +43,7 @@ app = LedgerCommand(help="Claim Ledger: an event-sourced ledger for partner ince
 app.command()(history.history)
 app.command("expire-due")(policies.expire_due)
 app.command()(store.replay)
+app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(erasure.forget)
 app.command()(store.migrate)
 app.command()(audit.report)

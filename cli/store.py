@@ -22,6 +22,7 @@ from cli.common import (
     store_unreachable,
 )
 from ledger.domain.catalog import Catalog, CatalogError, load_catalog
+from ledger.projections.runner import ReplayStoppedError
 from ledger.runtime.migrate import copy_events, open_source
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings, SettingsError
@@ -32,8 +33,15 @@ def replay() -> None:
     ledger = _ledger()
     views = _views(ledger)
     started = time.perf_counter()
-    with _progress_bar("replay") as progress:
-        applied = views.replay(_tracked(progress, "replaying events"))
+    try:
+        with _progress_bar("replay") as progress:
+            applied = views.replay(_tracked(progress, "replaying events"))
+    except ReplayStoppedError as stopped:
+        errors.print(
+            f"[red]cannot replay[/red]: {escape(str(stopped))}; the views still read generation "
+            f"{views.store.generation()}. Fix the cause and run `ledger replay` again."
+        )
+        raise typer.Exit(1) from None
     seconds = time.perf_counter() - started
     console.print(
         f"replayed {applied:,} events in {seconds:.1f} s ({applied / max(seconds, 1e-9):,.0f} "

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import MetricsDep, ViewsDep
 from api.schemas import Health, problem_response
 from ledger.interface.refusals import problem
+from ledger.projections.base import ts
+from ledger.projections.dead_letters import DeadLetter
 from ledger.runtime.heartbeat import WorkersWatch
 
 router = APIRouter(tags=["operations"])
+STUCK_ADVICE = ". Fix the cause, then run `ledger dead-letters retry` (see `ledger dead-letters`)."
 READY_LAG = 1000
 """The views may be at most this many events behind the log for the service to be ready."""
 
@@ -29,14 +32,20 @@ def _workers_watch(request: Request) -> WorkersWatch:
 
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
 def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watch)]) -> Response:
-    """The store is reachable, the workers run and the views are caught up within a bound."""
+    """The store is reachable, the workers run, no view or policy is stopped at an event,
+    and the views are caught up within a bound."""
     try:
         lag = views.lag()
+        stuck = views.stuck()
         stopped = watch.problem()
     except Exception as error:  # the store is down: not ready, and say why
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
     if stopped is not None:
         return problem(503, "not-ready", "Not ready", stopped)
+    if stuck:
+        detail = "; ".join(d.says() for d in stuck) + STUCK_ADVICE
+        letters = [_stopped(d) for d in stuck]
+        return problem(503, "not-ready", "Not ready", detail, extra={"stopped": letters})
     if lag > READY_LAG:
         return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")
     checks: dict[str, object] = {"store": "ok", "projection_lag_events": lag}
@@ -44,6 +53,21 @@ def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watc
         checks["workers"] = "running"
     body = Health(status="ready", checks=checks)
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+def _stopped(letter: DeadLetter) -> dict[str, Any]:
+    """A stopped view or policy as /readyz lists it."""
+    return {
+        "kind": letter.kind,
+        "name": letter.name,
+        "event_position": letter.position,
+        "event_type": letter.event_type,
+        "event_id": letter.event_id,
+        "claim_id": letter.claim_id,
+        "error": letter.error,
+        "since": ts(letter.first_failed_at),
+        "attempts": letter.attempts,
+    }
 
 
 @router.get("/metrics", response_class=Response)

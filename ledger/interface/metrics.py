@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ledger.projections.runner import ViewRunner
 from ledger.runtime.heartbeat import WorkersWatch
@@ -39,6 +40,7 @@ class Metrics:
         appended.set_function(lambda: float(ledger.recorder.max_notification_id() or 0))
         if watch is not None and watch.watched:
             self.registry.register(WorkersCollector(watch))
+        self.registry.register(StoppedFollowers(views))
 
     @contextmanager
     def command(self, name: str) -> Iterator[None]:
@@ -83,3 +85,38 @@ class WorkersCollector:
                 "Seconds since the workers process was last heard from",
                 value=seen.age_seconds,
             )
+
+class StoppedFollowers(Collector):
+    """The views and policies stopped at an event (docs/dead-letters.md): one series each,
+    labelled with its kind, its name and the event's type, of the event's log position;
+    and how many attempts failed on it."""
+
+    LABELS = ("kind", "name", "event_type")
+
+    def __init__(self, views: ViewRunner) -> None:
+        self.views = views
+
+    def describe(self) -> list[Metric]:
+        return []  # registered without reading the store (it is read at each scrape)
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stuck = self.views.stuck()
+        except Exception:  # the store is down: /readyz says so; the other metrics go on
+            return
+        stopped = GaugeMetricFamily(
+            "ledger_stopped_followers", "Views and policies stopped at an event they fail on",
+            value=float(len(stuck)),
+        )  # fmt: skip
+        position = GaugeMetricFamily(
+            "ledger_stopped_at_position", "The log position of the event a view or policy "
+            "is stopped at", labels=self.LABELS,
+        )  # fmt: skip
+        attempts = GaugeMetricFamily(
+            "ledger_stopped_attempts", "The failed attempts at that event", labels=self.LABELS
+        )
+        for letter in stuck:
+            labels = [letter.kind, letter.name, letter.event_type]
+            position.add_metric(labels, float(letter.position))
+            attempts.add_metric(labels, float(letter.attempts))
+        yield from (stopped, position, attempts)

@@ -147,6 +147,13 @@ STATE_TABLES = [
     "ON webhook_deliveries (status, next_attempt_at)",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_order "
     "ON webhook_deliveries (subscription_id, claim_id, position, notification_id)",
+    # A view or a policy stopped at an event it cannot handle (ledger.projections.dead_letters):
+    # one row per stopped follower, by its tracking name.
+    "CREATE TABLE IF NOT EXISTS dead_letters (follower TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    "name TEXT NOT NULL, generation BIGINT NOT NULL, position BIGINT NOT NULL, "
+    "notification_id BIGINT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, "
+    "claim_id TEXT, error TEXT NOT NULL, first_failed_at TEXT NOT NULL, "
+    "last_failed_at TEXT NOT NULL, attempts BIGINT NOT NULL, next_retry_at TEXT NOT NULL)",
 ]
 
 

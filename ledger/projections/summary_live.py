@@ -38,7 +38,7 @@ from ledger.projections.figures import (
     pending_payout,
     review_days,
 )
-from ledger.projections.runner import tracking_name
+from ledger.projections.runner import views_position
 from ledger.projections.store import Tx, ViewStore
 
 S = ClaimState
@@ -165,7 +165,7 @@ class LiveFigures:
         """The figures the principal may see, live, with the claims that need attention."""
         generation = store.generation()
         # Read before the figures: they are then of this position or a later one, never older.
-        position = store.position(tracking_name(generation))
+        position = views_position(store, generation)
         key = (*_scope_key(principal), engagement_id, generation, position)
         with store.transaction(generation, sealed=True) as tx:
             with self._lock:

@@ -13,6 +13,7 @@ from ledger.policies.consent_email import ConsentMailer
 from ledger.policies.deadlines import expire_due
 from ledger.policies.reminders import record_reminders
 from ledger.policies.runner import PolicyRunner
+from ledger.projections.dead_letters import Backoff
 from ledger.projections.runner import ViewRunner
 from ledger.projections.store import ViewStore
 from ledger.runtime.checkpointing import Publisher
@@ -44,8 +45,19 @@ class Workers:
     clock: Clock = utc_now
 
     def __post_init__(self) -> None:
-        self.views = ViewRunner(self.ledger, self.store, page_size=self.settings.view_page_size)
-        self.policies = PolicyRunner(self.ledger, self.store, clock=self.clock)
+        backoff = Backoff(
+            self.settings.dead_letter_retry_seconds, self.settings.dead_letter_max_retry_seconds
+        )
+        self.views = ViewRunner(
+            self.ledger,
+            self.store,
+            page_size=self.settings.view_page_size,
+            clock=self.clock,
+            backoff=backoff,
+        )
+        self.policies = PolicyRunner(
+            self.ledger, self.store, clock=self.clock, dead_letters=self.views.dead_letters
+        )
         self.mailer = ConsentMailer(self.store, self.settings, self.ledger.catalog, self.tokens)
         self.webhooks = WebhookWorker(self.ledger, self.store, self.settings, self.clock)
         """Webhooks follow the log in a thread of their own (started and stopped with ``run``)."""

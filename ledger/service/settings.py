@@ -113,6 +113,13 @@ class Settings(BaseSettings):
             raise SettingsError("LEDGER_OIDC_ISSUER needs LEDGER_OIDC_AUDIENCE (or _CLIENT_ID)")
         return audience
 
+    # -- Poison events (docs/dead-letters.md) ----------------------------------------------
+    dead_letter_retry_seconds: float = Field(default=1.0, gt=0, le=3600)
+    """How long a view or a policy stopped at an event waits before its first new attempt;
+    the wait doubles after each failed attempt."""
+    dead_letter_max_retry_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    """The longest wait between two attempts of a stopped view or policy."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
