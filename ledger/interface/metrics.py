@@ -86,6 +86,7 @@ class WorkersCollector:
                 value=seen.age_seconds,
             )
 
+
 class StoppedFollowers(Collector):
     """The views and policies stopped at an event (docs/dead-letters.md): one series each,
     labelled with its kind, its name and the event's type, of the event's log position;
