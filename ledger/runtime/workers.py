@@ -21,6 +21,7 @@ from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings, SettingsError
 from ledger.service.tokens import ConsentTokens
+from ledger.store.outage import unreachable
 
 log = logging.getLogger("ledger.workers")
 DIGEST_RETRY_SECONDS = 60.0
@@ -142,8 +143,9 @@ class Workers:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # keep following the log; the failed page is retried
-                log.exception("worker round failed; retrying in %s s", retry_seconds)
+            except Exception as error:  # keep following the log; the failed page is retried
+                if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                    log.exception("worker round failed; retrying in %s s", retry_seconds)
                 self._stop.wait(retry_seconds)
                 continue
             if not busy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     """GET /v1/audit/checkpoint and the consistency proofs without sign-in (outside witnesses)."""
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     """The workers sign a checkpoint when the tree grew, at most this often."""
+
+    # Database outages (docs/rules.md: 503 database-unavailable)
+    database_timeout_seconds: float = Field(default=5.0, ge=1, le=300)
+    """How long a request waits for PostgreSQL (a connection from the pool, a new connection,
+    an answer on a connection already open) before it is answered 503 with Retry-After."""
 
     @field_validator("database_url")
     @classmethod
@@ -156,6 +162,7 @@ class Settings(BaseSettings):
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(math.ceil(self.database_timeout_seconds)),
         }
 
 
