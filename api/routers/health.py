@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from api.deps import MetricsDep, ViewsDep
 from api.schemas import Health, problem_response
 from ledger.interface.refusals import problem
+from ledger.store.outage import unreachable
 
 router = APIRouter(tags=["operations"])
 READY_LAG = 1000
@@ -25,6 +26,9 @@ def readyz(views: ViewsDep) -> Response:
     try:
         lag = views.lag()
     except Exception as error:  # the store is down: not ready, and say why
+        if unreachable(error):  # at once, or within LEDGER_DATABASE_TIMEOUT_SECONDS
+            detail = "the database is unreachable: the requests are answered 503 until it is back"
+            return problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"})
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
     if lag > READY_LAG:
         return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")

@@ -13,6 +13,7 @@ is left to DEBUG.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,15 @@ seconds of PostgreSQL, not after the pool's next pause of minutes."""
 class DatabaseUnavailableError(Exception):
     """The database gave no connection within LEDGER_DATABASE_TIMEOUT_SECONDS (not a bug:
     answered 503, to be retried)."""
+
+
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
+    OperationalError,
+    InterfaceError,
+)
+"""The errors a lost database raises through the library (its wrappers of psycopg's): each
+is answered 503 when ``unreachable`` says so, and is an error of ours otherwise."""
 
 
 def unreachable(error: BaseException) -> bool:
@@ -169,3 +179,8 @@ def _not_retried(error: Exception) -> None:
     library's recorders do not retry."""
     if isinstance(error.__cause__, PoolTimeout):
         raise DatabaseUnavailableError(str(error)) from error
+
+
+def retry_after(timeout: float) -> str:
+    """The ``Retry-After`` of a 503 while the database is lost: the bound, in whole seconds."""
+    return str(max(1, math.ceil(timeout)))
