@@ -111,8 +111,11 @@ class Workers:
         except UnverifiableStoreError as error:
             log.warning("the log digest is not kept: %s", error)
             self._digest_blocked_until = float("inf")
-        except Exception:
-            log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+        except Exception as error:
+            if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                log.exception(
+                    "extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS
+                )
             self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def checkpoint_log(self) -> None:
@@ -128,8 +131,9 @@ class Workers:
         except (UnverifiableStoreError, SettingsError) as error:
             log.warning("no checkpoints of the log are signed: %s", error)
             self._checkpoints_blocked_until = float("inf")
-        except Exception:
-            log.exception("signing a checkpoint failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+        except Exception as error:
+            if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                log.exception("signing a checkpoint failed; retrying in %s s", DIGEST_RETRY_SECONDS)
             self._checkpoints_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
