@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import MetricsDep, ViewsDep
-from api.schemas import Health, problem_response
+from api.schemas import Health, errors, problem_response
 from ledger.interface.refusals import problem
 from ledger.store.outage import unreachable
 
@@ -36,7 +36,7 @@ def readyz(views: ViewsDep) -> Response:
     return Response(body.model_dump_json(), media_type="application/json")
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=errors(503))
 def metrics(metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests, command latency, projection lag, events appended."""
     return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
