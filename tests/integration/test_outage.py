@@ -27,11 +27,13 @@ from ledger.domain.access import AccessTokens
 from ledger.runtime.bootstrap import bootstrap
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
+from ledger.store.outage import OUTAGE_ERRORS, unreachable
 from testkit.chaos import SECRET, chaos_catalog
 from testkit.pgcluster import _bindir, _run, create_database, free_port
 from testkit.serving import until, wait_healthy
 from testkit.views import view_snapshot
 from testkit.workload import PARTNER, bench_catalog, claim_body
+from tests.factories import ADMIN_A, create, days, make_catalog
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 TIMEOUT_SECONDS = 2
@@ -180,7 +182,12 @@ class Load:
                 time.sleep(0.1)
 
 
-def serve(database_url: str, folder: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    database_url: str, folder: Path, apart: bool
+) -> tuple[list[tuple[subprocess.Popen[bytes], Path]], str]:
+    """``ledger serve`` with the workers inside, or (``apart``) without them and one
+    ``ledger workers`` process beside it, as ``--processes N`` runs them; each process with
+    its log."""
     env = {
         **os.environ,
         "LEDGER_DATABASE_URL": database_url,
@@ -189,24 +196,54 @@ def serve(database_url: str, folder: Path, log: Path) -> tuple[subprocess.Popen[
         "LEDGER_DATABASE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
     }
     port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    commands = {"serve": ["serve", "--port", str(port)]}
+    if apart:
+        commands = {"serve": [*commands["serve"], "--no-workers"], "workers": ["workers"]}
+    started = []
+    for name, command in commands.items():
+        log = folder / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli", *command],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        started.append((process, log))
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, process, log.read_text, seconds=60)
-    return process, url
+    wait_healthy(url, started[0][0], started[0][1].read_text, seconds=60)
+    return started, url
 
 
-def test_postgres_stopped_and_started_again_under_load(cluster: Cluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("apart", [False, True], ids=["workers-inside", "workers-apart"])
+def test_postgres_stopped_and_started_again_under_load(
+    cluster: Cluster, tmp_path: Path, apart: bool
+) -> None:
     database = create_database(cluster.url)
-    log = tmp_path / "serve.log"
-    process, url = serve(database, tmp_path, log)
+    processes, url = serve(database, tmp_path, apart)
     token = AccessTokens(Settings(secret_key=SECRET).signing_key()).mint(
         PARTNER, timedelta(hours=1), utc_now()
     )
     load = Load(url, {"Authorization": f"Bearer {token}"})
+    try:
+        stopped, restarted = outage_under_load(cluster, load)
+        sent_again = dict(load.unanswered)
+        with load.client() as c:
+            for key, customer in sent_again.items():  # the same Idempotency-Key: not twice
+                again = load.claim(c, key, customer)
+                assert again.status in (200, 201), again.body
+    finally:
+        for process, _ in processes:
+            process.terminate()
+            process.wait(timeout=30)
+    report(load.answers, stopped, restarted)
+    check_answers(load.answers, stopped, restarted)
+    for _, log in processes:  # each process says it once
+        check_log(log.read_text())
+    check_store(database, load.acknowledged)
+
+
+def outage_under_load(cluster: Cluster, load: Load) -> tuple[float, float]:
+    """Stop PostgreSQL while the clients run, start it again, and wait until each kind of
+    request succeeds again; when it was stopped and when started (``time.monotonic``)."""
     roles = [load.claimer] * 3 + [load.reader] * 3 + [load.page_reader, load.prober]
     threads = [threading.Thread(target=role, daemon=True) for role in roles]
     try:
@@ -225,17 +262,7 @@ def test_postgres_stopped_and_started_again_under_load(cluster: Cluster, tmp_pat
         load.stop.set()
         for thread in threads:
             thread.join(timeout=30)
-    sent_again = dict(load.unanswered)
-    with load.client() as c:
-        for key, customer in sent_again.items():  # the same Idempotency-Key: not made twice
-            again = load.claim(c, key, customer)
-            assert again.status in (200, 201), again.body
-    process.terminate()
-    process.wait(timeout=30)
-    report(load.answers, stopped, restarted)
-    check_answers(load.answers, stopped, restarted)
-    check_log(log.read_text())
-    check_store(database, load.acknowledged)
+    return stopped, restarted
 
 
 def report(answers: list[Answer], stopped: float, restarted: float) -> None:
@@ -301,5 +328,30 @@ def check_store(database: str, acknowledged: dict[str, UUID]) -> None:
         assert {UUID(row["claim_id"]) for row in live["claims"]} == set(made)
         services.workers.views.replay()
         assert view_snapshot(services.workers) == live
+    finally:
+        services.close()
+
+
+def test_a_contact_sealed_while_the_database_is_lost_is_a_lost_database(cluster: Cluster) -> None:
+    """A contact's key is read from the database while its event is serialised, inside
+    pydantic, whose error keeps only words: the database's own error comes out instead (a
+    503 to the API, one line in the log), not pydantic's (a 500 and a traceback)."""
+    url = create_database(cluster.url)
+    settings = Settings(database_url=url, secret_key=SECRET, database_timeout_seconds=1)
+    first = bootstrap(settings, catalog=make_catalog())
+    first.ledger.create_claims(ADMIN_A, create(), days(0))
+    first.close()
+    services = bootstrap(settings, catalog=make_catalog())  # no contact's key in memory yet
+    try:
+        (claimed,) = [
+            event
+            for page in services.ledger.notification_pages()
+            for event in map(services.ledger.mapper.to_domain_event, page)
+            if isinstance(event, Claim.Added)
+        ]
+        cluster.stop()
+        with pytest.raises(OUTAGE_ERRORS) as raised:  # not PydanticSerializationError
+            services.ledger.mapper.to_stored_event(claimed)
+        assert unreachable(raised.value), repr(raised.value)
     finally:
         services.close()
