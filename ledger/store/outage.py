@@ -75,7 +75,8 @@ class Outage:
         """When this process saw the database lost (``time.monotonic``); None while reached."""
         self.pools: list[ConnectionPool[Any]] = []
         """The pools of the guarded datastores: emptied of their dead connections when the
-        database is lost, so that none is found dead after it is back."""
+        database is lost and again when it is back (one may have answered a check as the
+        server went down), so that none is found dead after."""
 
     def lost(self, error: BaseException) -> None:
         with self._lock:
@@ -87,8 +88,12 @@ class Outage:
             "the database is unreachable (%s): requests are answered 503 until it is back",
             first_line,
         )
+        self.check_pools()
+
+    def check_pools(self) -> None:
+        """Replace the pools' dead connections (each idle one is tried)."""
         for pool in self.pools:
-            with suppress(Exception):  # a connection that fails its check is replaced
+            with suppress(Exception):
                 pool.check()
 
     def reached(self) -> None:
@@ -166,6 +171,7 @@ def _probe(connect: Connect, outage: Outage) -> None:
     try:
         with connect() as connection:
             connection.execute("SELECT 1")
+        outage.check_pools()  # before the others come back to them
     except (OperationalError, InterfaceError) as error:
         _not_retried(error)
         raise

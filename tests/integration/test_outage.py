@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from ledger.domain.access import AccessTokens
 from ledger.runtime.bootstrap import bootstrap
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
-from ledger.store.outage import OUTAGE_ERRORS, unreachable
+from ledger.store.outage import OUTAGE_ERRORS, DatabaseUnavailableError, unreachable
 from testkit.chaos import SECRET, chaos_catalog
 from testkit.pgcluster import _bindir, _run, create_database, free_port
 from testkit.serving import until, wait_healthy
@@ -355,3 +355,31 @@ def test_a_contact_sealed_while_the_database_is_lost_is_a_lost_database(cluster:
         assert unreachable(raised.value), repr(raised.value)
     finally:
         services.close()
+
+
+def test_a_lone_caller_waits_for_the_pool_once_then_recovers(cluster: Cluster) -> None:
+    """With no one else to take turns with, a call on a lost database waits for the pool once
+    and ends in DatabaseUnavailableError (the library retries its own OperationalError ten
+    times, each a whole wait); once PostgreSQL is back, the same services work again."""
+    url = create_database(cluster.url)
+    settings = Settings(database_url=url, secret_key=SECRET, database_timeout_seconds=1)
+    services = bootstrap(settings, catalog=make_catalog())
+    try:
+        recorder = services.ledger.recorder
+        assert recorder.max_notification_id() is None  # the pool holds live connections
+        cluster.stop()
+        with pytest.raises(DatabaseUnavailableError):
+            recorder.max_notification_id()
+        cluster.start()
+        until(lambda: answers(recorder.max_notification_id), seconds=60)
+    finally:
+        services.close()
+
+
+def answers(call: Callable[[], object]) -> bool:
+    """Whether ``call`` returns, rather than raising that the database is out of reach."""
+    try:
+        call()
+    except OUTAGE_ERRORS:
+        return False
+    return True
