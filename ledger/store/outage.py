@@ -6,8 +6,8 @@ PostgreSQL, stopped, will not give, so a request hung for many times the timeout
 that gives no connection in time ends in ``DatabaseUnavailableError``, which the library does
 not retry; and while this process knows the database is lost, one request at a time waits for
 it (the probe) and the others are refused at once. Each process says once, at WARNING, that
-the database is lost, and once that it is back; the pool's own line per reconnection attempt
-is left to DEBUG.
+the database is lost, and once that it is back; the pool's own warning at each reconnection
+attempt, which would say the same every second, is not logged.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ RECONNECT_SECONDS = 10.0
 """How long the pool retries (with growing pauses) to replace a connection before it gives
 up and makes a new one when next asked: after a long outage, a connection comes back within
 seconds of PostgreSQL, not after the pool's next pause of minutes."""
+
+SETTLE_SECONDS = 1.0
+"""An outage lasts at least this long: as PostgreSQL goes down, a connection whose server
+process has not ended yet still answers for some milliseconds, and the outage would be said
+over and begun again."""
 
 
 class DatabaseUnavailableError(Exception):
@@ -97,12 +102,15 @@ class Outage:
                 pool.check()
 
     def reached(self) -> None:
+        """The database answered; the outage is over once it is older than SETTLE_SECONDS."""
         if self.since is None:  # the common case, without the lock
             return
         with self._lock:
-            since, self.since = self.since, None
-        if since is not None:
-            log.warning("the database is reachable again, after %.1f s", time.monotonic() - since)
+            since = self.since
+            if since is None or time.monotonic() - since < SETTLE_SECONDS:
+                return
+            self.since = None
+        log.warning("the database is reachable again, after %.1f s", time.monotonic() - since)
 
 
 Connect = Callable[[], AbstractContextManager[Any]]
