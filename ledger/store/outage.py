@@ -2,10 +2,11 @@
 
 eventsourcing's PostgreSQL recorders retry a statement that failed on a connection ten times;
 each retry that finds the pool empty waits the pool's whole timeout for a connection that
-PostgreSQL, stopped, will not give, so a request hung for many times the timeout. Here a pool
-that gives no connection in time ends in ``DatabaseUnavailableError``, which the library does
-not retry; and while this process knows the database is lost, one request at a time waits for
-it (the probe) and the others are refused at once. Each process says once, at WARNING, that
+PostgreSQL, stopped, will not give, so a request hung for many times the timeout. Here, once
+this process knows the database is lost, one caller at a time tries it (the probe, waiting the
+pool's timeout at most), none just after it failed, and the others are refused at once with
+``DatabaseUnavailableError``, which the library does not retry: a request waits about the
+bound once. Each process says once, at WARNING, that
 the database is lost, and once that it is back; the pool's own warning at each reconnection
 attempt, which would say the same every second, is not logged.
 """
@@ -38,6 +39,11 @@ SETTLE_SECONDS = 1.0
 """An outage lasts at least this long: as PostgreSQL goes down, a connection whose server
 process has not ended yet still answers for some milliseconds, and the outage would be said
 over and begun again."""
+
+PROBE_PAUSE_SECONDS = 0.5
+"""After the database failed someone, it is not tried again for this long: callers that take
+turns behind a lock of their own (the views' catching up) would otherwise each wait the whole
+bound, one after another."""
 
 
 class DatabaseUnavailableError(Exception):
@@ -78,12 +84,15 @@ class Outage:
         """Held by the one caller that tries the database while it is lost."""
         self.since: float | None = None
         """When this process saw the database lost (``time.monotonic``); None while reached."""
+        self.failed_at = 0.0
+        """When the database last failed a caller (``time.monotonic``)."""
         self.pools: list[ConnectionPool[Any]] = []
         """The pools of the guarded datastores: emptied of their dead connections when the
         database is lost and again when it is back (one may have answered a check as the
         server went down), so that none is found dead after."""
 
     def lost(self, error: BaseException) -> None:
+        self.failed_at = time.monotonic()
         with self._lock:
             if self.since is not None:
                 return
@@ -165,34 +174,27 @@ def _guarded(connect: Connect, outage: Outage) -> Connect:
             if not unreachable(error):
                 raise
             outage.lost(error)
-            _not_retried(error)
             raise
 
     return get_connection
 
 
 def _probe(connect: Connect, outage: Outage) -> None:
-    """While the database is lost, one caller at a time tries it (waiting the bound at most);
-    the others are refused at once."""
-    if not outage.probing.acquire(blocking=False):
+    """While the database is lost, one caller at a time tries it (waiting the bound at most),
+    none within PROBE_PAUSE_SECONDS of its last failure; the others are refused at once."""
+    paused = time.monotonic() - outage.failed_at < PROBE_PAUSE_SECONDS
+    if paused or not outage.probing.acquire(blocking=False):
         raise DatabaseUnavailableError("the database is unreachable")
     try:
         with connect() as connection:
             connection.execute("SELECT 1")
         outage.check_pools()  # before the others come back to them
-    except (OperationalError, InterfaceError) as error:
-        _not_retried(error)
+    except (OperationalError, InterfaceError):
+        outage.failed_at = time.monotonic()
         raise
     finally:
         outage.probing.release()
     outage.reached()
-
-
-def _not_retried(error: Exception) -> None:
-    """A pool that gave no connection in time has waited enough: raised as an error the
-    library's recorders do not retry."""
-    if isinstance(error.__cause__, PoolTimeout):
-        raise DatabaseUnavailableError(str(error)) from error
 
 
 def retry_after(timeout: float) -> str:

@@ -358,9 +358,9 @@ def test_a_contact_sealed_while_the_database_is_lost_is_a_lost_database(cluster:
 
 
 def test_a_lone_caller_waits_for_the_pool_once_then_recovers(cluster: Cluster) -> None:
-    """With no one else to take turns with, a call on a lost database waits for the pool once
-    and ends in DatabaseUnavailableError (the library retries its own OperationalError ten
-    times, each a whole wait); once PostgreSQL is back, the same services work again."""
+    """A call on a lost database ends in DatabaseUnavailableError, which the library does
+    not retry (its own OperationalError it retries ten times, each retry a whole wait for the
+    pool); once PostgreSQL is back, the same services work again."""
     url = create_database(cluster.url)
     settings = Settings(database_url=url, secret_key=SECRET, database_timeout_seconds=1)
     services = bootstrap(settings, catalog=make_catalog())
