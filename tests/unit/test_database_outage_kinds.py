@@ -9,7 +9,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Programm
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from ledger.store.outage import DatabaseUnavailableError, unreachable
+from ledger.store.outage import SETTLE_SECONDS, DatabaseUnavailableError, Outage, unreachable
 
 
 def wrapped(cause: Exception, wrapper: type[Exception] = OperationalError) -> Exception:
@@ -49,3 +49,24 @@ def test_a_database_out_of_reach(error: Exception) -> None:
 )
 def test_not_a_database_out_of_reach(error: Exception) -> None:
     assert not unreachable(error)
+
+
+def test_an_outage_is_said_once_and_lasts_at_least_its_settling_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Lost twice, then answered at once (a server process not yet ended as PostgreSQL goes
+    down): still one outage, not over; answered once it is old enough: over, said once."""
+    outage = Outage()
+    with caplog.at_level("WARNING", logger="ledger.database"):
+        outage.lost(wrapped(errors.AdminShutdown("terminating connection")))
+        outage.lost(wrapped(errors.AdminShutdown("terminating connection")))
+        outage.reached()
+        assert outage.since is not None
+        outage.since -= SETTLE_SECONDS  # as if it began that long ago
+        outage.reached()
+        outage.reached()
+    assert outage.since is None
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith("the database is unreachable (terminating connection)")
+    assert said[1].startswith("the database is reachable again, after 1.")
