@@ -26,6 +26,7 @@ from api.routers import (
 from api.routers import checkpoints as checkpoint_routes
 from api.routers import webhooks as webhook_routes
 from api.safe_input import RefuseControlCharacters
+from api.schemas import errors
 from ledger.domain.catalog import Catalog
 from ledger.interface.metrics import Metrics
 from ledger.runtime.bootstrap import Services, bootstrap
@@ -79,7 +80,8 @@ def create_api(
         webhook_routes.router,
         health.router,
     ):
-        app.include_router(router)
+        unreachable = router not in (engagements.router, health.router)  # their own 503s
+        app.include_router(router, responses=errors(503) if unreachable else None)
     return app
 
 

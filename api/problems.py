@@ -14,6 +14,7 @@ from ledger.domain.access import InvalidTokenError
 from ledger.domain.commands import field_problems, invalid_input
 from ledger.domain.errors import LedgerError, Problem
 from ledger.interface.refusals import from_ledger_error, problem
+from ledger.store.outage import OUTAGE_ERRORS, retry_after, unreachable
 from ledger.words.i18n import negotiate
 from ledger.words.refusals import Words, say, source
 
@@ -75,6 +76,21 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem(500, "internal-error", "Internal error", detail)
 
 
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The database out of reach (``ledger.store.outage``): 503, to be retried; any other
+    error of the same kinds is an error of ours."""
+    if not unreachable(error):
+        return await unexpected(request, error)
+    timeout = request.app.state.services.settings.database_timeout_seconds
+    return problem(
+        503,
+        "database-unavailable",
+        "Database unavailable",
+        say("database-unavailable", language=language_of(request)),
+        headers={"Retry-After": retry_after(timeout)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Answer every error as problem+json."""
     app.add_exception_handler(LedgerError, ledger_error)  # type: ignore[arg-type]
@@ -82,3 +98,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)
+    for kind in OUTAGE_ERRORS:
+        app.add_exception_handler(kind, database_unavailable)

@@ -286,6 +286,8 @@ def problem_response(description: str) -> dict[str, Any]:
     }
 
 
+UNREACHABLE = "the database cannot be reached just now (database-unavailable): try again"
+"""A 503 with Retry-After, which every route that reads the database may answer."""
 ERROR_DESCRIPTIONS = {
     401: "No bearer token, or not a valid one",
     403: "Your role or location does not allow it",
@@ -293,7 +295,13 @@ ERROR_DESCRIPTIONS = {
     409: "The claim's state, or another claim, conflicts",
     412: "If-Match names a version a person has changed since",
     422: "Invalid input, or a rule refuses it",
+    503: UNREACHABLE.capitalize(),
 }
+
+
+def unavailable(description: str) -> dict[str, Any]:
+    """A route's own 503 (``description``), beside the database's."""
+    return problem_response(f"{description}; or {UNREACHABLE}")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

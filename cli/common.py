@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -29,6 +28,7 @@ from ledger.runtime.bootstrap import Services, bootstrap
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings, SettingsError
+from ledger.store.outage import unreachable
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -61,22 +61,10 @@ def _setting_problem(problem: Mapping[str, Any]) -> str:
     return str(problem["msg"])
 
 
-CONNECTION_STATES = ("08", "28", "3D", "57")
-"""SQLSTATE classes of a connection refused: connection exception, authorization (user or
-password), no such database, the server shutting down or starting."""
-
-
 def store_unreachable(error: BaseException) -> bool:
     """Whether ``error``, or one it was raised from, is PostgreSQL refusing a connection (or
     a pool that never got one): not a bug, the operator's to fix."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, psycopg.OperationalError) and (
-            seen.sqlstate is None or seen.sqlstate.startswith(CONNECTION_STATES)
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return unreachable(error)
 
 
 def say_store_unreachable(

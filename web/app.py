@@ -15,6 +15,12 @@ from starlette.exceptions import HTTPException
 
 from ledger.domain.commands import field_problems, invalid_input
 from ledger.domain.errors import LedgerError
+from ledger.store.outage import (
+    OUTAGE_ERRORS,
+    DatabaseUnavailableError,
+    retry_after,
+    unreachable,
+)
 from web.pages import PageRequest, Templates
 from web.routes import (
     audit,
@@ -125,6 +131,20 @@ class ErrorPages:
             log.exception("the error page could not be shown either")
             return answer
 
+    async def database_unavailable(self, request: Request, error: Exception) -> Response:
+        """The database out of reach: 503 with Retry-After; a page says so in the reader's
+        language, without the session (kept in the database). Another error of these kinds
+        is an error of ours."""
+        if not unreachable(error):
+            return await self.unexpected(request, error)
+        if not is_page(request):
+            return await self._api(DatabaseUnavailableError, request, error)
+        services = request.app.state.services
+        page = PageRequest.signed_out(request, services, services.clock())
+        answer = page.render("error.html", 503, error=None, title="", code=503)
+        answer.headers["Retry-After"] = retry_after(services.settings.database_timeout_seconds)
+        return answer
+
     @staticmethod
     async def sign_in_required(request: Request, error: SignInRequiredError) -> Response:
         return RedirectResponse(sign_in_url(error.next_path), status_code=303)
@@ -139,6 +159,7 @@ class ErrorPages:
             (HTTPException, self.http_error),
             (RequestValidationError, self.invalid_request),
             (Exception, self.unexpected),
+            *((kind, self.database_unavailable) for kind in OUTAGE_ERRORS),
             (SignInRequiredError, self.sign_in_required),
             (CsrfRefusedError, self.csrf_refused),
         ):

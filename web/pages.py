@@ -111,6 +111,12 @@ class PageRequest:
     """The request's language and session, and the one way to render or run a form."""
 
     def __init__(self, request: Request, services: ServicesDep, now: NowDep) -> None:
+        self._reader(request, services, now)
+        self.session: Session | None = read_session(request, services.sign_ins, now)
+        if self.session is not None:  # the page shows what this user's forms just did
+            services.freshness.read(self.session.principal.user_id)
+
+    def _reader(self, request: Request, services: ServicesDep, now: NowDep) -> None:
         self.request = request
         self.services = services
         self.now = now
@@ -118,9 +124,15 @@ class PageRequest:
             request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
         )
         self.zone = i18n.zone_of(request.cookies.get(i18n.ZONE_COOKIE))
-        self.session: Session | None = read_session(request, services.sign_ins, now)
-        if self.session is not None:  # the page shows what this user's forms just did
-            services.freshness.read(self.session.principal.user_id)
+
+    @classmethod
+    def signed_out(cls, request: Request, services: ServicesDep, now: NowDep) -> PageRequest:
+        """The request in its reader's language without its session, which is read from the
+        database (for the page that says the database cannot be reached)."""
+        page = cls.__new__(cls)
+        page._reader(request, services, now)
+        page.session = None
+        return page
 
     def speak(self, language: str) -> None:
         """Speak ``language``, picked for this reader elsewhere (the customer contact's, on

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import LedgerDep, NowDep, PrincipalDep, ServicesDep
-from api.schemas import EraseContact, ErasureOut, LogDigestOut, errors, problem_response
+from api.schemas import EraseContact, ErasureOut, LogDigestOut, errors, unavailable
 from ledger.audit import tamper as audit
 from ledger.interface.refusals import problem
 from ledger.runtime.erasure import Erasure, erasures, forget
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get(
     "/digest",
     response_model=LogDigestOut,
-    responses={**errors(401, 403), 503: problem_response("The store keeps no hashes")},
+    responses={**errors(401, 403), 503: unavailable("The store keeps no hashes")},
 )
 def log_digest(ledger: LedgerDep, principal: PrincipalDep) -> LogDigestOut | Response:
     """The running log digest up to the log's head, and the notification id it is at

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import NowDep, PrincipalDep, ServicesDep, bearer, principal
 from api.proof_schemas import ConsistencyProofOut, InclusionProofOut
-from api.schemas import errors, problem_response
+from api.schemas import errors, unavailable
 from ledger.audit.checkpoints import Checkpoints
 from ledger.audit.tamper import UnverifiableStoreError
 from ledger.audit.tree import LogTree
@@ -25,7 +25,7 @@ from ledger.runtime.checkpointing import publish_now
 from ledger.service.settings import SettingsError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-UNAVAILABLE = problem_response("The store keeps no hashes, or no checkpoint key is set")
+UNAVAILABLE = unavailable("The store keeps no hashes, or no checkpoint key is set")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 

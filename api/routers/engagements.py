@@ -77,7 +77,9 @@ def get_engagement(
 
 
 @router.get(
-    "/{engagement_id}/customers", response_model=TabPage, responses=errors(401, 403, 404, 422)
+    "/{engagement_id}/customers",
+    response_model=TabPage,
+    responses=errors(401, 403, 404, 422, 503),
 )
 def customers_tab(
     engagement_id: str,

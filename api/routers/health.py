@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import MetricsDep, ViewsDep
-from api.schemas import Health, problem_response
+from api.schemas import Health, errors, problem_response
 from ledger.interface.refusals import problem
 from ledger.projections.base import ts
 from ledger.projections.dead_letters import DeadLetter
 from ledger.runtime.heartbeat import WorkersWatch
+from ledger.store.outage import unreachable
 
 router = APIRouter(tags=["operations"])
 STUCK_ADVICE = ". Fix the cause, then run `ledger dead-letters retry` (see `ledger dead-letters`)."
@@ -39,6 +40,9 @@ def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watc
         stuck = views.stuck()
         stopped = watch.problem()
     except Exception as error:  # the store is down: not ready, and say why
+        if unreachable(error):  # at once, or within LEDGER_DATABASE_TIMEOUT_SECONDS
+            detail = "the database is unreachable: the requests are answered 503 until it is back"
+            return problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"})
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
     if stopped is not None:
         return problem(503, "not-ready", "Not ready", stopped)
@@ -70,7 +74,7 @@ def _stopped(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=errors(503))
 def metrics(metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests, command latency, projection lag, events appended."""
     return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")

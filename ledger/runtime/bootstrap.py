@@ -23,6 +23,7 @@ from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
 from ledger.service.tokens import ConsentTokens
 from ledger.store.documents import DocumentFolder
+from ledger.store.outage import guard_all
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def bootstrap(
     """Open the store the settings name and wire the Ledger, its followers and the queries."""
     ledger = ledger or open_ledger(settings, catalog)
     store = ViewStore.open(settings.eventsourcing_env())
+    guard_all((ledger.recorder, store.recorder), settings.database_timeout_seconds)
     consent_tokens = ConsentTokens(settings.signing_key())
     workers = Workers(ledger, store, consent_tokens, settings, clock)
     return Services(

@@ -17,6 +17,7 @@ from ledger.projections.store import ViewStore
 from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
+from ledger.store.outage import unreachable
 
 log = logging.getLogger("ledger.webhooks")
 
@@ -43,8 +44,9 @@ class WebhookWorker:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # keep following the log; the round is tried again
-                log.exception("webhook round failed; retrying in %s s", retry_seconds)
+            except Exception as error:  # keep following the log; the round is tried again
+                if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                    log.exception("webhook round failed; retrying in %s s", retry_seconds)
                 self._stop.wait(retry_seconds)
                 continue
             if not busy:

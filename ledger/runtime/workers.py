@@ -22,6 +22,7 @@ from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings, SettingsError
 from ledger.service.tokens import ConsentTokens
+from ledger.store.outage import unreachable
 
 log = logging.getLogger("ledger.workers")
 DIGEST_RETRY_SECONDS = 60.0
@@ -122,8 +123,11 @@ class Workers:
         except UnverifiableStoreError as error:
             log.warning("the log digest is not kept: %s", error)
             self._digest_blocked_until = float("inf")
-        except Exception:
-            log.exception("extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+        except Exception as error:
+            if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                log.exception(
+                    "extending the log digest failed; retrying in %s s", DIGEST_RETRY_SECONDS
+                )
             self._digest_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def checkpoint_log(self) -> None:
@@ -139,8 +143,9 @@ class Workers:
         except (UnverifiableStoreError, SettingsError) as error:
             log.warning("no checkpoints of the log are signed: %s", error)
             self._checkpoints_blocked_until = float("inf")
-        except Exception:
-            log.exception("signing a checkpoint failed; retrying in %s s", DIGEST_RETRY_SECONDS)
+        except Exception as error:
+            if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                log.exception("signing a checkpoint failed; retrying in %s s", DIGEST_RETRY_SECONDS)
             self._checkpoints_blocked_until = time.monotonic() + DIGEST_RETRY_SECONDS
 
     def run(self, poll_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
@@ -154,8 +159,9 @@ class Workers:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # keep following the log; the failed page is retried
-                log.exception("worker round failed; retrying in %s s", retry_seconds)
+            except Exception as error:  # keep following the log; the failed page is retried
+                if not unreachable(error):  # a lost database: said once (ledger.store.outage)
+                    log.exception("worker round failed; retrying in %s s", retry_seconds)
                 self._stop.wait(retry_seconds)
                 continue
             if not busy:

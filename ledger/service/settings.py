@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
     dead_letter_max_retry_seconds: float = Field(default=300.0, gt=0, le=86_400)
     """The longest wait between two attempts of a stopped view or policy."""
 
+    # Database outages (docs/rules.md: 503 database-unavailable)
+    database_timeout_seconds: float = Field(default=5.0, ge=1, le=300)
+    """How long a request waits for PostgreSQL (a connection from the pool, a new connection,
+    an answer on a connection already open) before it is answered 503 with Retry-After."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -210,6 +216,7 @@ class Settings(BaseSettings):
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(math.ceil(self.database_timeout_seconds)),
         }
 
 

@@ -29,10 +29,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
-from pydantic_core import from_json
+from pydantic_core import PydanticSerializationError, from_json
 
 from ledger.aggregates.base import upcaster_name
 from ledger.aggregates.values import SEAL, TRUSTED
+from ledger.store.outage import unreachable
 from ledger.store.personal import JSON_MARK, KeyRing
 
 JSON_MARK_BYTES = JSON_MARK.encode()
@@ -77,11 +78,7 @@ class PydanticMapper(Mapper[UUID]):
     keyring: KeyRing | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        state = cast(BaseModel, domain_event).model_dump(
-            mode="json",
-            exclude={"originator_id", "originator_version"},
-            context=None if self.keyring is None else {SEAL: self.keyring},
-        )
+        state = self._dump(cast(BaseModel, domain_event))
         class_version = getattr(type(domain_event), CLASS_VERSION, 1)
         if class_version > 1:  # version 1 is stored without it, as it always was
             state[CLASS_VERSION] = class_version
@@ -96,6 +93,21 @@ class PydanticMapper(Mapper[UUID]):
             topic=get_topic(type(domain_event)),
             state=stored_state,
         )
+
+    def _dump(self, event: BaseModel) -> dict[str, Any]:
+        """The event's state as JSON types, its contacts sealed; a seal that failed (the
+        database out of reach) raised as itself, not as pydantic's words for it."""
+        try:
+            return event.model_dump(
+                mode="json",
+                exclude={"originator_id", "originator_version"},
+                context=None if self.keyring is None else {SEAL: self.keyring},
+            )
+        except PydanticSerializationError:
+            failure = None if self.keyring is None else self.keyring.take_failure()
+            if failure is None:
+                raise
+            raise failure  # noqa: B904 (its own cause is the database's error)
 
     def to_domain_event(
         self, stored_event: StoredEvent, *, sealed: bool = False
@@ -112,6 +124,8 @@ class PydanticMapper(Mapper[UUID]):
             state = self.transcoder.decode(stored_state)
             upcast(event_class, state)
         except Exception as error:
+            if unreachable(error):  # not the event's fault: the database is out of reach
+                raise
             raise MapperDeserialisationError(
                 f"cannot read the state of stored event {stored_event.topic!r} of "
                 f"{stored_event.originator_id} version {stored_event.originator_version}: {error}"

@@ -74,6 +74,7 @@ class KeyRing:
         self._erasures: tuple[float, int] = (0.0, -1)
         self._lock = threading.Lock()
         self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
+        self._failures = threading.local()  # each thread's last failed seal (take_failure)
         if self.datastore is None:  # in memory: keys in memory
             self._memory: dict[str, tuple[str, bytes]] | None = {}
             return
@@ -161,10 +162,21 @@ class KeyRing:
         """``value`` (the contact's name or address) sealed under the contact's key."""
         if value.startswith(MARK) or value == ERASED:
             return value  # already sealed (an event folded in the sealed form), or erased
-        key_id, secret = self._key_for(email)
+        try:
+            key_id, secret = self._key_for(email)
+        except Exception as error:  # pydantic's serializer keeps only its words: kept here
+            self._failures.error = error
+            raise
         nonce = os.urandom(12)
         data = AESGCM(secret).encrypt(nonce, value.encode(), key_id.encode())
         return f"{MARK}{key_id}:{base64.urlsafe_b64encode(nonce + data).decode().rstrip('=')}"
+
+    def take_failure(self) -> BaseException | None:
+        """The error this thread's last seal failed with (a database out of reach), once:
+        pydantic raises its own error in its place, without it."""
+        error: BaseException | None = getattr(self._failures, "error", None)
+        self._failures.error = None
+        return error
 
     def open(self, text: str) -> str:
         """A sealed string's value (``[erased]`` once its key is gone); other text as it is."""

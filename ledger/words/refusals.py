@@ -543,6 +543,10 @@ REFUSALS = {
     ("internal-error", None): N_(
         "Something went wrong on our side; it is logged. Try again later."
     ),
+    ("database-unavailable", None): N_(
+        "The service is briefly unavailable: its database cannot be reached. Try again in a "
+        "moment; a command sent again with the same Idempotency-Key is not made twice."
+    ),
 }
 
 REASONS = {

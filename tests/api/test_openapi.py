@@ -128,3 +128,22 @@ def test_reads_answer_no_conflict_and_commands_name_theirs(document: dict[str, A
         op for m, p, op in operations(document) if (m, p) == ("get", "/v1/engagements")
     ]
     assert set(engagements["responses"]) == {"200", "401", "403"}
+
+
+def test_every_route_that_reads_the_database_may_answer_503(document: dict[str, Any]) -> None:
+    """A database out of reach is 503 database-unavailable on every route but those that
+    read only the catalog (and /healthz, /readyz); a route's own 503 keeps its words beside
+    it."""
+    catalog_only = {"/healthz", "/v1/engagements", "/v1/engagements/{engagement_id}"}
+    for _method, path, operation in operations(document):
+        answers = operation["responses"]
+        if path in catalog_only:
+            assert "503" not in answers, path
+            continue
+        if path == "/readyz":  # not ready: the database or the views (not-ready)
+            assert answers["503"]["description"] == "Not ready"
+            continue
+        assert "database-unavailable" in answers["503"]["description"], path
+        assert "problem+json" in str(answers["503"]["content"]), path
+    checkpoint = document["paths"]["/v1/audit/checkpoint"]["get"]["responses"]["503"]
+    assert checkpoint["description"].startswith("The store keeps no hashes")

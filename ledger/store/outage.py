@@ -1,0 +1,202 @@
+"""A database that cannot be reached: a bounded wait, a refusal to retry, and one log line.
+
+eventsourcing's PostgreSQL recorders retry a statement that failed on a connection ten times;
+each retry that finds the pool empty waits the pool's whole timeout for a connection that
+PostgreSQL, stopped, will not give, so a request hung for many times the timeout. Here, once
+this process knows the database is lost, one caller at a time tries it (the probe, waiting the
+pool's timeout at most), none just after it failed, and the others are refused at once with
+``DatabaseUnavailableError``, which the library does not retry: a request waits about the
+bound once. Each process says once, at WARNING, that
+the database is lost, and once that it is back; the pool's own warning at each reconnection
+attempt, which would say the same every second, is not logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import PostgresDatastore
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+log = logging.getLogger("ledger.database")
+CONNECTION_STATES = ("08", "28", "3D", "57")
+"""SQLSTATE classes of a connection refused or lost: connection exception, authorization (user
+or password), no such database, the server shutting down, starting or cancelling."""
+RECONNECT_SECONDS = 10.0
+"""How long the pool retries (with growing pauses) to replace a connection before it gives
+up and makes a new one when next asked: after a long outage, a connection comes back within
+seconds of PostgreSQL, not after the pool's next pause of minutes."""
+
+SETTLE_SECONDS = 1.0
+"""An outage lasts at least this long: as PostgreSQL goes down, a connection whose server
+process has not ended yet still answers for some milliseconds, and the outage would be said
+over and begun again."""
+
+PROBE_PAUSE_SECONDS = 0.5
+"""After the database failed someone, it is not tried again for this long: callers that take
+turns behind a lock of their own (the views' catching up) would otherwise each wait the whole
+bound, one after another."""
+
+
+class DatabaseUnavailableError(Exception):
+    """The database gave no connection within LEDGER_DATABASE_TIMEOUT_SECONDS (not a bug:
+    answered 503, to be retried)."""
+
+
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
+    OperationalError,
+    InterfaceError,
+)
+"""The errors a lost database raises through the library (its wrappers of psycopg's): each
+is answered 503 when ``unreachable`` says so, and is an error of ours otherwise."""
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error``, or one it was raised from, is the database out of reach (refused,
+    lost, timed out) rather than a fault of a statement."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DatabaseUnavailableError | PoolTimeout | psycopg.InterfaceError):
+            return True
+        if isinstance(seen, psycopg.OperationalError) and (
+            seen.sqlstate is None or seen.sqlstate.startswith(CONNECTION_STATES)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Outage:
+    """Whether this process has lost the database: said once when lost, once when back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.probing = threading.Lock()
+        """Held by the one caller that tries the database while it is lost."""
+        self.since: float | None = None
+        """When this process saw the database lost (``time.monotonic``); None while reached."""
+        self.failed_at = 0.0
+        """When the database last failed a caller (``time.monotonic``)."""
+        self.pools: list[ConnectionPool[Any]] = []
+        """The pools of the guarded datastores: emptied of their dead connections when the
+        database is lost and again when it is back (one may have answered a check as the
+        server went down), so that none is found dead after."""
+
+    def lost(self, error: BaseException) -> None:
+        self.failed_at = time.monotonic()
+        with self._lock:
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        log.warning(
+            "the database is unreachable (%s): requests are answered 503 until it is back",
+            first_line,
+        )
+        self.check_pools()
+
+    def check_pools(self) -> None:
+        """Replace the pools' dead connections (each idle one is tried)."""
+        for pool in self.pools:
+            with suppress(Exception):
+                pool.check()
+
+    def reached(self) -> None:
+        """The database answered; the outage is over once it is older than SETTLE_SECONDS."""
+        if self.since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            since = self.since
+            if since is None or time.monotonic() - since < SETTLE_SECONDS:
+                return
+            self.since = None
+        log.warning("the database is reachable again, after %.1f s", time.monotonic() - since)
+
+
+Connect = Callable[[], AbstractContextManager[Any]]
+
+
+def guard_all(recorders: Iterable[object], timeout: float) -> Outage | None:
+    """Guard the PostgreSQL datastores of ``recorders`` with one ``Outage`` (one process's
+    view of the database); None on SQLite, a file that is never out of reach."""
+    stores = [getattr(r, "datastore", None) for r in recorders]
+    postgres = [s for s in stores if isinstance(s, PostgresDatastore)]
+    if not postgres:
+        return None
+    outage = Outage()
+    for datastore in postgres:
+        guard(datastore, outage, timeout)
+    return outage
+
+
+def guard(datastore: PostgresDatastore, outage: Outage, timeout: float) -> None:
+    """Bound ``datastore``'s waits by ``timeout`` seconds and tell ``outage`` what it sees.
+
+    The pool already waits LEDGER_DATABASE_TIMEOUT_SECONDS for a connection (its
+    ``POSTGRES_CONNECT_TIMEOUT``); each new connection gets as long to connect, and a
+    connection whose data goes unacknowledged that long (a host gone silent) is broken.
+    """
+    pool = datastore.pool
+    assert isinstance(pool.kwargs, dict)
+    pool.kwargs.update(
+        connect_timeout=max(2, round(timeout)),  # libpq: whole seconds, at least 2
+        tcp_user_timeout=round(timeout * 1000),
+        keepalives=1,
+        keepalives_idle=max(1, round(timeout)),
+        keepalives_interval=1,
+        keepalives_count=3,
+    )
+    pool.reconnect_timeout = RECONNECT_SECONDS
+    outage.pools.append(pool)
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # Outage says it once
+    # The one door to the pool: the library's recorders and ours all come through it.
+    datastore.get_connection = _guarded(datastore.get_connection, outage)  # type: ignore[method-assign,assignment]
+
+
+def _guarded(connect: Connect, outage: Outage) -> Connect:
+    @contextmanager
+    def get_connection() -> Iterator[Any]:
+        if outage.since is not None:
+            _probe(connect, outage)
+        try:
+            with connect() as connection:
+                yield connection
+        except (OperationalError, InterfaceError) as error:
+            if not unreachable(error):
+                raise
+            outage.lost(error)
+            raise
+
+    return get_connection
+
+
+def _probe(connect: Connect, outage: Outage) -> None:
+    """While the database is lost, one caller at a time tries it (waiting the bound at most),
+    none within PROBE_PAUSE_SECONDS of its last failure; the others are refused at once."""
+    paused = time.monotonic() - outage.failed_at < PROBE_PAUSE_SECONDS
+    if paused or not outage.probing.acquire(blocking=False):
+        raise DatabaseUnavailableError("the database is unreachable")
+    try:
+        with connect() as connection:
+            connection.execute("SELECT 1")
+        outage.check_pools()  # before the others come back to them
+    except (OperationalError, InterfaceError):
+        outage.failed_at = time.monotonic()
+        raise
+    finally:
+        outage.probing.release()
+    outage.reached()
+
+
+def retry_after(timeout: float) -> str:
+    """The ``Retry-After`` of a 503 while the database is lost: the bound, in whole seconds."""
+    return str(max(1, math.ceil(timeout)))
