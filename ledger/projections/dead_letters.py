@@ -28,6 +28,7 @@ from ledger.audit.event_ids import event_id
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.store import ViewStore
 from ledger.service.clock import Clock, utc_now
+from ledger.store.outage import DatabaseUnavailableError
 from ledger.store.schema import placeholders
 
 log = logging.getLogger("ledger.dead_letters")
@@ -40,6 +41,7 @@ MAX_ERROR = 500
 CACHE_SECONDS = 1.0
 """How long a process trusts what it read of the table (another process's retry shows then)."""
 INFRASTRUCTURE = (
+    DatabaseUnavailableError,  # no connection within LEDGER_DATABASE_TIMEOUT_SECONDS
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,  # raised inside a transaction, before the library translates it
