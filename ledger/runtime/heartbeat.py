@@ -23,6 +23,7 @@ from ledger.projections.store import Tx, ViewStore
 from ledger.runtime.bootstrap import Services
 from ledger.runtime.workers import Workers
 from ledger.service.settings import Settings
+from ledger.store.outage import unreachable
 from ledger.store.schema import schema_lock
 
 log = logging.getLogger("ledger.workers")
@@ -57,7 +58,7 @@ class Heartbeat:
         self.restarts = restarts
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failing = False
+        self._failing = ""  # "", or how the failure was told: "said" (outage) or "logged"
 
     def start(self) -> None:
         self.beat(first=True)
@@ -85,13 +86,14 @@ class Heartbeat:
                         "UPDATE workers_heartbeat SET seen_at = now() WHERE grp = ?", (self.group,)
                     )
         except Exception as error:
-            if not self._failing:
+            said = unreachable(error)  # a lost database: said once by ledger.store.outage
+            if not self._failing and not said:
                 log.warning("cannot record the workers' heartbeat (retrying): %s", error)
-            self._failing = True
+            self._failing = "said" if said else "logged"
             return
-        if self._failing:
+        if self._failing == "logged":
             log.info("the workers' heartbeat is recorded again")
-        self._failing = False
+        self._failing = ""
 
     def _record_start(self, tx: Tx) -> None:
         tx.execute(
