@@ -69,10 +69,12 @@ def from_ledger_error(error: LedgerError, language: str = DEFAULT) -> JSONRespon
     extra = {"rule": error.rule, "field": error.field, **error.extra}
     if error.problems:
         extra["errors"] = error.listed(language)
+    status = status_of(error)
     return problem(
-        status_of(error),
+        status,
         error.slug,
         error.slug.replace("-", " ").capitalize(),
         error.say(language),
         extra=extra,
+        headers={"Retry-After": "5"} if status == 503 else None,  # a moment, then again
     )

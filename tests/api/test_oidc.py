@@ -263,5 +263,6 @@ def test_an_unreachable_jwks_is_a_503_problem_not_a_500(
         answer = engagements(api, issuer.token(ANN, clock.now))
         assert answer.status_code == 503, answer.text
         assert answer.headers["content-type"] == PROBLEM
+        assert answer.headers["retry-after"] == "5"
         assert "The identity provider did not answer" in answer.json()["detail"]
         assert api.get("/v1/engagements", ADMIN_A).status_code == 200  # `ledger token` works
