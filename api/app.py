@@ -49,7 +49,7 @@ def create_api(
 ) -> FastAPI:
     """The API on the configured store; workers follow the log inside it unless told not to."""
     services = bootstrap(settings, catalog=catalog, clock=clock)
-    metrics = Metrics(services.ledger, services.workers.views)
+    metrics = Metrics(services.ledger, services.workers.views, services.replica)
     app = FastAPI(
         title="Claim Ledger",
         version="1",

@@ -119,8 +119,11 @@ class PageRequest:
         )
         self.zone = i18n.zone_of(request.cookies.get(i18n.ZONE_COOKIE))
         self.session: Session | None = read_session(request, services.sign_ins, now)
+        self.read_models = services.read_models
+        """The read models this page reads: the read replica's when it shows the user's
+        writes (``ledger.runtime.freshness``)."""
         if self.session is not None:  # the page shows what this user's forms just did
-            services.freshness.read(self.session.principal.user_id)
+            self.read_models = services.freshness.read(self.session.principal.user_id)
 
     def speak(self, language: str) -> None:
         """Speak ``language``, picked for this reader elsewhere (the customer contact's, on

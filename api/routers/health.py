@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import MetricsDep, ViewsDep
+from api.deps import MetricsDep, ServicesDep, ViewsDep
 from api.schemas import Health, problem_response
 from ledger.interface.refusals import problem
 
@@ -20,15 +20,21 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
-def readyz(views: ViewsDep) -> Response:
-    """The store is reachable and the views are caught up within a bound."""
+def readyz(views: ViewsDep, services: ServicesDep) -> Response:
+    """The store is reachable and the views are caught up within a bound. A read replica
+    that cannot be reached is said in the checks, not a 503: its reads go to the primary."""
     try:
         lag = views.lag()
     except Exception as error:  # the store is down: not ready, and say why
         return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
     if lag > READY_LAG:
         return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")
-    body = Health(status="ready", checks={"store": "ok", "projection_lag_events": lag})
+    checks: dict[str, str | int | None] = {"store": "ok", "projection_lag_events": lag}
+    if services.replica is not None:  # the read replica (docs/replicas.md)
+        replica_lag = services.replica.lag(views.position())
+        checks["replica"] = "ok" if replica_lag is not None else "unreachable: reading the primary"
+        checks["replica_lag_events"] = replica_lag
+    body = Health(status="ready", checks=checks)
     return Response(body.model_dump_json(), media_type="application/json")
 
 

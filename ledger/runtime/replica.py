@@ -1,0 +1,146 @@
+"""Reads from a PostgreSQL streaming replica (LEDGER_READ_DATABASE_URL, docs/replicas.md).
+
+The views are written on the primary by the workers and reach the replica by streaming
+replication, tracking positions and all. A read with nothing pending reads the replica. A read
+that must show a position (the reader's own write, ``Ledger-Position``, ``?after=``) polls the
+replica's tracking position until it passes, for at most LEDGER_REPLICA_WAIT_MS, and otherwise
+reads the primary (a fallback, counted). A replica that cannot be reached is left alone for a
+moment and its reads go to the primary meanwhile. Nothing here writes, makes a table or takes a
+lock on the replica: it is read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.utils import Environment
+
+from ledger.projections.runner import tracking_name
+from ledger.projections.store import GENERATION_TTL_SECONDS, Tx, ViewStore
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.005
+"""How often a waiting read looks at the replica's position again."""
+PROBE_SECONDS = 1.0
+"""Reads with nothing pending look at the replica at most this often (is it there, how far);
+an unreachable replica is not tried again for this long."""
+
+
+class ReplicaViewStore(ViewStore):
+    """The view store on a read-only replica: the primary made its tables; nothing is written."""
+
+    def __init__(self, recorder: PostgresTrackingRecorder) -> None:  # no DDL: see ViewStore
+        self.recorder = recorder
+        self.is_postgres = True
+        self._generation = (-GENERATION_TTL_SECONDS, 0)
+
+    @classmethod
+    def open(cls, env: Any) -> ReplicaViewStore:
+        """The replica's view store (no table is made, no schema lock is taken)."""
+        factory = InfrastructureFactory.construct(
+            Environment("Views", {**dict(env), "CREATE_TABLE": "no"})
+        )
+        recorder = factory.tracking_recorder(PostgresTrackingRecorder)
+        assert isinstance(recorder, PostgresTrackingRecorder)
+        return cls(recorder)
+
+    @contextmanager
+    def transaction(
+        self, generation: int | None = None, *, commit: bool = False, sealed: bool = False
+    ) -> Iterator[Tx]:
+        if commit:
+            raise RuntimeError("the replica is read-only: write on the primary's view store")
+        with super().transaction(generation, sealed=sealed) as tx:
+            yield tx
+
+
+@dataclass
+class ReplicaCounts:
+    """What the replica did, for /metrics."""
+
+    reads: int = 0
+    """Reads the replica served."""
+    waits: int = 0
+    """Reads that waited for the replica to replay a position, and got it in time."""
+    fallbacks_wait: int = 0
+    """Reads that waited LEDGER_REPLICA_WAIT_MS in vain and read the primary."""
+    fallbacks_unreachable: int = 0
+    """Reads that went to the primary because the replica could not be reached."""
+
+
+class Replica:
+    """Whether a read can be served by the replica, waiting a bounded time if need be."""
+
+    def __init__(self, store: ReplicaViewStore, wait_seconds: float) -> None:
+        self.store = store
+        self.wait_seconds = wait_seconds
+        self.counts = ReplicaCounts()
+        self._lock = threading.Lock()
+        self._probed_at = -PROBE_SECONDS
+        self._down_until = 0.0
+        self.error: str | None = None
+        """Why the replica was last unreachable (None: it answered last time)."""
+
+    def position(self) -> int:
+        """The views' position the replica has replayed (queries read its generation)."""
+        return self.store.position(tracking_name(self.store.generation()))
+
+    def serves(self, needed: int) -> bool:
+        """Whether this read goes to the replica: it is reachable and shows ``needed``
+        (waiting up to the wait for it); False counts a fallback to the primary."""
+        now = time.monotonic()
+        if now < self._down_until:
+            return self._count("fallbacks_unreachable", False)
+        try:
+            if not needed and now - self._probed_at < PROBE_SECONDS:
+                return self._count("reads", True)
+            self._probed_at = now
+            return self._reached(needed)
+        except Exception as error:  # the replica is down or unreachable: read the primary
+            self._unreachable(error)
+            return self._count("fallbacks_unreachable", False)
+
+    def _reached(self, needed: int) -> bool:
+        deadline = time.monotonic() + self.wait_seconds
+        waited = False
+        while self.position() < needed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self._count("fallbacks_wait", False)
+            waited = True
+            time.sleep(min(POLL_SECONDS, left))
+        self.error = None
+        if waited:
+            self._count("waits", True)
+        return self._count("reads", True)
+
+    def _unreachable(self, error: Exception) -> None:
+        if self.error is None:
+            log.warning("the read replica is unreachable, reading the primary: %s", error)
+        self.error = str(error) or type(error).__name__
+        self._down_until = time.monotonic() + PROBE_SECONDS
+
+    def _count(self, name: str, served: bool) -> bool:
+        with self._lock:
+            setattr(self.counts, name, getattr(self.counts, name) + 1)
+        return served
+
+    def lag(self, primary_position: int) -> int | None:
+        """How many events the replica's views are behind the primary's (None: unreachable)."""
+        try:
+            return max(0, primary_position - self.position())
+        except Exception as error:
+            self._unreachable(error)
+            return None
+
+    def close(self) -> None:
+        self.store.close()
