@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
 from ledger.projections.runner import tracking_name
-from ledger.projections.store import GENERATION_TTL_SECONDS, Tx, ViewStore
+from ledger.projections.store import GENERATION_TTL_SECONDS, Tx, ViewStore, prefix
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ class ReplicaViewStore(ViewStore):
         recorder = factory.tracking_recorder(PostgresTrackingRecorder)
         assert isinstance(recorder, PostgresTrackingRecorder)
         return cls(recorder)
+
+    def has_views(self, generation: int) -> bool:
+        """Whether the replica has replayed the tables of the views' ``generation``."""
+        with self.transaction(generation) as tx:
+            found = tx.one("SELECT to_regclass(?) AS found", (prefix(generation) + "claims",))
+        return found is not None and found["found"] is not None
 
     @contextmanager
     def transaction(
@@ -87,12 +93,18 @@ class Replica:
         self._lock = threading.Lock()
         self._probed_at = -PROBE_SECONDS
         self._down_until = 0.0
+        self._has_tables = False
         self.error: str | None = None
         """Why the replica was last unreachable (None: it answered last time)."""
 
     def position(self) -> int:
         """The views' position the replica has replayed (queries read its generation)."""
-        return self.store.position(tracking_name(self.store.generation()))
+        generation = self.store.generation()
+        if not self._has_tables:  # a replica that has not yet replayed the views' tables
+            self._has_tables = self.store.has_views(generation)
+            if not self._has_tables:
+                raise LookupError("the replica has not replayed the views' tables yet")
+        return self.store.position(tracking_name(generation))
 
     def serves(self, needed: int) -> bool:
         """Whether this read goes to the replica: it is reachable and shows ``needed``
