@@ -13,6 +13,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -20,14 +21,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli.site import create_app
+from ledger.domain.access import AccessTokens
 from ledger.domain.principal import Principal
 from ledger.runtime.bootstrap import Services
+from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from testkit.pgcluster import create_database
 from testkit.pgreplica import Pair, await_replayed, pause_replay, primary_and_replica, resume_replay
 from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.api.client import Api
 from tests.conftest import CHECKPOINT_KEY
+from tests.web.client import sign_in_with
 
 WAIT_MS = 30_000
 """Long enough that the replica shows a write in time however loaded the machine is: a test
@@ -65,9 +69,10 @@ def api(pair: Pair, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
         yield Api(app, client, settings)
 
 
-def write_claim(api: Api, principal: Principal) -> tuple[str, int]:
+def write_claim(api: Api, principal: Principal, customer: int | None = None) -> tuple[str, int]:
     """A new claim of ``principal``'s: its id and the log position the write reached."""
-    response = api.post("/v1/claims", claim_body(next(CUSTOMERS)), principal)
+    number = next(CUSTOMERS) if customer is None else customer
+    response = api.post("/v1/claims", claim_body(number), principal)
     assert response.status_code == 201, response.text
     return str(response.json()["claims"][0]["claim_id"]), int(response.headers["Ledger-Position"])
 
@@ -167,3 +172,22 @@ def test_a_sqlite_store_with_a_replica_is_a_settings_error(tmp_path: Path) -> No
             read_database_url="postgresql://ledger@127.0.0.1:5/ledger",
         )
     assert "LEDGER_READ_DATABASE_URL" in str(caught.value)
+
+
+def test_the_pages_read_the_replica(api: Api, pair: Pair) -> None:
+    """The Customers tab, signed in on the web page, is read on the replica too."""
+    url = api.settings.read_database_url
+    assert url is not None
+    token = AccessTokens(api.settings.signing_key()).mint(PARTNER, timedelta(hours=1), utc_now())
+    sign_in_with(api.client, token)
+    tab = "/engagements/E-BENCH/customers?tab=eligible"
+    pause_replay(url)
+    try:
+        _, position = write_claim(api, OTHER, customer=150)
+        primary_shows(api.services, position)
+        page = api.client.get(tab)
+        assert page.status_code == 200 and "T150" not in page.text
+    finally:
+        resume_replay(url)
+    await_replayed(pair.primary, pair.replica)
+    assert "T150" in api.client.get(tab).text
