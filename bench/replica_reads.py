@@ -163,7 +163,7 @@ def fill(pair: Pair, args: argparse.Namespace, folder: Path, catalog: Catalog) -
     )
     services = bootstrap(settings, catalog=catalog)
     populate(services.ledger, args.claims)
-    services.workers.views.catch_up()
+    services.workers.run_once()  # the views, and the log's tree the workers' rounds extend
     services.close()
     await_replayed(pair.primary, pair.replica)
     return settings

@@ -60,17 +60,22 @@ class Freshness:
         with self._lock:
             own = self._written.get(user, 0)
         needed = max(after or 0, own)
-        if self.replica is not None and self.replica[0].serves(needed):
+        if self.replica is not None and self.replica[0].serves(needed, lambda: self._up_to(needed)):
             if own:
                 self._seen(user, own)
             return self.replica[1]
         if not needed:
             return self.primary
-        if self.views.position() < needed:
-            self.views.catch_up(until=needed)
+        self._up_to(needed)
         if own and self.views.position() >= own:
             self._seen(user, own)
         return self.primary
+
+    def _up_to(self, needed: int) -> None:
+        """The primary's views include ``needed``: this read applies what the workers have
+        not yet."""
+        if self.views.position() < needed:
+            self.views.catch_up(until=needed)
 
     def _seen(self, user: str, position: int) -> None:
         """The views show ``user``'s writes up to ``position``: its reads need not look at the

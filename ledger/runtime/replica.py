@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -106,34 +106,46 @@ class Replica:
                 raise LookupError("the replica has not replayed the views' tables yet")
         return self.store.position(tracking_name(generation))
 
-    def serves(self, needed: int) -> bool:
-        """Whether this read goes to the replica: it is reachable and shows ``needed``
-        (waiting up to the wait for it); False counts a fallback to the primary."""
+    def serves(self, needed: int, prepare: Callable[[], None] = lambda: None) -> bool:
+        """Whether this read goes to the replica: it is reachable and shows ``needed``. If it
+        does not yet, ``prepare`` runs (the primary's views reach ``needed``) and the read waits
+        for the replica to replay that far, for at most the wait. False counts a fallback."""
         now = time.monotonic()
         if now < self._down_until:
             return self._count("fallbacks_unreachable", False)
-        try:
-            if not needed and now - self._probed_at < PROBE_SECONDS:
+        if not needed and now - self._probed_at < PROBE_SECONDS:
+            return self._count("reads", True)
+        self._probed_at = now
+        position = self._position()
+        if position is None:
+            return self._count("fallbacks_unreachable", False)
+        if position >= needed:
+            return self._count("reads", True)
+        prepare()
+        return self._wait(needed)
+
+    def _wait(self, needed: int) -> bool:
+        deadline = time.monotonic() + self.wait_seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(POLL_SECONDS, left))
+            position = self._position()
+            if position is None:
+                return self._count("fallbacks_unreachable", False)
+            if position >= needed:
+                self._count("waits", True)
                 return self._count("reads", True)
-            self._probed_at = now
-            return self._reached(needed)
+        return self._count("fallbacks_wait", False)
+
+    def _position(self) -> int | None:
+        """The replica's position, or None when it cannot be reached (then it is left alone
+        for a moment)."""
+        try:
+            position = self.position()
         except Exception as error:  # the replica is down or unreachable: read the primary
             self._unreachable(error)
-            return self._count("fallbacks_unreachable", False)
-
-    def _reached(self, needed: int) -> bool:
-        deadline = time.monotonic() + self.wait_seconds
-        waited = False
-        while self.position() < needed:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return self._count("fallbacks_wait", False)
-            waited = True
-            time.sleep(min(POLL_SECONDS, left))
+            return None
         self.error = None
-        if waited:
-            self._count("waits", True)
-        return self._count("reads", True)
+        return position
 
     def _unreachable(self, error: Exception) -> None:
         if self.error is None:
@@ -148,11 +160,8 @@ class Replica:
 
     def lag(self, primary_position: int) -> int | None:
         """How many events the replica's views are behind the primary's (None: unreachable)."""
-        try:
-            return max(0, primary_position - self.position())
-        except Exception as error:
-            self._unreachable(error)
-            return None
+        position = self._position()
+        return None if position is None else max(0, primary_position - position)
 
     def close(self) -> None:
         self.store.close()
