@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
 """How often a waiting read looks at the replica's position again."""
 PROBE_SECONDS = 1.0
-"""Reads with nothing pending look at the replica at most this often (is it there, how far);
-an unreachable replica is not tried again for this long."""
+"""Reads with nothing pending look at the replica at most this often (is it there, how far)."""
+DOWN_SECONDS = 5.0
+"""An unreachable replica is not tried again for this long (its reads go to the primary)."""
 
 
 class ReplicaViewStore(ViewStore):
@@ -40,6 +41,7 @@ class ReplicaViewStore(ViewStore):
 
     def __init__(self, recorder: PostgresTrackingRecorder) -> None:  # no DDL: see ViewStore
         self.recorder = recorder
+        self.postgres = recorder
         self.is_postgres = True
         self._generation = (-GENERATION_TTL_SECONDS, 0)
 
@@ -52,12 +54,6 @@ class ReplicaViewStore(ViewStore):
         recorder = factory.tracking_recorder(PostgresTrackingRecorder)
         assert isinstance(recorder, PostgresTrackingRecorder)
         return cls(recorder)
-
-    def has_views(self, generation: int) -> bool:
-        """Whether the replica has replayed the tables of the views' ``generation``."""
-        with self.transaction(generation) as tx:
-            found = tx.one("SELECT to_regclass(?) AS found", (prefix(generation) + "claims",))
-        return found is not None and found["found"] is not None
 
     @contextmanager
     def transaction(
@@ -98,13 +94,19 @@ class Replica:
         """Why the replica was last unreachable (None: it answered last time)."""
 
     def position(self) -> int:
-        """The views' position the replica has replayed (queries read its generation)."""
+        """The views' position the replica has replayed (queries read its generation): one
+        query, not retried (eventsourcing's ``max_tracking_id`` retries for seconds)."""
         generation = self.store.generation()
-        if not self._has_tables:  # a replica that has not yet replayed the views' tables
-            self._has_tables = self.store.has_views(generation)
-            if not self._has_tables:
-                raise LookupError("the replica has not replayed the views' tables yet")
-        return self.store.position(tracking_name(generation))
+        with self.store.transaction(generation) as tx:
+            if not self._has_tables:  # a replica that has not replayed the views' tables yet
+                found = tx.one("SELECT to_regclass(?) AS found", (prefix(generation) + "claims",))
+                if found is None or found["found"] is None:
+                    raise LookupError("the replica has not replayed the views' tables yet")
+                self._has_tables = True
+            statement = self.store.postgres.max_tracking_id_statement
+            tx.cursor.execute(statement, (tracking_name(generation),))
+            row = tx.cursor.fetchone()
+        return int(row["max"] or 0)
 
     def serves(self, needed: int, prepare: Callable[[], None] = lambda: None) -> bool:
         """Whether this read goes to the replica: it is reachable and shows ``needed``. If it
@@ -151,7 +153,7 @@ class Replica:
         if self.error is None:
             log.warning("the read replica is unreachable, reading the primary: %s", error)
         self.error = str(error) or type(error).__name__
-        self._down_until = time.monotonic() + PROBE_SECONDS
+        self._down_until = time.monotonic() + DOWN_SECONDS
 
     def _count(self, name: str, served: bool) -> bool:
         with self._lock:
@@ -160,7 +162,7 @@ class Replica:
 
     def lag(self, primary_position: int) -> int | None:
         """How many events the replica's views are behind the primary's (None: unreachable)."""
-        position = self._position()
+        position = None if time.monotonic() < self._down_until else self._position()
         return None if position is None else max(0, primary_position - position)
 
     def close(self) -> None:

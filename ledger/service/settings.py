@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         return {
             **replica.eventsourcing_env(),
             "CREATE_TABLE": "no",
-            "POSTGRES_CONNECT_TIMEOUT": "3",
+            "POSTGRES_CONNECT_TIMEOUT": "1",
         }
 
     @field_validator("database_url")

@@ -26,7 +26,7 @@ from ledger.domain.principal import Principal
 from ledger.runtime.bootstrap import Services
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
-from testkit.pgcluster import create_database
+from testkit.pgcluster import create_database, free_port
 from testkit.pgreplica import Pair, await_replayed, pause_replay, primary_and_replica, resume_replay
 from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.api.client import Api
@@ -191,3 +191,28 @@ def test_the_pages_read_the_replica(api: Api, pair: Pair) -> None:
         resume_replay(url)
     await_replayed(pair.primary, pair.replica)
     assert "T150" in api.client.get(tab).text
+
+
+def test_an_unreachable_replica_sends_the_reads_to_the_primary(pair: Pair, tmp_path: Path) -> None:
+    """LEDGER_READ_DATABASE_URL at a port nothing listens on: the reads are answered (by the
+    primary), counted as fallbacks, and /readyz stays ready and says it."""
+    url = create_database(pair.primary)
+    settings = Settings(
+        database_url=url,
+        read_database_url=f"postgresql://ledger@127.0.0.1:{free_port()}/ledger",
+        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
+        mail_dir=tmp_path / "mail",
+        documents_dir=tmp_path / "documents",
+        checkpoint_key=CHECKPOINT_KEY,
+    )
+    app = create_app(settings, catalog=bench_catalog(200), run_workers=True)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        api = Api(app, client, settings)
+        claim, _ = write_claim(api, PARTNER)
+        assert claim in listed(api, PARTNER)
+        assert claim in listed(api, PARTNER)
+        assert metric(api, 'ledger_replica_fallbacks_total{reason="unreachable"}') == 2
+        assert metric(api, "ledger_replica_reads_total") == 0
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["replica"] == "unreachable: reading the primary"
