@@ -13,25 +13,23 @@ import itertools
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from cli.main import app as ledger_cli
 from cli.site import create_app
-from ledger.domain.access import AccessTokens
 from ledger.domain.principal import Principal
 from ledger.runtime.bootstrap import Services
-from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, free_port
 from testkit.pgreplica import Pair, await_replayed, pause_replay, primary_and_replica, resume_replay
 from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.api.client import Api
 from tests.conftest import CHECKPOINT_KEY
-from tests.web.client import sign_in_with
 
 WAIT_MS = 30_000
 """Long enough that the replica shows a write in time however loaded the machine is: a test
@@ -166,31 +164,21 @@ def test_the_replica_is_never_written(api: Api, pair: Pair) -> None:
 
 
 def test_a_sqlite_store_with_a_replica_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="needs a PostgreSQL store") as caught:
-        Settings(
-            database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-            read_database_url="postgresql://ledger@127.0.0.1:5/ledger",
-        )
-    assert "LEDGER_READ_DATABASE_URL" in str(caught.value)
-
-
-def test_the_pages_read_the_replica(api: Api, pair: Pair) -> None:
-    """The Customers tab, signed in on the web page, is read on the replica too."""
-    url = api.settings.read_database_url
-    assert url is not None
-    token = AccessTokens(api.settings.signing_key()).mint(PARTNER, timedelta(hours=1), utc_now())
-    sign_in_with(api.client, token)
-    tab = "/engagements/E-BENCH/customers?tab=eligible"
-    pause_replay(url)
-    try:
-        _, position = write_claim(api, OTHER, customer=150)
-        primary_shows(api.services, position)
-        page = api.client.get(tab)
-        assert page.status_code == 200 and "T150" not in page.text
-    finally:
-        resume_replay(url)
-    await_replayed(pair.primary, pair.replica)
-    assert "T150" in api.client.get(tab).text
+    """Every command (here ``ledger outbox``) refuses to start, says which setting and what to
+    do, exit code 2."""
+    env = {
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "LEDGER_READ_DATABASE_URL": "postgresql://ledger@127.0.0.1:5432/ledger",
+        "COLUMNS": "2000",
+    }
+    refused = CliRunner().invoke(ledger_cli, ["outbox"], env=env, color=False)
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert (
+        "settings error LEDGER_READ_DATABASE_URL: a read replica needs a PostgreSQL store" in said
+    )
+    assert "unset LEDGER_READ_DATABASE_URL, or store the ledger in PostgreSQL" in said
+    assert not (tmp_path / "ledger.sqlite3").exists()
 
 
 def test_an_unreachable_replica_sends_the_reads_to_the_primary(pair: Pair, tmp_path: Path) -> None:
