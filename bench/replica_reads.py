@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m bench.replica_reads [--claims 5000] [--reads 300] [--
 It starts a PostgreSQL primary and a streaming replica (``pg_basebackup -R``, on this machine),
 fills the primary with ``--claims`` claims of one partner, then serves the same database twice
 in-process, its workers running: once alone (the baseline) and once with
-LEDGER_READ_DATABASE_URL naming the replica; the two take turns, twice each. Each serving times
+LEDGER_READ_DATABASE_URL naming the replica; the two take turns, twice each (alone first, then
+the replica first). Each serving times
 
 - plain reads (nothing pending): the API's Customers tab and the web page's claims list;
 - reads after the reader's own write: a claim added through the API, then the claims list,
@@ -67,7 +68,8 @@ class Totals:
 
 def reads(client: TestClient, path: str, count: int, headers: dict[str, str]) -> float:
     """Seconds ``count`` GETs of ``path`` took."""
-    client.get(path, headers=headers)  # warm
+    for _ in range(10):  # warm: the pools' connections, the caches, the workers' first round
+        client.get(path, headers=headers)
     started = time.perf_counter()
     for _ in range(count):
         response = client.get(path, headers=headers)
@@ -165,6 +167,8 @@ def fill(pair: Pair, args: argparse.Namespace, folder: Path, catalog: Catalog) -
     populate(services.ledger, args.claims)
     services.workers.run_once()  # the views, and the log's tree the workers' rounds extend
     services.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # no autovacuum during the turns
+        conn.execute("VACUUM (ANALYZE)")
     await_replayed(pair.primary, pair.replica)
     return settings
 
@@ -191,8 +195,9 @@ def main() -> None:
         millis: list[float] = []
         waits = fallbacks = 0
         next_customer = args.claims
-        for _ in range(2):
-            for served, totals in ((settings, alone), (replicated, with_replica)):
+        servings = [(settings, alone), (replicated, with_replica)]
+        for turn_number in range(2):  # alone first, then the replica first: no order's bias
+            for served, totals in servings[:: 1 if turn_number == 0 else -1]:
                 customers = range(next_customer, next_customer + args.writes)
                 next_customer += args.writes
                 turn, sampler, (waited, fell_back) = serve_turn(served, catalog, customers, args)
