@@ -28,8 +28,9 @@ from ledger.projections.store import GENERATION_TTL_SECONDS, Tx, ViewStore, pref
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.005
-"""How often a waiting read looks at the replica's position again."""
+POLL_SECONDS = (0.001, 0.01)
+"""How long a waiting read sleeps before it looks at the replica's position again: the first
+time, then twice as long each time up to the second."""
 PROBE_SECONDS = 1.0
 """Reads with nothing pending look at the replica at most this often (is it there, how far)."""
 DOWN_SECONDS = 5.0
@@ -128,8 +129,10 @@ class Replica:
 
     def _wait(self, needed: int) -> bool:
         deadline = time.monotonic() + self.wait_seconds
+        pause = POLL_SECONDS[0]
         while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(POLL_SECONDS, left))
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, POLL_SECONDS[1])
             position = self._position()
             if position is None:
                 return self._count("fallbacks_unreachable", False)
