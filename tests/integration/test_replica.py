@@ -13,6 +13,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -22,14 +23,17 @@ from typer.testing import CliRunner
 
 from cli.main import app as ledger_cli
 from cli.site import create_app
+from ledger.domain.access import AccessTokens
 from ledger.domain.principal import Principal
 from ledger.runtime.bootstrap import Services
+from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from testkit.pgcluster import create_database, free_port
 from testkit.pgreplica import Pair, await_replayed, pause_replay, primary_and_replica, resume_replay
 from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.api.client import Api
 from tests.conftest import CHECKPOINT_KEY
+from tests.web.client import sign_in_with
 
 WAIT_MS = 30_000
 """Long enough that the replica shows a write in time however loaded the machine is: a test
@@ -179,6 +183,25 @@ def test_a_sqlite_store_with_a_replica_is_a_settings_error(tmp_path: Path) -> No
     )
     assert "unset LEDGER_READ_DATABASE_URL, or store the ledger in PostgreSQL" in said
     assert not (tmp_path / "ledger.sqlite3").exists()
+
+
+def test_the_pages_read_the_replica(api: Api, pair: Pair) -> None:
+    """The Customers tab, signed in on the web page, is read on the replica too."""
+    url = api.settings.read_database_url
+    assert url is not None
+    token = AccessTokens(api.settings.signing_key()).mint(PARTNER, timedelta(hours=1), utc_now())
+    sign_in_with(api.client, token)
+    tab = "/engagements/E-BENCH/customers?tab=eligible"
+    pause_replay(url)
+    try:
+        _, position = write_claim(api, OTHER, customer=150)
+        primary_shows(api.services, position)
+        page = api.client.get(tab)
+        assert page.status_code == 200 and "T150" not in page.text
+    finally:
+        resume_replay(url)
+    await_replayed(pair.primary, pair.replica)
+    assert "T150" in api.client.get(tab).text
 
 
 def test_an_unreachable_replica_sends_the_reads_to_the_primary(pair: Pair, tmp_path: Path) -> None:
