@@ -52,7 +52,7 @@ def create_api(
     """The API on the configured store; workers follow the log inside it unless told not to."""
     services = bootstrap(settings, catalog=catalog, clock=clock)
     watch = watch_for(services, run_workers)  # the workers' liveness: /readyz and /metrics
-    metrics = Metrics(services.ledger, services.workers.views, watch)
+    metrics = Metrics(services.ledger, services.workers.views, watch, services.replica)
     app = FastAPI(
         title="Claim Ledger",
         version="1",

@@ -81,9 +81,9 @@ def _read_models(
         Header(alias="Ledger-Position", ge=0, description="As ?after= (a write's answer)"),
     ] = None,
 ) -> ReadModels:
-    """The read models, once they show this user's own writes (and ``after``)."""
-    services.freshness.read(principal.user_id, after if after is not None else position)
-    return services.read_models
+    """The read models (the replica's when it shows them), once they show this user's own
+    writes (and ``after``)."""
+    return services.freshness.read(principal.user_id, after if after is not None else position)
 
 
 ReadModelsDep = Annotated[ReadModels, Depends(_read_models)]

@@ -114,7 +114,7 @@ class PageRequest:
         self._reader(request, services, now)
         self.session: Session | None = read_session(request, services.sign_ins, now)
         if self.session is not None:  # the page shows what this user's forms just did
-            services.freshness.read(self.session.principal.user_id)
+            self.read_models = services.freshness.read(self.session.principal.user_id)
 
     def _reader(self, request: Request, services: ServicesDep, now: NowDep) -> None:
         self.request = request
@@ -124,6 +124,9 @@ class PageRequest:
             request.headers.get("accept-language"), request.cookies.get(i18n.COOKIE)
         )
         self.zone = i18n.zone_of(request.cookies.get(i18n.ZONE_COOKIE))
+        self.read_models = services.read_models
+        """The read models this page reads: the read replica's when it shows the user's
+        writes (``ledger.runtime.freshness``)."""
 
     @classmethod
     def signed_out(cls, request: Request, services: ServicesDep, now: NowDep) -> PageRequest:

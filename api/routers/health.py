@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import MetricsDep, ViewsDep
+from api.deps import MetricsDep, ServicesDep, ViewsDep
 from api.schemas import Health, errors, problem_response
 from ledger.interface.refusals import problem
 from ledger.projections.base import ts
@@ -32,9 +32,14 @@ def _workers_watch(request: Request) -> WorkersWatch:
 
 
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
-def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watch)]) -> Response:
+def readyz(
+    views: ViewsDep,
+    services: ServicesDep,
+    watch: Annotated[WorkersWatch, Depends(_workers_watch)],
+) -> Response:
     """The store is reachable, the workers run, no view or policy is stopped at an event,
-    and the views are caught up within a bound."""
+    and the views are caught up within a bound. A read replica that cannot be reached is
+    said in the checks, not a 503: its reads go to the primary."""
     try:
         lag = views.lag()
         stuck = views.stuck()
@@ -52,9 +57,13 @@ def readyz(views: ViewsDep, watch: Annotated[WorkersWatch, Depends(_workers_watc
         return problem(503, "not-ready", "Not ready", detail, extra={"stopped": letters})
     if lag > READY_LAG:
         return problem(503, "not-ready", "Not ready", f"the views are {lag} events behind")
-    checks: dict[str, object] = {"store": "ok", "projection_lag_events": lag}
+    checks: dict[str, str | int | None] = {"store": "ok", "projection_lag_events": lag}
     if watch.watched:
         checks["workers"] = "running"
+    if services.replica is not None:  # the read replica (docs/replicas.md)
+        replica_lag = services.replica.lag(views.position())
+        checks["replica"] = "ok" if replica_lag is not None else "unreachable: reading the primary"
+        checks["replica_lag_events"] = replica_lag
     body = Health(status="ready", checks=checks)
     return Response(body.model_dump_json(), media_type="application/json")
 

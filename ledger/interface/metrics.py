@@ -12,12 +12,17 @@ from prometheus_client.registry import Collector
 
 from ledger.projections.runner import ViewRunner
 from ledger.runtime.heartbeat import WorkersWatch
+from ledger.runtime.replica import Replica
 from ledger.service.application import Ledger
 
 
 class Metrics:
     def __init__(
-        self, ledger: Ledger, views: ViewRunner, watch: WorkersWatch | None = None
+        self,
+        ledger: Ledger,
+        views: ViewRunner,
+        watch: WorkersWatch | None = None,
+        replica: Replica | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -41,6 +46,8 @@ class Metrics:
         if watch is not None and watch.watched:
             self.registry.register(WorkersCollector(watch))
         self.registry.register(StoppedFollowers(views))
+        if replica is not None:
+            self.registry.register(ReplicaCollector(replica, views))
 
     @contextmanager
     def command(self, name: str) -> Iterator[None]:
@@ -121,3 +128,36 @@ class StoppedFollowers(Collector):
             position.add_metric(labels, float(letter.position))
             attempts.add_metric(labels, float(letter.attempts))
         yield from (stopped, position, attempts)
+
+
+class ReplicaCollector:
+    """The read replica's counts (ledger.runtime.replica) and its lag, read when scraped."""
+
+    def __init__(self, replica: Replica, views: ViewRunner) -> None:
+        self.replica = replica
+        self.views = views
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self.replica.counts
+        yield CounterMetricFamily(
+            "ledger_replica_reads", "Reads served by the read replica", value=counts.reads
+        )
+        yield CounterMetricFamily(
+            "ledger_replica_waits",
+            "Reads that waited for the replica to replay the reader's position",
+            value=counts.waits,
+        )
+        fallbacks = CounterMetricFamily(
+            "ledger_replica_fallbacks",
+            "Reads served by the primary instead of the replica, by reason",
+            labels=["reason"],
+        )
+        fallbacks.add_metric(["wait"], counts.fallbacks_wait)
+        fallbacks.add_metric(["unreachable"], counts.fallbacks_unreachable)
+        yield fallbacks
+        lag = self.replica.lag(self.views.position())
+        yield GaugeMetricFamily(
+            "ledger_replica_lag_events",
+            "Events the replica's views are behind the primary's (NaN: unreachable)",
+            value=float("nan") if lag is None else float(lag),
+        )

@@ -15,6 +15,7 @@ from ledger.projections.store import ViewStore
 from ledger.projections.summary import LiveFigures, Replays
 from ledger.runtime.freshness import Freshness
 from ledger.runtime.identity import BearerTokens
+from ledger.runtime.replica import Replica, ReplicaViewStore
 from ledger.runtime.sessions import SignIns
 from ledger.runtime.verifications import Verifications
 from ledger.runtime.workers import Workers
@@ -74,9 +75,13 @@ class Services:
     feed: Feed
     documents: DocumentFolder
     """Where uploaded proof documents are kept (LEDGER_DOCUMENTS_DIR)."""
+    replica: Replica | None = None
+    """The read replica the queries read (LEDGER_READ_DATABASE_URL), if any."""
 
     def close(self) -> None:
         self.workers.stop()
+        if self.replica is not None:
+            self.replica.close()
         self.store.close()
         self.ledger.close()
 
@@ -94,20 +99,39 @@ def bootstrap(
     guard_all((ledger.recorder, store.recorder), settings.database_timeout_seconds)
     consent_tokens = ConsentTokens(settings.signing_key())
     workers = Workers(ledger, store, consent_tokens, settings, clock)
+    stuck_after = timedelta(seconds=settings.mail_retry_seconds)
+    read_models = ReadModels.over(store, ledger.catalog, clock, stuck_after)
+    replica = _replica(settings, ledger)
+    replica_reads = None
+    if replica is not None:
+        replica_reads = (
+            replica,
+            ReadModels.over(replica.store, ledger.catalog, clock, stuck_after),
+        )
     return Services(
         settings=settings,
         ledger=ledger,
         store=store,
         workers=workers,
-        read_models=ReadModels.over(
-            store, ledger.catalog, clock, timedelta(seconds=settings.mail_retry_seconds)
-        ),
+        read_models=read_models,
         access_tokens=BearerTokens.configured(settings, clock),
         consent_tokens=consent_tokens,
         clock=clock,
-        freshness=Freshness(workers.views),
+        freshness=Freshness(workers.views, read_models, replica_reads),
         sign_ins=SignIns(store),
         verifications=Verifications(store),
         feed=Feed(ledger, Owners(ledger), settings.signing_key()),
         documents=DocumentFolder(settings.documents_directory(), settings.document_max_bytes),
+        replica=replica,
     )
+
+
+def _replica(settings: Settings, ledger: Ledger) -> Replica | None:
+    """The read replica LEDGER_READ_DATABASE_URL names, its views' contacts opened with the
+    ledger's key ring (None: no replica)."""
+    env = settings.replica_env()
+    if env is None:
+        return None
+    store = ReplicaViewStore.open(env)
+    store.keyring = ledger.keyring
+    return Replica(store, settings.replica_wait_ms / 1000)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -125,6 +125,38 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=5.0, ge=1, le=300)
     """How long a request waits for PostgreSQL (a connection from the pool, a new connection,
     an answer on a connection already open) before it is answered 503 with Retry-After."""
+
+    # Read replicas (docs/replicas.md): the views read from a PostgreSQL streaming replica.
+    read_database_url: str | None = None
+    """A streaming replica of LEDGER_DATABASE_URL's PostgreSQL: queries read the views there."""
+    replica_wait_ms: int = Field(default=200, ge=0, le=60_000)
+    """How long a read after the reader's own write waits for the replica before it reads
+    the primary instead."""
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _replica_of_postgres(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be postgresql://USER:PASS@HOST:PORT/DB (a streaming replica)")
+        if str(info.data.get("database_url", "")).startswith("sqlite:///"):
+            raise ValueError(
+                "a read replica needs a PostgreSQL store, and LEDGER_DATABASE_URL names a "
+                "SQLite file: unset LEDGER_READ_DATABASE_URL, or store the ledger in PostgreSQL"
+            )
+        return value
+
+    def replica_env(self) -> dict[str, str] | None:
+        """The eventsourcing environment of LEDGER_READ_DATABASE_URL (None: no replica)."""
+        if self.read_database_url is None:
+            return None
+        replica = self.model_copy(update={"database_url": self.read_database_url})
+        return {
+            **replica.eventsourcing_env(),
+            "CREATE_TABLE": "no",
+            "POSTGRES_CONNECT_TIMEOUT": "1",
+        }
 
     @field_validator("database_url")
     @classmethod

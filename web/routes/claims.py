@@ -109,9 +109,7 @@ def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
         "commands": lambda row: _partner_actions(principal, row),
     }
     try:
-        result = page.services.read_models.claims.search(
-            principal, _where(filters), cursor, PAGE_SIZE
-        )
+        result = page.read_models.claims.search(principal, _where(filters), cursor, PAGE_SIZE)
     except InvalidInputError as error:
         return page.refused("claims.html", error, result=None, **context)
     return page.render("claims.html", result=result, **context)
@@ -120,7 +118,7 @@ def claims(page: PageDep, filters: Filters, cursor: Text = None) -> Response:
 @router.get("/claims.csv")
 def claims_csv(page: PageDep, filters: Filters) -> Response:
     """The whole filtered list (every page) as the API's CSV, to download."""
-    rows = page.services.read_models.claims.every(page.principal, _where(filters))
+    rows = page.read_models.claims.every(page.principal, _where(filters))
     return Response(
         exports.claims_csv(rows),
         media_type="text/csv; charset=utf-8",
@@ -156,7 +154,7 @@ def _history(
     """The claim's history in the reader's words and time zone (up to ``until``, when
     given); None for a reviewer, who reads the details, not the audit trail (HISTORY)."""
     try:
-        events = page.services.read_models.claims.history(page.principal, claim_id)
+        events = page.read_models.claims.history(page.principal, claim_id)
     except ForbiddenError:
         return None
     if until is not None:
@@ -176,7 +174,7 @@ def _show(
 ) -> HTMLResponse:
     """The claim's page; after a refusal, the refused form as typed with its errors."""
     principal = page.principal
-    queries = page.services.read_models.claims
+    queries = page.read_models.claims
     if isinstance(error, StaleVersionError):
         page.services.workers.views.catch_up()  # show the claim as it is now
     row = queries.details(principal, claim_id)
@@ -219,7 +217,7 @@ def claim(
 def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse:
     """The claim as it stood at ``moment``, its history up to then: nothing to do there."""
     events = page.services.ledger.claim_events(claim_id)
-    row = page.services.read_models.claims.as_of(page.principal, events, moment)
+    row = page.read_models.claims.as_of(page.principal, events, moment)
     return page.render(
         "claim_details.html",
         row=row,
@@ -242,7 +240,7 @@ def _show_as_of(page: PageDep, claim_id: UUID, moment: datetime) -> HTMLResponse
 def history_jsonl(page: PageDep, claim_id: str) -> Response:
     """The claim's history as JSON Lines, to download (whoever reads it on the claim page)."""
     uuid = _uuid(claim_id)
-    rows = page.services.read_models.claims.history(page.principal, uuid)
+    rows = page.read_models.claims.history(page.principal, uuid)
     return Response(
         exports.history_jsonl(rows),
         media_type=exports.JSONL,

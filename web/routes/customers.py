@@ -43,7 +43,7 @@ def customers(
     if (as_of and as_of.strip()) or partner_id:
         try:
             moment = page.as_of(as_of.strip()) if as_of and as_of.strip() else page.now
-            result = page.services.read_models.customers.tab_as_of(
+            result = page.read_models.customers.tab_as_of(
                 principal, page.services.ledger.claim_events, engagement.id, tab, moment,
                 partner_id, cursor, 50,
             )  # fmt: skip
@@ -51,7 +51,7 @@ def customers(
             return page.error_page(error)
         past = {"partner_id": partner_id or "", "as_of": page.local_input(moment)}
     else:
-        result = page.services.read_models.customers.tab(principal, engagement.id, tab, cursor, 50)
+        result = page.read_models.customers.tab(principal, engagement.id, tab, cursor, 50)
     return page.render(
         "customers.html",
         engagement=engagement,

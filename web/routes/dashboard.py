@@ -36,7 +36,7 @@ def dashboard(
     if chosen is not None:
         access.engagement(catalog, chosen)  # the 404 page for an engagement there is not
     require_summary_access(principal)
-    models = page.services.read_models
+    models = page.read_models
     summary, _ = models.live.figures(models.claims.store, principal, chosen, page.now)
     return page.render(
         "dashboard.html",
@@ -54,7 +54,7 @@ def programme(page: PageDep) -> Response:
     """Per engagement: claims by state, approval rate, time in review, payouts by month."""
     principal = page.principal
     require_programme_access(principal)
-    models = page.services.read_models
+    models = page.read_models
     total, engagements = models.live.figures(models.claims.store, principal, None, page.now)
     return page.render(
         "programme.html",

@@ -67,11 +67,11 @@ def queue(
     """Claims waiting for a reviewer, each with its details, proof and the forms allowed now;
     ``done`` names the claim a form just changed, shown as it is now."""
     principal = page.principal
-    result = page.services.read_models.claims.review_queue(principal, cursor, 50)
+    result = page.read_models.claims.review_queue(principal, cursor, 50)
     changed = None
     if done:
         try:
-            changed = page.services.read_models.claims.details(principal, UUID(done))
+            changed = page.read_models.claims.details(principal, UUID(done))
         except (ValueError, LedgerError):
             changed = None
     return page.render("review.html", result=result, changed=changed, **_context(page, principal))
@@ -85,7 +85,7 @@ def _claim_page(
     **context: Any,
 ) -> HTMLResponse:
     principal.require_role(Role.REVIEWER)
-    row = page.services.read_models.claims.details(principal, claim_id)
+    row = page.read_models.claims.details(principal, claim_id)
     documents = page.services.ledger.documents(principal, claim_id)
     return page.render(
         "review_claim.html",
@@ -121,7 +121,7 @@ def review(page: PageDep, commands: CommandRunnerDep, form: FormDep, claim_id: s
 
     def refused(error: LedgerError) -> HTMLResponse:
         try:
-            row = page.services.read_models.claims.details(principal, found)
+            row = page.read_models.claims.details(principal, found)
         except LedgerError as unreachable:  # no such claim: the error page, not the form
             return page.error_page(unreachable)
         return page.refused(

@@ -27,7 +27,7 @@ def referrals(
     page: PageDep, cursor: Annotated[str | None, Query(max_length=500)] = None
 ) -> Response:
     """The partner's referrals, newest first, in pages of 50."""
-    result = page.services.read_models.referrals.search(page.principal, None, cursor, 50)
+    result = page.read_models.referrals.search(page.principal, None, cursor, 50)
     return page.render("referrals.html", result=result, **_names(page))
 
 
@@ -40,12 +40,12 @@ def referral(page: PageDep, referral_id: str) -> Response:
     except ValueError:
         principal.require_role(Role.REFERRAL_ADMIN)  # 403 before 404, as the query does
         raise NotFoundError("referral-not-found", params={"referral": referral_id[:100]}) from None
-    row = page.services.read_models.referrals.referral(principal, found)
+    row = page.read_models.referrals.referral(principal, found)
     return page.render("referral.html", row=row, **_names(page))
 
 
 @router.get("/co-sell")
 def co_sell(page: PageDep) -> Response:
     """The referrals upgraded to co-sell, for sellers."""
-    rows = page.services.read_models.referrals.co_sell(page.principal)
+    rows = page.read_models.referrals.co_sell(page.principal)
     return page.render("co_sell.html", rows=rows, **_names(page))

@@ -110,7 +110,7 @@ class Wizard:
         """The contacts not answered yet, from the claims this partner made: the partner
         contact this user gave on their last claim; claiming a known customer, the customer
         contact of its last claim (an erased contact is never offered). ``filled`` says which."""
-        contacts, principal = self.page.services.read_models.contacts, self.page.principal
+        contacts, principal = self.page.read_models.contacts, self.page.principal
         known = {"partner": contacts.last_partner_contact(principal)}
         customer = self.customer_id()
         if self.origin == "claimed" and customer is not None:
@@ -357,7 +357,7 @@ def added(
         ids = [UUID(part) for part in claims.split(",")][:50]
     except ValueError:
         raise NotFoundError("claim-not-found", params={"claim": claims[:100]}) from None
-    rows = [page.services.read_models.claims.details(page.principal, i) for i in ids]
+    rows = [page.read_models.claims.details(page.principal, i) for i in ids]
     catalog = page.services.ledger.catalog
     return page.render(
         "wizard_done.html",
