@@ -356,8 +356,9 @@ def test_ledger_serve_names_an_unreadable_event_once_and_goes_on(
             assert made.status_code == 201, made.text
 
             def stopped() -> dict[str, Any] | None:
-                ready = client.get("/readyz")
-                return ready.json() if ready.status_code == 503 else None
+                ready = client.get("/readyz")  # (503 too before the workers' first beat)
+                said = ready.json() if ready.status_code == 503 else {}
+                return said if said.get("stopped") else None
 
             problem = until(stopped, seconds=60)
         assert "the claims view is stopped at event" in problem["detail"]
