@@ -67,22 +67,31 @@ def create_api(
     problems.install(app)
     docs.install(app)
     install_middleware(app, settings, metrics)
-    for router in (
-        engagements.router,
-        claims.router,
-        consent.router,
-        referrals.router,
-        audit.router,
-        documents.router,
-        checkpoint_routes.router,
-        reports.router,
-        events.router,
-        webhook_routes.router,
-        health.router,
-    ):
-        unreachable = router not in (engagements.router, health.router)  # their own 503s
-        app.include_router(router, responses=errors(503) if unreachable else None)
+    include_routers(app)
     return app
+
+
+ROUTERS = (
+    engagements.router,
+    claims.router,
+    consent.router,
+    referrals.router,
+    audit.router,
+    documents.router,
+    checkpoint_routes.router,
+    reports.router,
+    events.router,
+    webhook_routes.router,
+    health.router,
+)
+
+
+def include_routers(app: FastAPI) -> None:
+    """Every router; those that read the database document its 503 (the engagements read the
+    catalog alone, and the health routes say their own 503s)."""
+    for router in ROUTERS:
+        unreachable = router not in (engagements.router, health.router)
+        app.include_router(router, responses=errors(503) if unreachable else None)
 
 
 def _lifespan(
