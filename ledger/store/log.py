@@ -206,7 +206,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             prepare=True,
         )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events(
         self,
         originator_id: UUID | str,
@@ -223,9 +222,14 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 originator_id, gt=gt, lte=lte, desc=desc, limit=limit
             )
             return some
+        stream: list[StoredEvent] = self._stream_of(originator_id)
+        return stream
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def _stream_of(self, originator_id: UUID | str) -> list[StoredEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._stream, (originator_id,), prepare=True)
-            events: list[StoredEvent] = [
+            return [
                 StoredEvent(
                     originator_id=row["originator_id"],
                     originator_version=row["originator_version"],
@@ -234,7 +238,6 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
                 )
                 for row in curs.fetchall()
             ]
-            return events
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         with self.committed.committing() as staged:  # a hash is known once its save committed
