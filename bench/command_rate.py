@@ -9,12 +9,17 @@ process, and on PostgreSQL also 4 processes (``processes=4``, as ``ledger serve 
 runs); the in-memory store gives the commands' CPU cost alone. ``ratio_sealed`` is the rate
 with the contacts' personal data sealed (as always) against the same commands without. Quote
 the ratios: these machines are shared and noisy.
+
+``cpu_ms_per_command`` is the CPU time one command costs: this process's (all its threads,
+``time.process_time``) and, on PostgreSQL, the server's too (the postmaster started by the
+bench and its backends, from ``/proc/<pid>/stat``), over the commands played.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import tempfile
 import threading
 import time
@@ -34,6 +39,55 @@ from testkit.pgcluster import create_database, throwaway_cluster
 from testkit.workload import PARTNER, bench_catalog, claim_body
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+_server_pid: int | None = None
+"""The postmaster of the cluster the bench started (None: not on PostgreSQL)."""
+
+
+def _stat_fields(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()  # from the state field on
+
+
+def server_cpu() -> float:
+    """Seconds of CPU the PostgreSQL server used so far: the postmaster, its live children
+    (backends, checkpointer, WAL writer) and its exited children (reaped)."""
+    if _server_pid is None:
+        return 0.0
+    ticks = 0
+    fields = _stat_fields(_server_pid)
+    ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat_fields(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(child[1]) == _server_pid:  # ppid
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def find_server(url: str) -> int | None:
+    """The pid of the postmaster listening on ``url``'s port (started by this bench)."""
+    port = url.rsplit(":", 1)[1].split("/", 1)[0]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"postgres") and f"-p {port}".encode() in b" ".join(args):
+            return int(entry.name)
+    return None
+
+
+def cpu_now() -> float:
+    """This process's CPU seconds (all threads) plus the PostgreSQL server's."""
+    return time.process_time() + server_cpu()
 
 
 def lifecycle(ledger: Ledger, i: int) -> None:
@@ -80,12 +134,15 @@ def run_writers(writers: int, per_writer: int, work: Callable[[int], object]) ->
 
 def commands_seconds(
     settings: Settings, writers: int, lifecycles: int, *, seal_contacts: bool
-) -> float:
-    """Seconds the writers take to play the lifecycles on a fresh store; with the contacts
-    sealed (as always) or, to measure what sealing costs, not."""
+) -> tuple[float, float]:
+    """Seconds the writers take to play the lifecycles on a fresh store, and the CPU seconds
+    spent (``cpu_now``); with the contacts sealed (as always) or, to measure what sealing
+    costs, not."""
     ledger = open_ledger(settings, bench_catalog(lifecycles), seal_contacts=seal_contacts)
     try:
-        return run_writers(writers, lifecycles // writers, lambda i: lifecycle(ledger, i))
+        cpu = cpu_now()
+        seconds = run_writers(writers, lifecycles // writers, lambda i: lifecycle(ledger, i))
+        return seconds, cpu_now() - cpu
     finally:
         ledger.close()
 
@@ -120,8 +177,8 @@ _tables = iter(range(10_000))
 def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int) -> dict[str, Any]:
     per_writer = lifecycles // writers
     settings = settings_for()
-    seconds = commands_seconds(settings, writers, lifecycles, seal_contacts=True)
-    plain = commands_seconds(settings_for(), writers, lifecycles, seal_contacts=False)
+    seconds, cpu = commands_seconds(settings, writers, lifecycles, seal_contacts=True)
+    plain, _ = commands_seconds(settings_for(), writers, lifecycles, seal_contacts=False)
     commands = 4 * per_writer * writers
     library_env = settings_for().eventsourcing_env()
     library_env.pop("APPLICATION_RECORDER_TOPIC", None)  # the library's own recorder
@@ -132,6 +189,7 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
         baseline_app.close()
     result = {
         "commands_per_s": commands / seconds,
+        "cpu_ms_per_command": 1000 * cpu / commands,
         "unsealed_commands_per_s": commands / plain,
         "ratio_sealed": plain / seconds,
         "library_saves_per_s": commands / base_seconds,
@@ -143,13 +201,20 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
     return result
 
 
-def _process_writer(url: str, lifecycles: int, first: int, count: int, barrier: Any) -> None:
-    """One writer process: its own Ledger on the store, ``count`` lifecycles from ``first``."""
+def _process_writer(
+    url: str, lifecycles: int, first: int, count: int, barrier: Any, cpu: Any
+) -> None:
+    """One writer process: its own Ledger on the store, ``count`` lifecycles from ``first``;
+    the CPU seconds they took added to ``cpu``."""
     ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles))
     try:
         barrier.wait()
+        started = time.process_time()
         for i in range(first, first + count):
             lifecycle(ledger, i)
+        spent = time.process_time() - started
+        with cpu.get_lock():
+            cpu.value += spent
         barrier.wait()
     finally:
         ledger.close()
@@ -168,37 +233,44 @@ def busy_since(before: tuple[int, int]) -> float:
     return (busy - before[0]) / max(1, total - before[1])
 
 
-def in_processes(url: str, writers: int, lifecycles: int) -> tuple[float, float]:
+def in_processes(url: str, writers: int, lifecycles: int) -> tuple[float, float, float]:
     """The lifecycles played by ``writers`` processes (each with its own GIL, as
-    ``ledger serve --processes N`` runs); commands per second."""
+    ``ledger serve --processes N`` runs); commands per second, the machine's busy share and
+    the CPU milliseconds per command (the writers' and the server's)."""
     per_writer = lifecycles // writers
     spawn = multiprocessing.get_context("spawn")
-    barrier = spawn.Barrier(writers + 1)
+    barrier, cpu = spawn.Barrier(writers + 1), spawn.Value("d", 0.0)
     processes = [
         spawn.Process(
-            target=_process_writer, args=(url, lifecycles, w * per_writer, per_writer, barrier)
+            target=_process_writer,
+            args=(url, lifecycles, w * per_writer, per_writer, barrier, cpu),
         )
         for w in range(writers)
     ]
     for process in processes:
         process.start()
     barrier.wait(timeout=120)  # all have opened their ledger
-    started, ticks = time.perf_counter(), cpu_ticks()
+    started, ticks, server = time.perf_counter(), cpu_ticks(), server_cpu()
     barrier.wait(timeout=600)  # all are done
     seconds, busy = time.perf_counter() - started, busy_since(ticks)
+    server = server_cpu() - server
     for process in processes:
         process.join()
         if process.exitcode:
             raise SystemExit(f"a writer process failed (exit code {process.exitcode})")
-    return 4 * per_writer * writers / seconds, busy
+    commands = 4 * per_writer * writers
+    return commands / seconds, busy, 1000 * (cpu.value + server) / commands
 
 
 def in_memory(writers: int, lifecycles: int) -> dict[str, Any]:
     """The commands on the library's in-memory store: their CPU cost alone."""
     per_writer = lifecycles // writers
     ledger = Ledger(bench_catalog(lifecycles), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    cpu = time.process_time()
     seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
-    return {"commands_per_s": 4 * per_writer * writers / seconds}
+    cpu = time.process_time() - cpu
+    commands = 4 * per_writer * writers
+    return {"commands_per_s": commands / seconds, "cpu_ms_per_command": 1000 * cpu / commands}
 
 
 def main() -> None:
@@ -206,6 +278,7 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, default=400, help="claims per configuration")
     parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
     args = parser.parse_args()
+    global _server_pid
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(throwaway_cluster(durable=True))
@@ -217,26 +290,36 @@ def main() -> None:
         def postgres() -> Settings:
             return Settings(database_url=create_database(server))
 
-        popo = in_memory(1, args.lifecycles)["commands_per_s"]
-        print(f"bench command_rate store=memory writers=1 commands_per_s={popo:.0f}", flush=True)
+        popo = in_memory(1, args.lifecycles)
+        print(
+            f"bench command_rate store=memory writers=1 commands_per_s={popo['commands_per_s']:.0f}"
+            f" cpu_ms_per_command={popo['cpu_ms_per_command']:.3f}",
+            flush=True,
+        )
         for store, settings_for in (("sqlite", sqlite), ("postgresql", postgres)):
             if args.store not in {"all", store}:
                 continue
+            _server_pid = find_server(server) if store == "postgresql" else None
             for writers in (1, 4):
                 result = measure(settings_for, writers, args.lifecycles)
                 figures = " ".join(
-                    f"{k}={v:.2f}" if k.startswith("ratio") else f"{k}={v:.0f}"
+                    f"{k}={v:.2f}"
+                    if k.startswith("ratio")
+                    else f"{k}={v:.3f}"
+                    if k.startswith("cpu")
+                    else f"{k}={v:.0f}"
                     for k, v in result.items()
                 )
                 print(f"bench command_rate store={store} writers={writers} {figures}", flush=True)
             if store == "postgresql":
-                rate, busy = in_processes(create_database(server), 4, args.lifecycles)
+                rate, busy, cpu_ms = in_processes(create_database(server), 4, args.lifecycles)
                 ticks = cpu_ticks()
                 raw = raw_commits(create_database(server), 4, args.lifecycles)
                 raw_busy = busy_since(ticks)
                 print(
                     "bench command_rate store=postgresql writers=4 processes=4 "
-                    f"commands_per_s={rate:.0f} cpu_busy={busy:.2f} raw_commits_per_s={raw:.0f} "
+                    f"commands_per_s={rate:.0f} cpu_ms_per_command={cpu_ms:.3f} "
+                    f"cpu_busy={busy:.2f} raw_commits_per_s={raw:.0f} "
                     f"raw_cpu_busy={raw_busy:.2f} ratio_raw={rate / raw:.2f}",
                     flush=True,
                 )

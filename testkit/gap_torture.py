@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,7 +24,18 @@ _chance = threading.local()
 
 
 class TorturedRecorder(ConcurrentPostgresRecorder):
-    """Holds each insert's transaction open a random while, and aborts one in ten."""
+    """Holds each insert's transaction open a random while, and aborts one in ten (the
+    recorder's insert is one statement that commits at once: here it runs in a transaction
+    held open after it, to widen the window in which ids commit out of order)."""
+
+    def _insert_in_one_statement(self, stored_events: Any, **kwargs: Any) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_stored_events(curs, stored_events, **kwargs)

@@ -15,11 +15,13 @@ from decimal import Decimal
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
     Notification,
+    Recording,
     StoredEvent,
 )
 from eventsourcing.utils import get_topic
@@ -328,6 +330,28 @@ class LedgerBase(Application[UUID]):
         recordings = self.save(*aggregates, record, written=written)
         last = max(r.notification.id for r in recordings)
         return Done(changed.result, False, versions, self.event_log.position_written(last, written))
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """The library's save, without its two ``isinstance`` checks against runtime
+        protocols per aggregate (slow before Python 3.12); anything but an aggregate is
+        collected as the library collects it."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):  # a plain class check
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # deprecated in the library, called as it does
+        return recordings
 
     # -- loading ----------------------------------------------------------------------------
 

@@ -24,8 +24,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.store.chain import (
@@ -76,6 +83,17 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         self.lock_table_statements = []  # appends of different claims commit in parallel
         self._write_statements()
         self._read_statements()
+        self._stream = (
+            SQL(
+                "SELECT originator_id, originator_version, topic, state FROM {table} "
+                "WHERE originator_id = %s ORDER BY originator_version"
+            )
+            .format(table=self._table)
+            .as_string()
+        )
+        """A command's read of an aggregate's whole stream. The statements of every command
+        are kept as text, composed once: psycopg renders a composed statement again at each
+        execution, and caches the parsing of text."""
 
     def _qualified(self, name: str) -> Composed:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
@@ -119,11 +137,16 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
             "RETURNING notification_id, tx_id::text::bigint AS tx"
         ).format(table=self._table, ids=id_array)
-        self._previous = SQL(
-            "SELECT e.originator_id, e.hash FROM {table} AS e "
-            "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
-            "ON e.originator_id = p.id AND e.originator_version = p.version"
-        ).format(table=self._table, ids=id_array)
+        self._insert = self.insert_events_statement.as_string()
+        self._previous = (
+            SQL(
+                "SELECT e.originator_id, e.hash FROM {table} AS e "
+                "JOIN unnest({ids}, %s::bigint[]) AS p(id, version) "
+                "ON e.originator_id = p.id AND e.originator_version = p.version"
+            )
+            .format(table=self._table, ids=id_array)
+            .as_string()
+        )
 
     def _read_statements(self) -> None:
         """The followers' reads, in commit order, up to the oldest transaction still open."""
@@ -172,7 +195,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         hashes = chained_hashes(stored_events, previous)
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         curs.execute(
-            self.insert_events_statement,
+            self._insert,
             (
                 [e.originator_id for e in stored_events],
                 [e.originator_version for e in stored_events],
@@ -183,12 +206,60 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             prepare=True,
         )
 
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """An aggregate's events; its whole stream (as a command reads it) by a statement
+        rendered once, the rest as the library selects them."""
+        if gt is not None or lte is not None or desc or limit is not None:
+            some: Sequence[StoredEvent] = super().select_events(
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+            return some
+        stream: list[StoredEvent] = self._stream_of(originator_id)
+        return stream
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def _stream_of(self, originator_id: UUID | str) -> list[StoredEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._stream, (originator_id,), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         with self.committed.committing() as staged:  # a hash is known once its save committed
-            ids: Sequence[int] | None = super().insert_events(
+            ids: Sequence[int] | None = self._insert_in_one_statement(
                 stored_events, staged_hashes=staged, **kwargs
             )
             return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def _insert_in_one_statement(
+        self, stored_events: Sequence[Any], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The save's events in one INSERT, its own transaction (the connection autocommits):
+        all or none, without the library's BEGIN, pipeline sync and COMMIT, a round trip
+        less. The hashes it chains on, when not known here, are read just before: a
+        committed event never changes, and a concurrent save of the same versions makes
+        this insert fail on the primary key, as in one transaction."""
+        if not stored_events:
+            return None  # as the library answers
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any

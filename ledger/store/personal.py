@@ -56,6 +56,16 @@ TABLES = [
     "erased_at TEXT NOT NULL)",
 ]
 
+ENSURE_KEY = (
+    "WITH made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (lookup) DO NOTHING RETURNING key_id, secret) "
+    "SELECT key_id, secret FROM made "
+    "UNION ALL SELECT key_id, secret FROM contact_keys WHERE lookup = %s"
+)
+"""PostgreSQL: a contact's key row made if there is none, and read, in one statement (the
+insert's row is not visible to the statement's own read: exactly one of the two answers,
+unless another writer committed it after the statement's snapshot: then neither)."""
+
 
 def lookup_of(email: str) -> str:
     """How the key table finds a contact: a digest of its normalised address, not the address."""
@@ -104,26 +114,44 @@ class KeyRing:
         self._forget_stale()
         if (cached := self._by_lookup.get(lookup)) is not None:
             return cached
+        row = self._made_in_one_statement(lookup) if self.is_postgres else None
+        if row is None:
+            row = self._stored_key(lookup)
+        found = str(row["key_id"]), bytes(row["secret"])
+        self._by_lookup[lookup] = found
+        self._keys[found[0]] = found[1]
+        return found
+
+    def _new_key_row(self, lookup: str) -> tuple[str, str, bytes, str]:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return uuid4().hex, lookup, AESGCM.generate_key(bit_length=256), created
+
+    def _made_in_one_statement(self, lookup: str) -> Any:
+        """PostgreSQL: the contact's key row, made and committed if there was none, in one
+        round trip; None when another writer made it meanwhile (our statement's snapshot
+        does not see it: ``_stored_key`` reads it)."""
+        with self._cursor(commit=True) as cursor:  # the key is durable before its data
+            cursor.execute(ENSURE_KEY, (*self._new_key_row(lookup), lookup), prepare=True)
+            return cursor.fetchone()
+
+    def _stored_key(self, lookup: str) -> Any:
+        """The contact's key row, made (and committed) first if there is none."""
         select = self._sql("SELECT key_id, secret FROM contact_keys WHERE lookup = ?")
         with self._cursor() as cursor:
             cursor.execute(select, (lookup,))
             row = cursor.fetchone()
         if row is None:
-            key_id, secret = uuid4().hex, AESGCM.generate_key(bit_length=256)
             with self._cursor(commit=True) as cursor:  # the key is durable before its data
                 cursor.execute(
                     self._sql(
                         "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
                     ),
-                    (key_id, lookup, secret, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                    self._new_key_row(lookup),
                 )
                 cursor.execute(select, (lookup,))  # ours, or the one another writer made first
                 row = cursor.fetchone()
-        found = str(row["key_id"]), bytes(row["secret"])
-        self._by_lookup[lookup] = found
-        self._keys[found[0]] = found[1]
-        return found
+        return row
 
     def _key(self, key_id: str) -> bytes | None:
         """The key of that id; None once it was erased."""
