@@ -29,7 +29,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 log = logging.getLogger("ledger.database")
 CONNECTION_STATES = ("08", "28", "3D", "57")
 """SQLSTATE classes of a connection refused or lost: connection exception, authorization (user
-or password), no such database, the server shutting down, starting or cancelling."""
+or password), no such database, the server shutting down or starting."""
+QUERY_CANCELED = "57014"
+"""In class 57 but not an outage: one statement cancelled (a statement timeout, an operator's
+``pg_cancel_backend``); the database is there."""
 RECONNECT_SECONDS = 10.0
 """How long the pool retries (with growing pauses) to replace a connection before it gives
 up and makes a new one when next asked: after a long outage, a connection comes back within
@@ -68,7 +71,8 @@ def unreachable(error: BaseException) -> bool:
         if isinstance(seen, DatabaseUnavailableError | PoolTimeout | psycopg.InterfaceError):
             return True
         if isinstance(seen, psycopg.OperationalError) and (
-            seen.sqlstate is None or seen.sqlstate.startswith(CONNECTION_STATES)
+            seen.sqlstate is None
+            or (seen.sqlstate.startswith(CONNECTION_STATES) and seen.sqlstate != QUERY_CANCELED)
         ):
             return True
         seen = seen.__cause__ or seen.__context__

@@ -41,6 +41,7 @@ def test_a_database_out_of_reach(error: Exception) -> None:
         wrapped(errors.SerializationFailure("could not serialize access")),
         wrapped(errors.DeadlockDetected("deadlock detected")),
         wrapped(errors.LockNotAvailable("canceling statement due to lock timeout")),
+        wrapped(errors.QueryCanceled("canceling statement due to user request")),
         wrapped(errors.UndefinedTable('relation "v1_claims" does not exist'), ProgrammingError),
         wrapped(errors.UniqueViolation("duplicate key value"), IntegrityError),
         OperationalError("an error of the library's own, raised from nothing"),
