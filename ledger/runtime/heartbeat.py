@@ -59,6 +59,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = ""  # "", or how the failure was told: "said" (outage) or "logged"
+        self._started = False  # this process's start is recorded (its row exists)
 
     def start(self) -> None:
         self.beat(first=True)
@@ -77,6 +78,7 @@ class Heartbeat:
     def beat(self, first: bool = False) -> None:
         """Record that this process is alive (at its start: its pid, restarts and start time
         too, and forget long-gone groups); a failure is logged once, and retried."""
+        first = first or not self._started  # until the start is recorded (a failed first beat)
         try:
             with self.store.transaction(commit=True) as tx:
                 if first:
@@ -85,6 +87,7 @@ class Heartbeat:
                     tx.execute(
                         "UPDATE workers_heartbeat SET seen_at = now() WHERE grp = ?", (self.group,)
                     )
+            self._started = True
         except Exception as error:
             said = unreachable(error)  # a lost database: said once by ledger.store.outage
             if not self._failing and not said:

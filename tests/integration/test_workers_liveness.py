@@ -110,3 +110,31 @@ def test_the_api_follows_a_workers_process_heartbeat(postgres_url: str, tmp_path
         gone = until(lambda: client.get("/readyz").json().get("detail"))
         assert "the workers process is not running (last seen" in gone
         assert "ledger_workers_running 0.0" in client.get("/metrics").text
+
+
+def test_a_workers_process_whose_first_beat_failed_is_seen_at_its_next(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The first beat records the process's row; when it fails (the database blinked), the
+    next beat records it instead of updating a row that is not there (which would leave
+    /readyz saying "not started yet" for as long as the process lives)."""
+    settings = Settings(
+        database_url=postgres_url,
+        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
+        mail_dir=tmp_path / "mail",
+        documents_dir=tmp_path / "documents",
+        watch_workers_process=True,
+        workers_group="blink:1",
+    )
+    app = create_app(settings, catalog=make_catalog(), run_workers=False)
+    with TestClient(app) as client:
+        store = app.state.services.store
+        heartbeat = Heartbeat(store, "blink:1", restarts=0)
+        with store.transaction(commit=True) as tx:  # the first beat fails: no table to write
+            tx.execute("ALTER TABLE workers_heartbeat RENAME TO workers_heartbeat_away")
+        heartbeat.beat(first=True)
+        with store.transaction(commit=True) as tx:
+            tx.execute("ALTER TABLE workers_heartbeat_away RENAME TO workers_heartbeat")
+        heartbeat.beat()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text

@@ -176,7 +176,8 @@ def _show(
     principal = page.principal
     queries = page.read_models.claims
     if isinstance(error, StaleVersionError):
-        page.services.workers.views.catch_up()  # show the claim as it is now
+        page.services.workers.views.catch_up()  # show the claim as it is now: the primary's
+        queries = page.services.read_models.claims  # views (a replica may not show it yet)
     row = queries.details(principal, claim_id)
     context: dict[str, Any] = {
         "row": row,
