@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore
 from ledger.domain.catalog import Catalog
 from ledger.service.application import Ledger
 from ledger.service.settings import Settings
+from ledger.store.log import stored_event
 
 PAGE = 1000
 
@@ -55,15 +56,7 @@ def stored_events(source: Ledger, page: int = PAGE) -> Iterator[list[StoredEvent
             rows = list(cursor.fetchall())
         if not rows:
             return
-        yield [
-            StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
+        yield [stored_event(row) for row in rows]
         after = rows[-1]["n"]
 
 

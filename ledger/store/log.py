@@ -45,7 +45,25 @@ from ledger.store.chain import (
     previous_versions,
 )
 
-__all__ = ["ConcurrentPostgresRecorder", "EventLog", "LogPage", "Written", "event_log"]
+__all__ = [
+    "ConcurrentPostgresRecorder",
+    "EventLog",
+    "LogPage",
+    "Written",
+    "event_log",
+    "stored_event",
+]
+
+
+def stored_event(row: Any) -> StoredEvent:
+    """A row of the events table (its originator, version, topic and state columns) as the
+    library's ``StoredEvent``."""
+    return StoredEvent(
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
 
 
 @dataclass
@@ -229,15 +247,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     def _stream_of(self, originator_id: UUID | str) -> list[StoredEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._stream, (originator_id,), prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [stored_event(row) for row in curs.fetchall()]
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         with self.committed.committing() as staged:  # a hash is known once its save committed

@@ -83,16 +83,21 @@ def test_one_process_says_when_its_workers_thread_stopped(tmp_path: Path) -> Non
 
 
 @pytest.mark.postgres
-def test_the_api_follows_a_workers_process_heartbeat(postgres_url: str, tmp_path: Path) -> None:
-    settings = Settings(
+def watching(postgres_url: str, tmp_path: Path, group: str, **more: float) -> Settings:
+    """Settings of an API process that watches the workers process ``group`` beat."""
+    return Settings(
         database_url=postgres_url,
         secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
         mail_dir=tmp_path / "mail",
         documents_dir=tmp_path / "documents",
         watch_workers_process=True,
-        workers_group="here:1",
-        workers_stale_seconds=3,
+        workers_group=group,
+        **more,  # type: ignore[arg-type]
     )
+
+
+def test_the_api_follows_a_workers_process_heartbeat(postgres_url: str, tmp_path: Path) -> None:
+    settings = watching(postgres_url, tmp_path, "here:1", workers_stale_seconds=3)
     app = create_app(settings, catalog=make_catalog(), run_workers=False)
     with TestClient(app) as client:
         waiting = client.get("/readyz")
@@ -118,14 +123,7 @@ def test_a_workers_process_whose_first_beat_failed_is_seen_at_its_next(
     """The first beat records the process's row; when it fails (the database blinked), the
     next beat records it instead of updating a row that is not there (which would leave
     /readyz saying "not started yet" for as long as the process lives)."""
-    settings = Settings(
-        database_url=postgres_url,
-        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
-        mail_dir=tmp_path / "mail",
-        documents_dir=tmp_path / "documents",
-        watch_workers_process=True,
-        workers_group="blink:1",
-    )
+    settings = watching(postgres_url, tmp_path, "blink:1")
     app = create_app(settings, catalog=make_catalog(), run_workers=False)
     with TestClient(app) as client:
         store = app.state.services.store
