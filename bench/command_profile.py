@@ -1,7 +1,8 @@
-"""A profile of the lifecycle commands on PostgreSQL: CPU by function, and round trips.
+"""A profile of the lifecycle commands on PostgreSQL (or SQLite): CPU by function, and
+round trips.
 
-Run: ``.venv/bin/python -m bench.command_profile [--lifecycles N] [--top K]``. On a durable
-throwaway cluster, one writer plays ``N`` lifecycles (four commands each, as
+Run: ``.venv/bin/python -m bench.command_profile [--lifecycles N] [--top K] [--sort KEY]
+[--store sqlite]``. On a durable throwaway cluster (or a SQLite file), one writer plays ``N`` lifecycles (four commands each, as
 ``bench.command_rate`` does) three ways: unprofiled, for the CPU per command of this process
 and of the server (postmaster and backends); with every psycopg execute counted and timed
 (statements per command, and each one's wall time); and under cProfile on a CPU clock (the
@@ -15,10 +16,11 @@ import argparse
 import cProfile
 import io
 import pstats
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -63,7 +65,7 @@ def play(ledger: Ledger, first: int, count: int) -> Callable[[], None]:
     return run
 
 
-def profile(ledger: Ledger, lifecycles: int, top: int) -> None:
+def profile(ledger: Ledger, lifecycles: int, top: int, sort: str = "cumulative") -> None:
     commands = 4 * lifecycles
     cpu, server = time.process_time(), command_rate.server_cpu()
     play(ledger, 0, lifecycles)()
@@ -81,7 +83,7 @@ def profile(ledger: Ledger, lifecycles: int, top: int) -> None:
     profiler = cProfile.Profile(time.process_time)
     profiler.runcall(play(ledger, 2 * lifecycles, lifecycles))
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
     print(out.getvalue())
 
 
@@ -89,16 +91,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lifecycles", type=int, default=300, help="claims per pass")
     parser.add_argument("--top", type=int, default=60, help="functions shown")
+    parser.add_argument(
+        "--sort", default="cumulative", help="pstats order: cumulative, tottime, ..."
+    )
+    parser.add_argument("--store", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
-    with throwaway_cluster(durable=True) as server:
-        command_rate._server_pid = command_rate.find_server(server)
+    with ExitStack() as stack:
+        if args.store == "sqlite":
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            url = f"sqlite:///{folder}/ledger.sqlite3"
+        else:
+            server = stack.enter_context(throwaway_cluster(durable=True))
+            command_rate._server_pid = command_rate.find_server(server)
+            url = create_database(server)
         catalog = bench_catalog(3 * args.lifecycles + 20)
-        ledger = open_ledger(Settings(database_url=create_database(server)), catalog)
-        try:
-            play(ledger, 3 * args.lifecycles, 20)()  # warm: connections, prepared statements
-            profile(ledger, args.lifecycles, args.top)
-        finally:
-            ledger.close()
+        ledger = open_ledger(Settings(database_url=url), catalog)
+        stack.callback(ledger.close)
+        play(ledger, 3 * args.lifecycles, 20)()  # warm: connections, prepared statements
+        profile(ledger, args.lifecycles, args.top, args.sort)
 
 
 if __name__ == "__main__":

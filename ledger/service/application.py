@@ -71,6 +71,9 @@ class Ledger(PolicyCommands):
 
     def _plan(self, principal: Principal, command: CreateClaims) -> creation.CreationPlan:
         plan = creation.plan_claims(self.catalog, principal, command)
+        known_id = KnownCustomer.id_for(plan.partner_id, plan.customer_id)
+        seat_ids = [Seat.id_for(e.id, plan.eligibility_key) for e in plan.engagements]
+        self.read_many([known_id, *seat_ids])  # one round trip for what the command reads
         known = self.is_known_customer(plan.partner_id, plan.customer_id)
         creation.check_origin(command.origin, known)
         return plan

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -47,6 +47,7 @@ from ledger.domain.errors import (
     StaleVersionError,
 )
 from ledger.domain.principal import Principal
+from ledger.service.aggregate_cache import DEFAULT_SIZE, AggregateCache, AttemptReads
 from ledger.store.log import Written, event_log
 from ledger.store.persistence import JsonTranscoder, PydanticMapper
 from ledger.store.personal import KeyRing
@@ -217,12 +218,15 @@ class LedgerBase(Application[UUID]):
         env: Mapping[str, str] | None = None,
         *,
         seal_contacts: bool = True,
+        kept_aggregates: int = DEFAULT_SIZE,
     ) -> None:
         super().__init__(env)
         self.catalog = catalog
         self.event_log = event_log(self.recorder)
         self.keyring = KeyRing(self.recorder, self.env)
         """The contacts' keys: their names and addresses are stored sealed (erasable)."""
+        self.aggregates = AggregateCache(self.keyring, kept_aggregates)
+        """Aggregates kept between commands (0: none; ``bench.command_rate`` compares)."""
         if seal_contacts:  # off only to measure what sealing costs (bench.command_rate)
             cast(PydanticMapper, self.mapper).keyring = self.keyring
 
@@ -273,8 +277,27 @@ class LedgerBase(Application[UUID]):
     def _attempt(
         self, request: RequestKey, command: Command[Any, Any, T], decide: Callable[[], Changed[T]]
     ) -> Done[T]:
-        """One attempt: the recorded answer if the request ran before; else run the command
-        and save what it changed with the request's record.
+        """One attempt on the aggregates this process keeps (``AggregateCache``); a refusal
+        on kept copies is checked once more on fresh reads before it is answered."""
+        with self.aggregates.attempt() as reads:
+            try:
+                return self._attempt_with(request, command, decide, reads)
+            except LedgerError:
+                if not reads.used_copies:
+                    raise
+                self.aggregates.drop(reads.copies)
+        with self.aggregates.attempt(fresh=True) as reads:
+            return self._attempt_with(request, command, decide, reads)
+
+    def _attempt_with(
+        self,
+        request: RequestKey,
+        command: Command[Any, Any, T],
+        decide: Callable[[], Changed[T]],
+        reads: AttemptReads,
+    ) -> Done[T]:
+        """The recorded answer if the request ran before; else run the command and save what
+        it changed with the request's record.
 
         A refusal is checked against the record too: a twin request that committed after
         this one looked is what made it (the claim exists now, the state moved on)."""
@@ -287,7 +310,7 @@ class LedgerBase(Application[UUID]):
                 if record is None:
                     raise
             else:
-                return self._save_changed(request, command, changed)
+                return self._save_changed(request, command, changed, reads)
         versions = {UUID(id_): version for id_, version in record.versions.items()}
         return Done(command.result_type.validate_python(record.result), True, versions)
 
@@ -305,7 +328,11 @@ class LedgerBase(Application[UUID]):
         return record
 
     def _save_changed(
-        self, request: RequestKey, command: Command[Any, Any, T], changed: Changed[T]
+        self,
+        request: RequestKey,
+        command: Command[Any, Any, T],
+        changed: Changed[T],
+        reads: AttemptReads,
     ) -> Done[T]:
         """Save what the command changed and the request's record (with the versions saved),
         in one transaction; the record's time is the command's ``now`` (that of its events).
@@ -326,10 +353,26 @@ class LedgerBase(Application[UUID]):
                 versions={str(id_): version for id_, version in versions.items()},
                 now=max(e.timestamp for a in aggregates for e in a.pending_events),
             )
+        self._check_unsaved_copies(reads, versions)
+        new_events = {a.id: tuple(a.pending_events) for a in aggregates}
         written = Written()
-        recordings = self.save(*aggregates, record, written=written)
+        try:
+            recordings = self.save(*aggregates, record, written=written)
+        except IntegrityError:  # a race lost, maybe on a kept copy another process moved on
+            self.aggregates.drop([*reads.copies, *versions])
+            raise
+        self.aggregates.keep(new_events)
         last = max(r.notification.id for r in recordings)
         return Done(changed.result, False, versions, self.event_log.position_written(last, written))
+
+    def _check_unsaved_copies(self, reads: AttemptReads, saved: Mapping[UUID, int]) -> None:
+        """The kept copies the command read and does not save are still what the store
+        holds; else the attempt is lost as a race is (``IntegrityError``), to run again."""
+        for id_, version in reads.unsaved_copies(saved).items():
+            latest = self.recorder.select_events(id_, desc=True, limit=1)
+            if (latest[0].originator_version if latest else 0) != version:
+                self.aggregates.drop(reads.copies)
+                raise IntegrityError(f"a kept copy of {id_} is stale")
 
     def save(
         self,
@@ -356,12 +399,28 @@ class LedgerBase(Application[UUID]):
     # -- loading ----------------------------------------------------------------------------
 
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
-        """The aggregate with this id if it exists and is a ``kind``; else None."""
-        try:
-            aggregate: object = self.repository.get(aggregate_id, projector_func=_fold)
-        except AggregateNotFoundError:
+        """The aggregate with this id if it exists and is a ``kind``; else None. In a
+        command, this process's kept copy if it has one (checked when the command saves)."""
+        events = self.aggregates.take(aggregate_id)
+        if events is None:
+            events = tuple(self.events.get(aggregate_id))
+            self.aggregates.read(aggregate_id, events)
+        if not events:
             return None
+        aggregate = _fold(None, events)
         return aggregate if isinstance(aggregate, kind) else None
+
+    def read_many(self, ids: Iterable[UUID]) -> None:
+        """Read, in one round trip where the store can (PostgreSQL), the aggregates the
+        running command will ``find`` and has no copy of."""
+        read_streams = getattr(self.recorder, "select_streams", None)
+        unread = self.aggregates.unread(ids)
+        if read_streams is None or len(unread) < 2:
+            return
+        streams = read_streams(unread)
+        for id_ in unread:
+            events = tuple(self.mapper.to_domain_event(s) for s in streams.get(id_, ()))
+            self.aggregates.read(id_, events)
 
     def _claim(self, claim_id: UUID) -> Claim:
         claim = self.find(claim_id, Claim)
@@ -464,7 +523,7 @@ class LedgerBase(Application[UUID]):
 
     def is_known_customer(self, partner_id: str, customer_id: CustomerId) -> bool:
         """Whether the customer consented to this partner on an earlier claim (R15)."""
-        return KnownCustomer.id_for(partner_id, customer_id) in self.repository
+        return self.find(KnownCustomer.id_for(partner_id, customer_id), KnownCustomer) is not None
 
     def preview_eligibility(
         self, principal: Principal, check: EligibilityCheck, *, chosen: bool = False

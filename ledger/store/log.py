@@ -55,6 +55,15 @@ __all__ = [
 ]
 
 
+STORED_COLUMNS = ("originator_id", "originator_version", "topic", "state")
+MAX_VALUES_ROWS = 32
+"""A save of more events is inserted from arrays (one statement, whatever the number)."""
+
+
+def _stored(event: StoredEvent) -> tuple[Any, ...]:
+    return (event.originator_id, event.originator_version, event.topic, event.state)
+
+
 def stored_event(row: Any) -> StoredEvent:
     """A row of the events table (its originator, version, topic and state columns) as the
     library's ``StoredEvent``."""
@@ -101,17 +110,26 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         self.lock_table_statements = []  # appends of different claims commit in parallel
         self._write_statements()
         self._read_statements()
+        self._command_statements()
+
+    def _command_statements(self) -> None:
+        """A command's read of an aggregate's whole stream, and of several at once. The
+        statements of every command are kept as text, composed once: psycopg renders a
+        composed statement again at each execution, and caches the parsing of text."""
+        columns = "SELECT originator_id, originator_version, topic, state FROM {table} "
         self._stream = (
-            SQL(
-                "SELECT originator_id, originator_version, topic, state FROM {table} "
-                "WHERE originator_id = %s ORDER BY originator_version"
-            )
+            SQL(columns + "WHERE originator_id = %s ORDER BY originator_version")
             .format(table=self._table)
             .as_string()
         )
-        """A command's read of an aggregate's whole stream. The statements of every command
-        are kept as text, composed once: psycopg renders a composed statement again at each
-        execution, and caches the parsing of text."""
+        self._streams = (
+            SQL(
+                columns + "WHERE originator_id = ANY(%s::{id_type}[]) "
+                "ORDER BY originator_id, originator_version"
+            )
+            .format(table=self._table, id_type=Identifier(self.datastore.originator_id_type))
+            .as_string()
+        )
 
     def _qualified(self, name: str) -> Composed:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
@@ -150,12 +168,21 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         """The insert (each row with its hash; it returns each row's id and transaction) and
         the read of the hashes a save chains on."""
         id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
-        self.insert_events_statement = SQL(
-            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
-            "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
-            "RETURNING notification_id, tx_id::text::bigint AS tx"
-        ).format(table=self._table, ids=id_array)
-        self._insert = self.insert_events_statement.as_string()
+        columns = "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
+        returning = " RETURNING notification_id, tx_id::text::bigint AS tx"
+        self._insert_arrays = (
+            SQL(
+                columns + "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], "
+                "%s::bytea[])" + returning
+            )
+            .format(table=self._table, ids=id_array)
+            .as_string()
+        )
+        self._insert_head = SQL(columns + "VALUES ").format(table=self._table).as_string()
+        self._insert_tail = returning
+        self._inserts: dict[int, str] = {}
+        """The inserts of a few rows, by their number: psycopg dumps scalars faster than the
+        arrays of ``_insert_arrays`` (a save of many events)."""
         self._previous = (
             SQL(
                 "SELECT e.originator_id, e.hash FROM {table} AS e "
@@ -212,17 +239,20 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             )
         hashes = chained_hashes(stored_events, previous)
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
-        curs.execute(
-            self._insert,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-                hashes,
-            ),
-            prepare=True,
-        )
+        curs.execute(*self._insert_of(stored_events, hashes), prepare=True)
+
+    def _insert_of(self, events: Sequence[Any], hashes: list[bytes]) -> tuple[str, list[Any]]:
+        """The insert of the events with their hashes, and its parameters: the rows as values
+        (their statement made once per number of rows), or as arrays when there are many."""
+        n = len(events)
+        if n > MAX_VALUES_ROWS:
+            columns = [[getattr(e, c) for e in events] for c in STORED_COLUMNS]
+            return self._insert_arrays, [*columns, hashes]
+        if (statement := self._inserts.get(n)) is None:
+            rows = ", ".join(["(%s, %s, %s, %s, %s)"] * n)
+            statement = self._inserts[n] = self._insert_head + rows + self._insert_tail
+        rows_of = zip(events, hashes, strict=True)
+        return statement, [v for e, h in rows_of for v in (*_stored(e), h)]
 
     def select_events(
         self,
@@ -242,6 +272,16 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             return some
         stream: list[StoredEvent] = self._stream_of(originator_id)
         return stream
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The whole streams of several aggregates in one round trip (a command's reads)."""
+        streams: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._streams, (list(originator_ids),), prepare=True)
+            for row in curs.fetchall():
+                streams.setdefault(UUID(str(row["originator_id"])), []).append(stored_event(row))
+        return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _stream_of(self, originator_id: UUID | str) -> list[StoredEvent]:

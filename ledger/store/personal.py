@@ -56,6 +56,10 @@ TABLES = [
     "erased_at TEXT NOT NULL)",
 ]
 
+INSERT_KEY = (
+    "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
+)
 ENSURE_KEY = (
     "WITH made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
     "VALUES (%s, %s, %s, %s) ON CONFLICT (lookup) DO NOTHING RETURNING key_id, secret) "
@@ -82,6 +86,7 @@ class KeyRing:
         self._by_lookup: dict[str, tuple[str, bytes]] = {}  # lookup -> (key id, key)
         self._opened: dict[str, str] = {}  # sealed string -> its value (a claim is read often)
         self._erasures: tuple[float, int] = (0.0, -1)
+        self._drops = 0  # how many times the opened values were dropped (``generation``)
         self._lock = threading.Lock()
         self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
         self._failures = threading.local()  # each thread's last failed seal (take_failure)
@@ -114,7 +119,10 @@ class KeyRing:
         self._forget_stale()
         if (cached := self._by_lookup.get(lookup)) is not None:
             return cached
-        row = self._made_in_one_statement(lookup) if self.is_postgres else None
+        if self.is_postgres:
+            row = self._made_in_one_statement(lookup)
+        else:
+            row = self._made_in_one_transaction(lookup)
         if row is None:
             row = self._stored_key(lookup)
         found = str(row["key_id"]), bytes(row["secret"])
@@ -134,6 +142,14 @@ class KeyRing:
             cursor.execute(ENSURE_KEY, (*self._new_key_row(lookup), lookup), prepare=True)
             return cursor.fetchone()
 
+    def _made_in_one_transaction(self, lookup: str) -> Any:
+        """SQLite (one writer at a time): the contact's key row, made and committed if there
+        was none, in one transaction."""
+        with self._cursor(commit=True) as cursor:  # the key is durable before its data
+            cursor.execute(INSERT_KEY, self._new_key_row(lookup))
+            cursor.execute("SELECT key_id, secret FROM contact_keys WHERE lookup = ?", (lookup,))
+            return cursor.fetchone()
+
     def _stored_key(self, lookup: str) -> Any:
         """The contact's key row, made (and committed) first if there is none."""
         select = self._sql("SELECT key_id, secret FROM contact_keys WHERE lookup = ?")
@@ -142,13 +158,7 @@ class KeyRing:
             row = cursor.fetchone()
         if row is None:
             with self._cursor(commit=True) as cursor:  # the key is durable before its data
-                cursor.execute(
-                    self._sql(
-                        "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
-                    ),
-                    self._new_key_row(lookup),
-                )
+                cursor.execute(self._sql(INSERT_KEY), self._new_key_row(lookup))
                 cursor.execute(select, (lookup,))  # ours, or the one another writer made first
                 row = cursor.fetchone()
         return row
@@ -182,7 +192,14 @@ class KeyRing:
             count = int(cursor.fetchone()["n"])
         if count != seen:
             self._keys, self._by_lookup, self._opened = {}, {}, {}
+            self._drops += 1
         self._erasures = (time.monotonic(), count)
+
+    def generation(self) -> int:
+        """Changes whenever the opened names and addresses are dropped (an erasure here, or
+        in another process within ``ERASURES_TTL_SECONDS``): copies of them must go too."""
+        self._forget_stale()
+        return self._drops
 
     # -- sealing and opening -----------------------------------------------------------------
 
@@ -274,6 +291,7 @@ class KeyRing:
         self._keys[key_id] = None
         self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
         self._opened = {}
+        self._drops += 1
         if self._memory is not None:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:

@@ -8,7 +8,7 @@ import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -89,3 +89,22 @@ def stored_hash(ledger: Ledger, claim_id: UUID, version: int) -> bytes:
             (key, version),
         )
         return bytes(cursor.fetchone()["hash"])
+
+
+@pytest.mark.parametrize("events", [1, 2, 32, 33, 40])
+def test_a_save_of_few_or_many_events_is_stored_whole_and_chained(
+    stored_ledger: Ledger, events: int
+) -> None:
+    """A save of a few events is inserted as rows of values, of more than 32 as arrays
+    (PostgreSQL): either way every event is stored, in order, and the chain verifies."""
+    (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(), days(0))
+    stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(0))
+    claim = stored_ledger.get_claim(ADMIN_A, claim_id)
+    for n in range(events):
+        claim.send_reminder(actor=ADMIN_A.actor, now=days(1 + n / 100), link_id=uuid4())
+    stored_ledger.save(claim)
+    stored = list(stored_ledger.events.get(claim_id))
+    assert [e.originator_version for e in stored] == list(range(1, 3 + events))
+    assert stored_ledger.get_claim(ADMIN_A, claim_id).version == 2 + events
+    result = verify(stored_ledger)
+    assert result.ok, [str(f) for f in result.findings]
