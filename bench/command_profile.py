@@ -2,12 +2,13 @@
 round trips.
 
 Run: ``.venv/bin/python -m bench.command_profile [--lifecycles N] [--top K] [--sort KEY]
-[--store sqlite]``. On a durable throwaway cluster (or a SQLite file), one writer plays ``N`` lifecycles (four commands each, as
-``bench.command_rate`` does) three ways: unprofiled, for the CPU per command of this process
-and of the server (postmaster and backends); with every psycopg execute counted and timed
-(statements per command, and each one's wall time); and under cProfile on a CPU clock (the
-``K`` functions with the most cumulative CPU; the profiler about doubles what it measures:
-read shares). ``docs/scaling.md`` quotes it.
+[--store sqlite]``. On a durable throwaway cluster (or a SQLite file), one writer plays
+``N`` lifecycles (four commands each, as ``bench.command_rate`` does) three ways:
+unprofiled, for the CPU per command of this process and of the server (postmaster and
+backends); with every psycopg execute counted and timed (statements per command, and each
+one's wall time; none on SQLite); and under cProfile on a CPU clock (the ``K`` functions
+with the most cumulative CPU, or by ``--sort tottime``; the profiler about doubles what it
+measures: read shares). ``docs/scaling.md`` quotes it.
 """
 
 from __future__ import annotations

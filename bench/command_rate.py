@@ -102,6 +102,17 @@ def lifecycle(ledger: Ledger, i: int) -> None:
     ledger.submit(PARTNER, claim_id, proof, now)
 
 
+WARM = 20
+"""Lifecycles played on each store before it is measured, not counted: the pool's
+connections, prepared statements and first-use costs are not what a command costs."""
+
+
+def warm(ledger: Ledger, first: int) -> None:
+    """``WARM`` lifecycles on customers after the measured ones (from ``first``)."""
+    for i in range(first, first + WARM):
+        lifecycle(ledger, i)
+
+
 class Counter(Aggregate):
     def __init__(self) -> None:
         self.n = 0
@@ -138,8 +149,9 @@ def commands_seconds(
     """Seconds the writers take to play the lifecycles on a fresh store, and the CPU seconds
     spent (``cpu_now``); with the contacts sealed (as always) or, to measure what sealing
     costs, not."""
-    ledger = open_ledger(settings, bench_catalog(lifecycles), seal_contacts=seal_contacts)
+    ledger = open_ledger(settings, bench_catalog(lifecycles + WARM), seal_contacts=seal_contacts)
     try:
+        warm(ledger, lifecycles)
         cpu = cpu_now()
         seconds = run_writers(writers, lifecycles // writers, lambda i: lifecycle(ledger, i))
         return seconds, cpu_now() - cpu
@@ -183,6 +195,8 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
     library_env = settings_for().eventsourcing_env()
     library_env.pop("APPLICATION_RECORDER_TOPIC", None)  # the library's own recorder
     baseline_app: Application[Any] = Application(env=library_env)
+    for _ in range(4 * WARM):
+        baseline_app.save(Counter())
     try:
         base_seconds = run_writers(writers, 4 * per_writer, lambda _: baseline_app.save(Counter()))
     finally:
@@ -206,8 +220,9 @@ def _process_writer(
 ) -> None:
     """One writer process: its own Ledger on the store, ``count`` lifecycles from ``first``;
     the CPU seconds they took added to ``cpu``."""
-    ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles))
+    ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles + WARM * 4))
     try:
+        warm(ledger, lifecycles + first // max(count, 1) * WARM)
         barrier.wait()
         started = time.process_time()
         for i in range(first, first + count):
@@ -265,7 +280,9 @@ def in_processes(url: str, writers: int, lifecycles: int) -> tuple[float, float,
 def in_memory(writers: int, lifecycles: int) -> dict[str, Any]:
     """The commands on the library's in-memory store: their CPU cost alone."""
     per_writer = lifecycles // writers
-    ledger = Ledger(bench_catalog(lifecycles), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    catalog = bench_catalog(lifecycles + WARM)
+    ledger = Ledger(catalog, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    warm(ledger, lifecycles)
     cpu = time.process_time()
     seconds = run_writers(writers, per_writer, lambda i: lifecycle(ledger, i))
     cpu = time.process_time() - cpu

@@ -317,7 +317,10 @@ def open_ledger(
     env = settings.eventsourcing_env()
     with schema_lock(env):  # the library creates its tables as the application starts
         ledger = Ledger(
-            catalog or load_catalog(settings.catalog), env=env, seal_contacts=seal_contacts
+            catalog or load_catalog(settings.catalog),
+            env=env,
+            seal_contacts=seal_contacts,
+            kept_aggregates=settings.kept_aggregates,
         )
     try:
         AuditTables(ledger.recorder)  # a store made before events carried hashes is refused

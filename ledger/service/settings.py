@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     postgres_pool_size: int = Field(default=10, ge=1)
+    kept_aggregates: int = Field(default=10_000, ge=0, le=1_000_000)
+    """Aggregates each process keeps between commands (about 5 kB each; 0: none)."""
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
     reminder_days: int = Field(default=7, ge=1, le=365)
     """How many days before a running deadline the partner contact is reminded of it."""

@@ -73,6 +73,19 @@ def test_the_next_command_on_a_claim_reads_nothing_from_the_store(
     assert reads == []
 
 
+def test_with_none_kept_each_command_reads_its_claim_from_the_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = open_ledger(settings.model_copy(update={"kept_aggregates": 0}), make_catalog())
+    try:
+        (claim_id,) = ledger.create_claims(ADMIN_A, create(), days(0))
+        reads = counting_reads(ledger, monkeypatch)
+        ledger.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+        assert len(reads) == 1  # the claim
+    finally:
+        ledger.close()
+
+
 def test_a_save_on_a_copy_another_process_moved_on_runs_again_on_the_store(
     two: tuple[Ledger, Ledger],
 ) -> None:
