@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 from uuid import UUID
 
 import pytest
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 from cli.main import app as ledger_cli
 from cli.site import create_app
 from ledger.domain.access import AccessTokens
+from ledger.domain.commands import RequestConsent
 from ledger.domain.principal import Principal
 from ledger.runtime.bootstrap import Services
 from ledger.service.clock import utc_now
@@ -34,6 +36,7 @@ from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.api.client import Api
 from tests.conftest import CHECKPOINT_KEY
 from tests.web.client import sign_in_with
+from tests.web.test_claims import action_form
 
 WAIT_MS = 30_000
 """Long enough that the replica shows a write in time however loaded the machine is: a test
@@ -227,3 +230,35 @@ def test_an_unreachable_replica_sends_the_reads_to_the_primary(pair: Pair, tmp_p
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["checks"]["replica"] == "unreachable: reading the primary"
+
+
+def test_a_stale_form_is_answered_with_the_claim_as_the_primary_has_it(
+    api: Api, pair: Pair
+) -> None:
+    """A form posted with a version the claim has passed is refused (412) with the claim as
+    it is now: the primary's views, just caught up; the paused replica still has the claim
+    as the form saw it, so its reminder form would be as stale as the one refused."""
+    url = api.settings.read_database_url
+    assert url is not None
+    token = AccessTokens(api.settings.signing_key()).mint(PARTNER, timedelta(hours=1), utc_now())
+    sign_in_with(api.client, token)
+    ledger = api.services.ledger
+    claim, _ = write_claim(api, PARTNER)
+    consent = RequestConsent.model_validate({"deal_size_usd": "10.00", "disclaimer_accepted": True})
+    ledger.request_consent(PARTNER, UUID(claim), consent, utc_now())
+    api.services.workers.views.catch_up()
+    await_replayed(pair.primary, pair.replica)
+    stale = action_form(api.client.get(f"/claims/{claim}").text, "send_consent_reminder")
+    pause_replay(url)
+    try:
+        ledger.send_consent_reminder(OTHER, UUID(claim), utc_now())  # meanwhile, elsewhere
+        answer = api.client.post(
+            f"/claims/{claim}/consent-reminder",
+            content=urlencode(stale.data()),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.status_code == 412, answer.text
+        fresh = action_form(answer.text, "send_consent_reminder")
+        assert int(fresh.value("version")) == int(stale.value("version")) + 1
+    finally:
+        resume_replay(url)
