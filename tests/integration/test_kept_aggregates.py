@@ -73,6 +73,15 @@ def test_the_next_command_on_a_claim_reads_nothing_from_the_store(
     assert reads == []
 
 
+def test_a_claim_is_made_with_one_read_of_its_known_customer_and_seats(
+    two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, _ = two
+    reads = counting_reads(here, monkeypatch)
+    here.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
+    assert len(reads) == 1
+
+
 def test_with_none_kept_each_command_reads_its_claim_from_the_store(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
