@@ -216,13 +216,14 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
 
 
 def _process_writer(
-    url: str, lifecycles: int, first: int, count: int, barrier: Any, cpu: Any
+    url: str, lifecycles: int, writers: int, first: int, count: int, barrier: Any, cpu: Any
 ) -> None:
     """One writer process: its own Ledger on the store, ``count`` lifecycles from ``first``;
     the CPU seconds they took added to ``cpu``."""
-    ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles + WARM * 4))
+    writer = first // max(count, 1)  # this process's number: its own warm-up customers
+    ledger = open_ledger(Settings(database_url=url), bench_catalog(lifecycles + WARM * writers))
     try:
-        warm(ledger, lifecycles + first // max(count, 1) * WARM)
+        warm(ledger, lifecycles + writer * WARM)
         barrier.wait()
         started = time.process_time()
         for i in range(first, first + count):
@@ -258,7 +259,7 @@ def in_processes(url: str, writers: int, lifecycles: int) -> tuple[float, float,
     processes = [
         spawn.Process(
             target=_process_writer,
-            args=(url, lifecycles, w * per_writer, per_writer, barrier, cpu),
+            args=(url, lifecycles, writers, w * per_writer, per_writer, barrier, cpu),
         )
         for w in range(writers)
     ]

@@ -1,22 +1,24 @@
-"""Aggregates kept per process between commands, each checked when it is saved.
+"""Aggregates kept per process between commands, each checked before it decides anything.
 
 A command reads its claim, seat and known customer before it decides; most of them were
 saved by this very process a moment before (the same claim's next step). Reading each again
 costs a round trip and the decoding of its events. So a command attempt takes the copy this
-process last saved or read, and the save checks it: a copy another process has since moved
-on writes a version that exists already, the store refuses the save, and the command runs
-again on what the store holds (``LedgerBase.run``'s retry on a lost race).
+process last saved or read, and every answer decided on a copy is checked against the store
+before it counts:
 
-Two kinds of answer are not checked by a save, and are made safe here:
-
+- a save: a copy another process has since moved on writes a version that exists already,
+  the store refuses the save, and the command runs again on what the store holds
+  (``LedgerBase.run``'s retry on a lost race);
+- a copy read and not saved (the known customer a claim is added for), and every copy of an
+  answer that saves nothing (a policy finding nothing to do): its version is compared with
+  the store's (``unsaved_copies``), and the command runs again on fresh reads if it moved;
 - a refusal: a command refused on a kept copy runs once more on fresh reads before the
-  refusal is answered (``AttemptReads.used_copies``);
-- an aggregate read and not saved (the known customer a claim is made for): its kept
-  version is compared with the store's just before the save (``unsaved_copies``).
+  refusal is answered (``AttemptReads.used_copies``).
 
 Outside a command (queries, the consent page) nothing is served from here. The copies hold
 the contacts' opened names and addresses, so they are dropped whenever the key ring drops
-its keys (an erasure, here or in another process).
+its keys (an erasure, here or in another process: ``KeyRing.generation``), and an attempt
+that began before such a drop keeps nothing and runs again (``current``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class AttemptReads:
 
     fresh: bool
     """True: the attempt reads everything from the store (its retry after a refusal)."""
+    generation: int
+    """The key ring's generation when the attempt began: copies of an older one are stale."""
     events: dict[UUID, Events] = field(default_factory=dict)
     copies: dict[UUID, int] = field(default_factory=dict)
 
@@ -62,7 +66,8 @@ class AttemptReads:
 
 
 class AggregateCache:
-    """The events of the aggregates this process's commands saved, for its next commands."""
+    """The events of the aggregates this process's commands saved or read, for its next
+    commands."""
 
     def __init__(self, keyring: KeyRing, size: int = DEFAULT_SIZE) -> None:
         self._keyring = keyring
@@ -71,11 +76,13 @@ class AggregateCache:
         self._generation = keyring.generation()
         self._lock = threading.Lock()
         self._attempt = threading.local()
+        keyring.on_drop(self._drop_all)
 
     @contextmanager
     def attempt(self, *, fresh: bool = False) -> Iterator[AttemptReads]:
         """One command attempt: ``take`` serves it kept events (none when ``fresh``)."""
-        reads = AttemptReads(fresh=fresh or self._size <= 0)
+        generation = self._current_generation()
+        reads = AttemptReads(fresh=fresh or self._size <= 0, generation=generation)
         outer, self._attempt.reads = self._reads(), reads
         try:
             yield reads
@@ -85,6 +92,11 @@ class AggregateCache:
     def _reads(self) -> AttemptReads | None:
         return getattr(self._attempt, "reads", None)
 
+    def current(self, reads: AttemptReads) -> bool:
+        """Whether no erasure dropped the keys since the attempt began (its copies and its
+        reads hold no name or address erased meanwhile)."""
+        return self._current_generation() == reads.generation
+
     def take(self, aggregate_id: UUID) -> Events | None:
         """The kept events of the aggregate, for the running command attempt; None outside
         one, in a fresh one, or when none are kept (the caller reads the store)."""
@@ -93,9 +105,8 @@ class AggregateCache:
             return None
         if (events := reads.events.get(aggregate_id)) is not None:
             return events  # read already in this attempt (``read_many``), as it was
-        if reads.fresh:
+        if reads.fresh or reads.generation != self._generation:
             return None
-        self._drop_all_if_keys_dropped()
         try:
             events = self._items.get(aggregate_id)
         except KeyError:
@@ -103,14 +114,6 @@ class AggregateCache:
         reads.events[aggregate_id] = events
         reads.copies[aggregate_id] = _version(events)
         return events
-
-    def read(self, aggregate_id: UUID, events: Events) -> None:
-        """The running attempt read these events from the store (none: there is no such
-        aggregate yet). They are kept: the store held them a moment ago."""
-        if (reads := self._reads()) is None:
-            return
-        reads.events[aggregate_id] = events
-        self._keep(aggregate_id, events)
 
     def unread(self, ids: Iterable[UUID]) -> list[UUID]:
         """Those of ``ids`` the running attempt has neither read nor kept copies of."""
@@ -120,6 +123,14 @@ class AggregateCache:
         kept = () if reads.fresh else self._items.cache
         return [id_ for id_ in ids if id_ not in reads.events and id_ not in kept]
 
+    def read(self, aggregate_id: UUID, events: Events) -> None:
+        """The running attempt read these events from the store (none: there is no such
+        aggregate yet). They are kept: the store held them a moment ago."""
+        if (reads := self._reads()) is None:
+            return
+        reads.events[aggregate_id] = events
+        self._keep(aggregate_id, events, reads.generation)
+
     def keep(self, saved: dict[UUID, Events]) -> None:
         """The attempt's save committed these new events: each aggregate is kept as what the
         attempt read of it followed by them."""
@@ -127,12 +138,14 @@ class AggregateCache:
             for id_, new in saved.items():
                 events = reads.events.get(id_, ()) + new
                 if _contiguous(events):
-                    self._keep(id_, events)
+                    self._keep(id_, events, reads.generation)
 
-    def _keep(self, aggregate_id: UUID, events: Events) -> None:
+    def _keep(self, aggregate_id: UUID, events: Events, generation: int) -> None:
         if self._size <= 0:
             return
         with self._lock:  # a slower thread's older read or save never replaces a newer one
+            if generation != self._generation:
+                return  # read before an erasure dropped the keys: it may hold what it erased
             link = self._items.cache.get(aggregate_id)
             if link is None or _version(link[LRUCache.RESULT]) < _version(events):
                 self._items.put(aggregate_id, events)
@@ -143,10 +156,15 @@ class AggregateCache:
             with suppress(KeyError):
                 self._items.get(id_, evict=True)
 
-    def _drop_all_if_keys_dropped(self) -> None:
-        generation = self._keyring.generation()
-        if generation != self._generation:
-            with self._lock:
+    def _current_generation(self) -> int:
+        """The key ring's generation (it looks for erasures at most once a second); every
+        copy is dropped when it changed (``on_drop`` has done so already, as a rule)."""
+        self._drop_all(self._keyring.generation())
+        return self._generation
+
+    def _drop_all(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
                 self._items = LRUCache(maxsize=max(self._size, 1))
                 self._generation = generation
 

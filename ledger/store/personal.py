@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from uuid import uuid4
@@ -87,6 +87,7 @@ class KeyRing:
         self._opened: dict[str, str] = {}  # sealed string -> its value (a claim is read often)
         self._erasures: tuple[float, int] = (0.0, -1)
         self._drops = 0  # how many times the opened values were dropped (``generation``)
+        self._on_drop: list[Callable[[int], None]] = []
         self._lock = threading.Lock()
         self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
         self._failures = threading.local()  # each thread's last failed seal (take_failure)
@@ -192,8 +193,17 @@ class KeyRing:
             count = int(cursor.fetchone()["n"])
         if count != seen:
             self._keys, self._by_lookup, self._opened = {}, {}, {}
-            self._drops += 1
+            self._dropped()
         self._erasures = (time.monotonic(), count)
+
+    def on_drop(self, call: Callable[[int], None]) -> None:
+        """``call(generation)`` whenever the opened names and addresses are dropped."""
+        self._on_drop.append(call)
+
+    def _dropped(self) -> None:
+        self._drops += 1
+        for call in self._on_drop:
+            call(self._drops)
 
     def generation(self) -> int:
         """Changes whenever the opened names and addresses are dropped (an erasure here, or
@@ -291,7 +301,7 @@ class KeyRing:
         self._keys[key_id] = None
         self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
         self._opened = {}
-        self._drops += 1
+        self._dropped()
         if self._memory is not None:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:

@@ -10,7 +10,7 @@ from ledger.aggregates.request import IdempotentRequest
 from ledger.aggregates.seat import Seat
 from ledger.domain.commands import Cancel
 from ledger.domain.errors import ConflictError
-from ledger.service import ledger_base
+from ledger.service import running
 from ledger.service.application import Ledger
 from ledger.service.ledger_base import NO_KEY
 from tests.factories import ADMIN_A, create, days
@@ -65,7 +65,7 @@ def test_the_events_of_a_command_are_not_saved_when_its_record_is_not(
     ledger = stored_ledger
     claim_id, other = ledger.create_claims(ADMIN_A, create(["E-WS", "E-AS"]), days(0))
     monkeypatch.setattr(IdempotentRequest, "id_for", staticmethod(lambda owner, key: other))
-    monkeypatch.setattr(ledger_base, "MAX_ATTEMPTS", 2)  # each attempt's save is refused
+    monkeypatch.setattr(running, "MAX_ATTEMPTS", 2)  # each attempt's save is refused
     events = stored_events(ledger)
     request = ledger.request_key(ADMIN_A.user_id, "key-2", "cancel")
     with pytest.raises(ConflictError):

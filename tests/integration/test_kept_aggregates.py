@@ -7,24 +7,31 @@ erasure in the other process drops the copies' opened contacts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from ledger.aggregates.claim import Claim, ClaimState
+from ledger.aggregates.known import KnownCustomer
+from ledger.domain.commands import Review
 from ledger.domain.errors import ConflictError, LedgerError, RuleRefusedError
-from ledger.runtime.bootstrap import Services
+from ledger.runtime.bootstrap import Services, bootstrap
 from ledger.runtime.erasure import forget
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
+from ledger.store.personal import ERASED
+from tests.conftest import Clock
 from tests.factories import (
     ADMIN_A,
     ADMIN_B,
     ADMIN_C,
     AUDITOR,
+    REVIEWER,
     create,
     days,
     make_catalog,
+    proof,
 )
 from tests.factories import consent_request as consent
 
@@ -175,3 +182,113 @@ def test_an_erasure_in_another_process_drops_the_kept_contacts(
         assert isinstance(here.get_claim(AUDITOR, claim_id), Claim)
     finally:
         here.close()
+
+
+def history_of(ledger: Ledger, claim_id: Any) -> list[str]:
+    return [type(e).__name__ for e in ledger.history(ADMIN_A, claim_id)]
+
+
+@pytest.fixture
+def workers_apart(settings: Settings) -> Iterator[tuple[Ledger, Services, Clock]]:
+    """The web's Ledger, and the workers on a Ledger of their own (``ledger serve
+    --processes N`` runs them in their own process): their copies are behind the web's."""
+    web, theirs, clock = (
+        open_ledger(settings, make_catalog()),
+        open_ledger(settings, make_catalog()),
+        Clock(),
+    )
+    services = bootstrap(settings, ledger=theirs, clock=clock)
+    yield web, services, clock
+    services.workers.stop()
+    services.store.close()
+    theirs.close()
+    web.close()
+
+
+def test_a_policy_that_finds_nothing_to_do_on_a_copy_looks_at_the_store(
+    workers_apart: tuple[Ledger, Services, Clock],
+) -> None:
+    """The workers keep the claim as their referral left it (awaiting consent); the web then
+    records the consent: the co-sell upgrade decided on the copy would be 'nothing to do'."""
+    web, services, _ = workers_apart
+    (claim_id,) = web.create_claims(ADMIN_A, create(), days(0))
+    link = web.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+    services.workers.run_once()
+    assert history_of(web, claim_id)[-1] == "ReferralCreated"
+    web.answer_consent(claim_id, link, True, days(1))
+    services.workers.run_once()
+    assert history_of(web, claim_id)[-1] == "UpgradedToCoSell"
+
+
+def test_a_deadline_decided_on_a_copy_is_the_store_s(
+    workers_apart: tuple[Ledger, Services, Clock],
+) -> None:
+    """The workers keep the claim at consent received (its submission deadline far off);
+    the web submits and rejects it: the dispute deadline, sooner, expires it on time."""
+    web, services, clock = workers_apart
+    (claim_id,) = web.create_claims(ADMIN_A, create(), days(0))
+    link = web.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+    web.answer_consent(claim_id, link, True, days(1))
+    clock.now = days(1)
+    services.workers.run_once(deadlines=True)
+    assert history_of(web, claim_id)[-1] == "UpgradedToCoSell"
+    web.submit(ADMIN_A, claim_id, proof(), days(1.5))
+    web.review(REVIEWER, claim_id, Review(action="start"), days(1.6))
+    web.review(REVIEWER, claim_id, Review(action="reject", reason="no"), days(1.7))
+    running = web.get_claim(ADMIN_A, claim_id).running_deadline()
+    assert running is not None
+    clock.now = running[1] + timedelta(days=1)
+    services.workers.run_once(deadlines=True)
+    assert web.get_claim(ADMIN_A, claim_id).state is not ClaimState.REJECTED
+
+
+def test_a_refusal_is_checked_against_a_twin_request_that_committed_meanwhile(
+    two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same request (key and body) runs in another process between this one's look at
+    its record and its decision: the refusal ('already answered') gives way to the twin's
+    recorded answer."""
+    here, there = two
+    (claim_id,) = there.create_claims(ADMIN_A, create(), days(0))
+    link = there.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+    request = here.request_key("customer", "key-1", "answer-yes")
+    find, twins = here.find, list[Any]()
+
+    def find_after_the_twin(aggregate_id: Any, kind: Any) -> Any:
+        if aggregate_id == claim_id and not twins:
+            twins.append(there.run(request, there.answer_consent, claim_id, link, True, days(1)))
+        return find(aggregate_id, kind)
+
+    monkeypatch.setattr(here, "find", find_after_the_twin)
+    done = here.run(request, here.answer_consent, claim_id, link, True, days(1))
+    assert done.replayed and done.result == twins[0].result
+
+
+def test_a_copy_read_before_an_erasure_is_not_kept_after_it(
+    two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An erasure (in another process) lands between two reads of one command: the command
+    runs again on fresh reads, and nothing it read before is kept."""
+    here, there = two
+    contacts = {
+        "customer": {"name": "Kay Kept", "email": EMAIL},
+        "partner": {"name": "Pat Partner", "email": "pat@a.example"},
+    }
+    (claim_id,) = here.create_claims(ADMIN_A, create(contacts=contacts), days(0))
+    link = here.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+    claim = here.get_claim(ADMIN_A, claim_id)
+    known_id = KnownCustomer.id_for(claim.partner_id, claim.terms.customer_id)
+    take = here.aggregates.take
+    monkeypatch.setattr("ledger.store.personal.ERASURES_TTL_SECONDS", 0.0)
+
+    def erased_meanwhile(aggregate_id: Any) -> Any:
+        if aggregate_id == known_id and there.keyring.key_id_of(EMAIL) is not None:
+            there.keyring.erase(str(there.keyring.key_id_of(EMAIL)), "2026-01-05T00:00:00Z")
+        return take(aggregate_id)
+
+    monkeypatch.setattr(here.aggregates, "take", erased_meanwhile)
+    here.answer_consent(claim_id, link, True, days(1))
+    monkeypatch.setattr(here.aggregates, "take", take)
+    with here.aggregates.attempt():
+        kept = here.find(claim_id, Claim)
+    assert kept is not None and kept.contacts.customer.name == ERASED
