@@ -24,6 +24,7 @@ from ledger.aggregates.request import IdempotentRequest
 from ledger.domain.errors import ConflictError, InvalidInputError, LedgerError
 from ledger.service.aggregate_cache import AggregateCache, AttemptReads
 from ledger.store.log import EventLog, Written
+from ledger.store.stale import StaleReadError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -161,6 +162,8 @@ class RunningCommands(Application[UUID]):
         for n in range(MAX_ATTEMPTS):
             try:
                 return self._attempt(request, command.command, decide)
+            except StaleReadError:
+                continue  # no other writer to make way for: at once, on fresh reads
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
         raise ConflictError("concurrent-update")
@@ -263,13 +266,17 @@ class RunningCommands(Application[UUID]):
         """No erasure came since the attempt began, and the kept copies the command decided
         on and does not save (the save checks those) are still what the store holds; else
         the attempt is lost as a race is (``IntegrityError``), to run again on fresh reads."""
-        stale = not self.aggregates.current(reads)
-        for id_, version in reads.unsaved_copies(saved).items():
-            latest = self.recorder.select_events(id_, desc=True, limit=1)
-            stale = stale or (latest[0].originator_version if latest else 0) != version
-        if stale:
-            self.aggregates.drop(reads.copies)
-            raise IntegrityError("a kept copy is stale")
+        if self.aggregates.current(reads) and all(
+            self._latest_version(id_) == version
+            for id_, version in reads.unsaved_copies(saved).items()
+        ):
+            return
+        self.aggregates.drop(reads.copies)
+        raise StaleReadError("a kept copy is stale, or an erasure came meanwhile")
+
+    def _latest_version(self, aggregate_id: UUID) -> int:
+        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return latest[0].originator_version if latest else 0
 
     def save(
         self,

@@ -33,6 +33,7 @@ from eventsourcing.persistence import AggregateRecorder
 from eventsourcing.sqlite import SQLiteCursor
 
 from ledger.store.schema import placeholders, schema_lock
+from ledger.store.stale import StaleReadError
 
 ERASED = "[erased]"
 """What a sealed string whose key was deleted reads as."""
@@ -56,19 +57,34 @@ TABLES = [
     "erased_at TEXT NOT NULL)",
 ]
 
+SELECT_KEY = (
+    "SELECT e.n AS erasures, k.key_id, k.secret "
+    "FROM (SELECT COUNT(*) AS n FROM contact_erasures) AS e "
+    "LEFT JOIN contact_keys AS k ON k.lookup = ?"
+)
+"""A contact's key (key id and key NULL when it has none), and the number of erasures made
+so far: always one row."""
+ENSURE_KEY = (
+    "WITH erasures AS (SELECT COUNT(*) AS erasures FROM contact_erasures), "
+    "made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
+    "SELECT %s, %s, %s, %s FROM erasures WHERE erasures = %s "
+    "ON CONFLICT (lookup) DO NOTHING RETURNING key_id, secret) "
+    "SELECT e.erasures, k.key_id, k.secret FROM erasures AS e LEFT JOIN ("
+    "SELECT key_id, secret FROM made "
+    "UNION ALL SELECT key_id, secret FROM contact_keys WHERE lookup = %s) AS k ON true"
+)
+"""PostgreSQL: a contact's key row made if there is none and no erasure came since this
+process last looked, and read, in one statement (the insert's row is not visible to the
+statement's own read: exactly one of the two answers, unless another writer committed it
+after the statement's snapshot: then neither, and the key id is NULL), with the number of
+erasures made so far."""
 INSERT_KEY = (
     "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
+    "SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM contact_erasures) = ? "
+    "ON CONFLICT (lookup) DO NOTHING"
 )
-ENSURE_KEY = (
-    "WITH made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (lookup) DO NOTHING RETURNING key_id, secret) "
-    "SELECT key_id, secret FROM made "
-    "UNION ALL SELECT key_id, secret FROM contact_keys WHERE lookup = %s"
-)
-"""PostgreSQL: a contact's key row made if there is none, and read, in one statement (the
-insert's row is not visible to the statement's own read: exactly one of the two answers,
-unless another writer committed it after the statement's snapshot: then neither)."""
+"""A contact's key row made if there is none and no erasure came since this process last
+looked."""
 
 
 def lookup_of(email: str) -> str:
@@ -124,42 +140,59 @@ class KeyRing:
             row = self._made_in_one_statement(lookup)
         else:
             row = self._made_in_one_transaction(lookup)
-        if row is None:
+        self._refuse_if_erased_meanwhile(int(row["erasures"]))
+        if row["key_id"] is None:  # another writer made it after our statement began
             row = self._stored_key(lookup)
+            self._refuse_if_erased_meanwhile(int(row["erasures"]))
         found = str(row["key_id"]), bytes(row["secret"])
         self._by_lookup[lookup] = found
         self._keys[found[0]] = found[1]
         return found
+
+    def _refuse_if_erased_meanwhile(self, erasures: int) -> None:
+        """A contact written now with a key this process did not know: if an erasure came
+        since this process last looked (``ERASURES_TTL_SECONDS``), the command's names and
+        addresses may be ones it erased, opened before it. Every copy is dropped and the
+        save is lost as a race is: the command runs again on fresh reads (and an erased
+        contact reads ``[erased]``, which R13 refuses), never writing it back."""
+        if erasures != self._erasures[1]:
+            self._erasures = (0.0, self._erasures[1])  # look again now
+            self._forget_stale()
+            raise StaleReadError("an erasure came meanwhile: the command runs again")
 
     def _new_key_row(self, lookup: str) -> tuple[str, str, bytes, str]:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return uuid4().hex, lookup, AESGCM.generate_key(bit_length=256), created
 
     def _made_in_one_statement(self, lookup: str) -> Any:
-        """PostgreSQL: the contact's key row, made and committed if there was none, in one
-        round trip; None when another writer made it meanwhile (our statement's snapshot
-        does not see it: ``_stored_key`` reads it)."""
+        """PostgreSQL: the contact's key row, made and committed if there was none (and no
+        erasure came since this process last looked), in one round trip; the key id NULL
+        when another writer made it meanwhile (our statement's snapshot does not see it:
+        ``_stored_key`` reads it)."""
         with self._cursor(commit=True) as cursor:  # the key is durable before its data
-            cursor.execute(ENSURE_KEY, (*self._new_key_row(lookup), lookup), prepare=True)
+            made = (*self._new_key_row(lookup), self._erasures[1], lookup)
+            cursor.execute(ENSURE_KEY, made, prepare=True)
             return cursor.fetchone()
 
     def _made_in_one_transaction(self, lookup: str) -> Any:
         """SQLite (one writer at a time): the contact's key row, made and committed if there
-        was none, in one transaction."""
+        was none (and no erasure came since this process last looked), in one transaction."""
         with self._cursor(commit=True) as cursor:  # the key is durable before its data
-            cursor.execute(INSERT_KEY, self._new_key_row(lookup))
-            cursor.execute("SELECT key_id, secret FROM contact_keys WHERE lookup = ?", (lookup,))
+            cursor.execute(INSERT_KEY, (*self._new_key_row(lookup), self._erasures[1]))
+            cursor.execute(SELECT_KEY, (lookup,))
             return cursor.fetchone()
 
     def _stored_key(self, lookup: str) -> Any:
-        """The contact's key row, made (and committed) first if there is none."""
-        select = self._sql("SELECT key_id, secret FROM contact_keys WHERE lookup = ?")
+        """The contact's key row, made (and committed) first if there is none and no
+        erasure came since this process last looked."""
+        select = self._sql(SELECT_KEY)
         with self._cursor() as cursor:
             cursor.execute(select, (lookup,))
             row = cursor.fetchone()
-        if row is None:
+        if row["key_id"] is None:
             with self._cursor(commit=True) as cursor:  # the key is durable before its data
-                cursor.execute(self._sql(INSERT_KEY), self._new_key_row(lookup))
+                made = (*self._new_key_row(lookup), self._erasures[1])
+                cursor.execute(self._sql(INSERT_KEY), made)
                 cursor.execute(select, (lookup,))  # ours, or the one another writer made first
                 row = cursor.fetchone()
         return row
@@ -302,6 +335,7 @@ class KeyRing:
         self._by_lookup = {k: v for k, v in self._by_lookup.items() if v[0] != key_id}
         self._opened = {}
         self._dropped()
+        self._erasures = (0.0, self._erasures[1])  # count this one at the next look
         if self._memory is not None:
             gone = [k for k, (i, _) in self._memory.items() if i == key_id]
             for lookup in gone:

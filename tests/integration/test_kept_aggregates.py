@@ -287,8 +287,42 @@ def test_a_copy_read_before_an_erasure_is_not_kept_after_it(
         return take(aggregate_id)
 
     monkeypatch.setattr(here.aggregates, "take", erased_meanwhile)
+    attempts, attempt_with = list[Any](), here._attempt_with
+
+    def counted(*args: Any) -> Any:
+        attempts.append(args)
+        return attempt_with(*args)
+
+    monkeypatch.setattr(here, "_attempt_with", counted)
     here.answer_consent(claim_id, link, True, days(1))
+    assert len(attempts) == 2  # the first, begun before the drop, does not count
     monkeypatch.setattr(here.aggregates, "take", take)
     with here.aggregates.attempt():
         kept = here.find(claim_id, Claim)
     assert kept is not None and kept.contacts.customer.name == ERASED
+
+
+def test_a_contact_erased_within_the_second_is_never_written_back(
+    settings: Settings,
+) -> None:
+    """Another process erased the contact a moment ago; this one opened it before and has
+    not looked at the erasures yet (it looks once a second). A consent request would write
+    the opened name and address again under a new key: the key is not made, the command
+    runs again on fresh reads, and R13 refuses the erased contact."""
+    maker, here, eraser = (open_ledger(settings, make_catalog()) for _ in range(3))
+    try:
+        contacts = {
+            "customer": {"name": "Kay Gone", "email": EMAIL},
+            "partner": {"name": "Pat Partner", "email": "pat@a.example"},
+        }
+        (claim_id,) = maker.create_claims(ADMIN_A, create(contacts=contacts), days(0))
+        assert here.get_claim(ADMIN_A, claim_id).contacts.customer.name == "Kay Gone"
+        eraser.keyring.erase(str(eraser.keyring.key_id_of(EMAIL)), "2026-01-05T00:00:00Z")
+        with pytest.raises(RuleRefusedError) as refused:
+            here.request_consent(ADMIN_A, claim_id, consent(), days(0.5))
+        assert refused.value.slug == "contact-erased"
+        assert eraser.keyring.key_id_of(EMAIL) is None
+        assert eraser.get_claim(ADMIN_A, claim_id).contacts.customer.name == ERASED
+    finally:
+        for ledger in (maker, here, eraser):
+            ledger.close()
