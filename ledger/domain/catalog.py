@@ -7,6 +7,7 @@ events, so replay never reads the catalog.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from enum import StrEnum
@@ -265,6 +266,7 @@ class Catalog(_Model):
 
     _engagements: dict[str, Engagement] = PrivateAttr(default_factory=dict)
     _partners: dict[str, Partner] = PrivateAttr(default_factory=dict)
+    _tab_digests: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Self:
@@ -298,6 +300,25 @@ class Catalog(_Model):
         """The partner's name; its id once it has left the catalog."""
         partner = self._partners.get(partner_id)
         return partner.name if partner else partner_id
+
+    def tabs_digest(self, engagement_id: str) -> str:
+        """A digest of what decides which Customers tab a known customer shows on for the
+        engagement: its id types, its list and its claim limit, and the directory the ids
+        resolve through. Two catalogs with the same digest sort every customer alike; the
+        kept tabs record the digest they were sorted by (``ledger.projections.customer_tabs``).
+        Computed once per catalog."""
+        found = self._tab_digests.get(engagement_id)
+        if found is None:
+            if "" not in self._tab_digests:  # the directory's part, shared by every engagement
+                directory = self.directory.model_dump_json().encode()
+                self._tab_digests[""] = hashlib.sha256(directory).hexdigest()
+            engagement = self._engagements[engagement_id]
+            decides = engagement.model_dump_json(
+                include={"allowed_id_types", "eligible_customers", "customer_claim_limit"}
+            )
+            text = self._tab_digests[""] + decides
+            found = self._tab_digests[engagement_id] = hashlib.sha256(text.encode()).hexdigest()
+        return found
 
 
 class CatalogError(Exception):

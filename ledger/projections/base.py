@@ -12,6 +12,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from ledger.domain.catalog import Catalog
 from ledger.projections.store import Tx, ViewStore
 
 
@@ -43,9 +44,11 @@ class BatchProjection(Projection[TrackingRecorder]):
     Its ``view`` is the store's tracking recorder, as the library expects of a projection.
     """
 
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(self, store: ViewStore, catalog: Catalog) -> None:
         super().__init__(store.recorder)
         self.store = store
+        self.catalog = catalog
+        """The catalog the views that depend on it follow (the kept Customers tabs)."""
 
     @abstractmethod
     def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:

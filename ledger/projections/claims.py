@@ -1,5 +1,6 @@
 """Claim views: one row per claim (details, lists, tabs, queue, due deadlines), its history,
-and the consent e-mail outbox (R23, R24)."""
+the consent e-mail outbox (R23, R24), the partners' known customers (R15) and the Customers
+tabs kept beside them (``ledger.projections.customer_tabs``)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from ledger.aggregates.claim import (
     evolve,
     fold,
 )
+from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.values import TRUSTED
 from ledger.projections.base import BatchProjection, dumps, money, parse_ts, ts
+from ledger.projections.customer_tabs import KeptTabs, Known
 from ledger.projections.notices import CONSENT_KINDS, notice_row
 from ledger.projections.store import Tx, columns
 
@@ -87,6 +90,30 @@ def row_of(facts: ClaimFacts) -> dict[str, Any]:
     }
 
 
+def _known_row(event: KnownCustomer.Recognised) -> tuple[Any, ...]:
+    """A known customer's row (R15): the partner's, recognised by its first consent."""
+    return (
+        event.partner_id,
+        event.customer_id.type.value,
+        event.customer_id.value,
+        event.friendly_name,
+        str(event.first_claim_id),
+        ts(event.timestamp),
+        event.customer_name,
+    )
+
+
+def _known(event: KnownCustomer.Recognised) -> Known:
+    customer = event.customer_id
+    return (
+        event.partner_id,
+        customer.type.value,
+        customer.value,
+        event.friendly_name,
+        event.customer_name,
+    )
+
+
 def _history_row(event: Claim.Event) -> tuple[Any, ...]:
     return (
         str(event.originator_id),
@@ -106,8 +133,18 @@ class ClaimViews(BatchProjection):
 
     def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:
         claim_events = [e for e in events if isinstance(e, Claim.Event)]
-        if not claim_events:
+        known = [e for e in events if isinstance(e, KnownCustomer.Recognised)]
+        if not claim_events and not known:
             return
+        tabs = KeptTabs(tx, self.catalog)
+        kept = tabs.kept()  # asked before this page's known customers are written
+        tx.insert_rows("known_customers", [_known_row(e) for e in known])
+        rows = self._claims(tx, claim_events) if claim_events else []
+        tabs.follow(kept, [_known(e) for e in known], rows)
+
+    def _claims(self, tx: Tx, claim_events: Sequence[Claim.Event]) -> list[dict[str, Any]]:
+        """Fold the page's claim events into the claims, their history and the outbox; the
+        rows of the claims it changed."""
         facts = self._load(tx, {e.originator_id for e in claim_events})
         page = _OutboxPage(self.store.notifications_since)
         for event in claim_events:
@@ -122,6 +159,7 @@ class ClaimViews(BatchProjection):
         kept = [(str(c), FACTS.dump_json(facts[c]).decode()) for c in touched]
         tx.insert_rows("claim_facts", kept, UPSERT_FACTS)
         page.write(tx)
+        return rows
 
     @staticmethod
     def _load(tx: Tx, claim_ids: set[UUID]) -> dict[UUID, ClaimFacts]:

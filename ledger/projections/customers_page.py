@@ -14,15 +14,16 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-from ledger.aggregates.claim import Claim, ClaimState
+from ledger.aggregates.claim import Claim
 from ledger.domain import access
 from ledger.domain.catalog import Catalog, Engagement
 from ledger.domain.customer_ids import CustomerId, IdType, key_sql
-from ledger.domain.eligibility import Resolution, assess, holds_place, is_own_subject, resolve
+from ledger.domain.eligibility import Resolution, assess, is_own_subject, resolve
 from ledger.domain.errors import LedgerError
 from ledger.domain.principal import Principal
 from ledger.projections.base import ts
 from ledger.projections.claim_queries import ClaimRow, claim_at, location_clause
+from ledger.projections.customer_tabs import ELIGIBLE, INELIGIBLE, holding_sql, kept_digest
 from ledger.projections.pages import (
     after_cursor,
     after_of,
@@ -145,7 +146,8 @@ class CustomersPage:
                     limit,
                 )
                 return CustomersTab([ClaimRow.of(r) for r in page.items], page.next_cursor)
-            known = _Known(self, tx, partner_id, engagement, eligible=tab == "eligible")
+            kept = kept_digest(tx, engagement.id) == self.catalog.tabs_digest(engagement.id)
+            known = _Known(self, tx, partner_id, engagement, tab == "eligible", kept=kept)
             if tab == "eligible" and after is None:
                 return self._live_then_known(tx, scope, args, known, offset_of(cursor), limit)
             return known.page_after(after or (), limit)
@@ -254,14 +256,6 @@ def claims_then_known(
     return CustomersTab(claims + list(customers[:room]), _next(customers, room))
 
 
-def holding_sql(alias: str = "") -> str:
-    """SQL over the claims view (columns prefixed with ``alias``): the claims that hold a
-    place under the claim limit, as ``eligibility.holds_place`` decides: the live ones, and
-    the ended ones in a state that keeps its place."""
-    kept = [s for s in ClaimState if s.terminal and holds_place(s)]
-    return "(" + " OR ".join([f"{alias}live = 1", *(f"{alias}state = '{s}'" for s in kept)]) + ")"
-
-
 def _among(column: str, values: Iterable[str]) -> tuple[str, list[str]]:
     """SQL that ``column`` is one of ``values`` (false for none), and its parameters."""
     found = list(values)
@@ -289,12 +283,17 @@ class _Known:
         engagement: Engagement,
         eligible: bool,
         as_of: tuple[str, frozenset[str]] | None = None,
+        *,
+        kept: bool = False,
     ) -> None:
         self.page, self.tx, self.partner_id = page, tx, partner_id
         self.engagement, self.eligible = engagement, eligible
         self.as_of = as_of
         """For a tab as of a time: the time (as the views write times), and the keys of the
         customers with a live claim here then; None for the tab as it is now."""
+        self.kept = kept
+        """Whether the engagement's kept tabs follow this catalog: then the tab's customers
+        are read from them (about a page's worth of rows), else every known customer is."""
 
     def page_after(self, key: tuple[str, ...], limit: int) -> CustomersTab:
         """A tab's page of them after ``key``, with the cursor to the next."""
@@ -308,11 +307,11 @@ class _Known:
         found: list[KnownCustomerEntry] = []
         chunk = min(max(count, 10), MAX_CHUNK)
         order = ", ".join(f"k.{column}" for column in KNOWN_ORDER)
-        where, args = self._prefilter()
+        table, where, args = self._source()
         while len(found) < count:
             later = f" AND ({order}) > (?, ?, ?)" if key else ""
             rows = self.tx.rows(
-                f"SELECT k.* FROM {{p}}known_customers k WHERE k.partner_id = ?{later}{where} "
+                f"SELECT k.* FROM {{p}}{table} k WHERE k.partner_id = ?{later}{where} "
                 f"ORDER BY {order} LIMIT ?",
                 [self.partner_id, *key, *args, chunk],
             )
@@ -327,6 +326,19 @@ class _Known:
         if entry.eligible is not self.eligible:
             return False
         return self.as_of is None or entry.customer_id.key not in self.as_of[1]
+
+    def _source(self) -> tuple[str, str, list[Any]]:
+        """Where the customers are read from: the kept tab (each customer read is on it:
+        one assessed as a check, since the tabs are kept with the claims it counts), or
+        the known customers, as much ruled out in SQL as can be (``_prefilter``)."""
+        if self.kept and self.as_of is None:
+            tab = ELIGIBLE if self.eligible else INELIGIBLE
+            return (
+                "customer_tabs",
+                " AND k.engagement_id = ? AND k.tab = ?",
+                [self.engagement.id, tab],
+            )
+        return "known_customers", *self._prefilter()
 
     def _prefilter(self) -> tuple[str, list[Any]]:
         """What SQL can rule out before the catalog is asked: a live claim here (the customer

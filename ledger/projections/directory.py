@@ -1,11 +1,11 @@
-"""Partner-side directory views: known customers (R15, Customers page) and referrals (R40-R42)."""
+"""Partner-side directory views: referrals (R40-R42). The known customers (R15) are the claims
+view's (``ClaimViews``), which keeps the Customers tabs with them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.aggregates.known import KnownCustomer
 from ledger.aggregates.referral import Referral
 from ledger.projections.base import BatchProjection, money, ts
 from ledger.projections.store import Tx
@@ -20,31 +20,15 @@ class DirectoryViews(BatchProjection):
     name = "directory"
 
     def process_batch(self, tx: Tx, events: Sequence[Any]) -> None:
-        known: list[tuple[Any, ...]] = []
         referrals: list[tuple[Any, ...]] = []
         upgrades: list[tuple[Any, ...]] = []
         for event in events:
-            if isinstance(event, KnownCustomer.Recognised):
-                known.append(_known_row(event))
-            elif isinstance(event, Referral.Created):
+            if isinstance(event, Referral.Created):
                 referrals.append(_referral_row(event))
             elif isinstance(event, Referral.UpgradedToCoSell):
                 upgrades.append((ts(event.timestamp), str(event.originator_id)))
-        tx.insert_rows("known_customers", known)
         tx.insert_rows("referrals", referrals)
         tx.executemany(UPGRADE_REFERRAL, upgrades)
-
-
-def _known_row(event: KnownCustomer.Recognised) -> tuple[Any, ...]:
-    return (
-        event.partner_id,
-        event.customer_id.type.value,
-        event.customer_id.value,
-        event.friendly_name,
-        str(event.first_claim_id),
-        ts(event.timestamp),
-        event.customer_name,
-    )
 
 
 def _referral_row(event: Referral.Created) -> tuple[Any, ...]:

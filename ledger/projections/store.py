@@ -43,6 +43,16 @@ VIEW_TABLES: dict[str, str] = {
         customer_name TEXT,
         PRIMARY KEY (partner_id, customer_type, customer_value)
     """,
+    # The Customers tabs kept (ledger.projections.customer_tabs): the tab each known customer
+    # of a partner shows on for each engagement, and the catalog digest each engagement's
+    # tabs were sorted by.
+    "customer_tabs": """
+        partner_id TEXT NOT NULL, engagement_id TEXT NOT NULL, customer_type TEXT NOT NULL,
+        customer_value TEXT NOT NULL, friendly_name TEXT NOT NULL, customer_name TEXT,
+        subject_key TEXT, tab TEXT NOT NULL,
+        PRIMARY KEY (partner_id, engagement_id, customer_type, customer_value)
+    """,
+    "customer_tab_catalog": "engagement_id TEXT PRIMARY KEY, digest TEXT NOT NULL",
     "history": """
         claim_id TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL,
         occurred_at TEXT NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL,
@@ -91,6 +101,11 @@ VIEW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS {p}history_milestones ON {p}history (claim_id, event, occurred_at)",
     "CREATE INDEX IF NOT EXISTS {p}known_customers_by_name ON {p}known_customers "
     "(partner_id, friendly_name, customer_type, customer_value)",
+    # A page of a kept tab in name order; the customers whose subject's claims changed
+    "CREATE INDEX IF NOT EXISTS {p}customer_tabs_page ON {p}customer_tabs "
+    "(partner_id, engagement_id, tab, friendly_name, customer_type, customer_value)",
+    "CREATE INDEX IF NOT EXISTS {p}customer_tabs_subject ON {p}customer_tabs "
+    "(engagement_id, subject_key)",
 ]
 # Added to mail_deliveries after it was first made: where a file went, the links' base.
 DELIVERY_COLUMNS = ("file_name", "public_url")

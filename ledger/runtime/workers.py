@@ -74,12 +74,14 @@ class Workers:
         self._next_mail_search = datetime.min.replace(tzinfo=UTC)
 
     def run_once(self, deadlines: bool | None = None) -> int:
-        """One round: views, policies, views again, e-mails, and the deadlines and their
+        """One round: views, policies, views again, the kept Customers tabs a catalog change
+        calls to sort anew, e-mails, and the deadlines and their
         reminders when their schedule says so (``deadlines`` True or False decides
         instead)."""
         work = self.views.catch_up()
         work += self.policies.catch_up()
         work += self.views.catch_up()
+        work += self.views.settle()
         work += self.deliver_mail()
         if deadlines is None:
             since = time.monotonic() - self._last_deadline_run

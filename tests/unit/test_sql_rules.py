@@ -16,7 +16,8 @@ from ledger.aggregates.claim import ClaimState
 from ledger.domain.customer_ids import CustomerId, IdType, key_sql
 from ledger.domain.eligibility import holds_place
 from ledger.projections.base import ts
-from ledger.projections.customers_page import COMPLETED_ORDER, LIVE_ORDER, ClaimOrder, holding_sql
+from ledger.projections.customer_tabs import holding_sql
+from ledger.projections.customers_page import COMPLETED_ORDER, LIVE_ORDER, ClaimOrder
 from tests.factories import T0
 
 
