@@ -305,9 +305,10 @@ class _Known:
         if key and len(key) != len(KNOWN_ORDER):
             raise bad_cursor()
         found: list[KnownCustomerEntry] = []
-        chunk = min(max(count, 10), MAX_CHUNK)
-        order = ", ".join(f"k.{column}" for column in KNOWN_ORDER)
         table, where, args = self._source()
+        # A kept tab's rows are all shown: read just as many; else some more, to skip some
+        chunk = min(count if table == "customer_tabs" else max(count, 10), MAX_CHUNK)
+        order = ", ".join(f"k.{column}" for column in KNOWN_ORDER)
         while len(found) < count:
             later = f" AND ({order}) > (?, ?, ?)" if key else ""
             rows = self.tx.rows(

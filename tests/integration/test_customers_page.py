@@ -17,6 +17,8 @@ from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.domain.eligibility import assess, resolve
 from ledger.domain.errors import InvalidInputError, NotFoundError
 from ledger.projections.claim_queries import ClaimFilter
+from ledger.projections import customers_page
+from ledger.projections.customer_tabs import KeptTabs
 from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry, Tab
 from ledger.runtime.bootstrap import ReadModels
 from ledger.runtime.workers import Workers
@@ -40,6 +42,22 @@ from tests.factories import (
 
 NAME = {FABRIKAM: "Fabrikam", NORTHWIND: "Northwind", LITWARE: "Litware"}
 EMAIL = {FABRIKAM: "cio@fabrikam.com", NORTHWIND: "it@northwind.com", LITWARE: "it@litware.com"}
+
+
+@pytest.fixture(params=["kept", "known"])
+def tab_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tabs read from the kept tabs (the reads of every known customer would fail), or
+    from the known customers (the kept tabs said not to follow the catalog, as after a
+    catalog change before the workers sorted them anew)."""
+
+    def not_read(*_: object) -> None:
+        raise AssertionError("every known customer was read, not the kept tab")
+
+    if request.param == "kept":
+        monkeypatch.setattr(customers_page._Known, "_prefilter", not_read)
+    else:
+        monkeypatch.setattr(customers_page, "kept_digest", lambda *_: None)
+    return str(request.param)
 
 
 def know(ledger: Ledger, tenant: str) -> UUID:
@@ -68,7 +86,7 @@ def names(items: list[dict[str, Any]], kind: str) -> list[str]:
 
 
 def test_eligible_tab_lists_known_eligible_customers_with_claim_action(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     for tenant in (FABRIKAM, NORTHWIND):
         know(stored_ledger, tenant)
@@ -79,7 +97,7 @@ def test_eligible_tab_lists_known_eligible_customers_with_claim_action(
 
 
 def test_eligible_tab_shows_live_claims_with_label_days_left_and_action(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     know(stored_ledger, FABRIKAM)
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"], origin="claimed"), days(2))
@@ -93,7 +111,7 @@ def test_eligible_tab_shows_live_claims_with_label_days_left_and_action(
 
 
 def test_ineligible_tab_gives_reasons_and_the_r9_hint(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     for tenant in (NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
@@ -115,7 +133,7 @@ def test_ineligible_tab_gives_reasons_and_the_r9_hint(
 
 
 def test_ineligible_tab_of_msx_only_engagements_is_empty_and_says_why(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     know(stored_ledger, FABRIKAM)
     workers.views.catch_up()
@@ -146,7 +164,7 @@ def test_completed_tab_holds_terminal_claims_that_had_consent(
 
 @pytest.mark.parametrize("ending", ["declined", "consent expired", "cancelled before consent"])
 def test_r25_a_claim_ending_without_consent_leaves_the_page(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, ending: str
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, ending: str, tab_path: str
 ) -> None:
     (claim_id,) = stored_ledger.create_claims(ADMIN_A, create(["E-WS"]), days(0))
     link = stored_ledger.request_consent(ADMIN_A, claim_id, consent_request(), days(1))
@@ -186,7 +204,7 @@ def test_a_catalog_change_shows_without_replay(
 
 
 def test_another_partners_page_does_not_show_this_partners_customers(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     know(stored_ledger, FABRIKAM)
     workers.views.catch_up()
@@ -197,7 +215,7 @@ def test_another_partners_page_does_not_show_this_partners_customers(
 
 
 def test_tabs_paginate_with_a_cursor(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     for tenant in (FABRIKAM, NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
@@ -228,14 +246,30 @@ def walk(page: CustomersPage, name: Tab, limit: int) -> list[str]:
         cursor = tab.next_cursor
 
 
+def spy_on_assessed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many known customers each read of a tab's page assessed, one count a read."""
+    counts: list[int] = []
+    assessed = customers_page._Known._assessed
+
+    def counting(known: Any, rows: list[dict[str, Any]]) -> list[KnownCustomerEntry]:
+        counts.append(len(rows))
+        return assessed(known, rows)
+
+    monkeypatch.setattr(customers_page._Known, "_assessed", counting)
+    return counts
+
+
 def test_tabs_read_known_customers_in_chunks_and_lose_none_between_pages(
     stored_ledger: Ledger,
     workers: Workers,
     read_models: ReadModels,
     monkeypatch: pytest.MonkeyPatch,
+    tab_path: str,
 ) -> None:
     """Eligible and ineligible known customers interleave in name order; each tab finds its
-    own across chunk and page boundaries, in order, skipping those with a live claim."""
+    own across chunk and page boundaries, in order, skipping those with a live claim. From
+    the kept tabs (sorted by the changed catalog), a page reads no more customers than it
+    shows, and one more to know whether a next page follows."""
     for tenant in (FABRIKAM, NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
     claim = create(["E-WS"], origin="claimed")
@@ -255,12 +289,19 @@ def test_tabs_read_known_customers_in_chunks_and_lose_none_between_pages(
     rows = [(*r, f"K{n:02}", str(live), known_at, None) for n, r in enumerate(extra)]
     with page.store.transaction(commit=True) as tx:  # known customers as the view holds them
         tx.insert_rows("known_customers", rows)
+        if tab_path == "kept":  # as the workers sort them for the changed catalog
+            assert KeptTabs(tx, page.catalog).rebuild(access.engagement(page.catalog, "E-WS"))
     eligible = ["Northwind"] + [f"K{n:02}" for n in range(0, 30, 3)]
     ineligible = [f"K{n:02}" for n in range(30) if n % 3] + ["Litware"]
     monkeypatch.setattr("ledger.projections.customers_page.MAX_CHUNK", 4)
+    assessed = spy_on_assessed(monkeypatch)
     for limit in (1, 2, 3, 7, 50):
         assert walk(page, "eligible", limit) == [str(live), *sorted(eligible)]
         assert walk(page, "ineligible", limit) == sorted(ineligible)
+    assert max(assessed) <= (50 + 1 if tab_path == "kept" else 4)
+    assessed.clear()
+    page.tab(ADMIN_A, "E-WS", "ineligible", None, 2)
+    assert sum(assessed) == 3 if tab_path == "kept" else sum(assessed) >= 3
     items = page.tab(ADMIN_A, "E-WS", "ineligible").items
     reasons = {e.friendly_name: e.reasons for e in items if isinstance(e, KnownCustomerEntry)}
     assert reasons["K01"] == ("criteria-not-met",)
@@ -277,7 +318,7 @@ def test_a_cursor_that_is_not_ours_is_refused(read_models: ReadModels, cursor: s
 
 
 def test_live_claims_without_a_running_deadline_come_after_those_with_one(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     """Nearest deadline first (SPEC 5) on both stores: a claim under no deadline (submitted)
     after one whose consent deadline runs, whatever each store's order of NULLs."""
@@ -297,7 +338,7 @@ def test_live_claims_without_a_running_deadline_come_after_those_with_one(
 
 
 def test_r10_each_known_customer_is_on_the_tab_assess_gives_for_its_seat(
-    stored_ledger: Ledger, workers: Workers, read_models: ReadModels
+    stored_ledger: Ledger, workers: Workers, read_models: ReadModels, tab_path: str
 ) -> None:
     """The page's SQL (what it rules out, and the counts it gives ``assess``) agrees with
     ``eligibility.assess`` on the seat's count (E-AS: limit 2): Fabrikam held by A's
