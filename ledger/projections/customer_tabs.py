@@ -15,6 +15,8 @@ its pages read the known customers as they did before there were kept tabs
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,7 +25,7 @@ from ledger.domain.catalog import Catalog, Engagement
 from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.domain.eligibility import Resolution, assess, holds_place, resolve
 from ledger.domain.errors import LedgerError
-from ledger.projections.store import Tx
+from ledger.projections.store import Tx, ViewStore
 
 ELIGIBLE, INELIGIBLE, CLAIMED = "eligible", "ineligible", "claimed"
 """A kept tab: the customer is claimable here, or is not (and why is decided when shown), or
@@ -32,6 +34,9 @@ UPSERT = (
     "(partner_id, engagement_id, customer_type, customer_value) DO UPDATE SET "
     "subject_key = excluded.subject_key, tab = excluded.tab"
 )
+log = logging.getLogger("ledger.views")
+RESORT_SECONDS = 60.0
+"""An engagement's kept tabs are sorted anew at most this often by one runner."""
 CHUNK = 500
 """Known customers sorted per query (bound parameters per IN list)."""
 Known = tuple[str, str, str, str, str | None]
@@ -200,6 +205,45 @@ class KeptTabs:
             return resolve(self.catalog, _customer(id_type, value))
         except LedgerError:
             return None
+
+
+class TabResorting:
+    """The workers' side of the kept tabs: each engagement whose recorded digest is not
+    this catalog's (the catalog changed, the engagement is new to it, the store was made
+    before the tabs were kept) is sorted anew whole, one engagement a transaction, under the
+    claims view's lock (as a page of it is applied: at its position). One runner does it at
+    most once a minute an engagement: two processes on two catalogs (while a change rolls
+    out) would otherwise take turns."""
+
+    def __init__(self, store: ViewStore, catalog: Catalog) -> None:
+        self.store, self.catalog = store, catalog
+        self._sorted_at: dict[str, float] = {}
+
+    def settle(self, generation: int, claims_view: str) -> int:
+        """Sort anew what is due in ``generation``, whose claims view tracks its position
+        as ``claims_view``; the customers sorted."""
+        with self.store.transaction(generation) as tx:
+            recorded = {e.id: kept_digest(tx, e.id) for e in self.catalog.engagements}
+        now, sorted_ = time.monotonic(), 0
+        for engagement in self.catalog.engagements:
+            if recorded[engagement.id] == self.catalog.tabs_digest(engagement.id):
+                continue
+            if now - self._sorted_at.get(engagement.id, -RESORT_SECONDS) < RESORT_SECONDS:
+                continue
+            self._sorted_at[engagement.id] = now
+            started = time.perf_counter()
+            with self.store.transaction(generation, commit=True) as tx:
+                tx.position(claims_view)  # its lock: no page of it is applied meanwhile
+                done = KeptTabs(tx, self.catalog).rebuild(engagement)
+            sorted_ += done
+            log.info(
+                "the Customers tabs of %s were sorted anew for the catalog: %d known "
+                "customers in %.1f s",
+                engagement.id,
+                done,
+                time.perf_counter() - started,
+            )
+        return sorted_
 
 
 class _Counts:

@@ -16,7 +16,6 @@ the other views go on. The views' position, which reads wait for, is the lowest 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.projections.base import BatchProjection
 from ledger.projections.claims import ClaimViews
-from ledger.projections.customer_tabs import KeptTabs, kept_digest
+from ledger.projections.customer_tabs import TabResorting
 from ledger.projections.dead_letters import (
     INFRASTRUCTURE,
     Backoff,
@@ -45,9 +44,6 @@ from ledger.service.application import Ledger
 from ledger.service.clock import Clock, utc_now
 from ledger.store.log import LogPage
 
-log = logging.getLogger("ledger.views")
-REBUILD_SECONDS = 60.0
-"""An engagement's kept Customers tabs are rebuilt at most this often by one runner."""
 VIEW_PROJECTIONS: tuple[type[BatchProjection], ...] = (ClaimViews, DirectoryViews)
 Progress = Callable[[int, int], None]
 """Called with (events applied, events to apply) after each page."""
@@ -123,7 +119,7 @@ class ViewRunner:
         store.keyring = ledger.keyring  # the views keep contacts sealed; reads open them
         self.page_size = page_size
         self.projections = [projection(store, ledger.catalog) for projection in VIEW_PROJECTIONS]
-        self._rebuilt: dict[str, float] = {}  # engagement -> when this runner last rebuilt its tabs
+        self._resorting = TabResorting(store, ledger.catalog)
         self.dead_letters = DeadLetters(store, clock, backoff)
         self._changed = threading.Condition()
         self._catching_up = threading.Lock()  # one thread of a process applies pages at a time
@@ -343,39 +339,12 @@ class ViewRunner:
         return total
 
     def settle(self) -> int:
-        """Rebuild the kept Customers tabs of each engagement whose recorded catalog digest
-        is not this runner's catalog's (a catalog changed, an engagement came, a store made
-        before the tabs were kept), one engagement a transaction, at the claims view's
-        position (under its lock, as a page is applied); the customers sorted. An
-        engagement is rebuilt at most once a minute by one runner: two processes on two
-        catalogs (during a change) would otherwise take turns rebuilding it."""
+        """Sort anew the kept Customers tabs of each engagement whose recorded catalog digest
+        is not this runner's catalog's (``TabResorting``), at the claims view's position;
+        the customers sorted."""
         generation = self.store.generation()
-        name = tracking_name(generation, ClaimViews.name)
-        catalog = self.ledger.catalog
-        with self.store.transaction(generation) as tx:
-            recorded = {e.id: kept_digest(tx, e.id) for e in catalog.engagements}
-        now, sorted_ = time.monotonic(), 0
-        for engagement in catalog.engagements:
-            stale = recorded[engagement.id] != catalog.tabs_digest(engagement.id)
-            if (
-                not stale
-                or now - self._rebuilt.get(engagement.id, -REBUILD_SECONDS) < REBUILD_SECONDS
-            ):
-                continue
-            self._rebuilt[engagement.id] = now
-            started = time.perf_counter()
-            with self._catching_up, self.store.transaction(generation, commit=True) as tx:
-                tx.position(name)  # the claims view's lock: no page is applied meanwhile
-                done = KeptTabs(tx, catalog).rebuild(engagement)
-            sorted_ += done
-            log.info(
-                "the Customers tabs of %s were sorted anew for the catalog: %d known "
-                "customers in %.1f s",
-                engagement.id,
-                done,
-                time.perf_counter() - started,
-            )
-        return sorted_
+        with self._catching_up:  # no page of this process is applied meanwhile
+            return self._resorting.settle(generation, tracking_name(generation, ClaimViews.name))
 
     def wait(self, position: int, timeout: float = 5.0) -> bool:
         """Read-your-writes: block until the views include ``position`` (False on timeout)."""
