@@ -16,24 +16,35 @@ def tenant(i: int) -> str:
     return str(uuid5(NAMESPACE_DNS, f"bench-tenant-{i}"))
 
 
-def bench_catalog(customers: int) -> Catalog:
+def bench_engagement(
+    customers: int, engagement_id: str = "E-BENCH", limit: int = 1
+) -> dict[str, Any]:
+    """A workshop whose list holds the first ``customers`` tenants."""
+    return {
+        "id": engagement_id,
+        "name": "Bench workshop",
+        "solution_area": "Azure",
+        "kind": "workshop",
+        "payout_model": "fixed",
+        "allowed_id_types": ["tenant_id"],
+        "customer_claim_limit": limit,
+        "required_proof": ["invoice"],
+        "fixed_payout_usd": "1000.00",
+        "eligible_locations": ["LOC-1"],
+        "eligible_customers": {"tenant_id": [tenant(i) for i in range(customers)]},
+    }
+
+
+def bench_catalog(customers: int, *, open_engagement: bool = False) -> Catalog:
+    """The bench catalog: one workshop (E-BENCH, a claim a customer) listing ``customers``
+    tenants; with ``open_engagement``, another listing them all with room for many claims
+    (E-BENCH-OPEN, on which no claim is made: every known customer stays claimable)."""
+    engagements = [bench_engagement(customers)]
+    if open_engagement:
+        engagements.append(bench_engagement(customers, "E-BENCH-OPEN", 1000))
     return Catalog.model_validate(
         {
-            "engagements": [
-                {
-                    "id": "E-BENCH",
-                    "name": "Bench workshop",
-                    "solution_area": "Azure",
-                    "kind": "workshop",
-                    "payout_model": "fixed",
-                    "allowed_id_types": ["tenant_id"],
-                    "customer_claim_limit": 1,
-                    "required_proof": ["invoice"],
-                    "fixed_payout_usd": "1000.00",
-                    "eligible_locations": ["LOC-1"],
-                    "eligible_customers": {"tenant_id": [tenant(i) for i in range(customers)]},
-                }
-            ],
+            "engagements": engagements,
             "partners": [
                 {
                     "id": "P-BENCH",
