@@ -61,6 +61,12 @@ def kept_digest(tx: Tx, engagement_id: str) -> str | None:
     return None if found is None else str(found["digest"])
 
 
+def _recorded(tx: Tx) -> dict[str, str]:
+    """Each kept engagement's catalog digest."""
+    rows = tx.rows("SELECT engagement_id, digest FROM {p}customer_tab_catalog")
+    return {r["engagement_id"]: r["digest"] for r in rows}
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
@@ -82,10 +88,7 @@ class KeptTabs:
         nobody may read them until they are rebuilt. A store that knows no customer yet
         records every engagement's digest (it has no rows, which any catalog sorts alike)."""
         tx = self.tx
-        recorded = {
-            r["engagement_id"]: r["digest"]
-            for r in tx.rows("SELECT * FROM {p}customer_tab_catalog")
-        }
+        recorded = _recorded(tx)
         mine = {e.id: self.catalog.tabs_digest(e.id) for e in self.catalog.engagements}
         other = sorted(e for e, digest in recorded.items() if mine.get(e) != digest)
         if other:
@@ -223,10 +226,10 @@ class TabResorting:
         """Sort anew what is due in ``generation``, whose claims view tracks its position
         as ``claims_view``; the customers sorted."""
         with self.store.transaction(generation) as tx:
-            recorded = {e.id: kept_digest(tx, e.id) for e in self.catalog.engagements}
+            recorded = _recorded(tx)
         now, sorted_ = time.monotonic(), 0
         for engagement in self.catalog.engagements:
-            if recorded[engagement.id] == self.catalog.tabs_digest(engagement.id):
+            if recorded.get(engagement.id) == self.catalog.tabs_digest(engagement.id):
                 continue
             if now - self._sorted_at.get(engagement.id, -RESORT_SECONDS) < RESORT_SECONDS:
                 continue

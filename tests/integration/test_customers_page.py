@@ -16,8 +16,8 @@ from ledger.domain.commands import Cancel, Review
 from ledger.domain.customer_ids import CustomerId, IdType
 from ledger.domain.eligibility import assess, resolve
 from ledger.domain.errors import InvalidInputError, NotFoundError
-from ledger.projections.claim_queries import ClaimFilter
 from ledger.projections import customers_page
+from ledger.projections.claim_queries import ClaimFilter
 from ledger.projections.customer_tabs import KeptTabs
 from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry, Tab
 from ledger.runtime.bootstrap import ReadModels
