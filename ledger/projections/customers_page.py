@@ -1,8 +1,10 @@
 """The Customers page of an engagement: the Eligible, Ineligible and Completed
 tabs of one partner, from the claims view, the known customers and the current catalog.
 
-Eligibility of a known customer is decided at query time from the live-or-approved counts of
-the claims view and the current catalog, so that a catalog change shows without a replay.
+The known customers of each tab are read from the kept tabs (``customer_tabs``) while they
+follow this catalog, else assessed at query time from the live-or-approved counts of the claims
+view and the current catalog, so that a catalog change shows without a replay. Either way each
+customer shown is assessed against the catalog as it is shown (its reasons and hint).
 """
 
 from __future__ import annotations
@@ -111,9 +113,10 @@ MAX_CHUNK = 400
 class CustomersPage:
     """The tabs read a page's worth of rows, not every claim or known customer of the partner:
     live and completed claims are paged in SQL in their index's order; known customers are read
-    in name order, in chunks, and assessed against the current catalog until the page is full
-    (so its cost grows with the page and with the known customers skipped on the way, the ones
-    with a live claim here or on the other tab)."""
+    in name order from their kept tab. While the engagement's kept tabs do not follow this
+    catalog, they are read from the known customers in chunks and assessed until the page is
+    full (then its cost grows with the known customers skipped on the way: those with a live
+    claim here or on the other tab)."""
 
     def __init__(self, store: ViewStore, catalog: Catalog) -> None:
         self.store = store

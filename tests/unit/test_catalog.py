@@ -13,6 +13,7 @@ import yaml
 
 from ledger.domain.catalog import (
     DEFAULT_DEADLINES,
+    Catalog,
     CatalogError,
     EngagementKind,
     PayoutModel,
@@ -132,3 +133,38 @@ def test_the_demo_catalog_is_realistic() -> None:
     bands = {variable.rate_for(o.amount_usd) for o in catalog.directory.opportunities} - {None}
     assert len(bands) >= 3
     assert all(isinstance(b, Decimal) for b in bands)
+
+
+def _workshop_changed(change: dict[str, Any], directory: dict[str, Any] | None = None) -> Any:
+    data = copy.deepcopy(CATALOG_DATA)
+    (workshop,) = [e for e in data["engagements"] if e["id"] == "E-WS"]
+    workshop.update(change)
+    if directory is not None:
+        data["directory"] = directory
+    return Catalog.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"customer_claim_limit": 3},
+        {"allowed_id_types": ["tenant_id"], "eligible_customers": {}},
+        {"eligible_customers": {"tpid": ["333"]}},
+    ],
+)
+def test_the_tabs_digest_changes_with_what_sorts_the_customers_tabs(change: Any) -> None:
+    """An engagement's id types, list or limit sort its known customers onto other tabs:
+    its digest changes, the other engagements' stay."""
+    before, after = Catalog.model_validate(CATALOG_DATA), _workshop_changed(change)
+    assert before.tabs_digest("E-WS") != after.tabs_digest("E-WS")
+    assert before.tabs_digest("E-AS") == after.tabs_digest("E-AS")
+
+
+def test_the_tabs_digest_changes_with_the_directory_and_not_with_names() -> None:
+    before = Catalog.model_validate(CATALOG_DATA)
+    renamed = _workshop_changed({"name": "Renamed", "fixed_payout_usd": "1.00"})
+    assert renamed.tabs_digest("E-WS") == before.tabs_digest("E-WS")  # no tab moves
+    moved = _workshop_changed({}, {"tenants": CATALOG_DATA["directory"]["tenants"][:1]})
+    assert all(
+        moved.tabs_digest(e.id) != before.tabs_digest(e.id) for e in before.engagements
+    )  # a domain may resolve to another tenant, or to none
