@@ -31,6 +31,7 @@ from ledger.aggregates.claim import Claim
 from ledger.aggregates.referral import Referral
 from ledger.audit.tamper import verify
 from ledger.domain.access import AccessTokens
+from ledger.domain.catalog import load_catalog
 from ledger.domain.principal import Principal, Role
 from ledger.runtime.bootstrap import bootstrap
 from ledger.service.settings import Settings
@@ -353,7 +354,7 @@ def run(
         say(f"{tally.requests} requests in {time.monotonic() - started:.0f} s")
         for r in range(rounds):
             race(running, tally, customers - 1 - r, racers)
-        counts = check(url, tally, inbox, tokens, running, say)
+        counts = check(url, tally, inbox, tokens, running, say, catalog)
         for server in running:
             server.stop()
         counts["tracebacks"] = sum(s.log.read_text().count("Traceback") for s in running)
@@ -388,11 +389,18 @@ def race(servers: list[Server], tally: Tally, customer: int, racers: int) -> Non
 
 
 def check(
-    url: str, tally: Tally, inbox: Inbox, tokens: ConsentTokens, servers: list[Server], say: Any
+    url: str,
+    tally: Tally,
+    inbox: Inbox,
+    tokens: ConsentTokens,
+    servers: list[Server],
+    say: Any,
+    catalog: Path,
 ) -> dict[str, int]:
-    """Compare what the clients were told with the store, the mail and a replay."""
+    """Compare what the clients were told with the store, the mail and a replay (on the
+    servers' catalog, by which the kept Customers tabs were sorted)."""
     settings = Settings(database_url=url, secret_key=SECRET)
-    services = bootstrap(settings, catalog=bench_catalog(len(tally.customers) + 1))
+    services = bootstrap(settings, catalog=load_catalog(catalog))
     try:
         ledger = services.ledger
         events: dict[UUID, list[str]] = defaultdict(list)

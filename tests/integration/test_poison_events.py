@@ -8,6 +8,7 @@ test: the rest of the ledger, the store, the HTTP app and the `ledger` process a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -42,6 +43,7 @@ from tests.api.client import Api, make_api
 from tests.conftest import CHECKPOINT_KEY, Clock
 from tests.factories import (
     ADMIN_A,
+    CATALOG_DATA,
     consent_request,
     consented_claim,
     create,
@@ -71,8 +73,15 @@ def poison_claims_view(views: ViewRunner, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(claims, "process_batch", failing)
 
 
-def ledger_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def ledger_cli(
+    settings: Settings, *args: str, cwd: Path, catalog: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`ledger ARGS` on the store (with ``catalog``: the workers' own, as an operator runs
+    it: the kept Customers tabs are sorted by the catalog of the process that applies a
+    page)."""
     env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url, "COLUMNS": "400"}
+    if catalog is not None:
+        env["LEDGER_CATALOG"] = str(catalog)
     for name, value in (
         ("LEDGER_SECRET_KEY", settings.secret_key),
         ("LEDGER_CHECKPOINT_KEY", settings.checkpoint_key),
@@ -167,7 +176,10 @@ def test_a_view_failing_on_one_event_stops_alone_until_fixed_and_retried(
     assert str(claim_id) in said and FAULT in said
 
     # The fix: the `ledger` process's claims view has no fault. Its retry catches up.
-    retried = ledger_cli(api.settings, "dead-letters", "retry", "--name", "claims", cwd=tmp_path)
+    catalog = tmp_path / "catalog.json"  # the API's and its workers' catalog
+    catalog.write_text(json.dumps(CATALOG_DATA))
+    retry = ("dead-letters", "retry", "--name", "claims")
+    retried = ledger_cli(api.settings, *retry, cwd=tmp_path, catalog=catalog)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert f"the claims view got past event {stuck.position}" in retried.stdout
     monkeypatch.undo()
