@@ -15,8 +15,8 @@ with the GETs), then prints the p50/p99 of each GET from ONE keep-alive connecti
 ``/healthz`` (the floor), the Customers tabs (E-BENCH's Completed, Eligible and Ineligible
 tabs, where every known customer has reached the claim limit: the Eligible tab's worst case;
 and E-BENCH-OPEN's Eligible tab, where every known customer is claimable), a claim's details,
-the partner's ``/dashboard`` page and ``GET /v1/reports/summary``, and a reviewer's ``/programme`` page. The pages are read
-with a session cookie (a session started in the store as ``POST /sign-in`` does), the API with
+the partner's ``/dashboard`` page and ``GET /v1/reports/summary``, and a reviewer's
+``/programme`` page. The pages are read with a session cookie (a session started in the store as ``POST /sign-in`` does), the API with
 a bearer token. One line per GET ends with ``ratio_p50`` and ``ratio_p99``: its p50 and p99
 over ``/healthz``'s, same run; a line ``tabs`` gives each known customers' tab's p99 over the
 Completed tab's (goal: at most 2). A GET slower than ``--seconds`` still gets one sample (its p50
