@@ -6,21 +6,21 @@ fresh store with a catalog of many eligible customers, drives it with wrk (2 thr
 connections), then measures ``Ledger.create_claims`` called in-process on another fresh store
 in the same run.
 
-With ``--claims N`` instead (e.g. ``--claims 100000 --seconds 60 --store sqlite``, or
-``--store postgresql``: a durable throwaway cluster): it fills the store with N approved claims
-of one partner (``bench.replay_rate.populate``) and brings the views up to date, serves it with
+With ``--claims N`` instead (e.g. ``--claims 100000 --seconds 60 --store sqlite``, or ``--store
+postgresql``: a durable throwaway cluster): it fills the store with N approved claims of one
+partner (``bench.replay_rate.populate``) and brings the views up to date, serves it with
 ``ledger serve --no-workers`` (their first rounds on a store just filled would share the cores
-with the GETs), then prints the p50/p99 of each GET from ONE keep-alive connection (``wrk
--t1 -c1 --latency``, one GET after the other, each asked once first and checked for a 200):
+with the GETs), then prints the p50/p99 of each GET from ONE keep-alive connection (``wrk -t1
+-c1 --latency``, one GET after the other, each asked once first and checked for a 200):
 ``/healthz`` (the floor), the Customers tabs (E-BENCH's Completed, Eligible and Ineligible
 tabs, where every known customer has reached the claim limit: the Eligible tab's worst case;
 and E-BENCH-OPEN's Eligible tab, where every known customer is claimable), a claim's details,
 the partner's ``/dashboard`` page and ``GET /v1/reports/summary``, and a reviewer's
-``/programme`` page. The pages are read with a session cookie (a session started in the store as ``POST /sign-in`` does), the API with
-a bearer token. One line per GET ends with ``ratio_p50`` and ``ratio_p99``: its p50 and p99
-over ``/healthz``'s, same run; a line ``tabs`` gives each known customers' tab's p99 over the
-Completed tab's (goal: at most 2). A GET slower than ``--seconds`` still gets one sample (its p50
-and p99 are then that one request's time).
+``/programme`` page. The pages are read with a session cookie (a session started in the store
+as ``POST /sign-in`` does), the API with a bearer token. One line per GET ends with
+``ratio_p50`` and ``ratio_p99``: its p50 and p99 over ``/healthz``'s, same run; a line ``tabs``
+gives each known customers' tab's p99 over the Completed tab's (goal: at most 2). A GET slower
+than ``--seconds`` still gets one sample (its p50 and p99 are then that one request's time).
 """
 
 from __future__ import annotations
