@@ -32,7 +32,9 @@ def workers(
     once: Annotated[bool, typer.Option(help="Catch up once and exit.")] = False,
 ) -> None:
     """Run the projections and policies alone (for deployments that split them from the API)."""
-    services = _services()
+    from cli.site import frozen
+
+    services = frozen(_services())
     logs.configure(services.settings.log_level, services.settings.log_format)
     runner = services.workers
     if once:
@@ -74,11 +76,12 @@ def serve(
     import uvicorn
 
     from api.serving import uvicorn_options
-    from cli.site import create_app
+    from cli.site import create_app, frozen
 
     settings = _serving_settings(host, port, processes)
     try:  # one process builds the app first: it checks the settings and creates the schema
-        application = create_app(settings, clock=utc_now, run_workers=workers and processes == 1)
+        made = create_app(settings, clock=utc_now, run_workers=workers and processes == 1)
+        application = frozen(made)
     except (CatalogError, SettingsError) as error:
         errors.print(f"[red]cannot start[/red]: {escape(str(error))}")
         raise typer.Exit(2) from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from typing import TypeVar
+
 from fastapi import FastAPI
 
 from api.app import create_api
@@ -11,6 +14,19 @@ from ledger.service import log_output as logs
 from ledger.service.clock import Clock, utc_now
 from ledger.service.settings import Settings
 from web import app as web
+
+T = TypeVar("T")
+
+
+def frozen(made: T) -> T:
+    """``made``, with every object this process has made so far (the catalog above all:
+    hundreds of thousands of them for a directory of 100,000 customers) kept out of the
+    garbage collector's full passes: one would walk them all, in the middle of whichever
+    request set it off (160-210 ms at 100,000 customers). Called once a process has built
+    what it serves with; they stay freed as usual when nothing refers to them."""
+    gc.collect()
+    gc.freeze()
+    return made
 
 
 def create_app(
@@ -36,4 +52,4 @@ def app_from_environment() -> FastAPI:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     uvicorn_options(settings)  # this process's header deadline
-    return create_app(settings, run_workers=False)
+    return frozen(create_app(settings, run_workers=False))
