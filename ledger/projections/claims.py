@@ -104,14 +104,9 @@ def _known_row(event: KnownCustomer.Recognised) -> tuple[Any, ...]:
 
 
 def _known(event: KnownCustomer.Recognised) -> Known:
-    customer = event.customer_id
-    return (
-        event.partner_id,
-        customer.type.value,
-        customer.value,
-        event.friendly_name,
-        event.customer_name,
-    )
+    """The known customer as the kept tabs take it: its row without the first claim and time."""
+    partner_id, id_type, value, name, _, _, customer_name = _known_row(event)
+    return partner_id, id_type, value, name, customer_name
 
 
 def _history_row(event: Claim.Event) -> tuple[Any, ...]:
