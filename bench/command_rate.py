@@ -7,8 +7,10 @@ store with the same writers (``ratio_library``) and, on PostgreSQL, the raw comm
 row per transaction with as many connections (``ratio_raw``); writers are threads of one
 process, and on PostgreSQL also 4 processes (``processes=4``, as ``ledger serve --processes``
 runs); the in-memory store gives the commands' CPU cost alone. ``ratio_sealed`` is the rate
-with the contacts' personal data sealed (as always) against the same commands without. Quote
-the ratios: these machines are shared and noisy.
+with the contacts' personal data sealed (as always) against the same commands without;
+``ratio_grouped`` the rate with group commit (as always; ``saves_per_transaction`` is how
+many saves a transaction wrote on average) against the same commands with it turned off
+(``LEDGER_GROUP_COMMIT=false``). Quote the ratios: these machines are shared and noisy.
 
 ``cpu_ms_per_command`` is the CPU time one command costs: this process's (all its threads,
 ``time.process_time``) and, on PostgreSQL, the server's too (the postmaster started by the
@@ -145,16 +147,20 @@ def run_writers(writers: int, per_writer: int, work: Callable[[int], object]) ->
 
 def commands_seconds(
     settings: Settings, writers: int, lifecycles: int, *, seal_contacts: bool
-) -> tuple[float, float]:
-    """Seconds the writers take to play the lifecycles on a fresh store, and the CPU seconds
-    spent (``cpu_now``); with the contacts sealed (as always) or, to measure what sealing
-    costs, not."""
+) -> tuple[float, float, float]:
+    """Seconds the writers take to play the lifecycles on a fresh store, the CPU seconds
+    spent (``cpu_now``) and the saves per transaction (group commit); with the contacts
+    sealed (as always) or, to measure what sealing costs, not."""
     ledger = open_ledger(settings, bench_catalog(lifecycles + WARM), seal_contacts=seal_contacts)
     try:
         warm(ledger, lifecycles)
+        stats = ledger.committer.stats if ledger.committer else None
+        before = (stats.saves, stats.transactions) if stats else (1, 1)
         cpu = cpu_now()
         seconds = run_writers(writers, lifecycles // writers, lambda i: lifecycle(ledger, i))
-        return seconds, cpu_now() - cpu
+        cpu = cpu_now() - cpu
+        after = (stats.saves, stats.transactions) if stats else (2, 2)
+        return seconds, cpu, (after[0] - before[0]) / max(1, after[1] - before[1])
     finally:
         ledger.close()
 
@@ -188,9 +194,11 @@ _tables = iter(range(10_000))
 
 def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int) -> dict[str, Any]:
     per_writer = lifecycles // writers
-    settings = settings_for()
-    seconds, cpu = commands_seconds(settings, writers, lifecycles, seal_contacts=True)
-    plain, _ = commands_seconds(settings_for(), writers, lifecycles, seal_contacts=False)
+    settings = settings_for().model_copy(update={"group_commit": "on"})
+    seconds, cpu, grouped = commands_seconds(settings, writers, lifecycles, seal_contacts=True)
+    plain, _, _ = commands_seconds(settings_for(), writers, lifecycles, seal_contacts=False)
+    alone = settings_for().model_copy(update={"group_commit": "off"})
+    ungrouped, alone_cpu, _ = commands_seconds(alone, writers, lifecycles, seal_contacts=True)
     commands = 4 * per_writer * writers
     library_env = settings_for().eventsourcing_env()
     library_env.pop("APPLICATION_RECORDER_TOPIC", None)  # the library's own recorder
@@ -204,6 +212,10 @@ def measure(settings_for: Callable[[], Settings], writers: int, lifecycles: int)
     result = {
         "commands_per_s": commands / seconds,
         "cpu_ms_per_command": 1000 * cpu / commands,
+        "saves_per_transaction": grouped,
+        "ungrouped_commands_per_s": commands / ungrouped,
+        "ungrouped_cpu_ms_per_command": 1000 * alone_cpu / commands,
+        "ratio_grouped": ungrouped / seconds,
         "unsealed_commands_per_s": commands / plain,
         "ratio_sealed": plain / seconds,
         "library_saves_per_s": commands / base_seconds,
@@ -322,9 +334,9 @@ def main() -> None:
                 result = measure(settings_for, writers, args.lifecycles)
                 figures = " ".join(
                     f"{k}={v:.2f}"
-                    if k.startswith("ratio")
+                    if k.startswith("ratio") or k.startswith("saves")
                     else f"{k}={v:.3f}"
-                    if k.startswith("cpu")
+                    if "cpu" in k
                     else f"{k}={v:.0f}"
                     for k, v in result.items()
                 )

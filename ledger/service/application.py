@@ -321,6 +321,7 @@ def open_ledger(
             env=env,
             seal_contacts=seal_contacts,
             kept_aggregates=settings.kept_aggregates,
+            group_commit=settings.groups_commits,
         )
     try:
         AuditTables(ledger.recorder)  # a store made before events carried hashes is refused

@@ -134,6 +134,7 @@ class LedgerBase(RunningCommands):
         *,
         seal_contacts: bool = True,
         kept_aggregates: int = DEFAULT_SIZE,
+        group_commit: bool = True,
     ) -> None:
         super().__init__(env)
         self.catalog = catalog
@@ -142,6 +143,7 @@ class LedgerBase(RunningCommands):
         """The contacts' keys: their names and addresses are stored sealed (erasable)."""
         self.aggregates = AggregateCache(self.keyring, kept_aggregates)
         """Aggregates kept between commands (0: none; ``bench.command_rate`` compares)."""
+        self.committer = self.group_commit() if group_commit else None
         if seal_contacts:  # off only to measure what sealing costs (bench.command_rate)
             cast(PydanticMapper, self.mapper).keyring = self.keyring
 

@@ -23,6 +23,7 @@ from ledger.aggregates.base import Aggregate
 from ledger.aggregates.request import IdempotentRequest
 from ledger.domain.errors import ConflictError, InvalidInputError, LedgerError
 from ledger.service.aggregate_cache import AggregateCache, AttemptReads
+from ledger.service.group_commit import GroupCommit
 from ledger.store.log import EventLog, Written
 from ledger.store.stale import StaleReadError
 
@@ -129,6 +130,9 @@ class RunningCommands(Application[UUID]):
 
     aggregates: AggregateCache
     event_log: EventLog
+    committer: GroupCommit | None
+    """Writes the saves of commands that arrive together in one transaction (None: each
+    command's save is its own)."""
 
     # -- running a command: the one step that saves ------------------------------------------
 
@@ -253,8 +257,12 @@ class RunningCommands(Application[UUID]):
             )
         new_events = {a.id: tuple(a.pending_events) for a in aggregates}
         written = Written()
+        saved = [*aggregates, record] if record is not None else aggregates
         try:
-            recordings = self.save(*aggregates, record, written=written)
+            if self.committer is None:
+                recordings = self.save(*saved, written=written)
+            else:
+                recordings = self.committer.save(saved, written)
         except IntegrityError:  # a race lost, maybe on a kept copy another process moved on
             self.aggregates.drop([*reads.copies, *versions])
             raise
@@ -295,10 +303,22 @@ class RunningCommands(Application[UUID]):
                 processing.collect_events(obj)
         processing.saved_kwargs.update(kwargs)
         recordings = self._record(processing)
+        self._recorded(processing, recordings)
+        return recordings
+
+    def _recorded(
+        self, processing: ProcessingEvent[UUID], recordings: list[Recording[UUID]]
+    ) -> None:
+        """What the library's save does once the events are recorded."""
         self._take_snapshots(processing)
         self._notify(recordings)
         self.notify(processing.events)  # deprecated in the library, called as it does
-        return recordings
+
+    def group_commit(self) -> GroupCommit:
+        """A writer of this ledger's saves in groups (``committer``)."""
+        return GroupCommit(
+            lambda *saved, **kwargs: self.save(*saved, **kwargs), self._record, self._recorded
+        )
 
     # -- loading ----------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=10, ge=1)
     kept_aggregates: int = Field(default=10_000, ge=0, le=1_000_000)
     """Aggregates each process keeps between commands (about 5 kB each; 0: none)."""
+    group_commit: Literal["auto", "on", "off"] = "auto"
+    """The saves of commands that arrive together in one process written in one transaction
+    ("auto": on SQLite, whose writes take turns anyway; not on PostgreSQL, whose sessions
+    write in parallel: measured slower there, docs/scaling.md)."""
     deadline_interval_seconds: float = Field(default=60.0, gt=0)
     reminder_days: int = Field(default=7, ge=1, le=365)
     """How many days before a running deadline the partner contact is reminded of it."""
@@ -178,6 +182,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:///")
+
+    @property
+    def groups_commits(self) -> bool:
+        """Whether saves that arrive together are written in one transaction."""
+        return self.group_commit == "on" or (self.group_commit == "auto" and self.is_sqlite)
 
     @property
     def database_shown(self) -> str:
