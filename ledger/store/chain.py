@@ -14,9 +14,9 @@ one is ``ledger.store.log.ConcurrentPostgresRecorder``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import DataError, Notification, StoredEvent
@@ -189,6 +189,14 @@ class CommittedHashes:
             self._last.update(staged)
 
 
+class UnwrittenKeysWriter(Protocol):
+    """``ledger.store.personal.UnwrittenKeys``: keys written with a save's events."""
+
+    def write(self, cursor: Any) -> list[Any]: ...
+
+    def written(self, keys: Iterable[Any]) -> None: ...
+
+
 class HashedSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder with each event's chained hash in a ``hash`` column,
     and the log digests' table beside it. Its readers are the library's (they ignore the
@@ -234,11 +242,19 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
                 streams.setdefault(UUID(str(event.originator_id)), []).append(event)
         return streams
 
+    unwritten_keys: UnwrittenKeysWriter | None = None
+    """The contacts' new keys, written in a save's transaction before its events (set by
+    the ledger's key ring)."""
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        keys: list[Any] = []
         with self.committed.committing() as staged:
-            return super().insert_events(stored_events, staged_hashes=staged, **kwargs)
+            ids = super().insert_events(stored_events, staged_hashes=staged, keys=keys, **kwargs)
+        if self.unwritten_keys is not None:
+            self.unwritten_keys.written(keys)
+        return ids
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -261,6 +277,8 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
         # The write lock first: a transaction that read before its first write would fail
         # at once, without waiting, if another writer committed in between.
         c.execute(self._write_lock)
+        if self.unwritten_keys is not None:
+            kwargs["keys"].extend(self.unwritten_keys.write(c))
         hashes = chained_hashes(stored_events, self._previous_hashes(c, stored_events))
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         returning = []

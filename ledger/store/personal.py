@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -107,10 +108,15 @@ class KeyRing:
         self._lock = threading.Lock()
         self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
         self._failures = threading.local()  # each thread's last failed seal (take_failure)
+        self.unwritten = UnwrittenKeys(self._written)
+        """SQLite: new contacts' keys, written in the transaction of the first save sealed
+        under them (``HashedSQLiteRecorder`` asks for them)."""
         if self.datastore is None:  # in memory: keys in memory
             self._memory: dict[str, tuple[str, bytes]] | None = {}
             return
         self._memory = None
+        if not self.is_postgres and hasattr(recorder, "unwritten_keys"):
+            recorder.unwritten_keys = self.unwritten
         with schema_lock(env), self._cursor(commit=True) as cursor:
             for statement in TABLES:
                 cursor.execute(statement.format(blob="bytea" if self.is_postgres else "BLOB"))
@@ -138,8 +144,14 @@ class KeyRing:
             return cached
         if self.is_postgres:
             row = self._made_in_one_statement(lookup)
+        elif (unwritten := self.unwritten.taken(lookup)) is not None:
+            return unwritten
         else:
-            row = self._made_in_one_transaction(lookup)
+            row = self._read_key(lookup)
+            self._refuse_if_erased_meanwhile(int(row["erasures"]))
+            if row["key_id"] is None:  # a new contact: written with its first save's events
+                _, _, secret, created = self._new_key_row(lookup)
+                return self.unwritten.made(lookup, secret, created, self._erasures[1])
         self._refuse_if_erased_meanwhile(int(row["erasures"]))
         if row["key_id"] is None:  # another writer made it after our statement began
             row = self._stored_key(lookup)
@@ -174,13 +186,16 @@ class KeyRing:
             cursor.execute(ENSURE_KEY, made, prepare=True)
             return cursor.fetchone()
 
-    def _made_in_one_transaction(self, lookup: str) -> Any:
-        """SQLite (one writer at a time): the contact's key row, made and committed if there
-        was none (and no erasure came since this process last looked), in one transaction."""
-        with self._cursor(commit=True) as cursor:  # the key is durable before its data
-            cursor.execute(INSERT_KEY, (*self._new_key_row(lookup), self._erasures[1]))
+    def _read_key(self, lookup: str) -> Any:
+        """SQLite: the contact's key row (``SELECT_KEY``), read without the write lock."""
+        with self._cursor() as cursor:
             cursor.execute(SELECT_KEY, (lookup,))
             return cursor.fetchone()
+
+    def _written(self, key: UnwrittenKey) -> None:
+        """A new key committed with its first save's events: kept as any key read is."""
+        self._by_lookup[key.lookup] = key.key_id, key.secret
+        self._keys[key.key_id] = key.secret
 
     def _stored_key(self, lookup: str) -> Any:
         """The contact's key row, made (and committed) first if there is none and no
@@ -375,3 +390,80 @@ class KeyRing:
         with self._cursor() as cursor:
             cursor.execute("SELECT key_id FROM contact_erasures ORDER BY erased_at DESC, key_id")
             return [str(row["key_id"]) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class UnwrittenKey:
+    """SQLite: a new contact's key, not yet written."""
+
+    lookup: str
+    key_id: str
+    secret: bytes
+    created_at: str
+    erasures: int
+    """The erasures this process knew of when it made the key."""
+
+
+class UnwrittenKeys:
+    """SQLite: new contacts' keys, each written in the transaction of the first save whose
+    events are sealed under it (one commit less per new contact than a transaction of its
+    own, and a key is never durable without the data it seals, nor data without its key).
+
+    A save's thread notes the keys its events are sealed under as it seals them (``made``,
+    ``taken``); its transaction writes exactly those before its events (``write``). If the
+    store has another key for one of those contacts (another process made it meanwhile), or
+    an erasure came since the key was made, the save is lost as a race is and its command
+    runs again, sealing under the stored key."""
+
+    def __init__(self, written: Callable[[UnwrittenKey], None]) -> None:
+        self._keys: dict[str, UnwrittenKey] = {}
+        self._lock = threading.Lock()
+        self._used = threading.local()
+        self._on_written = written
+
+    def taken(self, lookup: str) -> tuple[str, bytes] | None:
+        """The unwritten key of this contact (noted for this thread's save), if there is one."""
+        with self._lock:
+            key = self._keys.get(lookup)
+        return None if key is None else self._use(key)
+
+    def made(self, lookup: str, secret: bytes, created_at: str, erasures: int) -> tuple[str, bytes]:
+        """A new key for this contact (or the one another thread made a moment ago)."""
+        with self._lock:
+            key = self._keys.setdefault(
+                lookup, UnwrittenKey(lookup, uuid4().hex, secret, created_at, erasures)
+            )
+        return self._use(key)
+
+    def _use(self, key: UnwrittenKey) -> tuple[str, bytes]:
+        used: dict[str, UnwrittenKey] = getattr(self._used, "keys", {})
+        used[key.key_id] = key
+        self._used.keys = used
+        return key.key_id, key.secret
+
+    def write(self, cursor: Any) -> list[UnwrittenKey]:
+        """In a save's transaction, before its events: the keys they are sealed under that
+        the store does not hold yet."""
+        used: dict[str, UnwrittenKey] = getattr(self._used, "keys", {})
+        self._used.keys = {}
+        for key in used.values():
+            cursor.execute(SELECT_KEY, (key.lookup,))
+            row = cursor.fetchone()
+            if row["key_id"] == key.key_id:
+                continue  # written by an earlier save
+            if row["key_id"] is not None or int(row["erasures"]) != key.erasures:
+                with self._lock:
+                    if self._keys.get(key.lookup) == key:
+                        del self._keys[key.lookup]
+                raise StaleReadError("a contact's key was made elsewhere, or erased meanwhile")
+            values = (key.key_id, key.lookup, key.secret, key.created_at, key.erasures)
+            cursor.execute(INSERT_KEY, values)
+        return list(used.values())
+
+    def written(self, keys: Iterable[UnwrittenKey]) -> None:
+        """The save that wrote ``keys`` committed: they are the store's now."""
+        for key in keys:
+            with self._lock:
+                if self._keys.get(key.lookup) == key:
+                    del self._keys[key.lookup]
+            self._on_written(key)
