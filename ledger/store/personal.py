@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import AggregateRecorder
 from eventsourcing.sqlite import SQLiteCursor
 
+from ledger.store.chain import HashedSQLiteRecorder
 from ledger.store.schema import placeholders, schema_lock
 from ledger.store.stale import StaleReadError
 
@@ -115,7 +116,8 @@ class KeyRing:
             self._memory: dict[str, tuple[str, bytes]] | None = {}
             return
         self._memory = None
-        if not self.is_postgres and hasattr(recorder, "unwritten_keys"):
+        self._with_events = isinstance(recorder, HashedSQLiteRecorder)
+        if isinstance(recorder, HashedSQLiteRecorder):  # it writes the keys with the events
             recorder.unwritten_keys = self.unwritten
         with schema_lock(env), self._cursor(commit=True) as cursor:
             for statement in TABLES:
@@ -144,6 +146,8 @@ class KeyRing:
             return cached
         if self.is_postgres:
             row = self._made_in_one_statement(lookup)
+        elif not self._with_events:  # a recorder that writes no keys: a transaction of its own
+            row = self._stored_key(lookup)
         elif (unwritten := self.unwritten.taken(lookup)) is not None:
             return unwritten
         else:

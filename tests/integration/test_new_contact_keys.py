@@ -12,12 +12,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
 
 from ledger.domain.commands import CreateClaims
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
-from ledger.store.personal import lookup_of
+from ledger.store.personal import KeyRing, lookup_of
 from testkit.workload import PARTNER, bench_catalog, claim_body
 from tests.factories import days
 
@@ -121,3 +122,18 @@ def test_a_key_made_before_an_erasure_is_not_written_after_it(
     assert stored != unwritten[0]
     for reader in two:
         assert customer_email(reader, claim_id) == "c@t4.example"
+
+
+def test_a_recorder_that_writes_no_keys_has_each_key_committed_on_its_own(url: str) -> None:
+    """Any other SQLite recorder (the library's own): the key is committed as it is made."""
+    env = Settings(database_url=url).eventsourcing_env()
+    env.pop("APPLICATION_RECORDER_TOPIC")
+    app: Application[Any] = Application(env=env)
+    try:
+        keyring = KeyRing(app.recorder, env)
+        sealed = keyring.seal(CONTACT, "Cora")
+        assert stored_keys(url, CONTACT) == [keyring.key_id_of(CONTACT)]
+        assert keyring.unwritten.taken(lookup_of(CONTACT)) is None
+        assert KeyRing(app.recorder, env).open(sealed) == "Cora"
+    finally:
+        app.close()
