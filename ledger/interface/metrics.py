@@ -14,6 +14,7 @@ from ledger.projections.runner import ViewRunner
 from ledger.runtime.heartbeat import WorkersWatch
 from ledger.runtime.replica import Replica
 from ledger.service.application import Ledger
+from ledger.service.group_commit import GroupStats
 
 
 class Metrics:
@@ -48,6 +49,8 @@ class Metrics:
         self.registry.register(StoppedFollowers(views))
         if replica is not None:
             self.registry.register(ReplicaCollector(replica, views))
+        if ledger.committer is not None:
+            self.registry.register(GroupCommitCollector(ledger.committer.stats))
 
     @contextmanager
     def command(self, name: str) -> Iterator[None]:
@@ -128,6 +131,29 @@ class StoppedFollowers(Collector):
             position.add_metric(labels, float(letter.position))
             attempts.add_metric(labels, float(letter.attempts))
         yield from (stopped, position, attempts)
+
+
+class GroupCommitCollector:
+    """How this process's commands were saved with group commit (``LEDGER_GROUP_COMMIT``)."""
+
+    def __init__(self, stats: GroupStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "ledger_command_saves", "Commands' saves written (with group commit)",
+            value=float(self.stats.saves),
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "ledger_command_save_transactions",
+            "Transactions those saves took (fewer than the saves: they were grouped)",
+            value=float(self.stats.transactions),
+        )
+        yield CounterMetricFamily(
+            "ledger_command_save_groups_refused",
+            "Groups the store refused, written again one save at a time (a save lost a race)",
+            value=float(self.stats.groups_refused),
+        )
 
 
 class ReplicaCollector:

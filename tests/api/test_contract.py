@@ -425,6 +425,11 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     assert 'ledger_command_seconds_count{command="create_claims"} 1.0' in metrics
     assert "ledger_projection_lag_events 0.0" in metrics
     assert "ledger_events_appended 3.0" in metrics
+    assert (api.services.ledger.committer is not None) == api.settings.is_sqlite
+    if api.settings.is_sqlite:  # group commit on by default: one save, alone
+        assert "ledger_command_saves_total 1.0" in metrics
+        assert "ledger_command_save_transactions_total 1.0" in metrics
+        assert "ledger_command_save_groups_refused_total 0.0" in metrics
 
 
 @pytest.mark.parametrize(
