@@ -4,8 +4,9 @@ store refuses is written one save at a time, so one command's lost race fails no
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -110,17 +111,31 @@ def own_position(ledger: Ledger, done: Done[Any]) -> int:
     )
 
 
+def behind_a_held_write(
+    ledger: Ledger,
+    held: HeldWrites,
+    queued: Mapping[str, Callable[[], Any]],
+    raising: BaseException | None = None,
+) -> dict[str, Any]:
+    """The outcomes of a first command ("first"), whose write is held, and of the ``queued``
+    ones, started meanwhile; the write is released once they all wait behind it (with every
+    later insert raising ``raising``, if given)."""
+    threads = Threads()
+    threads.start("first", lambda: create(ledger, 0))
+    assert held.entered.wait(WAIT)
+    for name, work in queued.items():
+        threads.start(name, work)
+    held.queued(len(queued))
+    held.raising = raising
+    held.release.set()
+    return threads.join()
+
+
 def test_saves_that_arrive_together_are_written_in_one_transaction(
     bench_ledger: Ledger, held: HeldWrites
 ) -> None:
-    threads = Threads()
-    threads.start("first", lambda: create(bench_ledger, 0))
-    assert held.entered.wait(WAIT)
-    for i in (1, 2, 3):
-        threads.start(f"queued {i}", lambda i=i: create(bench_ledger, i))  # type: ignore[misc]
-    held.queued(3)
-    held.release.set()
-    outcomes = threads.join()
+    queued = {f"queued {i}": functools.partial(create, bench_ledger, i) for i in (1, 2, 3)}
+    outcomes = behind_a_held_write(bench_ledger, held, queued)
 
     assert len(held.inserts) == 2  # the held one, then the three queued in one transaction
     claims = {name: done.result[0] for name, done in outcomes.items()}
@@ -141,15 +156,13 @@ def test_saves_that_arrive_together_are_written_in_one_transaction(
 def test_a_save_that_loses_a_race_in_its_group_fails_no_other(
     bench_ledger: Ledger, held: HeldWrites
 ) -> None:
-    threads = Threads()
-    threads.start("first", lambda: create(bench_ledger, 0))
-    assert held.entered.wait(WAIT)
-    threads.start("rival 1", lambda: create(bench_ledger, 5))  # the same customer twice
-    threads.start("rival 2", lambda: create(bench_ledger, 5))
-    threads.start("other", lambda: create(bench_ledger, 6))
-    held.queued(3)
-    held.release.set()
-    outcomes = threads.join()
+    rival = functools.partial(create, bench_ledger, 5)  # the same customer twice
+    queued = {
+        "rival 1": rival,
+        "rival 2": rival,
+        "other": functools.partial(create, bench_ledger, 6),
+    }
+    outcomes = behind_a_held_write(bench_ledger, held, queued)
 
     committer = bench_ledger.committer
     assert committer is not None and committer.stats.groups_refused == 1
@@ -166,14 +179,8 @@ def test_a_save_that_loses_a_race_in_its_group_fails_no_other(
 
 def test_twin_requests_in_one_group_answer_the_same(bench_ledger: Ledger, held: HeldWrites) -> None:
     key = bench_ledger.request_key("P-BENCH", "twin-1", "the same request")
-    threads = Threads()
-    threads.start("first", lambda: create(bench_ledger, 0))
-    assert held.entered.wait(WAIT)
-    threads.start("twin 1", lambda: create(bench_ledger, 7, key))
-    threads.start("twin 2", lambda: create(bench_ledger, 7, key))
-    held.queued(2)
-    held.release.set()
-    outcomes = threads.join()
+    twin = functools.partial(create, bench_ledger, 7, key)
+    outcomes = behind_a_held_write(bench_ledger, held, {"twin 1": twin, "twin 2": twin})
 
     twins = [outcomes["twin 1"], outcomes["twin 2"]]
     assert all(isinstance(t, Done) for t in twins)
@@ -198,15 +205,9 @@ def test_a_command_alone_is_written_at_once(bench_ledger: Ledger, held: HeldWrit
 def test_an_interrupted_group_leaves_no_command_waiting(
     bench_ledger: Ledger, held: HeldWrites
 ) -> None:
-    threads = Threads()
-    threads.start("first", lambda: create(bench_ledger, 0))
-    assert held.entered.wait(WAIT)
-    threads.start("queued 1", lambda: create(bench_ledger, 1))
-    threads.start("queued 2", lambda: create(bench_ledger, 2))
-    held.queued(2)
-    held.raising = KeyboardInterrupt()  # the group's write is interrupted
-    held.release.set()
-    outcomes = threads.join()  # no thread is left waiting for the interrupted group
+    queued = {f"queued {i}": functools.partial(create, bench_ledger, i) for i in (1, 2)}
+    # the group's write is interrupted; no thread is left waiting for it (all are joined)
+    outcomes = behind_a_held_write(bench_ledger, held, queued, raising=KeyboardInterrupt())
 
     assert isinstance(outcomes["first"], Done)
     assert isinstance(outcomes["queued 1"], KeyboardInterrupt)
