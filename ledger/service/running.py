@@ -256,19 +256,21 @@ class RunningCommands(Application[UUID]):
                 now=max(e.timestamp for a in aggregates for e in a.pending_events),
             )
         new_events = {a.id: tuple(a.pending_events) for a in aggregates}
-        written = Written()
-        saved = [*aggregates, record] if record is not None else aggregates
+        written, saved = Written(), [*aggregates, record] if record is not None else aggregates
         try:
-            if self.committer is None:
-                recordings = self.save(*saved, written=written)
-            else:
-                recordings = self.committer.save(saved, written)
+            recordings = self._save_now(saved, written)
         except IntegrityError:  # a race lost, maybe on a kept copy another process moved on
             self.aggregates.drop([*reads.copies, *versions])
             raise
         self.aggregates.keep(new_events)
         last = max(r.notification.id for r in recordings)
         return Done(changed.result, False, versions, self.event_log.position_written(last, written))
+
+    def _save_now(self, saved: list[Aggregate], written: Written) -> list[Recording[UUID]]:
+        """A command's save: with those that arrive meanwhile (``committer``), or alone."""
+        if self.committer is None:
+            return self.save(*saved, written=written)
+        return self.committer.save(saved, written)
 
     def _check_copies(self, reads: AttemptReads, saved: Mapping[UUID, int]) -> None:
         """No erasure came since the attempt began, and the kept copies the command decided
