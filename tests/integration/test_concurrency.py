@@ -79,3 +79,34 @@ def test_r16_the_claim_limit_holds_under_concurrency(
     assert outcomes["claim-limit-reached"] + outcomes["claim-already-exists"] == ROUNDS * (
         2 * THREADS - 3
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_r16_the_claim_limit_holds_with_group_commit(
+    store: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same race with the saves grouped (on by default for SQLite, forced on PostgreSQL):
+    a group holding two rivals for one seat is refused and written one save at a time."""
+    largest = refused_groups = 0
+    for n in range(5):
+        if store == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('race')}/race-{n}.sqlite3"
+        else:
+            url = request.getfixturevalue("fresh_database")()
+        settings = Settings(database_url=url, postgres_pool_size=20, group_commit="on")
+        ledger = open_ledger(settings, make_catalog())
+        try:
+            for engagement, limit in LIMITS.items():
+                made, refused = race(ledger, engagement)
+                assert len(made) == min(limit, 2), (engagement, made, refused)
+                assert len(made) + len(refused) == THREADS
+                assert {e.slug for e in refused} <= {"claim-limit-reached", "claim-already-exists"}
+                stored = [ledger.get_claim(REVIEWER, c) for c in ledger.claim_ids()]
+                assert len([c for c in stored if c.engagement_id == engagement]) == len(made)
+            assert ledger.committer is not None
+            largest = max(largest, ledger.committer.stats.largest)
+            refused_groups += ledger.committer.stats.groups_refused
+        finally:
+            ledger.close()
+    assert largest > 1 and refused_groups > 0  # rivals were grouped, and written one by one
