@@ -50,6 +50,27 @@ def race(ledger: Ledger, engagement: str) -> tuple[list[UUID], list[LedgerError]
     return made, refused
 
 
+def race_every_engagement(ledger: Ledger) -> Counter[str]:
+    """The race on each engagement of ``LIMITS``, checked; how many of each refusal."""
+    outcomes: Counter[str] = Counter()
+    for engagement, limit in LIMITS.items():
+        made, refused = race(ledger, engagement)
+        # Each partner may hold one live claim (R14), all partners `limit` (R10).
+        assert len(made) == min(limit, 2), (engagement, made, refused)
+        assert len(made) + len(refused) == THREADS
+        partners = {ledger.get_claim(REVIEWER, c).partner_id for c in made}
+        assert len(partners) == len(made)
+        for error in refused:
+            assert error.slug in {"claim-limit-reached", "claim-already-exists"}, error
+            assert error.rule in {"R10", "R14"}
+            outcomes[error.slug] += 1
+        stored = [ledger.get_claim(REVIEWER, c) for c in ledger.claim_ids()]
+        live = [c for c in stored if c.engagement_id == engagement and c.live]
+        assert len(live) == len(made)
+        assert len([c for c in stored if c.engagement_id == engagement]) == len(made)
+    return outcomes
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_r16_the_claim_limit_holds_under_concurrency(
@@ -60,20 +81,7 @@ def test_r16_the_claim_limit_holds_under_concurrency(
         settings = Settings(database_url=fresh_database(), postgres_pool_size=20)
         ledger = open_ledger(settings, make_catalog())
         try:
-            for engagement, limit in LIMITS.items():
-                made, refused = race(ledger, engagement)
-                # Each partner may hold one live claim (R14), all partners `limit` (R10).
-                assert len(made) == min(limit, 2), (engagement, made, refused)
-                assert len(made) + len(refused) == THREADS
-                partners = {ledger.get_claim(REVIEWER, c).partner_id for c in made}
-                assert len(partners) == len(made)
-                for error in refused:
-                    assert error.slug in {"claim-limit-reached", "claim-already-exists"}, error
-                    assert error.rule in {"R10", "R14"}
-                    outcomes[error.slug] += 1
-                stored = [ledger.get_claim(REVIEWER, c) for c in ledger.claim_ids()]
-                live = [c for c in stored if c.engagement_id == engagement and c.live]
-                assert len(live) == len(made)
+            outcomes += race_every_engagement(ledger)
         finally:
             ledger.close()
     assert outcomes["claim-limit-reached"] + outcomes["claim-already-exists"] == ROUNDS * (
@@ -97,13 +105,7 @@ def test_r16_the_claim_limit_holds_with_group_commit(
         settings = Settings(database_url=url, postgres_pool_size=20, group_commit="on")
         ledger = open_ledger(settings, make_catalog())
         try:
-            for engagement, limit in LIMITS.items():
-                made, refused = race(ledger, engagement)
-                assert len(made) == min(limit, 2), (engagement, made, refused)
-                assert len(made) + len(refused) == THREADS
-                assert {e.slug for e in refused} <= {"claim-limit-reached", "claim-already-exists"}
-                stored = [ledger.get_claim(REVIEWER, c) for c in ledger.claim_ids()]
-                assert len([c for c in stored if c.engagement_id == engagement]) == len(made)
+            race_every_engagement(ledger)
             assert ledger.committer is not None
             largest = max(largest, ledger.committer.stats.largest)
             refused_groups += ledger.committer.stats.groups_refused
