@@ -14,7 +14,7 @@ from ledger.domain.access import InvalidTokenError
 from ledger.domain.commands import field_problems, invalid_input
 from ledger.domain.errors import LedgerError, Problem
 from ledger.interface.refusals import from_ledger_error, problem
-from ledger.store.outage import OUTAGE_ERRORS, retry_after, unreachable
+from ledger.store.outage import OUTAGE_ERRORS, retry_after, transient, unreachable
 from ledger.words.i18n import negotiate
 from ledger.words.refusals import Words, say, source
 
@@ -78,7 +78,10 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     """The database out of reach (``ledger.store.outage``): 503, to be retried; any other
-    error of the same kinds is an error of ours."""
+    error of the same kinds is an error of ours, but for the database stopping the request's
+    transaction for another's (a deadlock): 503 database-busy, to be sent again at once."""
+    if transient(error):
+        return database_busy(request)
     if not unreachable(error):
         return await unexpected(request, error)
     timeout = request.app.state.services.settings.database_timeout_seconds
@@ -88,6 +91,19 @@ async def database_unavailable(request: Request, error: Exception) -> JSONRespon
         "Database unavailable",
         say("database-unavailable", language=language_of(request)),
         headers={"Retry-After": retry_after(timeout)},
+    )
+
+
+def database_busy(request: Request) -> JSONResponse:
+    log.warning(
+        "%s %s: the database stopped it for another transaction", request.method, request.url.path
+    )
+    return problem(
+        503,
+        "database-busy",
+        "Database busy",
+        say("database-busy", language=language_of(request)),
+        headers={"Retry-After": "1"},
     )
 
 

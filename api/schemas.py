@@ -286,7 +286,10 @@ def problem_response(description: str) -> dict[str, Any]:
     }
 
 
-UNREACHABLE = "the database cannot be reached just now (database-unavailable): try again"
+UNREACHABLE = (
+    "the database cannot be reached just now (database-unavailable), or stopped the request "
+    "for another one (database-busy): try again"
+)
 """A 503 with Retry-After, which every route that reads the database may answer."""
 ERROR_DESCRIPTIONS = {
     401: "No bearer token, or not a valid one",

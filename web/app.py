@@ -19,6 +19,7 @@ from ledger.store.outage import (
     OUTAGE_ERRORS,
     DatabaseUnavailableError,
     retry_after,
+    transient,
     unreachable,
 )
 from web.pages import PageRequest, Templates
@@ -134,15 +135,18 @@ class ErrorPages:
     async def database_unavailable(self, request: Request, error: Exception) -> Response:
         """The database out of reach: 503 with Retry-After; a page says so in the reader's
         language, without the session (kept in the database). Another error of these kinds
-        is an error of ours."""
-        if not unreachable(error):
+        is an error of ours, but for the database stopping the request for another's (busy:
+        503 to be sent again at once)."""
+        busy = transient(error)
+        if not busy and not unreachable(error):
             return await self.unexpected(request, error)
         if not is_page(request):
             return await self._api(DatabaseUnavailableError, request, error)
         services = request.app.state.services
         page = PageRequest.signed_out(request, services, services.clock())
-        answer = page.render("error.html", 503, error=None, title="", code=503)
-        answer.headers["Retry-After"] = retry_after(services.settings.database_timeout_seconds)
+        answer = page.render("error.html", 503, error=None, title="", code=503, busy=busy)
+        timeout = services.settings.database_timeout_seconds
+        answer.headers["Retry-After"] = "1" if busy else retry_after(timeout)
         return answer
 
     @staticmethod

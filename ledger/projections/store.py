@@ -196,6 +196,28 @@ def view_ddl(generation: int) -> list[str]:
     return tables + [index.format(p=p) for index in VIEW_INDEXES]
 
 
+_CREATED = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
+
+
+def missing(cursor: Any, statements: Sequence[str], is_postgres: bool) -> list[str]:
+    """The ``CREATE ... IF NOT EXISTS`` statements whose table or index is not there yet.
+
+    Those that exist are not run again: on PostgreSQL even a ``CREATE INDEX IF NOT EXISTS``
+    whose index exists takes a SHARE lock on its table before it looks, so a process starting
+    while another applies a page of the views (row locks on those tables, taken in another
+    order) could deadlock with it."""
+    if is_postgres:
+        cursor.execute(
+            "SELECT c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+        )
+    else:
+        cursor.execute("SELECT name FROM sqlite_master")
+    present = {str(row["name"]) for row in cursor.fetchall()}
+    named = [(statement, _CREATED.match(statement)) for statement in statements]
+    return [s for s, name in named if name is None or name.group(1) not in present]
+
+
 class DbCursor(Protocol):
     def execute(self, statement: Any, params: Any = ...) -> Any: ...
     def executemany(self, statement: Any, params: Any) -> Any: ...
@@ -300,7 +322,7 @@ class ViewStore:
         self.is_postgres = isinstance(recorder, PostgresTrackingRecorder)
         self._generation = (-GENERATION_TTL_SECONDS, 0)
         with self.recorder.datastore.transaction(commit=True) as cursor:
-            for statement in STATE_TABLES:
+            for statement in missing(cursor, STATE_TABLES, self.is_postgres):
                 cursor.execute(statement)
             self._add_columns(cursor, "mail_deliveries", DELIVERY_COLUMNS)
             self._note_notifications_since(cursor)
@@ -412,7 +434,7 @@ class ViewStore:
 
     def create_generation(self, generation: int) -> None:
         with self.transaction(generation, commit=True) as tx:
-            for statement in view_ddl(generation):
+            for statement in missing(tx.cursor, view_ddl(generation), self.is_postgres):
                 tx.execute(statement)
 
     def switch_to(self, generation: int) -> None:

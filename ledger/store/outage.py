@@ -79,6 +79,24 @@ def unreachable(error: BaseException) -> bool:
     return False
 
 
+TRANSIENT_STATES = ("40001", "40P01")
+"""SQLSTATEs of a statement the database stopped to let another transaction go on (a
+serialization failure, a deadlock): nothing was written, and the same request sent again
+succeeds."""
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error``, or one it was raised from, is PostgreSQL stopping this transaction
+    for another one's sake (``TRANSIENT_STATES``): answered 503 ``database-busy``, to be
+    retried, not a fault of ours."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, psycopg.Error) and seen.sqlstate in TRANSIENT_STATES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Outage:
     """Whether this process has lost the database: said once when lost, once when back."""
 

@@ -547,6 +547,11 @@ REFUSALS = {
         "The service is briefly unavailable: its database cannot be reached. Try again in a "
         "moment; a command sent again with the same Idempotency-Key is not made twice."
     ),
+    ("database-busy", None): N_(
+        "The database stopped this request to let another one finish first; nothing was "
+        "changed. Send it again; a command sent again with the same Idempotency-Key is not "
+        "made twice."
+    ),
 }
 
 REASONS = {
