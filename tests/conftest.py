@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,12 +60,16 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "ledger.sqlite3"
         return Settings(database_url=f"sqlite:///{path}")
-    url = request.getfixturevalue("postgres_url")
+    return postgres_settings(request.getfixturevalue("postgres_url"), tmp_path_factory.mktemp("pg"))
+
+
+def postgres_settings(url: str, files: Path) -> Settings:
+    """Settings for the PostgreSQL database at ``url``, its mail and documents under ``files``."""
     return Settings(
         database_url=url,
         secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
-        mail_dir=tmp_path_factory.mktemp("mail"),  # not ./mail, where the tests run
-        documents_dir=tmp_path_factory.mktemp("documents"),  # nor ./documents
+        mail_dir=files / "mail",  # not ./mail, where the tests run
+        documents_dir=files / "documents",  # nor ./documents
         checkpoint_key=CHECKPOINT_KEY,  # required on PostgreSQL
     )
 

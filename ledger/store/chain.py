@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import DataError, Notification, StoredEvent
@@ -192,7 +192,11 @@ class CommittedHashes:
 class UnwrittenKeysWriter(Protocol):
     """``ledger.store.personal.UnwrittenKeys``: keys written with a save's events."""
 
+    def take(self) -> list[Any]: ...
+
     def write(self, cursor: Any) -> list[Any]: ...
+
+    def refused(self, keys: Iterable[Any]) -> NoReturn: ...
 
     def written(self, keys: Iterable[Any]) -> None: ...
 
@@ -278,7 +282,7 @@ class HashedSQLiteRecorder(SQLiteApplicationRecorder):
         # at once, without waiting, if another writer committed in between.
         c.execute(self._write_lock)
         if self.unwritten_keys is not None:
-            kwargs["keys"].extend(self.unwritten_keys.write(c))
+            kwargs["keys"].extend(self.unwritten_keys.write(c.sqlite_cursor))
         hashes = chained_hashes(stored_events, self._previous_hashes(c, stored_events))
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         returning = []

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InterfaceError,
@@ -41,6 +42,7 @@ from ledger.store.chain import (
     MERKLE_DDLS,
     CommittedHashes,
     HashedSQLiteRecorder,
+    UnwrittenKeysWriter,
     chained_hashes,
     previous_versions,
 )
@@ -58,6 +60,34 @@ __all__ = [
 STORED_COLUMNS = ("originator_id", "originator_version", "topic", "state")
 MAX_VALUES_ROWS = 32
 """A save of more events is inserted from arrays (one statement, whatever the number)."""
+KEY_COLUMNS = ("key_id", "lookup", "secret", "created_at", "erasures")
+KEYED_INSERT_HEAD = (
+    "WITH made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
+    "SELECT key_id, lookup, secret, created_at FROM (VALUES {keys}) "
+    "AS k(key_id, lookup, secret, created_at, erasures) "
+    "WHERE k.erasures = (SELECT COUNT(*) FROM contact_erasures) "
+    "ON CONFLICT (lookup) DO NOTHING RETURNING key_id) "
+)
+"""The new contacts' keys (``ledger.store.personal.UnwrittenKey``), each written unless the
+contact has one already or an erasure came since it was made."""
+KEYED_INSERT_CHECK = (
+    "WHERE ledger_keys_written((SELECT COUNT(*) FROM made) + "
+    "(SELECT COUNT(*) FROM contact_keys WHERE key_id = ANY(%s::text[])), %s)"
+)
+"""Every key written now, or by an earlier save of this process (the statement's snapshot
+sees those, not the ones it writes): else the statement fails whole."""
+KEYS_REFUSED = "LK001"
+"""The SQLSTATE ``ledger_keys_written`` raises: a new contact's key was not written with the
+save's events (another process stored one for the contact, or an erasure came)."""
+KEYS_WRITTEN_DDL = (
+    "CREATE OR REPLACE FUNCTION ledger_keys_written(written_keys bigint, new_keys bigint) "
+    "RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN IF written_keys <> new_keys THEN RAISE "
+    "EXCEPTION "
+    "'a contact''s key was made elsewhere, or erased meanwhile' USING ERRCODE = '"
+    + KEYS_REFUSED
+    + "'; END IF; RETURN true; END $$"
+)
+"""Fails the statement (the events and the keys with them) unless every new key was written."""
 
 
 def _stored(event: StoredEvent) -> tuple[Any, ...]:
@@ -178,6 +208,10 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             .format(table=self._table, ids=id_array)
             .as_string()
         )
+        self._insert_keyed_head = SQL(columns).format(table=self._table).as_string()
+        self._insert_keyed_tail = KEYED_INSERT_CHECK + returning
+        self._keyed_inserts: dict[tuple[int, int], str] = {}
+        """The inserts of a few rows with a few new keys, by their numbers."""
         self._insert_head = SQL(columns + "VALUES ").format(table=self._table).as_string()
         self._insert_tail = returning
         self._inserts: dict[int, str] = {}
@@ -239,7 +273,34 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             )
         hashes = chained_hashes(stored_events, previous)
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
-        curs.execute(*self._insert_of(stored_events, hashes), prepare=True)
+        if new_keys := kwargs.get("keys"):
+            curs.execute(*self._insert_with_keys(stored_events, hashes, new_keys), prepare=True)
+        else:
+            curs.execute(*self._insert_of(stored_events, hashes), prepare=True)
+
+    def _insert_with_keys(
+        self, events: Sequence[Any], hashes: list[bytes], keys: Sequence[Any]
+    ) -> tuple[str, list[Any]]:
+        """The insert of the events with the new contacts' keys they are sealed under, and
+        its parameters: one statement, so neither is ever stored without the other (its
+        text made once per number of rows and of keys)."""
+        keys = sorted(keys, key=lambda key: str(key.lookup))  # one lock order: no deadlock
+        n, k = len(events), len(keys)
+        if (statement := self._keyed_inserts.get((n, k))) is None:
+            statement = (
+                KEYED_INSERT_HEAD.format(keys=", ".join(["(%s, %s, %s, %s, %s)"] * k))
+                + self._insert_keyed_head
+                + "SELECT * FROM (VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * n)
+                + ") AS e "
+                + self._insert_keyed_tail
+            )
+            if n <= MAX_VALUES_ROWS:  # a save of many events is rare: its text not kept
+                self._keyed_inserts[n, k] = statement
+        key_values = [getattr(key, c) for key in keys for c in KEY_COLUMNS]
+        rows_of = zip(events, hashes, strict=True)
+        rows = [v for e, h in rows_of for v in (*_stored(e), h)]
+        return statement, [*key_values, *rows, [key.key_id for key in keys], k]
 
     def _insert_of(self, events: Sequence[Any], hashes: list[bytes]) -> tuple[str, list[Any]]:
         """The insert of the events with their hashes, and its parameters: the rows as values
@@ -289,12 +350,19 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self._stream, (originator_id,), prepare=True)
             return [stored_event(row) for row in curs.fetchall()]
 
+    unwritten_keys: UnwrittenKeysWriter | None = None
+    """The contacts' new keys, written in the statement of the first save sealed under them
+    (set by the ledger's key ring)."""
+
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        keys = self.unwritten_keys.take() if self.unwritten_keys is not None else []
         with self.committed.committing() as staged:  # a hash is known once its save committed
             ids: Sequence[int] | None = self._insert_in_one_statement(
-                stored_events, staged_hashes=staged, **kwargs
+                stored_events, staged_hashes=staged, keys=keys, **kwargs
             )
-            return ids
+        if keys and self.unwritten_keys is not None:
+            self.unwritten_keys.written(keys)
+        return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _insert_in_one_statement(
@@ -308,7 +376,12 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return None  # as the library answers
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            self._insert_stored_events(curs, stored_events, **kwargs)
+            try:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+            except psycopg.Error as error:
+                if error.sqlstate == KEYS_REFUSED and self.unwritten_keys is not None:
+                    self.unwritten_keys.refused(kwargs["keys"])  # lost as a race is
+                raise
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(

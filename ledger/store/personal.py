@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from uuid import uuid4
 
 from cryptography.exceptions import InvalidTag
@@ -34,6 +34,7 @@ from eventsourcing.persistence import AggregateRecorder
 from eventsourcing.sqlite import SQLiteCursor
 
 from ledger.store.chain import HashedSQLiteRecorder
+from ledger.store.log import KEYS_WRITTEN_DDL, ConcurrentPostgresRecorder
 from ledger.store.schema import placeholders, schema_lock
 from ledger.store.stale import StaleReadError
 
@@ -66,20 +67,6 @@ SELECT_KEY = (
 )
 """A contact's key (key id and key NULL when it has none), and the number of erasures made
 so far: always one row."""
-ENSURE_KEY = (
-    "WITH erasures AS (SELECT COUNT(*) AS erasures FROM contact_erasures), "
-    "made AS (INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
-    "SELECT %s, %s, %s, %s FROM erasures WHERE erasures = %s "
-    "ON CONFLICT (lookup) DO NOTHING RETURNING key_id, secret) "
-    "SELECT e.erasures, k.key_id, k.secret FROM erasures AS e LEFT JOIN ("
-    "SELECT key_id, secret FROM made "
-    "UNION ALL SELECT key_id, secret FROM contact_keys WHERE lookup = %s) AS k ON true"
-)
-"""PostgreSQL: a contact's key row made if there is none and no erasure came since this
-process last looked, and read, in one statement (the insert's row is not visible to the
-statement's own read: exactly one of the two answers, unless another writer committed it
-after the statement's snapshot: then neither, and the key id is NULL), with the number of
-erasures made so far."""
 INSERT_KEY = (
     "INSERT INTO contact_keys (key_id, lookup, secret, created_at) "
     "SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM contact_erasures) = ? "
@@ -109,19 +96,24 @@ class KeyRing:
         self._lock = threading.Lock()
         self._erased_here: list[tuple[str, str]] = []  # in memory: (key id, erased at)
         self._failures = threading.local()  # each thread's last failed seal (take_failure)
-        self.unwritten = UnwrittenKeys(self._written)
-        """SQLite: new contacts' keys, written in the transaction of the first save sealed
-        under them (``HashedSQLiteRecorder`` asks for them)."""
+        self._read_first: set[str] = set()
+        """Contacts whose new key a save's write refused: their key is read, not guessed."""
+        self.unwritten = UnwrittenKeys(self._written, self._refused)
+        """New contacts' keys, written with the first save sealed under them (the ledger's
+        recorders ask for them: ``HashedSQLiteRecorder``, ``ConcurrentPostgresRecorder``)."""
         if self.datastore is None:  # in memory: keys in memory
             self._memory: dict[str, tuple[str, bytes]] | None = {}
             return
         self._memory = None
-        self._with_events = isinstance(recorder, HashedSQLiteRecorder)
-        if isinstance(recorder, HashedSQLiteRecorder):  # it writes the keys with the events
-            recorder.unwritten_keys = self.unwritten
+        self._with_events = False
+        if isinstance(recorder, HashedSQLiteRecorder | ConcurrentPostgresRecorder):
+            recorder.unwritten_keys = self.unwritten  # it writes the keys with the events
+            self._with_events = True
         with schema_lock(env), self._cursor(commit=True) as cursor:
             for statement in TABLES:
                 cursor.execute(statement.format(blob="bytea" if self.is_postgres else "BLOB"))
+            if self.is_postgres:  # the check of the keys written with a save's events
+                cursor.execute(KEYS_WRITTEN_DDL)
 
     # -- the database ----------------------------------------------------------------------
 
@@ -144,26 +136,36 @@ class KeyRing:
         self._forget_stale()
         if (cached := self._by_lookup.get(lookup)) is not None:
             return cached
-        if self.is_postgres:
-            row = self._made_in_one_statement(lookup)
-        elif not self._with_events:  # a recorder that writes no keys: a transaction of its own
+        if not self._with_events:  # a recorder that writes no keys: a transaction of its own
             row = self._stored_key(lookup)
         elif (unwritten := self.unwritten.taken(lookup)) is not None:
             return unwritten
+        elif lookup not in self._read_first:  # not seen here: most likely a new contact
+            return self._new_unwritten(lookup)
         else:
             row = self._read_key(lookup)
-            self._refuse_if_erased_meanwhile(int(row["erasures"]))
-            if row["key_id"] is None:  # a new contact: written with its first save's events
-                _, _, secret, created = self._new_key_row(lookup)
-                return self.unwritten.made(lookup, secret, created, self._erasures[1])
         self._refuse_if_erased_meanwhile(int(row["erasures"]))
-        if row["key_id"] is None:  # another writer made it after our statement began
-            row = self._stored_key(lookup)
-            self._refuse_if_erased_meanwhile(int(row["erasures"]))
+        if row["key_id"] is None:  # a new contact: written with its first save's events
+            return self._new_unwritten(lookup)
         found = str(row["key_id"]), bytes(row["secret"])
         self._by_lookup[lookup] = found
         self._keys[found[0]] = found[1]
+        self._read_first.discard(lookup)
         return found
+
+    def _new_unwritten(self, lookup: str) -> tuple[str, bytes]:
+        """A new key for the contact, written with the first save sealed under it; that
+        save's write checks that the store has no other key for the contact and that no
+        erasure came since this process last looked (``UnwrittenKeys``)."""
+        _, _, secret, created = self._new_key_row(lookup)
+        return self.unwritten.made(lookup, secret, created, self._erasures[1])
+
+    def _refused(self, keys: Iterable[UnwrittenKey]) -> None:
+        """A save's new keys were refused (the store has another key for one of the
+        contacts, or an erasure came): those contacts' keys are read before they are made."""
+        if len(self._read_first) > OPENED_CACHE:
+            self._read_first.clear()
+        self._read_first.update(key.lookup for key in keys)
 
     def _refuse_if_erased_meanwhile(self, erasures: int) -> None:
         """A contact written now with a key this process did not know: if an erasure came
@@ -180,18 +182,13 @@ class KeyRing:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return uuid4().hex, lookup, AESGCM.generate_key(bit_length=256), created
 
-    def _made_in_one_statement(self, lookup: str) -> Any:
-        """PostgreSQL: the contact's key row, made and committed if there was none (and no
-        erasure came since this process last looked), in one round trip; the key id NULL
-        when another writer made it meanwhile (our statement's snapshot does not see it:
-        ``_stored_key`` reads it)."""
-        with self._cursor(commit=True) as cursor:  # the key is durable before its data
-            made = (*self._new_key_row(lookup), self._erasures[1], lookup)
-            cursor.execute(ENSURE_KEY, made, prepare=True)
-            return cursor.fetchone()
-
     def _read_key(self, lookup: str) -> Any:
-        """SQLite: the contact's key row (``SELECT_KEY``), read without the write lock."""
+        """The contact's key row (``SELECT_KEY``), read without the write lock (SQLite) or in
+        one round trip on an autocommitting connection (PostgreSQL)."""
+        if self.is_postgres:
+            with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+                cursor.execute(self._sql(SELECT_KEY), (lookup,), prepare=True)
+                return cursor.fetchone()
         with self._cursor() as cursor:
             cursor.execute(SELECT_KEY, (lookup,))
             return cursor.fetchone()
@@ -419,11 +416,16 @@ class UnwrittenKeys:
     an erasure came since the key was made, the save is lost as a race is and its command
     runs again, sealing under the stored key."""
 
-    def __init__(self, written: Callable[[UnwrittenKey], None]) -> None:
+    def __init__(
+        self,
+        written: Callable[[UnwrittenKey], None],
+        refused: Callable[[list[UnwrittenKey]], None] = lambda keys: None,
+    ) -> None:
         self._keys: dict[str, UnwrittenKey] = {}
         self._lock = threading.Lock()
         self._used = threading.local()
         self._on_written = written
+        self._on_refused = refused
 
     def taken(self, lookup: str) -> tuple[str, bytes] | None:
         """The unwritten key of this contact (noted for this thread's save), if there is one."""
@@ -445,24 +447,38 @@ class UnwrittenKeys:
         self._used.keys = used
         return key.key_id, key.secret
 
-    def write(self, cursor: Any) -> list[UnwrittenKey]:
-        """In a save's transaction, before its events: the keys they are sealed under that
-        the store does not hold yet."""
+    def take(self) -> list[UnwrittenKey]:
+        """The keys this thread's save is sealed under (once): its transaction writes them
+        (PostgreSQL: in the statement of its events, ``ConcurrentPostgresRecorder``)."""
         used: dict[str, UnwrittenKey] = getattr(self._used, "keys", {})
         self._used.keys = {}
-        for key in used.values():
-            cursor.execute(SELECT_KEY, (key.lookup,))
-            row = cursor.fetchone()
-            if row["key_id"] == key.key_id:
-                continue  # written by an earlier save
-            if row["key_id"] is not None or int(row["erasures"]) != key.erasures:
-                with self._lock:
-                    if self._keys.get(key.lookup) == key:
-                        del self._keys[key.lookup]
-                raise StaleReadError("a contact's key was made elsewhere, or erased meanwhile")
+        return list(used.values())
+
+    def write(self, cursor: Any) -> list[UnwrittenKey]:
+        """SQLite, in a save's transaction, before its events: the keys they are sealed
+        under that the store does not hold yet."""
+        keys = self.take()
+        for key in keys:
             values = (key.key_id, key.lookup, key.secret, key.created_at, key.erasures)
             cursor.execute(INSERT_KEY, values)
-        return list(used.values())
+            if cursor.rowcount == 1:
+                continue  # written now: the contact had no key, and no erasure came
+            cursor.execute(SELECT_KEY, (key.lookup,))
+            if cursor.fetchone()["key_id"] != key.key_id:  # not one an earlier save wrote
+                self.refused([key])
+        return keys
+
+    def refused(self, keys: Iterable[UnwrittenKey]) -> NoReturn:
+        """The store holds another key for one of these contacts, or an erasure came since
+        they were made: they are dropped, and the save is lost as a race is (its command
+        runs again, sealing under the stored key or a new one)."""
+        keys = list(keys)
+        with self._lock:
+            for key in keys:
+                if self._keys.get(key.lookup) == key:
+                    del self._keys[key.lookup]
+        self._on_refused(keys)
+        raise StaleReadError("a contact's key was made elsewhere, or erased meanwhile")
 
     def written(self, keys: Iterable[UnwrittenKey]) -> None:
         """The save that wrote ``keys`` committed: they are the store's now."""

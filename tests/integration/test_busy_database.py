@@ -21,7 +21,7 @@ from eventsourcing.persistence import OperationalError
 from ledger.projections.store import ViewStore
 from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
-from tests.conftest import CHECKPOINT_KEY, Clock
+from tests.conftest import Clock, postgres_settings
 
 OPENED_WITHIN_SECONDS = 60.0
 """Far longer than opening a store takes; without the fix it waits for the holder forever."""
@@ -29,13 +29,7 @@ OPENED_WITHIN_SECONDS = 60.0
 
 @pytest.fixture
 def pg_settings(postgres_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=postgres_url,
-        secret_key="a-test-signing-key-that-is-long-enough-for-hs256",
-        mail_dir=tmp_path / "mail",
-        documents_dir=tmp_path / "documents",
-        checkpoint_key=CHECKPOINT_KEY,
-    )
+    return postgres_settings(postgres_url, tmp_path)
 
 
 def tables_and_indexes(url: str) -> tuple[list[str], list[str]]:
