@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from bench.command_rate import WARM, lifecycle, run_writers, warm
 from ledger.service.application import Ledger, open_ledger
@@ -26,15 +27,16 @@ from testkit.workload import bench_catalog
 
 Mode = Literal["on", "off"]
 MODES: tuple[Mode, Mode] = ("on", "off")
+M = TypeVar("M", bound=str)
 
 
-def play(
-    ledgers: dict[Mode, Ledger], writers: int, rounds: int, per_round: int
-) -> dict[Mode, float]:
-    """Seconds each ledger took over the rounds (``per_round`` lifecycles per writer each)."""
-    seconds: dict[Mode, float] = dict.fromkeys(MODES, 0.0)
+def play(ledgers: Mapping[M, Ledger], writers: int, rounds: int, per_round: int) -> dict[M, float]:
+    """Seconds each of two ledgers took over the rounds (``per_round`` lifecycles per writer
+    each), in turns: the first goes first in odd rounds, the second in even ones."""
+    modes = list(ledgers)
+    seconds: dict[M, float] = dict.fromkeys(modes, 0.0)
     for n in range(rounds):
-        for mode in MODES if n % 2 else MODES[::-1]:
+        for mode in modes if n % 2 else modes[::-1]:
             ledger, first = ledgers[mode], n * writers * per_round
 
             def one(i: int, ledger: Ledger = ledger, first: int = first) -> None:
@@ -71,27 +73,38 @@ def measure(urls: dict[Mode, str], writers: int, rounds: int, per_round: int) ->
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=8, help="turns of each mode")
+def arguments(description: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rounds", type=int, default=8, help="turns of each")
     parser.add_argument("--lifecycles", type=int, default=40, help="per writer per round")
     parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def store_pairs(only: str, modes: Sequence[M]) -> Iterator[tuple[str, int, dict[M, str]]]:
+    """For each kind of store (``only`` or ``all``) and 1 and 4 writers: two fresh stores of
+    that kind, one per mode (PostgreSQL: a durable throwaway cluster)."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(throwaway_cluster(durable=True))
         for store in ("sqlite", "postgresql"):
-            if args.store not in {"all", store}:
+            if only not in {"all", store}:
                 continue
             for writers in (1, 4):
                 urls = {
                     mode: f"sqlite:///{workdir}/{mode}-{writers}.sqlite3"
                     if store == "sqlite"
                     else create_database(server)
-                    for mode in MODES
+                    for mode in modes
                 }
-                figures = measure(urls, writers, args.rounds, args.lifecycles)
-                print(f"bench group_commit store={store} writers={writers} {figures}", flush=True)
+                yield store, writers, urls
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    for store, writers, urls in store_pairs(args.store, MODES):
+        figures = measure(urls, writers, args.rounds, args.lifecycles)
+        print(f"bench group_commit store={store} writers={writers} {figures}", flush=True)
 
 
 if __name__ == "__main__":
