@@ -395,7 +395,7 @@ class KeyRing:
 
 @dataclass(frozen=True)
 class UnwrittenKey:
-    """SQLite: a new contact's key, not yet written."""
+    """A new contact's key, not yet written."""
 
     lookup: str
     key_id: str
@@ -406,20 +406,21 @@ class UnwrittenKey:
 
 
 class UnwrittenKeys:
-    """SQLite: new contacts' keys, each written in the transaction of the first save whose
-    events are sealed under it (one commit less per new contact than a transaction of its
-    own, and a key is never durable without the data it seals, nor data without its key).
+    """New contacts' keys, each written with the first save whose events are sealed under it
+    (SQLite: in its transaction; PostgreSQL: in the statement of its events): no commit of
+    its own, and a key is never durable without the data it seals, nor data without its key.
 
     A save's thread notes the keys its events are sealed under as it seals them (``made``,
-    ``taken``); its transaction writes exactly those before its events (``write``). If the
-    store has another key for one of those contacts (another process made it meanwhile), or
-    an erasure came since the key was made, the save is lost as a race is and its command
-    runs again, sealing under the stored key."""
+    ``taken``); its write takes exactly those (``take``; on SQLite ``write`` inserts them
+    before its events). If the store has another key for one of those contacts (another
+    process made it, meanwhile or before this one saw the contact), or an erasure came since
+    the key was made, the save is lost as a race is (``refused``) and its command runs
+    again, sealing under the stored key."""
 
     def __init__(
         self,
         written: Callable[[UnwrittenKey], None],
-        refused: Callable[[list[UnwrittenKey]], None] = lambda keys: None,
+        refused: Callable[[list[UnwrittenKey]], None],
     ) -> None:
         self._keys: dict[str, UnwrittenKey] = {}
         self._lock = threading.Lock()
