@@ -142,7 +142,7 @@ def test_a_request_postgres_stops_for_another_is_503_database_busy(
 
     pg_api.settle()
     monkeypatch.setattr(pg_api.services.read_models.claims, "search", stopped)
-    for language, words in (("en", "Send it again"), ("pt-BR", "Envie-a de novo")):
+    for language, words in (("en", "Send it again"), ("pt-BR", "Envie-o de novo")):
         answer = pg_api.get("/v1/claims", settle=False, headers={"Accept-Language": language})
         assert answer.status_code == 503, answer.text
         assert answer.headers["retry-after"] == "1"
@@ -163,7 +163,7 @@ def test_a_page_postgres_stops_for_another_says_so_in_the_readers_language(
     pg_api.client.cookies.set("ledger_session", "a-session")
     for language, words in (
         ("en", "let another request finish first"),
-        ("pt-BR", "deixar outra requisição terminar antes"),
+        ("pt-BR", "deixar outro pedido terminar antes"),
     ):
         answer = pg_api.client.get("/claims", headers={"Accept-Language": language})
         assert answer.status_code == 503

@@ -28,6 +28,7 @@ from ledger.runtime.bootstrap import bootstrap
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
 from ledger.store.outage import OUTAGE_ERRORS, DatabaseUnavailableError, unreachable
+from ledger.store.personal import ERASURES_TTL_SECONDS
 from testkit.chaos import SECRET, chaos_catalog
 from testkit.pgcluster import _bindir, _run, create_database, free_port
 from testkit.serving import until, wait_healthy
@@ -335,9 +336,11 @@ def check_store(database: str, acknowledged: dict[str, UUID]) -> None:
 
 
 def test_a_contact_sealed_while_the_database_is_lost_is_a_lost_database(cluster: Cluster) -> None:
-    """A contact's key is read from the database while its event is serialised, inside
-    pydantic, whose error keeps only words: the database's own error comes out instead (a
-    503 to the API, one line in the log), not pydantic's (a 500 and a traceback)."""
+    """Sealing a contact while its event is serialised, inside pydantic (whose error keeps
+    only words), looks at the database: at the erasures, when its last look is over a
+    second old, and at the contact's key when a save refused a new one. The database's own
+    error comes out (a 503 to the API, one line in the log), not pydantic's (a 500 and a
+    traceback)."""
     url = create_database(cluster.url)
     settings = Settings(database_url=url, secret_key=SECRET, database_timeout_seconds=1)
     first = bootstrap(settings, catalog=make_catalog())
@@ -352,6 +355,7 @@ def test_a_contact_sealed_while_the_database_is_lost_is_a_lost_database(cluster:
             if isinstance(event, Claim.Added)
         ]
         cluster.stop()
+        time.sleep(ERASURES_TTL_SECONDS)  # the next seal looks at the erasures
         with pytest.raises(OUTAGE_ERRORS) as raised:  # not PydanticSerializationError
             services.ledger.mapper.to_stored_event(claimed)
         assert unreachable(raised.value), repr(raised.value)
