@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.audit.tamper import Finding
-from ledger.store.personal import JSON_MARK, KeyRing
+from ledger.store.personal import JSON_MARK, key_ids
 
 PAGE = 500
 
@@ -31,7 +31,7 @@ def sealed_under(ledger: Any) -> dict[str, tuple[int, UUID, int]]:
             text = state.decode()
             if JSON_MARK not in text:
                 continue
-            for key_id in KeyRing.key_ids([text]):
+            for key_id in key_ids([text]):
                 where = (
                     notification.id,
                     notification.originator_id,

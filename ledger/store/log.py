@@ -126,6 +126,67 @@ class LogPage:
     """Each notification's stored hash (None if it has none), when asked for."""
 
 
+class EventInserts:
+    """The statements that insert a save's events, each row with its hash (they return each
+    row's id and transaction), and with them the new contacts' keys they are sealed under.
+    Their text is made once per number of rows (and of keys): psycopg dumps scalars faster
+    than the arrays a save of many events still uses."""
+
+    RETURNING = " RETURNING notification_id, tx_id::text::bigint AS tx"
+
+    def __init__(self, table: Composed, id_type: str) -> None:
+        self._head = (
+            SQL("INSERT INTO {table} (originator_id, originator_version, topic, state, hash) ")
+            .format(table=table)
+            .as_string()
+        )
+        arrays = SQL(
+            "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], %s::bytea[])"
+        ).format(ids=SQL("%s::{0}[]").format(Identifier(id_type)))
+        self._arrays = self._head + arrays.as_string() + self.RETURNING
+        self._plain: dict[int, str] = {}
+        self._keyed: dict[tuple[int, int], str] = {}
+
+    def plain(self, events: Sequence[Any], hashes: list[bytes]) -> tuple[str, list[Any]]:
+        """The insert of the events with their hashes, and its parameters: the rows as values,
+        or as arrays when there are many."""
+        n = len(events)
+        if n > MAX_VALUES_ROWS:
+            columns = [[getattr(e, c) for e in events] for c in STORED_COLUMNS]
+            return self._arrays, [*columns, hashes]
+        if (statement := self._plain.get(n)) is None:
+            rows = ", ".join(["(%s, %s, %s, %s, %s)"] * n)
+            statement = self._plain[n] = self._head + "VALUES " + rows + self.RETURNING
+        return statement, _rows(events, hashes)
+
+    def keyed(
+        self, events: Sequence[Any], hashes: list[bytes], keys: Sequence[Any]
+    ) -> tuple[str, list[Any]]:
+        """The insert of the events with the new contacts' keys they are sealed under, and
+        its parameters: one statement, so neither is ever stored without the other."""
+        keys = sorted(keys, key=lambda key: str(key.lookup))  # one lock order: no deadlock
+        n, k = len(events), len(keys)
+        if (statement := self._keyed.get((n, k))) is None:
+            statement = (
+                KEYED_INSERT_HEAD.format(keys=", ".join(["(%s, %s, %s, %s, %s)"] * k))
+                + self._head
+                + "SELECT * FROM (VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * n)
+                + ") AS e "
+                + KEYED_INSERT_CHECK
+                + self.RETURNING
+            )
+            if n <= MAX_VALUES_ROWS:  # a save of many events is rare: its text not kept
+                self._keyed[n, k] = statement
+        key_values = [getattr(key, c) for key in keys for c in KEY_COLUMNS]
+        return statement, [*key_values, *_rows(events, hashes), [key.key_id for key in keys], k]
+
+
+def _rows(events: Sequence[Any], hashes: list[bytes]) -> list[Any]:
+    """The events' columns and hashes, row after row."""
+    return [v for e, h in zip(events, hashes, strict=True) for v in (*_stored(e), h)]
+
+
 class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder without its table lock, each row with its
     transaction id and its chained hash, and the reads of followers in commit order."""
@@ -195,28 +256,9 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             self.sql_create_statements.append(statement.format(prefix=prefix))
 
     def _write_statements(self) -> None:
-        """The insert (each row with its hash; it returns each row's id and transaction) and
-        the read of the hashes a save chains on."""
+        """The inserts of a save's events, and the read of the hashes a save chains on."""
+        self.inserts = EventInserts(self._table, self.datastore.originator_id_type)
         id_array = SQL("%s::{0}[]").format(Identifier(self.datastore.originator_id_type))
-        columns = "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
-        returning = " RETURNING notification_id, tx_id::text::bigint AS tx"
-        self._insert_arrays = (
-            SQL(
-                columns + "SELECT * FROM unnest({ids}, %s::bigint[], %s::text[], %s::bytea[], "
-                "%s::bytea[])" + returning
-            )
-            .format(table=self._table, ids=id_array)
-            .as_string()
-        )
-        self._insert_keyed_head = SQL(columns).format(table=self._table).as_string()
-        self._insert_keyed_tail = KEYED_INSERT_CHECK + returning
-        self._keyed_inserts: dict[tuple[int, int], str] = {}
-        """The inserts of a few rows with a few new keys, by their numbers."""
-        self._insert_head = SQL(columns + "VALUES ").format(table=self._table).as_string()
-        self._insert_tail = returning
-        self._inserts: dict[int, str] = {}
-        """The inserts of a few rows, by their number: psycopg dumps scalars faster than the
-        arrays of ``_insert_arrays`` (a save of many events)."""
         self._previous = (
             SQL(
                 "SELECT e.originator_id, e.hash FROM {table} AS e "
@@ -274,46 +316,9 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         hashes = chained_hashes(stored_events, previous)
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         if new_keys := kwargs.get("keys"):
-            curs.execute(*self._insert_with_keys(stored_events, hashes, new_keys), prepare=True)
+            curs.execute(*self.inserts.keyed(stored_events, hashes, new_keys), prepare=True)
         else:
-            curs.execute(*self._insert_of(stored_events, hashes), prepare=True)
-
-    def _insert_with_keys(
-        self, events: Sequence[Any], hashes: list[bytes], keys: Sequence[Any]
-    ) -> tuple[str, list[Any]]:
-        """The insert of the events with the new contacts' keys they are sealed under, and
-        its parameters: one statement, so neither is ever stored without the other (its
-        text made once per number of rows and of keys)."""
-        keys = sorted(keys, key=lambda key: str(key.lookup))  # one lock order: no deadlock
-        n, k = len(events), len(keys)
-        if (statement := self._keyed_inserts.get((n, k))) is None:
-            statement = (
-                KEYED_INSERT_HEAD.format(keys=", ".join(["(%s, %s, %s, %s, %s)"] * k))
-                + self._insert_keyed_head
-                + "SELECT * FROM (VALUES "
-                + ", ".join(["(%s, %s, %s, %s, %s)"] * n)
-                + ") AS e "
-                + self._insert_keyed_tail
-            )
-            if n <= MAX_VALUES_ROWS:  # a save of many events is rare: its text not kept
-                self._keyed_inserts[n, k] = statement
-        key_values = [getattr(key, c) for key in keys for c in KEY_COLUMNS]
-        rows_of = zip(events, hashes, strict=True)
-        rows = [v for e, h in rows_of for v in (*_stored(e), h)]
-        return statement, [*key_values, *rows, [key.key_id for key in keys], k]
-
-    def _insert_of(self, events: Sequence[Any], hashes: list[bytes]) -> tuple[str, list[Any]]:
-        """The insert of the events with their hashes, and its parameters: the rows as values
-        (their statement made once per number of rows), or as arrays when there are many."""
-        n = len(events)
-        if n > MAX_VALUES_ROWS:
-            columns = [[getattr(e, c) for e in events] for c in STORED_COLUMNS]
-            return self._insert_arrays, [*columns, hashes]
-        if (statement := self._inserts.get(n)) is None:
-            rows = ", ".join(["(%s, %s, %s, %s, %s)"] * n)
-            statement = self._inserts[n] = self._insert_head + rows + self._insert_tail
-        rows_of = zip(events, hashes, strict=True)
-        return statement, [v for e, h in rows_of for v in (*_stored(e), h)]
+            curs.execute(*self.inserts.plain(stored_events, hashes), prepare=True)
 
     def select_events(
         self,

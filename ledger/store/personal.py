@@ -81,6 +81,17 @@ def lookup_of(email: str) -> str:
     return hashlib.sha256(b"claim-ledger contact\x00" + email.strip().lower().encode()).hexdigest()
 
 
+def key_ids(texts: Iterable[str]) -> set[str]:
+    """The key ids the sealed strings inside these texts are sealed under."""
+    found: set[str] = set()
+    for text in texts:
+        for match in _SEALED.finditer(text):
+            found.add(match.group(0)[len(MARK) :].split(":", 1)[0])
+        for match in _JSON_SEALED.finditer(text):
+            found.add(match.group(0)[len(JSON_MARK) :].split(":", 1)[0])
+    return found
+
+
 class KeyRing:
     """The contacts' keys, in the database of the event store."""
 
@@ -313,17 +324,6 @@ class KeyRing:
                 lambda m: json.dumps(self.open("\x01" + m.group(0)[6:]))[1:-1], text
             )
         return text
-
-    @staticmethod
-    def key_ids(texts: Iterable[str]) -> set[str]:
-        """The key ids the sealed strings inside these texts are sealed under."""
-        found: set[str] = set()
-        for text in texts:
-            for match in _SEALED.finditer(text):
-                found.add(match.group(0)[len(MARK) :].split(":", 1)[0])
-            for match in _JSON_SEALED.finditer(text):
-                found.add(match.group(0)[len(JSON_MARK) :].split(":", 1)[0])
-        return found
 
     # -- erasure ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from ledger.runtime.bootstrap import Services
 from ledger.runtime.erasure import forget
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
-from ledger.store.personal import ERASED
+from ledger.store.personal import ERASED, key_ids
 from tests.factories import (
     ADMIN_A,
     AUDITOR,
@@ -214,8 +214,11 @@ def test_the_events_hold_sealed_strings_the_views_open(services: Services) -> No
     assert EMAIL.encode() not in stored.state and b"\\u0001sealed:" in stored.state
     (created,) = ledger.events.get(claim_id)
     assert created.contacts.customer.email == EMAIL  # type: ignore[attr-defined]
-    key_ids = ledger.keyring.key_ids([stored.state.decode()])
-    assert key_ids == {ledger.keyring.key_id_of(EMAIL), ledger.keyring.key_id_of("pat@a.example")}
+    sealed_under = key_ids([stored.state.decode()])
+    assert sealed_under == {
+        ledger.keyring.key_id_of(EMAIL),
+        ledger.keyring.key_id_of("pat@a.example"),
+    }
     assert isinstance(claim_id, UUID)
 
 

@@ -97,12 +97,12 @@ def fail_after_writing_the_keys(
 
         monkeypatch.setattr(recorder, "_insert_events", fails_after_writing)
         return PersistenceError
-    keyed = recorder._insert_with_keys
+    keyed = recorder.inserts.keyed
 
     def twice_the_first_event(events: Any, hashes: Any, keys: Any) -> Any:
         return keyed([events[0], *events], [hashes[0], *hashes], keys)
 
-    monkeypatch.setattr(recorder, "_insert_with_keys", twice_the_first_event)
+    monkeypatch.setattr(recorder.inserts, "keyed", twice_the_first_event)
     return ConflictError  # a broken primary key is a lost race: run again until given up
 
 
