@@ -21,6 +21,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 from ledger.store.personal import KeyRing
+from ledger.store.pool import reuse_warm_connections
 from ledger.store.schema import SCHEMA_VERSION, placeholders, schema_lock
 
 VIEW_TABLES: dict[str, str] = {
@@ -320,6 +321,8 @@ class ViewStore:
     def __init__(self, recorder: SQLiteTrackingRecorder | PostgresTrackingRecorder) -> None:
         self.recorder = recorder
         self.is_postgres = isinstance(recorder, PostgresTrackingRecorder)
+        if isinstance(recorder, PostgresTrackingRecorder):
+            reuse_warm_connections(recorder.datastore.pool)
         self._generation = (-GENERATION_TTL_SECONDS, 0)
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for statement in missing(cursor, STATE_TABLES, self.is_postgres):

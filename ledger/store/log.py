@@ -46,6 +46,7 @@ from ledger.store.chain import (
     chained_hashes,
     previous_versions,
 )
+from ledger.store.pool import reuse_warm_connections
 
 __all__ = [
     "ConcurrentPostgresRecorder",
@@ -195,6 +196,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         if self.datastore.enable_db_functions:  # its insert function writes no hash
             raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are hashed")
+        reuse_warm_connections(self.datastore.pool)
         self.committed = CommittedHashes()
         self._table = self._qualified(self.events_table_name)
         self._create_statements()

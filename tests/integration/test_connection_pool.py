@@ -1,0 +1,107 @@
+"""The PostgreSQL pools hand out the idle connection returned last (``ledger.store.pool``).
+
+A writer that runs one statement at a time keeps one warm backend instead of going round all
+of the pool's; the pool's waiting callers, checks and size are the library's, unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.postgres import PostgresDatastore
+from psycopg_pool import ConnectionPool
+
+from ledger.projections.store import ViewStore
+from ledger.service.application import Ledger, open_ledger
+from ledger.service.settings import Settings
+from ledger.store.log import ConcurrentPostgresRecorder
+from ledger.store.pool import MostRecentFirst, reuse_warm_connections
+from tests.conftest import postgres_settings
+
+
+@pytest.fixture
+def pg_settings(postgres_url: str, tmp_path: Path) -> Settings:
+    return postgres_settings(postgres_url, tmp_path)
+
+
+@pytest.fixture
+def pg_ledger(pg_settings: Settings) -> Iterator[Ledger]:
+    ledger = open_ledger(pg_settings)
+    yield ledger
+    ledger.close()
+
+
+def datastore_of(ledger: Ledger) -> PostgresDatastore:
+    recorder = ledger.recorder
+    assert isinstance(recorder, ConcurrentPostgresRecorder)
+    return recorder.datastore
+
+
+def backend(datastore: PostgresDatastore) -> int:
+    """The server process of the connection the pool hands out now."""
+    with datastore.get_connection() as connection:
+        row: Any = connection.execute("SELECT pg_backend_pid() AS pid").fetchone()
+        return int(row["pid"])
+
+
+def test_one_writer_is_handed_the_same_backend_each_time(pg_ledger: Ledger) -> None:
+    datastore = datastore_of(pg_ledger)
+    datastore.pool.wait()  # every connection of the pool open: a first-in-first-out pool
+    assert len({backend(datastore) for _ in range(12)}) == 1  # would go round all of them
+
+
+def test_the_one_returned_last_is_handed_out_first(pg_ledger: Ledger) -> None:
+    datastore = datastore_of(pg_ledger)
+    pool = datastore.pool
+    pool.wait()
+    first, second = pool.getconn(), pool.getconn()
+    pool.putconn(second)
+    pool.putconn(first)
+    again = pool.getconn()
+    try:
+        assert again is first
+    finally:
+        pool.putconn(again)
+
+
+def test_the_view_store_pool_too(pg_settings: Settings) -> None:
+    store = ViewStore.open(pg_settings.eventsourcing_env())
+    try:
+        datastore = store.recorder.datastore
+        assert isinstance(datastore, PostgresDatastore)
+        datastore.pool.wait()
+        assert len({backend(datastore) for _ in range(12)}) == 1
+    finally:
+        store.close()
+
+
+def test_a_caller_waiting_for_a_connection_still_gets_one(postgres_url: str) -> None:
+    """With every connection taken, a caller waits, and is handed the first one returned."""
+    with ConnectionPool(postgres_url, min_size=1, max_size=1, open=True) as pool:
+        reuse_warm_connections(pool)
+        taken = pool.getconn()
+        handed: list[Any] = []
+        waiter = threading.Thread(target=lambda: handed.append(pool.getconn(timeout=10)))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not pool.get_stats().get("requests_waiting") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pool.putconn(taken)
+        waiter.join(10)
+        assert handed == [taken]
+        pool.putconn(handed[0])
+        with pool.connection() as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_made_most_recent_first_once(pg_ledger: Ledger) -> None:
+    datastore = datastore_of(pg_ledger)
+    idle = datastore.pool._pool
+    assert isinstance(idle, MostRecentFirst)
+    reuse_warm_connections(datastore.pool)  # a second time changes nothing
+    assert datastore.pool._pool is idle
