@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import DataError, StoredEvent
+from psycopg.rows import tuple_row
 
 from ledger.service.application import open_ledger
 from ledger.service.settings import Settings
@@ -32,7 +33,7 @@ class TorturedRecorder(ConcurrentPostgresRecorder):
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
-            conn.cursor() as curs,
+            conn.cursor(row_factory=tuple_row) as curs,
         ):
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

@@ -34,6 +34,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.store.chain import (
@@ -93,6 +94,14 @@ KEYS_WRITTEN_DDL = (
 
 def _stored(event: StoredEvent) -> tuple[Any, ...]:
     return (event.originator_id, event.originator_version, event.topic, event.state)
+
+
+def _read_row(row: tuple[Any, ...]) -> StoredEvent:
+    """A row of a command's read (originator, version, topic, state), as the library's
+    ``StoredEvent``: the reads of every command take their rows as tuples, not dicts."""
+    return StoredEvent(
+        originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
+    )
 
 
 def stored_event(row: Any) -> StoredEvent:
@@ -303,18 +312,14 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:
         """Insert the save's events with their chained hashes: one query first for the
-        stored hash before each aggregate's first new version (in the same transaction)."""
+        stored hash before each aggregate's first new version (in the same transaction).
+        ``curs`` makes tuple rows (``tuple_row``), as every statement of a command here."""
         previous, wanted = self.committed.split(previous_versions(stored_events))
         if wanted:
             keys, versions = zip(*wanted, strict=True)
             curs.execute(self._previous, (list(keys), list(versions)), prepare=True)
-            previous.update(
-                {
-                    UUID(str(row["originator_id"])): bytes(row["hash"])
-                    for row in curs.fetchall()
-                    if row["hash"] is not None
-                }
-            )
+            rows = curs.fetchall()  # (originator, hash)
+            previous.update({UUID(str(i)): bytes(h) for i, h in rows if h is not None})
         hashes = chained_hashes(stored_events, previous)
         self.committed.stage(kwargs.get("staged_hashes"), stored_events, hashes)
         if new_keys := kwargs.get("keys"):
@@ -345,17 +350,17 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The whole streams of several aggregates in one round trip (a command's reads)."""
         streams: dict[UUID, list[StoredEvent]] = {}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._streams, (list(originator_ids),), prepare=True)
             for row in curs.fetchall():
-                streams.setdefault(UUID(str(row["originator_id"])), []).append(stored_event(row))
+                streams.setdefault(UUID(str(row[0])), []).append(_read_row(row))
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _stream_of(self, originator_id: UUID | str) -> list[StoredEvent]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._stream, (originator_id,), prepare=True)
-            return [stored_event(row) for row in curs.fetchall()]
+            return [_read_row(row) for row in curs.fetchall()]
 
     unwritten_keys: UnwrittenKeysWriter | None = None
     """The contacts' new keys, written in the statement of the first save sealed under them
@@ -382,7 +387,7 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         this insert fail on the primary key, as in one transaction."""
         if not stored_events:
             return None  # as the library answers
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             try:
                 self._insert_stored_events(curs, stored_events, **kwargs)
             except psycopg.Error as error:
@@ -394,11 +399,11 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any
     ) -> Sequence[int] | None:
-        rows = curs.fetchall()
+        rows = curs.fetchall()  # (notification id, transaction)
         written = kwargs.get("written")
         if isinstance(written, Written) and rows:
-            written.tx = rows[-1]["tx"]
-        return [row["notification_id"] for row in rows]
+            written.tx = rows[-1][1]
+        return [row[0] for row in rows]
 
     def _notify_channel(self, curs: Any) -> None:
         """No NOTIFY: it takes a database-wide lock at commit, which would serialise the
