@@ -63,20 +63,27 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
 is answered 503 when ``unreachable`` says so, and is an error of ours otherwise."""
 
 
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it was raised from (its cause, else its context), in turn."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def unreachable(error: BaseException) -> bool:
     """Whether ``error``, or one it was raised from, is the database out of reach (refused,
     lost, timed out) rather than a fault of a statement."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, DatabaseUnavailableError | PoolTimeout | psycopg.InterfaceError):
-            return True
-        if isinstance(seen, psycopg.OperationalError) and (
-            seen.sqlstate is None
-            or (seen.sqlstate.startswith(CONNECTION_STATES) and seen.sqlstate != QUERY_CANCELED)
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(_lost(seen) for seen in causes(error))
+
+
+def _lost(error: BaseException) -> bool:
+    if isinstance(error, DatabaseUnavailableError | PoolTimeout | psycopg.InterfaceError):
+        return True
+    return isinstance(error, psycopg.OperationalError) and (
+        error.sqlstate is None
+        or (error.sqlstate.startswith(CONNECTION_STATES) and error.sqlstate != QUERY_CANCELED)
+    )
 
 
 TRANSIENT_STATES = ("40001", "40P01")
@@ -89,12 +96,10 @@ def transient(error: BaseException) -> bool:
     """Whether ``error``, or one it was raised from, is PostgreSQL stopping this transaction
     for another one's sake (``TRANSIENT_STATES``): answered 503 ``database-busy``, to be
     retried, not a fault of ours."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, psycopg.Error) and seen.sqlstate in TRANSIENT_STATES:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(seen, psycopg.Error) and seen.sqlstate in TRANSIENT_STATES
+        for seen in causes(error)
+    )
 
 
 class Outage:
