@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.postgres import PostgresDatastore
 from psycopg_pool import ConnectionPool
@@ -19,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from ledger.projections.store import ViewStore
 from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
-from ledger.store.log import ConcurrentPostgresRecorder
+from ledger.store.log import ConcurrentPostgresRecorder, command_cursor
 from ledger.store.pool import MostRecentFirst, reuse_warm_connections
 from tests.conftest import postgres_settings
 
@@ -105,3 +106,22 @@ def test_made_most_recent_first_once(pg_ledger: Ledger) -> None:
     assert isinstance(idle, MostRecentFirst)
     reuse_warm_connections(datastore.pool)  # a second time changes nothing
     assert datastore.pool._pool is idle
+
+
+def test_a_command_s_statements_share_one_cursor_per_connection(pg_ledger: Ledger) -> None:
+    """Made once per connection (psycopg's cursors are costly to make), rows as tuples; a
+    failed statement leaves it usable, and one closed is made again."""
+    datastore = datastore_of(pg_ledger)
+    with datastore.get_connection() as connection:
+        cursor = command_cursor(connection)
+        assert command_cursor(connection) is cursor
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            cursor.execute("SELECT 1 / 0")
+        cursor.execute("SELECT 1 AS one, 2 AS two")
+        assert cursor.fetchall() == [(1, 2)]
+        cursor.close()
+        again = command_cursor(connection)
+        assert again is not cursor and not again.closed
+    with datastore.get_connection() as other:
+        assert other is connection  # the one returned last
+        assert command_cursor(other) is again
