@@ -54,6 +54,7 @@ __all__ = [
     "EventLog",
     "LogPage",
     "Written",
+    "command_cursor",
     "event_log",
     "stored_event",
 ]
@@ -104,6 +105,10 @@ def _read_row(row: tuple[Any, ...]) -> StoredEvent:
     )
 
 
+_CURSOR = "_ledger_command_cursor"
+"""The attribute of a pooled connection that holds its ``command_cursor``."""
+
+
 def command_cursor(connection: Any) -> psycopg.Cursor[tuple[Any, ...]]:
     """The connection's cursor for a command's statements (rows as tuples), made once per
     connection and kept on it: psycopg gives each new cursor adapters of its own, which cost
@@ -114,9 +119,6 @@ def command_cursor(connection: Any) -> psycopg.Cursor[tuple[Any, ...]]:
         cursor = connection.cursor(row_factory=tuple_row)
         setattr(connection, _CURSOR, cursor)
     return cursor
-
-
-_CURSOR = "_ledger_command_cursor"
 
 
 def stored_event(row: Any) -> StoredEvent:

@@ -27,7 +27,9 @@ class MostRecentFirst(deque[T]):
 
     psycopg_pool takes an idle connection with ``popleft`` and returns it with ``append``;
     here ``popleft`` takes the one appended last (``tests/integration/test_connection_pool.py``
-    holds the pool to that)."""
+    holds the pool to that). The pool also shrinks with ``popleft`` (a connection beyond its
+    minimum, idle a while): it then closes the one returned last rather than the first, an
+    idle connection either way."""
 
     def popleft(self) -> T:
         return self.pop()
