@@ -75,6 +75,12 @@ def postgres_settings(url: str, files: Path) -> Settings:
 
 
 @pytest.fixture
+def pg_settings(postgres_url: str, tmp_path: Path) -> Settings:
+    """Settings for a fresh PostgreSQL database alone (``settings`` gives both stores)."""
+    return postgres_settings(postgres_url, tmp_path)
+
+
+@pytest.fixture
 def stored_ledger(settings: Settings) -> Iterator[Ledger]:
     """The Ledger on a real store (parametrised: SQLite file and PostgreSQL)."""
     ledger = open_ledger(settings, make_catalog())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,15 +20,10 @@ from eventsourcing.persistence import OperationalError
 from ledger.projections.store import ViewStore
 from ledger.service.settings import Settings
 from tests.api.client import Api, make_api
-from tests.conftest import Clock, postgres_settings
+from tests.conftest import Clock
 
 OPENED_WITHIN_SECONDS = 60.0
 """Far longer than opening a store takes; without the fix it waits for the holder forever."""
-
-
-@pytest.fixture
-def pg_settings(postgres_url: str, tmp_path: Path) -> Settings:
-    return postgres_settings(postgres_url, tmp_path)
 
 
 def tables_and_indexes(url: str) -> tuple[list[str], list[str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,12 +21,6 @@ from ledger.service.application import Ledger, open_ledger
 from ledger.service.settings import Settings
 from ledger.store.log import ConcurrentPostgresRecorder, command_cursor
 from ledger.store.pool import MostRecentFirst, reuse_warm_connections
-from tests.conftest import postgres_settings
-
-
-@pytest.fixture
-def pg_settings(postgres_url: str, tmp_path: Path) -> Settings:
-    return postgres_settings(postgres_url, tmp_path)
 
 
 @pytest.fixture
