@@ -9,16 +9,25 @@ pool's timeout at most), none just after it failed, and the others are refused a
 bound once. Each process says once, at WARNING, that
 the database is lost, and once that it is back; the pool's own warning at each reconnection
 attempt, which would say the same every second, is not logged.
+
+A connection the server ended is not a lost database. A backend ended while its connection
+idled in the pool (an administrator's ``pg_terminate_backend``, ``idle_session_timeout``) has
+said so on the socket: the connection is closed as it is handed out (the pool replaces it) and
+the next is taken. A backend ended during a statement fails that statement; if a new
+connection then answers, only the pool's dead connections are swept out and the statement's
+error goes up (the library's recorders try it again on another connection): no outage.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -47,6 +56,11 @@ PROBE_PAUSE_SECONDS = 0.5
 """After the database failed someone, it is not tried again for this long: callers that take
 turns behind a lock of their own (the views' catching up) would otherwise each wait the whole
 bound, one after another."""
+
+
+ANSWER_SECONDS = 1.0
+"""After a new connection was tried, callers whose backend ended within this long take its
+answer rather than each trying one."""
 
 
 class DatabaseUnavailableError(Exception):
@@ -86,6 +100,55 @@ def _lost(error: BaseException) -> bool:
     )
 
 
+READS_WHILE_IDLE = 3
+"""How many times ``ended_while_idle`` reads what an idle connection was sent."""
+
+ENDED_STATES = ("57P01", "57P05")
+"""SQLSTATEs of a server that ended one connection's backend (an administrator's
+``pg_terminate_backend`` or a shutdown; ``idle_session_timeout``): an outage only if a new
+connection is refused too."""
+
+CLOSED_BY_SERVER = "server closed the connection unexpectedly"
+"""libpq's words for a connection the server's end closed during a statement (a backend
+ended as it ran one, with no time to say why): the server's host answered, unlike a host gone
+silent, whose statements time out."""
+
+
+def backend_ended(error: BaseException) -> bool:
+    """Whether ``error``, or one it was raised from, is the server ending this connection's
+    backend (``ENDED_STATES``, or its end of the connection closed) rather than the
+    connection failing on its own (a timeout: no new connection is tried then, which would
+    wait as long again)."""
+    return any(
+        isinstance(seen, psycopg.Error)
+        and (seen.sqlstate in ENDED_STATES or CLOSED_BY_SERVER in str(seen))
+        for seen in causes(error)
+    )
+
+
+def ended_while_idle(connection: Any) -> bool:
+    """Whether the server ended ``connection``'s backend while the connection idled in the
+    pool. An idle connection is sent nothing (the ledger listens for no notifications), so a
+    socket with something to read is a backend that said it ended (its error, then the end of
+    the stream) or went: what is there is read, and a connection libpq still finds sound once
+    nothing more is (something the server sent of its own, rare) is kept."""
+    if connection.closed:
+        return True
+    pgconn = connection.pgconn
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    for _ in range(READS_WHILE_IDLE):
+        if not poller.poll(0):
+            return False  # the common case, at once: one system call
+        try:
+            pgconn.consume_input()  # a backend's last words; then the end of the stream raises
+        except psycopg.OperationalError:
+            return True
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            return True
+    return True  # it keeps talking unasked: not a connection to hand out
+
+
 TRANSIENT_STATES = ("40001", "40P01")
 """SQLSTATEs of a statement the database stopped to let another transaction go on (a
 serialization failure, a deadlock): nothing was written, and the same request sent again
@@ -117,6 +180,11 @@ class Outage:
         """The pools of the guarded datastores: emptied of their dead connections when the
         database is lost and again when it is back (one may have answered a check as the
         server went down), so that none is found dead after."""
+        self._asking = threading.Lock()
+        """Held by the one caller asking a new connection whether the database answers."""
+        self.answer = (-math.inf, False)
+        """When a new connection was last tried after a backend ended (``time.monotonic``),
+        and whether the database answered it."""
 
     def lost(self, error: BaseException) -> None:
         self.failed_at = time.monotonic()
@@ -130,6 +198,25 @@ class Outage:
             first_line,
         )
         self.check_pools()
+
+    def answers(self, fresh: Callable[[], None]) -> bool:
+        """Whether the database answers ``fresh`` (a new connection's statement) after a
+        backend ended: then only that connection was lost, and the pools' dead connections
+        are swept out. One caller asks at a time; those behind it take its answer (yes or
+        no) if it came within ANSWER_SECONDS: ending every backend fails many statements at
+        once, and a database gone must not be asked once per caller, in turn."""
+        with self._asking:
+            asked_at, answered = self.answer
+            if time.monotonic() - asked_at >= ANSWER_SECONDS:
+                try:
+                    fresh()
+                    answered = True
+                except Exception:  # any refusal: not there for a new connection either
+                    answered = False
+                self.answer = (time.monotonic(), answered)
+        if answered:
+            self.check_pools()
+        return answered
 
     def check_pools(self) -> None:
         """Replace the pools' dead connections (each idle one is tried)."""
@@ -186,10 +273,38 @@ def guard(datastore: PostgresDatastore, outage: Outage, timeout: float) -> None:
     outage.pools.append(pool)
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # Outage says it once
     # The one door to the pool: the library's recorders and ours all come through it.
-    datastore.get_connection = _guarded(datastore.get_connection, outage)  # type: ignore[method-assign,assignment]
+    connect = _live(datastore.get_connection, attempts=(pool.max_size or pool.min_size) + 1)
+    fresh = partial(_new_connection_answers, pool)
+    datastore.get_connection = _guarded(connect, outage, fresh)  # type: ignore[method-assign,assignment]
 
 
-def _guarded(connect: Connect, outage: Outage) -> Connect:
+def _live(connect: Connect, attempts: int) -> Connect:
+    """``connect``, handing out a connection whose backend did not end while it idled: one
+    that did is closed (the pool replaces it) and the next is taken, up to ``attempts``."""
+
+    @contextmanager
+    def get_connection() -> Iterator[Any]:
+        for _ in range(attempts - 1):
+            with connect() as connection:
+                if not ended_while_idle(connection):
+                    yield connection
+                    return
+                connection.close()
+        with connect() as connection:  # the last: its statement says what is wrong
+            yield connection
+
+    return get_connection
+
+
+def _new_connection_answers(pool: ConnectionPool[Any]) -> None:
+    """A statement on a new connection made as ``pool`` makes them, kept out of the pool;
+    raises if the database refuses it."""
+    assert isinstance(pool.kwargs, dict)  # as ``guard`` found it
+    with pool.connection_class.connect(pool.conninfo, **pool.kwargs) as connection:
+        connection.execute("SELECT 1")
+
+
+def _guarded(connect: Connect, outage: Outage, fresh: Callable[[], None]) -> Connect:
     @contextmanager
     def get_connection() -> Iterator[Any]:
         if outage.since is not None:
@@ -200,6 +315,8 @@ def _guarded(connect: Connect, outage: Outage) -> Connect:
         except (OperationalError, InterfaceError) as error:
             if not unreachable(error):
                 raise
+            if outage.since is None and backend_ended(error) and outage.answers(fresh):
+                raise  # that connection alone: tried again on another by the library
             outage.lost(error)
             raise
 

@@ -9,7 +9,14 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Programm
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from ledger.store.outage import SETTLE_SECONDS, DatabaseUnavailableError, Outage, unreachable
+from ledger.store.outage import (
+    ANSWER_SECONDS,
+    SETTLE_SECONDS,
+    DatabaseUnavailableError,
+    Outage,
+    backend_ended,
+    unreachable,
+)
 
 
 def wrapped(cause: Exception, wrapper: type[Exception] = OperationalError) -> Exception:
@@ -71,3 +78,44 @@ def test_an_outage_is_said_once_and_lasts_at_least_its_settling_time(
     assert len(said) == 2, said
     assert said[0].startswith("the database is unreachable (terminating connection)")
     assert said[1].startswith("the database is reachable again, after 1.")
+
+
+CLOSED = "consuming input failed: server closed the connection unexpectedly"
+
+
+@pytest.mark.parametrize(
+    ("error", "ended"),
+    [
+        (wrapped(errors.AdminShutdown("terminating connection")), True),
+        (wrapped(errors.IdleSessionTimeout("terminating connection")), True),
+        (wrapped(psycopg.OperationalError(CLOSED)), True),
+        (wrapped(psycopg.OperationalError("could not receive data: Connection timed out")), False),
+        (wrapped(PoolTimeout("couldn't get a connection after 2.00 sec")), False),
+        (wrapped(errors.CannotConnectNow("the database system is shutting down")), False),
+    ],
+)  # fmt: skip
+def test_a_backend_the_server_ended_is_told_from_a_database_gone_silent(
+    error: Exception, ended: bool
+) -> None:
+    """A backend ended (its server said so, or closed its end) is checked with a new
+    connection before an outage is said; a timeout is not (a new connection would wait as
+    long again)."""
+    assert backend_ended(error) is ended
+
+
+def test_one_new_connection_answers_for_the_callers_behind_it() -> None:
+    """Many statements fail at once when every backend is ended: one new connection is
+    tried, and its answer, yes or no, stands for ANSWER_SECONDS."""
+    outage, tried = Outage(), []
+
+    def fresh() -> None:
+        tried.append(1)
+        if len(tried) > 1:
+            raise psycopg.OperationalError("connection refused")
+
+    assert outage.answers(fresh) and outage.answers(fresh)
+    assert len(tried) == 1
+    asked_at, answered = outage.answer
+    outage.answer = (asked_at - ANSWER_SECONDS, answered)  # as if asked that long ago
+    assert not outage.answers(fresh) and not outage.answers(fresh)
+    assert len(tried) == 2
