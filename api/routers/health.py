@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,6 +15,7 @@ from ledger.projections.dead_letters import DeadLetter
 from ledger.runtime.heartbeat import WorkersWatch
 from ledger.store.outage import unreachable
 
+log = logging.getLogger("ledger.readiness")
 router = APIRouter(tags=["operations"])
 STUCK_ADVICE = ". Fix the cause, then run `ledger dead-letters retry` (see `ledger dead-letters`)."
 READY_LAG = 1000
@@ -48,7 +50,7 @@ def readyz(
         if unreachable(error):  # at once, or within LEDGER_DATABASE_TIMEOUT_SECONDS
             detail = "the database is unreachable: the requests are answered 503 until it is back"
             return problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"})
-        return problem(503, "not-ready", "Not ready", f"the store is unreachable: {error}")
+        return _unreadable(error)
     if stopped is not None:
         return problem(503, "not-ready", "Not ready", stopped)
     if stuck:
@@ -66,6 +68,15 @@ def readyz(
         checks["replica_lag_events"] = replica_lag
     body = Health(status="ready", checks=checks)
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+def _unreadable(error: Exception) -> Response:
+    """The store failed for a reason of its own (a table missing, a permission): a 503 that
+    says so in words. The error itself goes to the log, for the operator, not to whoever asks
+    /readyz (it can name tables, hosts and statements)."""
+    log.warning("/readyz: the store could not be read: %s: %s", type(error).__name__, error)
+    detail = "the store could not be read: the service's log says why"
+    return problem(503, "not-ready", "Not ready", detail)
 
 
 def _stopped(letter: DeadLetter) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import ProgrammingError
 
 from ledger.domain.principal import Principal, Role
 from tests.api.client import Api
@@ -400,6 +401,24 @@ def test_get_referral_and_co_sell_referrals(api: Api) -> None:
 
 
 # -- operations -----------------------------------------------------------------------------
+
+
+def test_a_store_that_fails_its_own_way_is_not_ready_and_keeps_its_error_in_the_log(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not out of reach, but failing (a table dropped, a permission taken away): /readyz,
+    which anyone may ask, says so in words; the error, naming the table, is in the log."""
+
+    def table_gone() -> int:
+        raise ProgrammingError('relation "v1_claims" does not exist')
+
+    monkeypatch.setattr(api.services.workers.views, "lag", table_gone)
+    with caplog.at_level("WARNING", logger="ledger.readiness"):
+        answer = api.client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == "the store could not be read: the service's log says why"
+    assert "v1_claims" not in answer.text
+    assert 'relation "v1_claims" does not exist' in caplog.text
 
 
 def test_health_readiness_and_metrics(api: Api) -> None:
