@@ -5,6 +5,7 @@ hang past the sender's timeout, or hold the request until released)."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ class Arrival:
     answered: int | None
     """The status it answered; None when it never could (the sender was gone)."""
     at: float
+    host: str = ""
+    """Its ``Host`` header."""
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Receiver:
             self.verify(body, headers),
             None,
             time.monotonic(),
+            headers.get("host", ""),
         )
         with self.lock:  # before the answer: the sender moves on once it has it
             self.arrivals.append(arrival)
@@ -96,8 +100,9 @@ class Receiver:
 
 
 @contextmanager
-def serving(receiver: Receiver) -> Iterator[Receiver]:
-    """The receiver on a free loopback port, in threads of its own, until the block ends."""
+def serving(receiver: Receiver, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """The receiver on a free loopback port, in threads of its own, until the block ends;
+    over TLS with ``tls`` (a server context)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -107,6 +112,8 @@ def serving(receiver: Receiver) -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     receiver.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

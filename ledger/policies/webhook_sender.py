@@ -28,7 +28,7 @@ from ledger.aggregates.base import SYSTEM
 from ledger.aggregates.webhook import WebhookSubscription
 from ledger.domain.errors import InvalidInputError
 from ledger.policies.webhook_deliveries import backoff
-from ledger.policies.webhook_targets import Resolver, check_target, resolve
+from ledger.policies.webhook_targets import Resolver, check_target, pinned, resolve
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.feed import Feed
 from ledger.projections.store import ViewStore
@@ -172,14 +172,17 @@ class WebhookSender:
         if event is None:
             return Outcome(None, "missing-event")
         try:
-            check_target(row["url"], self.allow_insecure, self.resolver)
+            addresses = check_target(row["url"], self.allow_insecure, self.resolver)
         except InvalidInputError:
             return Outcome(None, "refused-address")
         body = json.dumps(event.as_json(), separators=(",", ":")).encode()
         secret = secret_of(self.key, row["subscription_id"], row["salt"])
         headers = signed_headers(secret, row["event_id"], body, datetime.now(UTC))
+        to = pinned(row["url"], addresses[0])  # where the check looked, not a new answer
         try:
-            response = self.client.post(row["url"], content=body, headers=headers)
+            response = self.client.post(
+                to.url, content=body, headers={**headers, **to.headers}, extensions=to.extensions
+            )
         except httpx.TimeoutException:
             return Outcome(None, "timeout")
         except httpx.HTTPError:

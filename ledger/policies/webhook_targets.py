@@ -3,8 +3,11 @@
 A target's host is resolved when the partner subscribes and again before every delivery: a
 name that resolves (now, or later) to loopback, a private or link-local network, an
 unspecified, multicast or reserved address is refused, so a subscription cannot make the
-ledger call its own network (server-side request forgery). LEDGER_WEBHOOKS_ALLOW_INSECURE=1
-allows http:// and such addresses, for development and tests.
+ledger call its own network (server-side request forgery). A delivery then goes to the
+address that check resolved (``pinned``), not to whatever the name resolves to a moment
+later: a name whose answer changes between the check and the connection (DNS rebinding)
+cannot slip a private address through. LEDGER_WEBHOOKS_ALLOW_INSECURE=1 allows http:// and
+such addresses, for development and tests.
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from ledger.domain.errors import InvalidInputError
 
@@ -46,8 +53,9 @@ def refuse(slug: str, **params: object) -> InvalidInputError:
     return InvalidInputError(slug, field="url", params=params)
 
 
-def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -> None:
-    """Refuse (422, on the field ``url``) a target a delivery may not go to."""
+def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -> list[str]:
+    """Refuse (422, on the field ``url``) a target a delivery may not go to; the addresses
+    its host resolved to, each checked."""
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -67,8 +75,34 @@ def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -
         raise refuse("webhook-url-unresolved", host=host) from None
     if not addresses:
         raise refuse("webhook-url-unresolved", host=host)
-    if allow_insecure:
-        return
-    for text in addresses:
-        if forbidden(ipaddress.ip_address(text.split("%")[0])):
-            raise refuse("webhook-url-private", host=host)
+    if not allow_insecure:
+        for text in addresses:
+            if forbidden(ipaddress.ip_address(text.split("%")[0])):
+                raise refuse("webhook-url-private", host=host)
+    return addresses
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A delivery's request, sent to one address its check resolved."""
+
+    url: httpx.URL
+    """The target with its host replaced by the address."""
+    headers: dict[str, str]
+    """``Host``: the target's own host (and port), as the receiver expects it."""
+    extensions: dict[str, Any]
+    """``sni_hostname``: TLS is asked for, and its certificate checked against, the target's
+    name, not the address."""
+
+
+def pinned(url: str, address: str) -> Pinned:
+    """The request to ``url`` sent to ``address`` (one that ``check_target`` returned)."""
+    target = httpx.URL(url.strip())
+    host = target.raw_host.decode("ascii")  # the name as sent: IDNA, ASCII
+    if "%" in address:  # an IPv6 address of one interface (insecure setting): as resolved
+        return Pinned(target, {}, {})
+    return Pinned(
+        target.copy_with(host=address),
+        {"Host": target.netloc.decode("ascii")},
+        {"sni_hostname": host},
+    )

@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
+import httpx
 import pytest
 
 from ledger.aggregates.webhook import WebhookSubscription
@@ -23,6 +25,7 @@ from ledger.service.application import Ledger
 from ledger.service.settings import Settings
 from testkit.receiver import Receiver, serving
 from testkit.serving import until
+from testkit.tls import self_signed
 from tests.conftest import Clock
 from tests.factories import (
     ADMIN_A,
@@ -287,6 +290,73 @@ def test_a_name_that_resolves_to_loopback_at_send_time_is_not_called(
         None,
     )
     rebound.close()
+
+
+def pinned_sender(hooked: Services, settings: Settings, clock: Clock) -> WebhookSender:
+    """A sender whose resolver says ``hooks.test`` is loopback (the machine's own resolver
+    knows no such name: a request that asked it again would not arrive)."""
+    return WebhookSender(
+        hooked.ledger,
+        hooked.store,
+        hooked.workers.webhooks.sender.feed,
+        hooked_settings(settings),
+        clock,
+        resolver=lambda h, p: ["127.0.0.1"] if h == "hooks.test" else [],
+    )
+
+
+def subscribe_by_name(hooked: Services, settings: Settings, url: str) -> str:
+    hooks = Webhooks(
+        hooked.ledger,
+        hooked.store,
+        hooked.workers.webhooks.recorder,
+        hooked_settings(settings),
+        resolver=lambda h, p: ["127.0.0.1"],
+    )
+    _, secret = hooks.subscribe(ADMIN_A, url, ["*"], days(0))
+    return secret
+
+
+def test_a_delivery_goes_to_the_address_its_check_resolved(
+    hooked: Services, settings: Settings, clock: Clock, receiver: Receiver
+) -> None:
+    """The name is resolved once, by the check, and the request is sent to that address
+    with the name as its Host: a second answer (DNS rebinding) is never asked for."""
+    url = f"http://hooks.test:{receiver.port}/hooks"
+    receiver.secret = subscribe_by_name(hooked, settings, url)
+    sender = pinned_sender(hooked, settings, clock)
+    hooked.ledger.create_claims(ADMIN_A, create(), days(0))
+    hooked.workers.webhooks.recorder.catch_up()
+    try:
+        assert sender.deliver_due() == 1
+    finally:
+        sender.close()
+    (arrived,) = receiver.acknowledged()
+    assert arrived.host == f"hooks.test:{receiver.port}"
+
+
+@pytest.mark.parametrize(("named", "arrives"), [("hooks.test", True), ("other.test", False)])
+def test_an_https_target_at_its_pinned_address_is_checked_against_its_name(
+    hooked: Services, settings: Settings, clock: Clock, tmp_path: Path, named: str, arrives: bool
+) -> None:
+    """TLS is asked for the target's name (SNI) and its certificate checked against that
+    name, though the connection goes to the address: a certificate for another name fails."""
+    server_tls, trusting = self_signed(named, tmp_path)
+    with serving(Receiver(), tls=server_tls) as receiver:
+        url = f"https://hooks.test:{receiver.port}/hooks"
+        receiver.secret = subscribe_by_name(hooked, settings, url)
+        sender = pinned_sender(hooked, settings, clock)
+        sender.client.close()
+        sender.client = httpx.Client(verify=trusting, timeout=2.0, trust_env=False)
+        hooked.ledger.create_claims(ADMIN_A, create(), days(0))
+        hooked.workers.webhooks.recorder.catch_up()
+        try:
+            assert sender.deliver_due() == int(arrives)
+        finally:
+            sender.close()
+        assert [a.host for a in receiver.acknowledged()] == [
+            f"hooks.test:{receiver.port}"
+        ] * arrives
 
 
 def test_a_hanging_receiver_never_delays_the_views_or_the_emails(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ledger.domain.errors import InvalidInputError
-from ledger.policies.webhook_targets import check_target, resolve
+from ledger.policies.webhook_targets import check_target, pinned, resolve
 
 PUBLIC = "93.184.215.14"
+V6 = "2606:2800:21f:cb07::1"
 
 
 def public(host: str, port: int) -> list[str]:
@@ -69,3 +70,26 @@ def test_a_malformed_address_is_refused_never_an_error(url: str) -> None:
     with pytest.raises(InvalidInputError) as refused:
         check_target(url, allow_insecure=False, resolver=public)
     assert refused.value.slug in ("webhook-url-invalid", "webhook-url-unresolved")
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "sent_to", "host"),
+    [
+        ("https://a.example/l?x=1", PUBLIC, f"https://{PUBLIC}/l?x=1", "a.example"),
+        ("https://a.example:8443/h", V6, f"https://[{V6}]:8443/h", "a.example:8443"),
+        ("https://bücher.example/h", PUBLIC, f"https://{PUBLIC}/h", "xn--bcher-kva.example"),
+    ],
+)  # fmt: skip
+def test_a_delivery_is_sent_to_the_checked_address_under_the_targets_name(
+    url: str, address: str, sent_to: str, host: str
+) -> None:
+    to = pinned(url, address)
+    assert str(to.url) == sent_to
+    assert to.headers == {"Host": host}
+    assert to.extensions == {"sni_hostname": host.split(":")[0]}
+
+
+def test_an_address_of_one_interface_is_left_to_the_resolver() -> None:
+    """A link-local IPv6 address with its zone (only with the insecure setting): as is."""
+    to = pinned("http://hooks.test/h", "fe80::1%eth0")
+    assert (str(to.url), to.headers, to.extensions) == ("http://hooks.test/h", {}, {})
