@@ -19,6 +19,7 @@ Each row also carries its event's hash, chained over its aggregate's previous ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -104,6 +105,8 @@ def _read_row(row: tuple[Any, ...]) -> StoredEvent:
         originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
     )
 
+
+_INDEX_DDL = re.compile(r'CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "?(\w+)"?')
 
 _CURSOR = "_ledger_command_cursor"
 """The attribute of a pooled connection that holds its ``command_cursor``."""
@@ -249,6 +252,25 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
             .format(table=self._table, id_type=Identifier(self.datastore.originator_id_type))
             .as_string()
         )
+
+    def _create_table(self, curs: Any) -> None:
+        """The library's statements, less the indexes that exist already. PostgreSQL's
+        ``CREATE INDEX IF NOT EXISTS`` takes a SHARE lock on the table before it looks: at
+        every process start it waited for the saves in progress, and every save after it
+        waited in turn (for as long as the longest open transaction writing events)."""
+        curs.execute(
+            "SELECT c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'i'",
+            (self.datastore.schema,),
+        )
+        present = {str(row["name"]) for row in curs.fetchall()}
+        for statement in self.sql_create_statements:
+            text = statement.as_string()
+            index = _INDEX_DDL.match(text)
+            if "CREATE TYPE" in text or (index is not None and index.group(1) in present):
+                continue  # a type is the library's own, created before
+            curs.execute(statement, prepare=False)
 
     def _qualified(self, name: str) -> Composed:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))

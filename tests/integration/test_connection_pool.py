@@ -118,3 +118,19 @@ def test_a_command_s_statements_share_one_cursor_per_connection(pg_ledger: Ledge
     with datastore.get_connection() as other:
         assert other is connection  # the one returned last
         assert command_cursor(other) is again
+
+
+def test_a_process_starts_while_events_are_being_written(pg_settings: Settings) -> None:
+    """Opening the ledger again (another process starting) while a transaction is writing
+    events: the indexes that exist are not created again (``CREATE INDEX IF NOT EXISTS``
+    would wait for that transaction, and every save behind it would wait too)."""
+    open_ledger(pg_settings).close()  # the tables and their indexes
+    with psycopg.connect(pg_settings.database_url) as writing:
+        writing.execute("LOCK TABLE ledger_events IN ROW EXCLUSIVE MODE")  # as an INSERT
+        opened: list[Ledger] = []
+        starting = threading.Thread(target=lambda: opened.append(open_ledger(pg_settings)))
+        starting.start()
+        starting.join(30)
+        assert not starting.is_alive(), "the second ledger waited for the writing transaction"
+        writing.rollback()
+    opened[0].close()
