@@ -6,9 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_DNS, UUID, uuid5
 
+import pytest
+
 from ledger.domain.catalog import Catalog
 from ledger.domain.commands import CreateClaims, RequestConsent, Submit, parse
 from ledger.domain.principal import Principal, Role
+from ledger.projections import customers_page
 from ledger.service.application import Ledger
 from testkit.views import T0 as T0
 from testkit.views import view_snapshot as view_snapshot
@@ -232,3 +235,36 @@ def consented_claim(
     link = ledger.request_consent(principal, claim_id, consent_request(), days(0.5))
     ledger.answer_consent(claim_id, link, True, days(1))
     return claim_id
+
+
+CUSTOMER_NAME = {FABRIKAM: "Fabrikam", NORTHWIND: "Northwind", LITWARE: "Litware"}
+CUSTOMER_EMAIL = {
+    FABRIKAM: "cio@fabrikam.com",
+    NORTHWIND: "it@northwind.com",
+    LITWARE: "it@litware.com",
+}
+
+
+def know(
+    ledger: Ledger, tenant: str, principal: Principal = ADMIN_A, location: str = "LOC-A1"
+) -> UUID:
+    """Make a customer known to the partner: it consents to an assessment claim."""
+    return consented_claim(
+        ledger,
+        principal,
+        location=location,
+        engagements=["E-AS"],
+        value=tenant,
+        customer_email=CUSTOMER_EMAIL[tenant],
+        name=CUSTOMER_NAME[tenant],
+    )
+
+
+def read_kept_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, a Customers tab that reads every known customer (not the kept tab)
+    fails the test."""
+
+    def not_read(*_: object) -> None:
+        raise AssertionError("every known customer was read, not the kept tab")
+
+    monkeypatch.setattr(customers_page._Known, "_prefilter", not_read)

@@ -12,7 +12,6 @@ import pytest
 
 from ledger.domain.catalog import Catalog
 from ledger.domain.commands import Cancel, Review
-from ledger.projections import customers_page
 from ledger.projections.customer_tabs import kept_digest
 from ledger.projections.customers_page import CustomersPage, KnownCustomerEntry
 from ledger.projections.runner import ViewRunner
@@ -25,34 +24,21 @@ from tests.factories import (
     ADMIN_B,
     ADMIN_C,
     CATALOG_DATA,
+    CUSTOMER_EMAIL,
     FABRIKAM,
     LITWARE,
     NORTHWIND,
     REVIEWER,
     consent_request,
-    consented_claim,
     create,
     days,
+    know,
     proof,
+    read_kept_only,
 )
 
-NAME = {FABRIKAM: "Fabrikam", NORTHWIND: "Northwind", LITWARE: "Litware"}
-EMAIL = {FABRIKAM: "cio@fabrikam.com", NORTHWIND: "it@northwind.com", LITWARE: "it@litware.com"}
 Shown = tuple[list[str], dict[str, tuple[str, ...]]]
 """A partner's Eligible tab (its known customers' names) and Ineligible tab (name: reasons)."""
-
-
-def know(ledger: Ledger, tenant: str, partner: Any = ADMIN_A, location: str = "LOC-A1") -> Any:
-    """Make a customer known to the partner: it consents to an assessment claim."""
-    return consented_claim(
-        ledger,
-        partner,
-        location=location,
-        engagements=["E-AS"],
-        value=tenant,
-        customer_email=EMAIL[tenant],
-        name=NAME[tenant],
-    )
 
 
 def shown(page: CustomersPage, engagement: str, partner: Any = ADMIN_A) -> Shown:
@@ -99,7 +85,9 @@ def known_three(stored_ledger: Ledger, workers: Workers) -> Ledger:
     Northwind holds its one place there (E-WS: limit 1)."""
     for tenant in (FABRIKAM, NORTHWIND, LITWARE):
         know(stored_ledger, tenant)
-    command = create(["E-WS"], value=NORTHWIND, location="LOC-B1", customer_email=EMAIL[NORTHWIND])
+    command = create(
+        ["E-WS"], value=NORTHWIND, location="LOC-B1", customer_email=CUSTOMER_EMAIL[NORTHWIND]
+    )
     stored_ledger.create_claims(ADMIN_B, command, days(2))
     workers.views.catch_up()
     return stored_ledger
@@ -117,15 +105,6 @@ def other_ledger(settings: Settings) -> Iterator[Callable[[Catalog], Ledger]]:
     yield on
     for ledger in opened:
         ledger.close()
-
-
-def read_kept_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """From here on, a page that reads every known customer fails the test."""
-
-    def not_read(*_: object) -> None:
-        raise AssertionError("every known customer was read, not the kept tab")
-
-    monkeypatch.setattr(customers_page._Known, "_prefilter", not_read)
 
 
 def is_kept(store: ViewStore, catalog: Catalog, engagement: str) -> bool:
@@ -230,7 +209,9 @@ def busy_programme(ledger: Ledger) -> None:
     )
     link = ledger.request_consent(ADMIN_A, declined, consent_request(), days(3))
     ledger.answer_consent(declined, link, False, days(4))
-    command = create(["E-WS"], value=NORTHWIND, location="LOC-B1", customer_email=EMAIL[NORTHWIND])
+    command = create(
+        ["E-WS"], value=NORTHWIND, location="LOC-B1", customer_email=CUSTOMER_EMAIL[NORTHWIND]
+    )
     ledger.create_claims(ADMIN_B, command, days(4))
     ledger.cancel(ADMIN_A, live, Cancel(), days(5))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -28,6 +27,8 @@ from tests.factories import (
     ADMIN_B,
     ADMIN_C,
     CATALOG_DATA,
+    CUSTOMER_EMAIL,
+    CUSTOMER_NAME,
     FABRIKAM,
     LITWARE,
     NORTHWIND,
@@ -37,11 +38,10 @@ from tests.factories import (
     create,
     days,
     guid,
+    know,
     proof,
+    read_kept_only,
 )
-
-NAME = {FABRIKAM: "Fabrikam", NORTHWIND: "Northwind", LITWARE: "Litware"}
-EMAIL = {FABRIKAM: "cio@fabrikam.com", NORTHWIND: "it@northwind.com", LITWARE: "it@litware.com"}
 
 
 @pytest.fixture(params=["kept", "known"])
@@ -49,22 +49,11 @@ def tab_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """The tabs read from the kept tabs (the reads of every known customer would fail), or
     from the known customers (the kept tabs said not to follow the catalog, as after a
     catalog change before the workers sorted them anew)."""
-
-    def not_read(*_: object) -> None:
-        raise AssertionError("every known customer was read, not the kept tab")
-
     if request.param == "kept":
-        monkeypatch.setattr(customers_page._Known, "_prefilter", not_read)
+        read_kept_only(monkeypatch)
     else:
         monkeypatch.setattr(customers_page, "kept_digest", lambda *_: None)
     return str(request.param)
-
-
-def know(ledger: Ledger, tenant: str) -> UUID:
-    """Make a customer known to partner A: it consents to an assessment claim."""
-    return consented_claim(
-        ledger, engagements=["E-AS"], value=tenant, customer_email=EMAIL[tenant], name=NAME[tenant]
-    )
 
 
 def tab(read_models: ReadModels, engagement: str, name: Tab, at: float = 2) -> list[dict[str, Any]]:
@@ -117,7 +106,9 @@ def test_ineligible_tab_gives_reasons_and_the_r9_hint(
         know(stored_ledger, tenant)
     stored_ledger.create_claims(
         ADMIN_B,
-        create(["E-WS"], location="LOC-B1", value=NORTHWIND, customer_email=EMAIL[NORTHWIND]),
+        create(
+            ["E-WS"], location="LOC-B1", value=NORTHWIND, customer_email=CUSTOMER_EMAIL[NORTHWIND]
+        ),
         days(2),
     )
     items = {
@@ -151,7 +142,7 @@ def test_completed_tab_holds_terminal_claims_that_had_consent(
     cancelled_after_consent = know(stored_ledger, NORTHWIND)
     stored_ledger.cancel(ADMIN_A, cancelled_after_consent, Cancel(), days(3))
     (declined,) = stored_ledger.create_claims(
-        ADMIN_A, create(["E-AS"], value=LITWARE, customer_email=EMAIL[LITWARE]), days(3)
+        ADMIN_A, create(["E-AS"], value=LITWARE, customer_email=CUSTOMER_EMAIL[LITWARE]), days(3)
     )
     link = stored_ledger.request_consent(ADMIN_A, declined, consent_request(), days(3))
     stored_ledger.answer_consent(declined, link, False, days(4))
@@ -323,12 +314,14 @@ def test_live_claims_without_a_running_deadline_come_after_those_with_one(
     """Nearest deadline first (SPEC 5) on both stores: a claim under no deadline (submitted)
     after one whose consent deadline runs, whatever each store's order of NULLs."""
     submitted = consented_claim(
-        stored_ledger, engagements=["E-AS"], value=FABRIKAM, customer_email=EMAIL[FABRIKAM]
+        stored_ledger, engagements=["E-AS"], value=FABRIKAM, customer_email=CUSTOMER_EMAIL[FABRIKAM]
     )
     stored_ledger.submit(ADMIN_A, submitted, proof(["poe_document"]), days(2))
     (waiting,) = stored_ledger.create_claims(
         ADMIN_A,
-        create(["E-AS"], value=NORTHWIND, name="Northwind", customer_email=EMAIL[NORTHWIND]),
+        create(
+            ["E-AS"], value=NORTHWIND, name="Northwind", customer_email=CUSTOMER_EMAIL[NORTHWIND]
+        ),
         days(2),
     )
     workers.views.catch_up()
@@ -356,7 +349,9 @@ def test_r10_each_known_customer_is_on_the_tab_assess_gives_for_its_seat(
         (ADMIN_B, LITWARE, "LOC-B1"),
         (ADMIN_C, LITWARE, "LOC-C1"),
     ]:
-        command = create(["E-AS"], value=tenant, location=location, customer_email=EMAIL[tenant])
+        command = create(
+            ["E-AS"], value=tenant, location=location, customer_email=CUSTOMER_EMAIL[tenant]
+        )
         (made,) = stored_ledger.create_claims(partner, command, days(3))
         if (partner, tenant) == (ADMIN_B, LITWARE):
             stored_ledger.cancel(ADMIN_B, made, Cancel(), days(3))
@@ -374,12 +369,14 @@ def test_r10_each_known_customer_is_on_the_tab_assess_gives_for_its_seat(
     for tenant in (FABRIKAM, NORTHWIND, LITWARE):
         customer_id = CustomerId(type=IdType.TENANT_ID, value=tenant)
         seat = stored_ledger.find(Seat.id_for("E-AS", customer_id.key), Seat)
-        counts[NAME[tenant]] = 0 if seat is None else seat.count
+        counts[CUSTOMER_NAME[tenant]] = 0 if seat is None else seat.count
         verdict = assess(
-            engagement, resolve(models.customers.catalog, customer_id), counts[NAME[tenant]]
+            engagement,
+            resolve(models.customers.catalog, customer_id),
+            counts[CUSTOMER_NAME[tenant]],
         )
         tab_name = "eligible" if verdict.eligible else "ineligible"
-        assert shown[tab_name].pop(NAME[tenant]) == verdict.reasons
+        assert shown[tab_name].pop(CUSTOMER_NAME[tenant]) == verdict.reasons
     assert shown == {"eligible": {}, "ineligible": {}}
     assert counts == {"Fabrikam": 2, "Northwind": 1, "Litware": 1}
 
@@ -399,8 +396,8 @@ def test_the_tabs_as_of_now_list_the_claims_in_the_order_of_the_tabs(
             ["E-AS"],
             origin="claimed",
             value=tenant,
-            name=NAME[tenant],
-            customer_email=EMAIL[tenant],
+            name=CUSTOMER_NAME[tenant],
+            customer_email=CUSTOMER_EMAIL[tenant],
         )
         stored_ledger.create_claims(ADMIN_A, command, days(5 if tenant == NORTHWIND else 4))
     models = caught_up(workers, read_models)
