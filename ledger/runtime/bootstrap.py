@@ -101,7 +101,7 @@ def bootstrap(
     workers = Workers(ledger, store, consent_tokens, settings, clock)
     stuck_after = timedelta(seconds=settings.mail_retry_seconds)
     read_models = ReadModels.over(store, ledger.catalog, clock, stuck_after)
-    replica = _replica(settings, ledger)
+    replica = _replica(settings, ledger, store)
     replica_reads = None
     if replica is not None:
         replica_reads = (
@@ -126,12 +126,14 @@ def bootstrap(
     )
 
 
-def _replica(settings: Settings, ledger: Ledger) -> Replica | None:
+def _replica(settings: Settings, ledger: Ledger, primary: ViewStore) -> Replica | None:
     """The read replica LEDGER_READ_DATABASE_URL names, its views' contacts opened with the
-    ledger's key ring (None: no replica)."""
+    ledger's key ring, ``primary`` reading for it when it cannot be reached (None: no
+    replica)."""
     env = settings.replica_env()
     if env is None:
         return None
     store = ReplicaViewStore.open(env)
     store.keyring = ledger.keyring
+    store.primary = primary
     return Replica(store, settings.replica_wait_ms / 1000)

@@ -5,8 +5,10 @@ replication, tracking positions and all. A read with nothing pending reads the r
 that must show a position (the reader's own write, ``Ledger-Position``, ``?after=``) polls the
 replica's tracking position until it passes, for at most LEDGER_REPLICA_WAIT_MS, and otherwise
 reads the primary (a fallback, counted). A replica that cannot be reached is left alone for a
-moment and its reads go to the primary meanwhile. Nothing here writes, makes a table or takes a
-lock on the replica: it is read-only.
+moment and its reads go to the primary meanwhile: a read that finds it gone as it begins
+reads the primary instead, and one that loses it midway (answered 503) sends the next reads to
+the primary at once. Nothing here writes, makes a table or takes a lock on the replica: it is
+read-only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from eventsourcing.utils import Environment
 
 from ledger.projections.runner import VIEW_PROJECTIONS, tracking_name
 from ledger.projections.store import GENERATION_TTL_SECONDS, Tx, ViewStore, prefix
+from ledger.store.outage import hand_out_live, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ DOWN_SECONDS = 5.0
 """An unreachable replica is not tried again for this long (its reads go to the primary)."""
 
 
+Lost = Callable[[BaseException, bool], None]
+"""Told that a read lost the replica, and whether the primary served it instead."""
+
+
 class ReplicaViewStore(ViewStore):
     """The view store on a read-only replica: the primary made its tables; nothing is written."""
 
@@ -45,6 +52,10 @@ class ReplicaViewStore(ViewStore):
         self.postgres = recorder
         self.is_postgres = True
         self._generation = (-GENERATION_TTL_SECONDS, 0)
+        self.primary: ViewStore | None = None
+        """Where a read goes when the replica cannot be reached as it begins."""
+        self.lost: Lost = lambda error, fell_back: None
+        """Told when a read finds the replica out of reach (``Replica`` leaves it alone)."""
 
     @classmethod
     def open(cls, env: Any) -> ReplicaViewStore:
@@ -54,16 +65,31 @@ class ReplicaViewStore(ViewStore):
         )
         recorder = factory.tracking_recorder(PostgresTrackingRecorder)
         assert isinstance(recorder, PostgresTrackingRecorder)
+        hand_out_live(recorder.datastore)  # not a connection the replica ended while idle
         return cls(recorder)
 
     @contextmanager
     def transaction(
         self, generation: int | None = None, *, commit: bool = False, sealed: bool = False
     ) -> Iterator[Tx]:
+        """A read on the replica; on the primary if the replica cannot be reached as it
+        begins (``primary``). A read that loses the replica midway fails, and says so."""
         if commit:
             raise RuntimeError("the replica is read-only: write on the primary's view store")
-        with super().transaction(generation, sealed=sealed) as tx:
-            yield tx
+        with ExitStack() as stack:
+            try:
+                tx = stack.enter_context(super().transaction(generation, sealed=sealed))
+            except Exception as error:
+                if not unreachable(error) or self.primary is None:
+                    raise
+                self.lost(error, True)
+                tx = stack.enter_context(self.primary.transaction(sealed=sealed))
+            try:
+                yield tx
+            except Exception as error:
+                if unreachable(error):
+                    self.lost(error, False)
+                raise
 
 
 @dataclass
@@ -93,6 +119,7 @@ class Replica:
         self._has_tables = False
         self.error: str | None = None
         """Why the replica was last unreachable (None: it answered last time)."""
+        store.lost = self._lost_in_read
 
     def position(self) -> int:
         """The views' position the replica has replayed (queries read its generation): one
@@ -155,11 +182,18 @@ class Replica:
         self.error = None
         return position
 
-    def _unreachable(self, error: Exception) -> None:
+    def _unreachable(self, error: BaseException) -> None:
         if self.error is None:
             log.warning("the read replica is unreachable, reading the primary: %s", error)
         self.error = str(error) or type(error).__name__
         self._down_until = time.monotonic() + DOWN_SECONDS
+
+    def _lost_in_read(self, error: BaseException, fell_back: bool) -> None:
+        """A read the replica was to serve found it out of reach: the next reads go to the
+        primary, without waiting for the next look at the replica."""
+        self._unreachable(error)
+        if fell_back:
+            self._count("fallbacks_unreachable", False)
 
     def _count(self, name: str, served: bool) -> bool:
         with self._lock:

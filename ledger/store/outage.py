@@ -273,9 +273,16 @@ def guard(datastore: PostgresDatastore, outage: Outage, timeout: float) -> None:
     outage.pools.append(pool)
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # Outage says it once
     # The one door to the pool: the library's recorders and ours all come through it.
-    connect = _live(datastore.get_connection, attempts=(pool.max_size or pool.min_size) + 1)
+    hand_out_live(datastore)
     fresh = partial(_new_connection_answers, pool)
-    datastore.get_connection = _guarded(connect, outage, fresh)  # type: ignore[method-assign,assignment]
+    datastore.get_connection = _guarded(datastore.get_connection, outage, fresh)  # type: ignore[method-assign,assignment]
+
+
+def hand_out_live(datastore: PostgresDatastore) -> None:
+    """Make ``datastore`` hand out only connections whose backend did not end while they
+    idled (``ended_while_idle``): a datastore that ``guard`` does not guard (the replica's)."""
+    attempts = (datastore.pool.max_size or datastore.pool.min_size) + 1
+    datastore.get_connection = _live(datastore.get_connection, attempts)  # type: ignore[method-assign,assignment]
 
 
 def _live(connect: Connect, attempts: int) -> Connect:

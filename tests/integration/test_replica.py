@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -27,6 +29,7 @@ from cli.site import create_app
 from ledger.domain.access import AccessTokens
 from ledger.domain.commands import RequestConsent
 from ledger.domain.principal import Principal
+from ledger.runtime import replica as replica_module
 from ledger.runtime.bootstrap import Services
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
@@ -160,6 +163,57 @@ def test_a_paused_replica_falls_back_to_the_primary(api: Api, pair: Pair) -> Non
     assert claim in listed(api, OTHER)
     assert metric(api, FALLBACKS) == 1
     assert metric(api, "ledger_replica_reads_total") == reads + 1
+
+
+def end_replica_backends(api: Api) -> int:
+    """End every client backend of the app's database on the replica; how many."""
+    url = api.settings.read_database_url
+    assert url is not None
+    with psycopg.connect(url, autocommit=True) as admin:
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            ).fetchall()
+        )
+
+
+def test_replica_connections_ended_while_idle_are_replaced(api: Api) -> None:
+    """The replica's backends ended (an administrator, ``idle_session_timeout``): the next
+    reads are still the replica's, on new connections, never a 503."""
+    claim, _ = write_claim(api, PARTNER)
+    assert claim in listed(api, PARTNER)
+    reads = metric(api, "ledger_replica_reads_total")
+    assert end_replica_backends(api) > 0
+    for _ in range(3):
+        assert claim in listed(api, PARTNER)  # 200, or listed() fails
+    assert metric(api, "ledger_replica_reads_total") == reads + 3
+    assert metric(api, 'ledger_replica_fallbacks_total{reason="unreachable"}') == 0
+
+
+def test_a_replica_lost_as_reads_go_to_it_sends_them_to_the_primary(
+    api: Api, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replica goes (its connections ended, new ones refused) after it was looked at:
+    a read with nothing pending, sent to it without looking again, finds it gone and reads
+    the primary, and so do the next, without waiting for the next look at the replica; none
+    is answered 503."""
+    monkeypatch.setattr(replica_module, "PROBE_SECONDS", 600.0)  # no look again meanwhile
+    claim, position = write_claim(api, PARTNER)
+    primary_shows(api.services, position)
+    await_replayed(pair.primary, pair.replica)
+    assert claim in listed(api, OTHER)  # OTHER wrote nothing: the replica, looked at now
+    replica = api.services.replica
+    assert replica is not None
+    pool: Any = replica.store.postgres.datastore.pool
+    assert isinstance(pool.kwargs, dict)
+    pool.kwargs["port"] = free_port()  # nothing listens there: new connections are refused
+    assert end_replica_backends(api) > 0
+    for _ in range(3):
+        assert claim in listed(api, OTHER)
+    assert metric(api, 'ledger_replica_fallbacks_total{reason="unreachable"}') >= 1
+    assert api.client.get("/readyz").json()["checks"]["replica"].startswith("unreachable")
 
 
 def test_the_replica_is_never_written(api: Api, pair: Pair) -> None:
