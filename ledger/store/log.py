@@ -48,6 +48,7 @@ from ledger.store.chain import (
     chained_hashes,
     previous_versions,
 )
+from ledger.store.outage import CommitUnknownError, unreachable
 from ledger.store.pool import reuse_warm_connections
 
 __all__ = [
@@ -428,15 +429,22 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         this insert fail on the primary key, as in one transaction."""
         if not stored_events:
             return None  # as the library answers
-        with self.datastore.get_connection() as conn:
-            curs = command_cursor(conn)
-            try:
-                self._insert_stored_events(curs, stored_events, **kwargs)
-            except psycopg.Error as error:
-                if error.sqlstate == KEYS_REFUSED and self.unwritten_keys is not None:
-                    self.unwritten_keys.refused(kwargs["keys"])  # lost as a race is
-                raise
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        sent = False
+        try:
+            with self.datastore.get_connection() as conn:
+                sent = True
+                curs = command_cursor(conn)
+                try:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                except psycopg.Error as error:
+                    if error.sqlstate == KEYS_REFUSED and self.unwritten_keys is not None:
+                        self.unwritten_keys.refused(kwargs["keys"])  # lost as a race is
+                    raise
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        except (InterfaceError, OperationalError) as error:
+            if sent and unreachable(error):  # lost with the statement: committed or not?
+                raise CommitUnknownError("the connection was lost during a save") from error
+            raise  # no connection yet: nothing was sent, tried again
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[Any], **kwargs: Any

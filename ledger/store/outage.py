@@ -68,6 +68,12 @@ class DatabaseUnavailableError(Exception):
     answered 503, to be retried)."""
 
 
+class CommitUnknownError(DatabaseUnavailableError):
+    """The connection was lost while a save's statement ran: whether it committed is not
+    known, so it is not tried again here (it would be refused as a lost race if it had).
+    Answered 503: a command sent again with its Idempotency-Key is not made twice."""
+
+
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailableError,
     OperationalError,
@@ -108,21 +114,12 @@ ENDED_STATES = ("57P01", "57P05")
 ``pg_terminate_backend`` or a shutdown; ``idle_session_timeout``): an outage only if a new
 connection is refused too."""
 
-CLOSED_BY_SERVER = "server closed the connection unexpectedly"
-"""libpq's words for a connection the server's end closed during a statement (a backend
-ended as it ran one, with no time to say why): the server's host answered, unlike a host gone
-silent, whose statements time out."""
-
 
 def backend_ended(error: BaseException) -> bool:
-    """Whether ``error``, or one it was raised from, is the server ending this connection's
-    backend (``ENDED_STATES``, or its end of the connection closed) rather than the
-    connection failing on its own (a timeout: no new connection is tried then, which would
-    wait as long again)."""
+    """Whether ``error``, or one it was raised from, is the server saying it ended this
+    connection's backend (``ENDED_STATES``)."""
     return any(
-        isinstance(seen, psycopg.Error)
-        and (seen.sqlstate in ENDED_STATES or CLOSED_BY_SERVER in str(seen))
-        for seen in causes(error)
+        isinstance(seen, psycopg.Error) and seen.sqlstate in ENDED_STATES for seen in causes(error)
     )
 
 
@@ -201,19 +198,22 @@ class Outage:
 
     def answers(self, fresh: Callable[[], None]) -> bool:
         """Whether the database answers ``fresh`` (a new connection's statement) after a
-        backend ended: then only that connection was lost, and the pools' dead connections
-        are swept out. One caller asks at a time; those behind it take its answer (yes or
-        no) if it came within ANSWER_SECONDS: ending every backend fails many statements at
-        once, and a database gone must not be asked once per caller, in turn."""
+        connection was lost: then only that connection was, and the caller that asked
+        sweeps the pools' dead connections out. One caller asks at a time; those behind it
+        take its answer (yes or no) if it came within ANSWER_SECONDS: ending every backend
+        fails many statements at once, and a database gone must not be asked once per
+        caller, in turn."""
         with self._asking:
             asked_at, answered = self.answer
-            if time.monotonic() - asked_at >= ANSWER_SECONDS:
-                try:
-                    fresh()
-                    answered = True
-                except Exception:  # any refusal: not there for a new connection either
-                    answered = False
-                self.answer = (time.monotonic(), answered)
+            if time.monotonic() - asked_at < ANSWER_SECONDS:
+                return answered
+            try:
+                fresh()
+                answered = True
+            except Exception as error:  # any refusal: not there for a new connection either
+                log.info("a new connection was refused too: %s", error)
+                answered = False
+            self.answer = (time.monotonic(), answered)
         if answered:
             self.check_pools()
         return answered
@@ -273,21 +273,34 @@ def guard(datastore: PostgresDatastore, outage: Outage, timeout: float) -> None:
     outage.pools.append(pool)
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # Outage says it once
     # The one door to the pool: the library's recorders and ours all come through it.
-    hand_out_live(datastore)
     fresh = partial(_new_connection_answers, pool)
-    datastore.get_connection = _guarded(datastore.get_connection, outage, fresh)  # type: ignore[method-assign,assignment]
+    hand_out_live(datastore, partial(_ended_while_idle, outage, fresh))
+    datastore.get_connection = _guarded(datastore.get_connection, outage, fresh, timeout)  # type: ignore[method-assign,assignment]
 
 
-def hand_out_live(datastore: PostgresDatastore) -> None:
+def _ended_while_idle(outage: Outage, fresh: Callable[[], None]) -> None:
+    """A connection the server ended while it idled was handed out (and dropped): if a new
+    connection is refused too, the database is lost, said at once rather than after the
+    pool's wait for a connection it cannot make (a server shutting down ends them all).
+    While the database is known lost, the one caller trying it just takes the next."""
+    if outage.since is not None or outage.answers(fresh):
+        return
+    error = DatabaseUnavailableError("the server ended the connections and refuses new ones")
+    outage.lost(error)
+    raise error
+
+
+def hand_out_live(datastore: PostgresDatastore, ended: Callable[[], None] = lambda: None) -> None:
     """Make ``datastore`` hand out only connections whose backend did not end while they
-    idled (``ended_while_idle``): a datastore that ``guard`` does not guard (the replica's)."""
+    idled (``ended_while_idle``), calling ``ended`` for each one that did (it may raise)."""
     attempts = (datastore.pool.max_size or datastore.pool.min_size) + 1
-    datastore.get_connection = _live(datastore.get_connection, attempts)  # type: ignore[method-assign,assignment]
+    datastore.get_connection = _live(datastore.get_connection, attempts, ended)  # type: ignore[method-assign,assignment]
 
 
-def _live(connect: Connect, attempts: int) -> Connect:
+def _live(connect: Connect, attempts: int, ended: Callable[[], None]) -> Connect:
     """``connect``, handing out a connection whose backend did not end while it idled: one
-    that did is closed (the pool replaces it) and the next is taken, up to ``attempts``."""
+    that did is closed (the pool replaces it), ``ended`` is told, and the next is taken, up
+    to ``attempts``."""
 
     @contextmanager
     def get_connection() -> Iterator[Any]:
@@ -297,6 +310,7 @@ def _live(connect: Connect, attempts: int) -> Connect:
                     yield connection
                     return
                 connection.close()
+                ended()
         with connect() as connection:  # the last: its statement says what is wrong
             yield connection
 
@@ -304,25 +318,32 @@ def _live(connect: Connect, attempts: int) -> Connect:
 
 
 def _new_connection_answers(pool: ConnectionPool[Any]) -> None:
-    """A statement on a new connection made as ``pool`` makes them, kept out of the pool;
-    raises if the database refuses it."""
-    assert isinstance(pool.kwargs, dict)  # as ``guard`` found it
-    with pool.connection_class.connect(pool.conninfo, **pool.kwargs) as connection:
+    """A statement on a new connection, made as ``pool`` makes its own (its password
+    callback, its settings) but kept out of it; raises if the database refuses it."""
+    connection = pool._connect()
+    try:
         connection.execute("SELECT 1")
+    finally:
+        connection.close()
 
 
-def _guarded(connect: Connect, outage: Outage, fresh: Callable[[], None]) -> Connect:
+def _guarded(connect: Connect, outage: Outage, fresh: Callable[[], None], bound: float) -> Connect:
     @contextmanager
     def get_connection() -> Iterator[Any]:
         if outage.since is not None:
             _probe(connect, outage)
+        handed_at = time.monotonic()
         try:
             with connect() as connection:
+                handed_at = time.monotonic()
                 yield connection
         except (OperationalError, InterfaceError) as error:
             if not unreachable(error):
                 raise
-            if outage.since is None and backend_ended(error) and outage.answers(fresh):
+            # A connection lost sooner than a timeout (the bound) ends one: the server ended
+            # its backend, or went; a new connection tells which.
+            alone = backend_ended(error) or time.monotonic() - handed_at < bound
+            if outage.since is None and alone and outage.answers(fresh):
                 raise  # that connection alone: tried again on another by the library
             outage.lost(error)
             raise

@@ -24,7 +24,12 @@ from ledger.domain.access import AccessTokens
 from ledger.runtime.bootstrap import Services, bootstrap
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
-from ledger.store.outage import backend_ended, ended_while_idle, unreachable
+from ledger.store.outage import (
+    CommitUnknownError,
+    backend_ended,
+    ended_while_idle,
+    unreachable,
+)
 from testkit.chaos import SECRET
 from testkit.pgcluster import create_database
 from testkit.serving import until
@@ -40,6 +45,8 @@ OTHERS = (
     "AND backend_type = 'client backend' {also}"
 )
 """Ends every other backend of the database (waiting up to 5 s for each to go)."""
+INSERT_WAITING = "AND query LIKE '%INSERT INTO%ledger_events%' AND wait_event_type = 'Lock'"
+"""Of those, the one inserting events, waiting for a lock."""
 
 
 @pytest.fixture
@@ -96,6 +103,8 @@ def test_idle_session_timeout_is_not_an_outage(
             )
             assert opened.workers.run_once() > 0
         assert said_unreachable(caplog) == []
+        pool = getattr(opened.ledger.recorder, "datastore").pool  # noqa: B009
+        assert pool.get_stats().get("returns_bad", 0) > 0  # ended ones were found, and dropped
     finally:
         opened.close()
 
@@ -124,6 +133,39 @@ def test_a_backend_ended_during_a_statement_fails_that_statement_alone(
         (error,) = failed
         assert unreachable(error) and backend_ended(error), repr(error)
         services.ledger.create_claims(ADMIN_A, create(), days(0))  # no 503: not an outage
+    assert said_unreachable(caplog) == []
+
+
+def test_a_save_whose_backend_ends_midway_is_not_sent_again(
+    services: Services, pg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A save's statement loses its connection (its backend ended as it waited on a lock):
+    whether it committed is not known, so it is not tried again (a second try would be
+    refused as a lost race if the first had committed); the command is answered 503 and,
+    sent again, is made."""
+    url = pg_settings.database_url
+    failed: list[BaseException] = []
+
+    def claim() -> None:
+        try:
+            services.ledger.create_claims(ADMIN_A, create(), days(0))
+        except Exception as error:
+            failed.append(error)
+
+    with caplog.at_level(logging.WARNING, logger="ledger.database"):
+        with psycopg.connect(url) as holding:
+            holding.execute("LOCK TABLE ledger_events IN SHARE MODE")  # the INSERT waits
+            saving = threading.Thread(target=claim)
+            saving.start()
+            deadline = time.monotonic() + 10
+            while not end_backends(url, INSERT_WAITING):
+                assert time.monotonic() < deadline, "the save never reached its insert"
+                time.sleep(0.05)
+            saving.join(10)
+            assert not saving.is_alive(), "the save was tried again, and waits on the lock"
+        (error,) = failed
+        assert isinstance(error, CommitUnknownError) and unreachable(error), repr(error)
+        assert len(services.ledger.create_claims(ADMIN_A, create(), days(0))) == 1
     assert said_unreachable(caplog) == []
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -378,6 +379,25 @@ def test_a_lone_caller_waits_for_the_pool_once_then_recovers(cluster: Cluster) -
             recorder.max_notification_id()
         cluster.start()
         until(lambda: answers(recorder.max_notification_id), seconds=60)
+    finally:
+        services.close()
+
+
+def test_a_server_shut_down_cleanly_is_said_lost_at_once(cluster: Cluster) -> None:
+    """``pg_ctl stop -m fast`` ends every backend, each saying so on its idle connection:
+    the first caller drops them, finds a new connection refused too, and is told the
+    database is lost at once, without waiting in the pool for a connection it cannot make."""
+    url = create_database(cluster.url)
+    settings = Settings(database_url=url, secret_key=SECRET, database_timeout_seconds=5)
+    services = bootstrap(settings, catalog=make_catalog())
+    try:
+        recorder: Any = services.ledger.recorder
+        assert recorder.max_notification_id() is None  # the pool holds live connections
+        recorder.datastore.pool.pop_stats()
+        cluster.pg_ctl("-m", "fast", "stop")
+        with pytest.raises(DatabaseUnavailableError):
+            recorder.max_notification_id()
+        assert recorder.datastore.pool.get_stats().get("requests_queued", 0) == 0
     finally:
         services.close()
 

@@ -88,7 +88,7 @@ CLOSED = "consuming input failed: server closed the connection unexpectedly"
     [
         (wrapped(errors.AdminShutdown("terminating connection")), True),
         (wrapped(errors.IdleSessionTimeout("terminating connection")), True),
-        (wrapped(psycopg.OperationalError(CLOSED)), True),
+        (wrapped(psycopg.OperationalError(CLOSED)), False),  # told by how soon it came
         (wrapped(psycopg.OperationalError("could not receive data: Connection timed out")), False),
         (wrapped(PoolTimeout("couldn't get a connection after 2.00 sec")), False),
         (wrapped(errors.CannotConnectNow("the database system is shutting down")), False),
@@ -97,9 +97,10 @@ CLOSED = "consuming input failed: server closed the connection unexpectedly"
 def test_a_backend_the_server_ended_is_told_from_a_database_gone_silent(
     error: Exception, ended: bool
 ) -> None:
-    """A backend ended (its server said so, or closed its end) is checked with a new
-    connection before an outage is said; a timeout is not (a new connection would wait as
-    long again)."""
+    """A backend the server says it ended is checked with a new connection before an
+    outage is said; so is any connection lost sooner than a timeout (the guard's own rule,
+    ``tests/integration/test_ended_connections.py``); a timeout is not (a new connection
+    would wait as long again)."""
     assert backend_ended(error) is ended
 
 
