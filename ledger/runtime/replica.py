@@ -70,26 +70,37 @@ class ReplicaViewStore(ViewStore):
 
     @contextmanager
     def transaction(
-        self, generation: int | None = None, *, commit: bool = False, sealed: bool = False
+        self,
+        generation: int | None = None,
+        *,
+        commit: bool = False,
+        sealed: bool = False,
+        fallback: bool = True,
     ) -> Iterator[Tx]:
-        """A read on the replica; on the primary if the replica cannot be reached as it
-        begins (``primary``). A read that loses the replica midway fails, and says so."""
+        """A read on the replica; on the primary (``fallback``) if the replica cannot be
+        reached as it begins. A read that loses the replica midway fails, and says so."""
         if commit:
             raise RuntimeError("the replica is read-only: write on the primary's view store")
         with ExitStack() as stack:
-            try:
-                tx = stack.enter_context(super().transaction(generation, sealed=sealed))
-            except Exception as error:
-                if not unreachable(error) or self.primary is None:
-                    raise
-                self.lost(error, True)
-                tx = stack.enter_context(self.primary.transaction(sealed=sealed))
+            tx = self._begin(stack, generation, sealed, fallback)
             try:
                 yield tx
             except Exception as error:
-                if unreachable(error):
+                if tx.store is self and unreachable(error):
                     self.lost(error, False)
                 raise
+
+    def _begin(self, stack: ExitStack, generation: int | None, sealed: bool, fallback: bool) -> Tx:
+        """The read's transaction: the replica's, or the primary's if the replica cannot
+        be reached and the read may go there (begun outside the replica's error, so that an
+        error of the primary's is its own)."""
+        try:
+            return stack.enter_context(super().transaction(generation, sealed=sealed))
+        except Exception as error:
+            if not unreachable(error) or not fallback or self.primary is None:
+                raise
+            self.lost(error, True)
+        return stack.enter_context(self.primary.transaction(sealed=sealed))
 
 
 @dataclass
@@ -125,7 +136,7 @@ class Replica:
         """The views' position the replica has replayed (queries read its generation): one
         query, not retried (eventsourcing's ``max_tracking_id`` retries for seconds)."""
         generation = self.store.generation()
-        with self.store.transaction(generation) as tx:
+        with self.store.transaction(generation, fallback=False) as tx:
             if not self._has_tables:  # a replica that has not replayed the views' tables yet
                 found = tx.one("SELECT to_regclass(?) AS found", (prefix(generation) + "claims",))
                 if found is None or found["found"] is None:
@@ -192,7 +203,9 @@ class Replica:
         """A read the replica was to serve found it out of reach: the next reads go to the
         primary, without waiting for the next look at the replica."""
         self._unreachable(error)
-        if fell_back:
+        if fell_back:  # counted as a read of the replica when it was sent there: it was not
+            with self._lock:
+                self.counts.reads -= 1
             self._count("fallbacks_unreachable", False)
 
     def _count(self, name: str, served: bool) -> bool:

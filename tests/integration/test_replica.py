@@ -29,10 +29,12 @@ from cli.site import create_app
 from ledger.domain.access import AccessTokens
 from ledger.domain.commands import RequestConsent
 from ledger.domain.principal import Principal
+from ledger.projections import store as view_store
 from ledger.runtime import replica as replica_module
 from ledger.runtime.bootstrap import Services
 from ledger.service.clock import utc_now
 from ledger.service.settings import Settings
+from ledger.store.outage import OUTAGE_ERRORS
 from testkit.pgcluster import create_database, free_port
 from testkit.pgreplica import Pair, await_replayed, pause_replay, primary_and_replica, resume_replay
 from testkit.workload import PARTNER, bench_catalog, claim_body
@@ -200,6 +202,7 @@ def test_a_replica_lost_as_reads_go_to_it_sends_them_to_the_primary(
     the primary, and so do the next, without waiting for the next look at the replica; none
     is answered 503."""
     monkeypatch.setattr(replica_module, "PROBE_SECONDS", 600.0)  # no look again meanwhile
+    monkeypatch.setattr(view_store, "GENERATION_TTL_SECONDS", 600.0)  # the generation kept
     claim, position = write_claim(api, PARTNER)
     primary_shows(api.services, position)
     await_replayed(pair.primary, pair.replica)
@@ -214,6 +217,8 @@ def test_a_replica_lost_as_reads_go_to_it_sends_them_to_the_primary(
         assert claim in listed(api, OTHER)
     assert metric(api, 'ledger_replica_fallbacks_total{reason="unreachable"}') >= 1
     assert api.client.get("/readyz").json()["checks"]["replica"].startswith("unreachable")
+    with pytest.raises(OUTAGE_ERRORS):  # its position is the replica's, never the primary's
+        replica.position()
 
 
 def test_the_replica_is_never_written(api: Api, pair: Pair) -> None:
