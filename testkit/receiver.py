@@ -100,11 +100,16 @@ class Receiver:
 
 
 @contextmanager
-def serving(receiver: Receiver, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+def serving(
+    receiver: Receiver, tls: ssl.SSLContext | None = None, keep_alive: bool = False
+) -> Iterator[Receiver]:
     """The receiver on a free loopback port, in threads of its own, until the block ends;
-    over TLS with ``tls`` (a server context)."""
+    over TLS with ``tls`` (a server context); ``keep_alive``: HTTP/1.1, a connection kept
+    open for the next request (else each request has its own, as HTTP/1.0)."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             receiver.handle(self)
 

@@ -28,7 +28,13 @@ from ledger.aggregates.base import SYSTEM
 from ledger.aggregates.webhook import WebhookSubscription
 from ledger.domain.errors import InvalidInputError
 from ledger.policies.webhook_deliveries import backoff
-from ledger.policies.webhook_targets import Resolver, check_target, pinned, resolve
+from ledger.policies.webhook_targets import (
+    Resolver,
+    TargetClients,
+    check_target,
+    pinned,
+    resolve,
+)
 from ledger.projections.base import parse_ts, ts
 from ledger.projections.feed import Feed
 from ledger.projections.store import ViewStore
@@ -119,10 +125,7 @@ class WebhookSender:
         self.window = timedelta(hours=settings.webhooks_retry_hours)
         self.lease = timedelta(seconds=settings.webhooks_lease_seconds)
         self.resolver, self.jitter = resolver, jitter
-        timeout = settings.webhooks_timeout_seconds
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-        )
+        self.clients = TargetClients(settings.webhooks_timeout_seconds)
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="ledger-webhook-send")
 
     def due(self, now: datetime, limit: int = BATCH) -> list[dict[str, Any]]:
@@ -178,17 +181,25 @@ class WebhookSender:
         body = json.dumps(event.as_json(), separators=(",", ":")).encode()
         secret = secret_of(self.key, row["subscription_id"], row["salt"])
         headers = signed_headers(secret, row["event_id"], body, datetime.now(UTC))
-        to = pinned(row["url"], addresses[0])  # where the check looked, not a new answer
-        try:
-            response = self.client.post(
-                to.url, content=body, headers={**headers, **to.headers}, extensions=to.extensions
-            )
-        except httpx.TimeoutException:
-            return Outcome(None, "timeout")
-        except httpx.HTTPError:
-            return Outcome(None, "unreachable")
-        code = response.status_code
-        return Outcome(code, None if 200 <= code < 300 else "status")
+        return self._post(row["url"], addresses, body, headers)
+
+    def _post(
+        self, url: str, addresses: list[str], body: bytes, headers: dict[str, str]
+    ) -> Outcome:
+        """The request to each address the check resolved, in turn, until one takes the
+        connection (where the check looked, never a new answer for the name)."""
+        for address in addresses:
+            try:
+                response = self.clients.post(pinned(url, address), body, headers)
+            except httpx.ConnectError:
+                continue  # refused, no route, or its certificate is not the name's
+            except httpx.TimeoutException:
+                return Outcome(None, "timeout")
+            except (httpx.HTTPError, httpx.InvalidURL):
+                return Outcome(None, "unreachable")
+            code = response.status_code
+            return Outcome(code, None if 200 <= code < 300 else "status")
+        return Outcome(None, "unreachable")
 
     def record(self, row: dict[str, Any], outcome: Outcome, lease: str, now: datetime) -> None:
         """Mark the attempt: delivered; or due again after the backoff; or failed once the
@@ -258,4 +269,4 @@ class WebhookSender:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self.client.close()
+        self.clients.close()

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +32,10 @@ MAX_URL = 2000
 
 
 def resolve(host: str, port: int) -> list[str]:
-    """Every address the host's name resolves to now (the host itself if it is one)."""
+    """Every address the host's name resolves to now (the host itself if it is one), in the
+    order the system prefers them (RFC 6724: an IPv6 address first only where it is routed)."""
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in found})
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
 def forbidden(address: Address) -> bool:
@@ -86,6 +90,8 @@ def check_target(url: str, allow_insecure: bool, resolver: Resolver = resolve) -
 class Pinned:
     """A delivery's request, sent to one address its check resolved."""
 
+    name: str
+    """The target's host name, as sent (IDNA, ASCII)."""
     url: httpx.URL
     """The target with its host replaced by the address."""
     headers: dict[str, str]
@@ -100,9 +106,55 @@ def pinned(url: str, address: str) -> Pinned:
     target = httpx.URL(url.strip())
     host = target.raw_host.decode("ascii")  # the name as sent: IDNA, ASCII
     if "%" in address:  # an IPv6 address of one interface (insecure setting): as resolved
-        return Pinned(target, {}, {})
+        return Pinned(host, target, {}, {})
     return Pinned(
+        host,
         target.copy_with(host=address),
         {"Host": target.netloc.decode("ascii")},
         {"sni_hostname": host},
     )
+
+
+class TargetClients:
+    """One HTTP client per target name. A client keeps its connections alive by address
+    (the pinned request's host): shared by several names, a connection opened, and its
+    certificate checked, for one name would carry another name's deliveries on the same
+    address unchecked. A client is made on a name's first delivery; past ``LIMIT`` names
+    the least recently used one is closed (a delivery it was sending fails, retried later)."""
+
+    LIMIT = 256
+
+    def __init__(self, timeout: float, verify: ssl.SSLContext | bool = True) -> None:
+        self.timeout = timeout
+        self.verify = verify
+        """Certificates trusted (the system's by default; the tests' own authority)."""
+        self._clients: OrderedDict[str, httpx.Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def post(self, to: Pinned, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Send the delivery's request to its pinned address, on its name's connections."""
+        return self._client(to.name).post(
+            to.url, content=content, headers={**headers, **to.headers}, extensions=to.extensions
+        )
+
+    def _client(self, name: str) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(name)
+            if client is not None:
+                self._clients.move_to_end(name)
+                return client
+            client = self._clients[name] = httpx.Client(
+                verify=self.verify,
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=False,
+                trust_env=False,
+            )
+            if len(self._clients) > self.LIMIT:
+                self._clients.popitem(last=False)[1].close()
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-import httpx
 import pytest
 
 from ledger.aggregates.webhook import WebhookSubscription
@@ -292,43 +291,60 @@ def test_a_name_that_resolves_to_loopback_at_send_time_is_not_called(
     rebound.close()
 
 
-def pinned_sender(hooked: Services, settings: Settings, clock: Clock) -> WebhookSender:
-    """A sender whose resolver says ``hooks.test`` is loopback (the machine's own resolver
-    knows no such name: a request that asked it again would not arrive)."""
+def pinned_sender(
+    hooked: Services, settings: Settings, clock: Clock, names: dict[str, list[str]] | None = None
+) -> WebhookSender:
+    """A sender whose resolver answers for made-up names (``hooks.test``: loopback), which
+    the machine's own resolver does not know: a request that asked it again would fail."""
+    answers = names or {"hooks.test": ["127.0.0.1"]}
     return WebhookSender(
         hooked.ledger,
         hooked.store,
         hooked.workers.webhooks.sender.feed,
         hooked_settings(settings),
         clock,
-        resolver=lambda h, p: ["127.0.0.1"] if h == "hooks.test" else [],
+        resolver=lambda h, p: answers.get(h, []),
     )
 
 
-def subscribe_by_name(hooked: Services, settings: Settings, url: str) -> str:
-    hooks = Webhooks(
+def hooks_by_name(hooked: Services, settings: Settings) -> Webhooks:
+    """Subscriptions whose names the check resolves to loopback."""
+    return Webhooks(
         hooked.ledger,
         hooked.store,
         hooked.workers.webhooks.recorder,
         hooked_settings(settings),
         resolver=lambda h, p: ["127.0.0.1"],
     )
-    _, secret = hooks.subscribe(ADMIN_A, url, ["*"], days(0))
+
+
+def subscribe_by_name(hooked: Services, settings: Settings, url: str) -> str:
+    _, secret = hooks_by_name(hooked, settings).subscribe(ADMIN_A, url, ["*"], days(0))
     return secret
 
 
-def test_a_delivery_goes_to_the_address_its_check_resolved(
-    hooked: Services, settings: Settings, clock: Clock, receiver: Receiver
+def deliver_one_claim(hooked: Services, sender: WebhookSender, customer: str = FABRIKAM) -> int:
+    """A new claim of partner A's, its events delivered by ``sender`` (how many arrived)."""
+    email = "cio@fabrikam.com" if customer == FABRIKAM else "it@northwind.com"
+    hooked.ledger.create_claims(ADMIN_A, create(value=customer, customer_email=email), days(0))
+    hooked.workers.webhooks.recorder.catch_up()
+    return sender.deliver_due()
+
+
+@pytest.mark.parametrize(
+    "addresses", [["127.0.0.1"], ["127.0.0.2", "127.0.0.1"]], ids=["one", "first-refuses"]
+)
+def test_a_delivery_goes_to_the_addresses_its_check_resolved(
+    hooked: Services, settings: Settings, clock: Clock, receiver: Receiver, addresses: list[str]
 ) -> None:
-    """The name is resolved once, by the check, and the request is sent to that address
-    with the name as its Host: a second answer (DNS rebinding) is never asked for."""
+    """The name is resolved once, by the check, and the request is sent to those addresses,
+    in turn until one takes it (nothing listens on 127.0.0.2), with the name as its Host: a
+    second answer (DNS rebinding) is never asked for."""
     url = f"http://hooks.test:{receiver.port}/hooks"
     receiver.secret = subscribe_by_name(hooked, settings, url)
-    sender = pinned_sender(hooked, settings, clock)
-    hooked.ledger.create_claims(ADMIN_A, create(), days(0))
-    hooked.workers.webhooks.recorder.catch_up()
+    sender = pinned_sender(hooked, settings, clock, {"hooks.test": addresses})
     try:
-        assert sender.deliver_due() == 1
+        assert deliver_one_claim(hooked, sender) == 1
     finally:
         sender.close()
     (arrived,) = receiver.acknowledged()
@@ -343,20 +359,42 @@ def test_an_https_target_at_its_pinned_address_is_checked_against_its_name(
     name, though the connection goes to the address: a certificate for another name fails."""
     server_tls, trusting = self_signed(named, tmp_path)
     with serving(Receiver(), tls=server_tls) as receiver:
-        url = f"https://hooks.test:{receiver.port}/hooks"
-        receiver.secret = subscribe_by_name(hooked, settings, url)
+        receiver.secret = subscribe_by_name(
+            hooked, settings, f"https://hooks.test:{receiver.port}/"
+        )
         sender = pinned_sender(hooked, settings, clock)
-        sender.client.close()
-        sender.client = httpx.Client(verify=trusting, timeout=2.0, trust_env=False)
-        hooked.ledger.create_claims(ADMIN_A, create(), days(0))
-        hooked.workers.webhooks.recorder.catch_up()
+        sender.clients.verify = trusting
         try:
-            assert sender.deliver_due() == int(arrives)
+            assert deliver_one_claim(hooked, sender) == int(arrives)
         finally:
             sender.close()
-        assert [a.host for a in receiver.acknowledged()] == [
-            f"hooks.test:{receiver.port}"
-        ] * arrives
+        hosts = [a.host for a in receiver.acknowledged()]
+        assert hosts == [f"hooks.test:{receiver.port}"] * arrives
+
+
+def test_two_names_on_one_address_never_share_a_connection(
+    hooked: Services, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """A connection opened, and its certificate checked, for ``a.test`` is kept alive; a
+    delivery to ``b.test`` at the same address does not ride on it: its own connection is
+    refused, the certificate being ``a.test``'s alone."""
+    server_tls, trusting = self_signed("a.test", tmp_path)
+    names = {"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}
+    with serving(Receiver(), tls=server_tls, keep_alive=True) as receiver:
+        hooks = hooks_by_name(hooked, settings)
+        first, receiver.secret = hooks.subscribe(
+            ADMIN_A, f"https://a.test:{receiver.port}/", ["*"], days(0)
+        )
+        sender = pinned_sender(hooked, settings, clock, names)
+        sender.clients.verify = trusting
+        try:
+            assert deliver_one_claim(hooked, sender) == 1  # a.test's connection, kept alive
+            hooks.delete(ADMIN_A, first.id, days(0))
+            hooks.subscribe(ADMIN_A, f"https://b.test:{receiver.port}/", ["*"], days(0))
+            assert deliver_one_claim(hooked, sender, NORTHWIND) == 0
+        finally:
+            sender.close()
+        assert [a.host for a in receiver.arrivals] == [f"a.test:{receiver.port}"]
 
 
 def test_a_hanging_receiver_never_delays_the_views_or_the_emails(

@@ -93,3 +93,10 @@ def test_an_address_of_one_interface_is_left_to_the_resolver() -> None:
     """A link-local IPv6 address with its zone (only with the insecure setting): as is."""
     to = pinned("http://hooks.test/h", "fe80::1%eth0")
     assert (str(to.url), to.headers, to.extensions) == ("http://hooks.test/h", {}, {})
+
+
+def test_addresses_keep_the_order_the_system_prefers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo's order (RFC 6724: IPv6 first only where it is routed), each once."""
+    found = [(0, 0, 0, "", (address, 443)) for address in (PUBLIC, V6, PUBLIC)]
+    monkeypatch.setattr("socket.getaddrinfo", lambda *_, **__: found)
+    assert resolve("hooks.example.com", 443) == [PUBLIC, V6]
