@@ -70,11 +70,18 @@ def readyz(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
+_said_unreadable: list[str | None] = [None]
+"""The last error /readyz logged for a store that could not be read."""
+
+
 def _unreadable(error: Exception) -> Response:
     """The store failed for a reason of its own (a table missing, a permission): a 503 that
     says so in words. The error itself goes to the log, for the operator, not to whoever asks
     /readyz (it can name tables, hosts and statements)."""
-    log.warning("/readyz: the store could not be read: %s: %s", type(error).__name__, error)
+    said = f"{type(error).__name__}: {error}"
+    if said != _said_unreadable[0]:  # once per error, not at every probe of a load balancer
+        log.warning("/readyz: the store could not be read: %s", said)
+        _said_unreadable[0] = said
     detail = "the store could not be read: the service's log says why"
     return problem(503, "not-ready", "Not ready", detail)
 
