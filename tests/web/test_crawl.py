@@ -75,6 +75,9 @@ LIBRARY_PHRASES = (
 )
 HEX = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b")
 """A hexadecimal id or digest (a claim id's first 8 digits, a key id, a log digest)."""
+BASE64 = re.compile(r"(?<![\w+/])(?=[\w+/-]*[\d+/_-])[\w+/-]{16,}={0,2}")
+"""Keys, signatures and digests in base64 (a checkpoint's signature, a key's name): random
+letters, which may spell an English word ("...+STAY/...")."""
 WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:'[a-z]+)?")
 
 
@@ -165,6 +168,7 @@ class Findings:
             text = text.replace(known, " ")
         text = re.sub(r"\S+@\S+", " ", text)  # e-mail addresses
         text = HEX.sub(" ", UUID.sub(" ", text))  # ids and digests ("add8", "bad0" in them)
+        text = BASE64.sub(" ", text)
         english = sorted({w for w in WORD.findall(text) if w.lower() in self.english})
         if english:
             self.problems.append(f"{where}: English on the Portuguese page: {english}")
