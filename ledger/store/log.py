@@ -218,6 +218,28 @@ def _rows(events: Sequence[Any], hashes: list[bytes]) -> list[Any]:
     return [v for e, h in zip(events, hashes, strict=True) for v in (*_stored(e), h)]
 
 
+def statements_to_run(curs: Any, statements: Sequence[Composed], schema: str) -> list[Composed]:
+    """Of a recorder's create statements, those to run: not its composite types (created
+    before, each alone) and not an index that exists already. PostgreSQL's ``CREATE INDEX
+    IF NOT EXISTS`` takes a SHARE lock on the table before it looks: at every process start
+    it waited for the saves in progress, and every save after it waited in turn (for as long
+    as the longest open transaction writing events)."""
+    curs.execute(
+        "SELECT c.relname AS name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'i'",
+        (schema,),
+    )
+    present = {str(row["name"]) for row in curs.fetchall()}
+    wanted = []
+    for statement in statements:
+        text = statement.as_string()
+        index = _INDEX_DDL.match(text)
+        if "CREATE TYPE" not in text and (index is None or index.group(1) not in present):
+            wanted.append(statement)
+    return wanted
+
+
 class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder without its table lock, each row with its
     transaction id and its chained hash, and the reads of followers in commit order."""
@@ -255,22 +277,9 @@ class ConcurrentPostgresRecorder(PostgresApplicationRecorder):
         )
 
     def _create_table(self, curs: Any) -> None:
-        """The library's statements, less the indexes that exist already. PostgreSQL's
-        ``CREATE INDEX IF NOT EXISTS`` takes a SHARE lock on the table before it looks: at
-        every process start it waited for the saves in progress, and every save after it
-        waited in turn (for as long as the longest open transaction writing events)."""
-        curs.execute(
-            "SELECT c.relname AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'i'",
-            (self.datastore.schema,),
-        )
-        present = {str(row["name"]) for row in curs.fetchall()}
-        for statement in self.sql_create_statements:
-            text = statement.as_string()
-            index = _INDEX_DDL.match(text)
-            if "CREATE TYPE" in text or (index is not None and index.group(1) in present):
-                continue  # a type is the library's own, created before
+        """The library's statements, less the indexes that exist already
+        (``statements_to_run``)."""
+        for statement in statements_to_run(curs, self.sql_create_statements, self.datastore.schema):
             curs.execute(statement, prepare=False)
 
     def _qualified(self, name: str) -> Composed:
