@@ -35,6 +35,7 @@ def _workers_watch(request: Request) -> WorkersWatch:
 
 @router.get("/readyz", response_model=Health, responses={503: problem_response("Not ready")})
 def readyz(
+    request: Request,
     views: ViewsDep,
     services: ServicesDep,
     watch: Annotated[WorkersWatch, Depends(_workers_watch)],
@@ -50,7 +51,7 @@ def readyz(
         if unreachable(error):  # at once, or within LEDGER_DATABASE_TIMEOUT_SECONDS
             detail = "the database is unreachable: the requests are answered 503 until it is back"
             return problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"})
-        return _unreadable(error)
+        return _unreadable(error, request.app.state)
     if stopped is not None:
         return problem(503, "not-ready", "Not ready", stopped)
     if stuck:
@@ -70,18 +71,15 @@ def readyz(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
-_said_unreadable: list[str | None] = [None]
-"""The last error /readyz logged for a store that could not be read."""
-
-
-def _unreadable(error: Exception) -> Response:
+def _unreadable(error: Exception, state: Any) -> Response:
     """The store failed for a reason of its own (a table missing, a permission): a 503 that
     says so in words. The error itself goes to the log, for the operator, not to whoever asks
-    /readyz (it can name tables, hosts and statements)."""
+    /readyz (it can name tables, hosts and statements); once per error and app (``state``),
+    not at every probe of a load balancer."""
     said = f"{type(error).__name__}: {error}"
-    if said != _said_unreadable[0]:  # once per error, not at every probe of a load balancer
+    if said != getattr(state, "readyz_unreadable", None):
         log.warning("/readyz: the store could not be read: %s", said)
-        _said_unreadable[0] = said
+        state.readyz_unreadable = said
     detail = "the store could not be read: the service's log says why"
     return problem(503, "not-ready", "Not ready", detail)
 

@@ -415,10 +415,11 @@ def test_a_store_that_fails_its_own_way_is_not_ready_and_keeps_its_error_in_the_
     monkeypatch.setattr(api.services.workers.views, "lag", table_gone)
     with caplog.at_level("WARNING", logger="ledger.readiness"):
         answer = api.client.get("/readyz")
+        assert api.client.get("/readyz").status_code == 503  # a load balancer's next probe
     assert answer.status_code == 503
     assert answer.json()["detail"] == "the store could not be read: the service's log says why"
     assert "v1_claims" not in answer.text
-    assert 'relation "v1_claims" does not exist' in caplog.text
+    assert caplog.text.count('relation "v1_claims" does not exist') == 1  # said once
 
 
 def test_health_readiness_and_metrics(api: Api) -> None:
