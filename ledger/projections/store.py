@@ -22,7 +22,7 @@ from eventsourcing.utils import Environment
 
 from ledger.store.personal import KeyRing
 from ledger.store.pool import reuse_warm_connections
-from ledger.store.schema import SCHEMA_VERSION, placeholders, schema_lock
+from ledger.store.schema import SCHEMA_VERSION, missing, placeholders, schema_lock
 
 VIEW_TABLES: dict[str, str] = {
     "claims": """
@@ -195,28 +195,6 @@ def view_ddl(generation: int) -> list[str]:
     every = {**VIEW_TABLES, **FOLD_TABLES}
     tables = [f"CREATE TABLE IF NOT EXISTS {p}{name} ({cols})" for name, cols in every.items()]
     return tables + [index.format(p=p) for index in VIEW_INDEXES]
-
-
-_CREATED = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
-
-
-def missing(cursor: Any, statements: Sequence[str], is_postgres: bool) -> list[str]:
-    """The ``CREATE ... IF NOT EXISTS`` statements whose table or index is not there yet.
-
-    Those that exist are not run again: on PostgreSQL even a ``CREATE INDEX IF NOT EXISTS``
-    whose index exists takes a SHARE lock on its table before it looks, so a process starting
-    while another applies a page of the views (row locks on those tables, taken in another
-    order) could deadlock with it."""
-    if is_postgres:
-        cursor.execute(
-            "SELECT c.relname AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
-        )
-    else:
-        cursor.execute("SELECT name FROM sqlite_master")
-    present = {str(row["name"]) for row in cursor.fetchall()}
-    named = [(statement, _CREATED.match(statement)) for statement in statements]
-    return [s for s, name in named if name is None or name.group(1) not in present]
 
 
 class DbCursor(Protocol):

@@ -19,7 +19,6 @@ Each row also carries its event's hash, chained over its aggregate's previous ev
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,6 +49,7 @@ from ledger.store.chain import (
 )
 from ledger.store.outage import CommitUnknownError, unreachable
 from ledger.store.pool import reuse_warm_connections
+from ledger.store.schema import missing
 
 __all__ = [
     "ConcurrentPostgresRecorder",
@@ -106,8 +106,6 @@ def _read_row(row: tuple[Any, ...]) -> StoredEvent:
         originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
     )
 
-
-_INDEX_DDL = re.compile(r'CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "?(\w+)"?')
 
 _CURSOR = "_ledger_command_cursor"
 """The attribute of a pooled connection that holds its ``command_cursor``."""
@@ -218,26 +216,12 @@ def _rows(events: Sequence[Any], hashes: list[bytes]) -> list[Any]:
     return [v for e, h in zip(events, hashes, strict=True) for v in (*_stored(e), h)]
 
 
-def statements_to_run(curs: Any, statements: Sequence[Composed], schema: str) -> list[Composed]:
+def statements_to_run(curs: Any, statements: Sequence[Composed], schema: str) -> list[str]:
     """Of a recorder's create statements, those to run: not its composite types (created
-    before, each alone) and not an index that exists already. PostgreSQL's ``CREATE INDEX
-    IF NOT EXISTS`` takes a SHARE lock on the table before it looks: at every process start
-    it waited for the saves in progress, and every save after it waited in turn (for as long
-    as the longest open transaction writing events)."""
-    curs.execute(
-        "SELECT c.relname AS name FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind = 'i'",
-        (schema,),
-    )
-    present = {str(row["name"]) for row in curs.fetchall()}
-    wanted = []
-    for statement in statements:
-        text = statement.as_string()
-        index = _INDEX_DDL.match(text)
-        if "CREATE TYPE" not in text and (index is None or index.group(1) not in present):
-            wanted.append(statement)
-    return wanted
+    before, each alone) and not a table or index that exists already (``missing``: an
+    index created "again" would wait for every save in progress, and stall those after it)."""
+    texts = [statement.as_string() for statement in statements]
+    return missing(curs, [text for text in texts if "CREATE TYPE" not in text], True, schema)
 
 
 class ConcurrentPostgresRecorder(PostgresApplicationRecorder):

@@ -8,9 +8,11 @@ one session-level advisory lock; on SQLite the file's write lock already seriali
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import psycopg
 
@@ -20,6 +22,34 @@ tell which tables it finds and change them safely. 2: the claims and the known c
 hold the customer's name (``ledger.projections.store.ADDED_VIEW_COLUMNS``). 3: the outbox holds
 the partner contacts' notifications too (its ``detail``)."""
 LOCK = "claim-ledger:schema"
+
+_CREATED = re.compile(r'CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (?:"?\w+"?\.)?"?(\w+)"?')
+"""The name a ``CREATE ... IF NOT EXISTS`` makes (schema and quotes aside)."""
+
+
+def missing(
+    cursor: Any, statements: Sequence[str], is_postgres: bool, schema: str | None = None
+) -> list[str]:
+    """The ``CREATE ... IF NOT EXISTS`` statements whose table or index is not there yet
+    (in ``schema``, else the current one), and every other statement.
+
+    Those that exist are not run again: on PostgreSQL even a ``CREATE INDEX IF NOT EXISTS``
+    whose index exists takes a SHARE lock on its table before it looks, so a process starting
+    waited for every transaction writing that table, and every write after it waited in turn
+    (the events' saves; the views' pages, which take row locks in another order, could even
+    deadlock with it)."""
+    if is_postgres:
+        cursor.execute(
+            "SELECT c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = COALESCE(%s::text, current_schema())",
+            (schema,),
+        )
+    else:
+        cursor.execute("SELECT name FROM sqlite_master")
+    present = {str(row["name"]) for row in cursor.fetchall()}
+    named = [(statement, _CREATED.match(statement)) for statement in statements]
+    return [s for s, name in named if name is None or name.group(1) not in present]
 
 
 def placeholders(sql: str, postgres: bool) -> str:
